@@ -1,0 +1,7 @@
+// tsa-explorer: the window. Not written yet.
+#include <QApplication>
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    return 0;
+}

@@ -1,0 +1,13 @@
+# Fails when a file under core/ includes a Qt header: core is the Qt-free engine.
+file(GLOB_RECURSE files "${CORE_DIR}/*.h" "${CORE_DIR}/*.hpp" "${CORE_DIR}/*.cpp" "${CORE_DIR}/*.cc")
+set(offenders "")
+foreach(f IN LISTS files)
+    file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](Q[A-Za-z]+|Qt[A-Za-z]*/)")
+    if(lines)
+        list(APPEND offenders "${f}: ${lines}")
+    endif()
+endforeach()
+if(offenders)
+    string(REPLACE ";" "\n  " msg "${offenders}")
+    message(FATAL_ERROR "core/ must not include Qt headers:\n  ${msg}")
+endif()

@@ -1,0 +1,79 @@
+// A Q/K/V capture: safetensors (or .npz) holding per-layer post-RoPE Q [Hq, L, D], K and V [Hkv, L, D].
+// Opening maps the file and validates every header, shape and offset without touching tensor data, so a
+// multi-GB, 32-layer capture opens in well under a second. A layer is converted to fp32 only when asked
+// for; converted layers live in a least-recently-used cache bounded in bytes.
+#pragma once
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tsa {
+
+struct CaptureInfo {
+    std::string path;
+    int layers = 0;               // layers present in the file
+    std::vector<int> layerIds;    // model layer index of each present layer, ascending
+    int modelLayers = 0;          // layers of the model (metadata num_layers, else max id + 1)
+    Index qHeads = 0;
+    Index kvHeads = 0;
+    Index tokens = 0;
+    Index headDim = 0;
+    DType dtype = DType::Unknown; // dtype of the q/k/v tensors
+    bool hasTokenIds = false;
+    bool hasTokenStrings = false;
+    bool hasDrift = false;
+    std::string model;
+    std::string layout = "HLD";
+    std::map<std::string, std::string> metadata;
+};
+
+struct CaptureOptions {
+    std::size_t cacheBytes = std::size_t(4) << 30; // fp32 layers kept in memory at most (LRU beyond)
+    bool replaceNonFinite = true; // NaN/Inf replaced by 0 after being counted and reported
+};
+
+// Non-finite values found while converting a layer.
+struct NonFiniteReport {
+    int layer = -1;
+    std::string tensor;
+    Index nanCount = 0;
+    Index infCount = 0;
+};
+
+class CaptureImpl;
+
+class Capture {
+public:
+    // Opens and validates a capture. Errors name the file, the tensor and the problem.
+    static Result<std::shared_ptr<Capture>> open(const std::string& path, const CaptureOptions& options = {});
+    ~Capture();
+
+    const CaptureInfo& info() const;
+
+    // Layer by position in info().layerIds (0 .. layers-1). Thread-safe. Warnings list non-finite values.
+    Result<std::shared_ptr<const LayerQkv>> layer(int index) const;
+    // Per-token drift of a layer [L], when the file has it.
+    std::optional<std::vector<float>> drift(int index) const;
+    // Mean drift per present layer; empty when the file has no drift.
+    std::vector<double> layerDrift() const;
+
+    const std::vector<std::int32_t>& tokenIds() const;
+    const std::vector<std::string>& tokenStrings() const;
+
+    std::vector<NonFiniteReport> nonFiniteReports() const; // of the layers converted so far
+    std::size_t cachedBytes() const;
+
+private:
+    explicit Capture(std::unique_ptr<CaptureImpl> impl);
+    std::unique_ptr<CaptureImpl> m_impl;
+};
+
+} // namespace tsa

@@ -1,0 +1,52 @@
+// Streaming, atomic safetensors writer: the header is written from the declared tensor list, then each
+// tensor's data is appended in declaration order (in as many chunks as convenient), converted from fp32
+// to the declared dtype on the fly. Nothing is visible at the target path until commit() renames the
+// finished temporary file into place, so a failed or cancelled write never clobbers an existing file.
+#pragma once
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tsa {
+
+struct TensorSpec {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape;
+};
+
+class SafetensorsWriter {
+public:
+    SafetensorsWriter() = default;
+    ~SafetensorsWriter(); // removes the temporary file unless committed
+    SafetensorsWriter(const SafetensorsWriter&) = delete;
+    SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+    Status open(const std::string& path, std::vector<TensorSpec> tensors,
+                const std::map<std::string, std::string>& metadata = {});
+    // Appends values to the current tensor (converted to its dtype); moves to the next one when full.
+    Status writeFloats(const float* values, std::size_t count);
+    // Appends raw bytes already in the tensor's dtype (integer tensors, pre-converted data).
+    Status writeBytes(const void* bytes, std::size_t count);
+    Status commit();
+
+private:
+    Status advance(std::size_t bytes);
+    std::string m_path;
+    std::string m_tempPath;
+    std::FILE* m_file = nullptr;
+    std::vector<TensorSpec> m_tensors;
+    std::vector<std::uint64_t> m_tensorBytes;
+    std::size_t m_current = 0;
+    std::uint64_t m_writtenInCurrent = 0;
+    std::vector<unsigned char> m_buffer;
+    bool m_committed = false;
+};
+
+} // namespace tsa

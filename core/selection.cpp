@@ -1,0 +1,272 @@
+// Token Sparse Attention selection (spec sections 2, 3, 6).
+// Scoring: per query head h, logits of the last W queries against all L keys [W, L] (one GEMM of
+// [W, D] x [D, L]), causal softmax per row, mean over the W rows for the P = L - W prefix keys, a k-wide
+// zero-padded moving average, per-head and layer normalisation, then the orderings that make every later
+// selection O(P) per head. Cost: O(Hq * W * L * D) time, O(W * L) scratch per thread.
+// Selection: the tau budget on the layer's sorted cumulative scores and each head's top-capacity set.
+#include "core/selection.h"
+
+#include <Eigen/Core>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace tsa {
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+bool cancelled(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
+
+// Raw window score a_h for one head: mean over window rows of the causal softmax, prefix keys only.
+void scoreHead(const float* qWindow, const float* keys, Index tokens, Index window, Index dim, RowMatrix& logits,
+               std::vector<double>& accum, float* raw) {
+    const Index prefix = tokens - window;
+    Eigen::Map<const RowMatrix> qw(qWindow, window, dim);
+    Eigen::Map<const RowMatrix> k(keys, tokens, dim);
+    logits.noalias() = qw * k.transpose();
+    const float scale = 1.0f / std::sqrt(float(dim));
+    std::fill(accum.begin(), accum.end(), 0.0);
+    for (Index r = 0; r < window; ++r) {
+        const Index last = prefix + r; // query position; keys 0..last are visible
+        float* row = logits.data() + r * tokens;
+        float maxLogit = -INFINITY;
+        for (Index j = 0; j <= last; ++j) {
+            row[j] *= scale;
+            maxLogit = std::max(maxLogit, row[j]);
+        }
+        double sum = 0.0;
+        for (Index j = 0; j <= last; ++j) {
+            row[j] = std::exp(row[j] - maxLogit);
+            sum += row[j];
+        }
+        const double inv = 1.0 / sum;
+        for (Index j = 0; j < prefix; ++j) accum[j] += row[j] * inv;
+    }
+    for (Index j = 0; j < prefix; ++j) raw[j] = float(accum[j] / double(window));
+}
+
+// s[j] = (1/k) sum_{t=-r..r} a[j+t] with a = 0 outside [0, P): the divisor stays k at both ends.
+void smooth(const float* a, Index prefix, Index kernel, float* s) {
+    const Index r = kernel / 2;
+    double running = 0.0;
+    for (Index j = 0; j < std::min(r, prefix); ++j) running += a[j];
+    for (Index j = 0; j < prefix; ++j) {
+        if (j + r < prefix) running += a[j + r];
+        if (j - r - 1 >= 0) running -= a[j - r - 1];
+        s[j] = float(running / double(kernel));
+    }
+}
+
+} // namespace
+
+Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config) {
+    const Index hq = qkv.qHeads(), hkv = qkv.kvHeads(), tokens = qkv.tokens(), dim = qkv.headDim();
+    const Index window = config.window;
+    if (window <= 0) return Status::error(ErrorCode::InvalidArgument, "window W must be positive");
+    if (config.poolKernel <= 0 || config.poolKernel % 2 == 0)
+        return Status::error(ErrorCode::InvalidArgument,
+                             "pool kernel must be a positive odd number, got " + std::to_string(config.poolKernel));
+    if (hkv <= 0 || hq % hkv != 0)
+        return Status::error(ErrorCode::Shape, "query heads " + std::to_string(hq) +
+                                                   " are not a multiple of kv heads " + std::to_string(hkv));
+    if (tokens <= window)
+        return Status::error(ErrorCode::InvalidArgument, "layer has " + std::to_string(tokens) +
+                                                             " tokens, not more than the window " +
+                                                             std::to_string(window));
+    const Index prefix = tokens - window;
+    const Index group = hq / hkv;
+
+    LayerScores s;
+    s.qHeads = hq;
+    s.tokens = tokens;
+    s.window = window;
+    s.prefix = prefix;
+    s.poolKernel = config.poolKernel;
+    s.raw.assign(std::size_t(hq * prefix), 0.0f);
+    s.smoothed.assign(s.raw.size(), 0.0f);
+    s.headNorm.assign(s.raw.size(), 0.0f);
+    s.headRank.assign(s.raw.size(), 0);
+
+    bool stopped = false;
+    const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+    {
+        RowMatrix logits(window, tokens);
+        std::vector<double> accum(static_cast<std::size_t>(prefix));
+#pragma omp for schedule(dynamic, 1)
+        for (Index h = 0; h < hq; ++h) {
+            if (cancelled(config.cancel)) {
+#pragma omp atomic write
+                stopped = true;
+                continue;
+            }
+            float* raw = s.raw.data() + h * prefix;
+            scoreHead(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), tokens, window, dim, logits, accum, raw);
+            float* sm = s.smoothed.data() + h * prefix;
+            smooth(raw, prefix, config.poolKernel, sm);
+            double total = 0.0;
+            for (Index j = 0; j < prefix; ++j) total += sm[j];
+            float* norm = s.headNorm.data() + h * prefix;
+            const double denom = total + 1e-8;
+            for (Index j = 0; j < prefix; ++j) norm[j] = float(sm[j] / denom);
+            std::int32_t* rank = s.headRank.data() + h * prefix;
+            std::iota(rank, rank + prefix, 0);
+            std::stable_sort(rank, rank + prefix, [norm](std::int32_t a, std::int32_t b) { return norm[a] > norm[b]; });
+        }
+    }
+    if (stopped) return Status::error(ErrorCode::Cancelled, "scoring cancelled");
+
+    // Layer score: mean over heads of the smoothed scores, then normalised.
+    std::vector<double> g(std::size_t(prefix), 0.0);
+    for (Index h = 0; h < hq; ++h) {
+        const float* sm = s.smoothed.data() + h * prefix;
+        for (Index j = 0; j < prefix; ++j) g[j] += sm[j];
+    }
+    double gTotal = 0.0;
+    for (Index j = 0; j < prefix; ++j) {
+        g[j] /= double(hq);
+        gTotal += g[j];
+    }
+    s.layerNorm.resize(std::size_t(prefix));
+    for (Index j = 0; j < prefix; ++j) s.layerNorm[j] = float(g[j] / (gTotal + 1e-8));
+    s.layerAscending.resize(std::size_t(prefix));
+    std::iota(s.layerAscending.begin(), s.layerAscending.end(), 0);
+    const float* G = s.layerNorm.data();
+    std::stable_sort(s.layerAscending.begin(), s.layerAscending.end(),
+                     [G](std::int32_t a, std::int32_t b) { return G[a] < G[b]; });
+    s.layerCumulative.resize(std::size_t(prefix));
+    double c = 0.0;
+    for (Index t = 0; t < prefix; ++t) {
+        c += G[s.layerAscending[t]];
+        s.layerCumulative[t] = c;
+    }
+    return s;
+}
+
+const char* denseReasonText(DenseReason reason) {
+    switch (reason) {
+    case DenseReason::None: return "sparse";
+    case DenseReason::NotSparseLayer: return "not a sparse layer";
+    case DenseReason::TooShort: return "too short (L <= min_tokens + W)";
+    case DenseReason::TauZero: return "tau is 0";
+    case DenseReason::BudgetEmpty: return "no token fits the tau budget";
+    }
+    return "";
+}
+
+bool layerStaysDense(Index tokens, const TsaParams& params, DenseReason* reason) {
+    DenseReason r = DenseReason::None;
+    if (tokens <= params.minTokens + params.window) r = DenseReason::TooShort;
+    else if (params.tau == 0.0) r = DenseReason::TauZero;
+    if (reason) *reason = r;
+    return r != DenseReason::None;
+}
+
+Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params) {
+    Selection sel;
+    sel.qHeads = qHeads;
+    sel.tokens = tokens;
+    sel.window = params.window;
+    sel.prefix = tokens - params.window;
+    sel.kept = tokens;
+    sel.capacity = sel.prefix;
+    DenseReason reason;
+    if (layerStaysDense(tokens, params, &reason)) {
+        sel.denseReason = reason;
+        return sel;
+    }
+    if (scores.prefix != sel.prefix || scores.qHeads != qHeads || scores.layerCumulative.empty()) {
+        // Scores computed for another window or layer: treat as unusable rather than guess.
+        sel.denseReason = DenseReason::BudgetEmpty;
+        return sel;
+    }
+    const auto& c = scores.layerCumulative;
+    const Index n = Index(std::lower_bound(c.begin(), c.end(), params.tau) - c.begin());
+    sel.budgetCount = n;
+    if (n == 0) {
+        sel.denseReason = DenseReason::BudgetEmpty;
+        return sel;
+    }
+    const Index prefix = sel.prefix;
+    sel.sparse = true;
+    sel.denseReason = DenseReason::None;
+    sel.capacity = std::max(params.minTokens, prefix - (n + 1));
+    sel.capacity = std::min(sel.capacity, prefix);
+    sel.kept = sel.capacity + params.window;
+    sel.indices.resize(std::size_t(qHeads * sel.kept));
+    std::vector<unsigned char> mark(static_cast<std::size_t>(prefix));
+    for (Index h = 0; h < qHeads; ++h) {
+        std::fill(mark.begin(), mark.end(), 0);
+        const std::int32_t* rank = scores.headOrder(h);
+        for (Index t = 0; t < sel.capacity; ++t) mark[rank[t]] = 1;
+        std::int32_t* out = sel.indices.data() + h * sel.kept;
+        Index w = 0;
+        for (Index j = 0; j < prefix; ++j)
+            if (mark[j]) out[w++] = std::int32_t(j);
+        for (Index j = prefix; j < tokens; ++j) out[w++] = std::int32_t(j);
+    }
+    return sel;
+}
+
+SparseLayerMode parseSparseLayerMode(const std::string& text, bool* ok) {
+    if (ok) *ok = true;
+    if (text == "half") return SparseLayerMode::Half;
+    if (text == "drift") return SparseLayerMode::Drift;
+    if (text == "all") return SparseLayerMode::All;
+    if (text == "list") return SparseLayerMode::List;
+    if (ok) *ok = false;
+    return SparseLayerMode::Half;
+}
+
+Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig& config,
+                                           const std::vector<double>& layerDrift) {
+    if (numLayers < 0) return Status::error(ErrorCode::InvalidArgument, "negative layer count");
+    std::vector<bool> sparse(std::size_t(numLayers), false);
+    switch (config.mode) {
+    case SparseLayerMode::Half:
+        for (int l = numLayers / 2; l < numLayers; ++l) sparse[l] = true;
+        break;
+    case SparseLayerMode::All: std::fill(sparse.begin(), sparse.end(), true); break;
+    case SparseLayerMode::List:
+        for (int l : config.list) {
+            if (l < 0 || l >= numLayers)
+                return Status::error(ErrorCode::InvalidArgument, "sparse layer " + std::to_string(l) +
+                                                                     " is outside 0.." +
+                                                                     std::to_string(numLayers - 1));
+            sparse[l] = true;
+        }
+        break;
+    case SparseLayerMode::Drift: {
+        if (int(layerDrift.size()) != numLayers)
+            return Status::error(ErrorCode::InvalidArgument,
+                                 "drift mode needs one drift value per layer (" + std::to_string(numLayers) +
+                                     "), the file has " + std::to_string(layerDrift.size()));
+        if (config.delta < 0.0 || config.delta > 1.0)
+            return Status::error(ErrorCode::InvalidArgument, "delta must be in [0, 1]");
+        if (numLayers == 0) break;
+        double total = 0.0;
+        for (double d : layerDrift) {
+            if (!std::isfinite(d)) return Status::error(ErrorCode::InvalidArgument, "drift has a non-finite value");
+            total += d;
+        }
+        std::vector<double> d(layerDrift.size());
+        for (std::size_t i = 0; i < d.size(); ++i) d[i] = total > 0 ? layerDrift[i] / total : 0.0;
+        std::vector<double> sorted = d;
+        std::sort(sorted.begin(), sorted.end());
+        // numpy/torch default quantile: linear interpolation between closest ranks.
+        const double pos = config.delta * double(sorted.size() - 1);
+        const std::size_t lo = std::size_t(std::floor(pos));
+        const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+        const double threshold = sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo]);
+        for (std::size_t i = 0; i < d.size(); ++i) sparse[i] = d[i] <= threshold;
+        break;
+    }
+    }
+    return sparse;
+}
+
+} // namespace tsa

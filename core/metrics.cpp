@@ -31,76 +31,86 @@ Distribution summarise(std::vector<double> values) {
     return d;
 }
 
+LayerMetricsBuilder::LayerMetricsBuilder(const Selection& selection, Index qHeads, Index tokens)
+    : m_selection(selection) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    m_metrics.qHeads = qHeads;
+    m_metrics.tokens = tokens;
+    m_metrics.heads.resize(std::size_t(qHeads));
+    m_metrics.rowError.assign(std::size_t(qHeads * tokens), nan);
+    m_metrics.retainedMass.assign(std::size_t(qHeads * tokens), nan);
+}
+
+void LayerMetricsBuilder::addHead(Index h, const float* denseRows, const float* sparseRows, Index dim,
+                                  const float* denseLse, const float* sparseLse) {
+    const Index tokens = m_metrics.tokens;
+    const Index window = std::min(m_selection.window > 0 ? m_selection.window : tokens, tokens);
+    std::vector<unsigned char> kept(static_cast<std::size_t>(tokens), m_selection.sparse ? 0 : 1);
+    if (m_selection.sparse) {
+        const std::int32_t* idx = m_selection.head(h);
+        for (Index r = 0; r < m_selection.kept; ++r) kept[idx[r]] = 1;
+    }
+    HeadMetrics& hm = m_metrics.heads[h];
+    std::vector<double> errors, mass;
+    errors.reserve(std::size_t(tokens));
+    mass.reserve(std::size_t(tokens));
+    double winDiff = 0.0, winRef = 0.0;
+    Index dropped = 0;
+    for (Index i = 0; i < tokens; ++i) {
+        if (!kept[i]) {
+            ++dropped;
+            continue;
+        }
+        const float* d = denseRows + i * dim;
+        const float* s = sparseRows + i * dim;
+        double diff = 0.0, ref = 0.0;
+        for (Index c = 0; c < dim; ++c) {
+            const double e = double(s[c]) - double(d[c]);
+            diff += e * e;
+            ref += double(d[c]) * double(d[c]);
+        }
+        const double err = ref > 0 ? std::sqrt(diff / ref) : std::sqrt(diff);
+        errors.push_back(err);
+        m_metrics.rowError[h * tokens + i] = float(err);
+        if (i >= tokens - window) {
+            winDiff += diff;
+            winRef += ref;
+        }
+        double retained = 1.0;
+        if (m_selection.sparse && denseLse && sparseLse) retained = std::exp(double(sparseLse[i]) - double(denseLse[i]));
+        retained = std::min(retained, 1.0); // rounding can exceed 1 by an ulp when nothing was dropped
+        mass.push_back(retained);
+        m_metrics.retainedMass[h * tokens + i] = float(retained);
+    }
+    hm.keptFraction = double(tokens - dropped) / double(std::max<Index>(tokens, 1));
+    hm.droppedRows = dropped;
+    hm.lastWindowError = winRef > 0 ? std::sqrt(winDiff / winRef) : std::sqrt(winDiff);
+    m_errors.insert(m_errors.end(), errors.begin(), errors.end());
+    m_mass.insert(m_mass.end(), mass.begin(), mass.end());
+    m_windowDiff += winDiff;
+    m_windowRef += winRef;
+    hm.rowError = summarise(std::move(errors));
+    hm.retainedMass = summarise(std::move(mass));
+    m_metrics.layer.droppedRows += dropped;
+}
+
+LayerMetrics LayerMetricsBuilder::finish() {
+    m_metrics.layer.keptFraction = m_selection.keptFraction();
+    m_metrics.layer.rowError = summarise(std::move(m_errors));
+    m_metrics.layer.retainedMass = summarise(std::move(m_mass));
+    m_metrics.layer.lastWindowError =
+        m_windowRef > 0 ? std::sqrt(m_windowDiff / m_windowRef) : std::sqrt(m_windowDiff);
+    return std::move(m_metrics);
+}
+
 LayerMetrics computeLayerMetrics(const Selection& selection, ConstView3 dense, ConstView3 sparse,
                                  const float* denseLse, const float* sparseLse) {
-    const Index hq = dense.heads, tokens = dense.tokens, dim = dense.dim;
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    LayerMetrics m;
-    m.qHeads = hq;
-    m.tokens = tokens;
-    m.heads.resize(std::size_t(hq));
-    m.rowError.assign(std::size_t(hq * tokens), nan);
-    m.retainedMass.assign(std::size_t(hq * tokens), nan);
-    const Index window = std::min(selection.window > 0 ? selection.window : tokens, tokens);
-
-    std::vector<double> allErrors, allMass;
-    double allWinDiff = 0.0, allWinRef = 0.0;
-    std::vector<unsigned char> kept(static_cast<std::size_t>(tokens));
-    for (Index h = 0; h < hq; ++h) {
-        if (selection.sparse) {
-            std::fill(kept.begin(), kept.end(), 0);
-            const std::int32_t* idx = selection.head(h);
-            for (Index r = 0; r < selection.kept; ++r) kept[idx[r]] = 1;
-        } else {
-            std::fill(kept.begin(), kept.end(), 1);
-        }
-        HeadMetrics& hm = m.heads[h];
-        std::vector<double> errors, mass;
-        double winDiff = 0.0, winRef = 0.0;
-        Index dropped = 0;
-        for (Index i = 0; i < tokens; ++i) {
-            if (!kept[i]) {
-                ++dropped;
-                continue;
-            }
-            const float* d = dense.row(h, i);
-            const float* s = sparse.row(h, i);
-            double diff = 0.0, ref = 0.0;
-            for (Index c = 0; c < dim; ++c) {
-                const double e = double(s[c]) - double(d[c]);
-                diff += e * e;
-                ref += double(d[c]) * double(d[c]);
-            }
-            const double err = ref > 0 ? std::sqrt(diff / ref) : std::sqrt(diff);
-            errors.push_back(err);
-            m.rowError[h * tokens + i] = float(err);
-            if (i >= tokens - window) {
-                winDiff += diff;
-                winRef += ref;
-            }
-            double retained = 1.0;
-            if (selection.sparse && denseLse && sparseLse)
-                retained = std::exp(double(sparseLse[h * tokens + i]) - double(denseLse[h * tokens + i]));
-            retained = std::min(retained, 1.0); // rounding can exceed 1 by an ulp when nothing was dropped
-            mass.push_back(retained);
-            m.retainedMass[h * tokens + i] = float(retained);
-        }
-        hm.keptFraction = double(tokens - dropped) / double(std::max<Index>(tokens, 1));
-        hm.droppedRows = dropped;
-        hm.lastWindowError = winRef > 0 ? std::sqrt(winDiff / winRef) : std::sqrt(winDiff);
-        allErrors.insert(allErrors.end(), errors.begin(), errors.end());
-        allMass.insert(allMass.end(), mass.begin(), mass.end());
-        allWinDiff += winDiff;
-        allWinRef += winRef;
-        hm.rowError = summarise(std::move(errors));
-        hm.retainedMass = summarise(std::move(mass));
-        m.layer.droppedRows += dropped;
-    }
-    m.layer.keptFraction = selection.keptFraction();
-    m.layer.rowError = summarise(std::move(allErrors));
-    m.layer.retainedMass = summarise(std::move(allMass));
-    m.layer.lastWindowError = allWinRef > 0 ? std::sqrt(allWinDiff / allWinRef) : std::sqrt(allWinDiff);
-    return m;
+    LayerMetricsBuilder builder(selection, dense.heads, dense.tokens);
+    for (Index h = 0; h < dense.heads; ++h)
+        builder.addHead(h, dense.row(h, 0), sparse.row(h, 0), dense.dim,
+                        denseLse ? denseLse + h * dense.tokens : nullptr,
+                        sparseLse ? sparseLse + h * dense.tokens : nullptr);
+    return builder.finish();
 }
 
 CoverageCurve coverageCurve(const LayerScores& scores, Index head, double tau, Index maxPoints) {

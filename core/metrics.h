@@ -44,6 +44,22 @@ struct LayerMetrics {
 LayerMetrics computeLayerMetrics(const Selection& selection, ConstView3 dense, ConstView3 sparse,
                                  const float* denseLse, const float* sparseLse);
 
+// Accumulates the metrics one head at a time, so callers can compute the dense reference per head and
+// never hold a dense copy of the whole layer. denseRows/sparseRows: [L, D] of one head; lse: [L].
+class LayerMetricsBuilder {
+public:
+    LayerMetricsBuilder(const Selection& selection, Index qHeads, Index tokens);
+    void addHead(Index h, const float* denseRows, const float* sparseRows, Index dim, const float* denseLse,
+                 const float* sparseLse);
+    LayerMetrics finish();
+
+private:
+    const Selection& m_selection;
+    LayerMetrics m_metrics;
+    std::vector<double> m_errors, m_mass;
+    double m_windowDiff = 0.0, m_windowRef = 0.0;
+};
+
 // Coverage curve (section 7): sorted scores ascending, cumulative sum against tokens dropped.
 struct CoverageCurve {
     std::vector<double> dropped;    // number of tokens dropped (x), downsampled

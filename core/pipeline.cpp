@@ -115,7 +115,7 @@ Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& confi
                                 &result.timings);
     if (!st.ok()) return st;
 
-    if (config.computeDense || config.computeMetrics) {
+    if (config.computeDense) {
         if (!result.selection.sparse) {
             result.denseOutput = result.output; // a dense layer is its own reference
             result.denseLse = result.lse;
@@ -129,9 +129,32 @@ Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& confi
             result.timings.denseMs = msSince(start);
         }
     }
-    if (config.computeMetrics)
-        result.metrics = computeLayerMetrics(result.selection, result.denseOutput.view(), result.output.view(),
-                                             result.denseLse.data(), result.lse.data());
+    if (config.computeMetrics) {
+        if (config.computeDense || !result.selection.sparse) {
+            const Tensor3& dense = config.computeDense ? result.denseOutput : result.output;
+            const std::vector<float>& denseLse = config.computeDense ? result.denseLse : result.lse;
+            result.metrics = computeLayerMetrics(result.selection, dense.view(), result.output.view(),
+                                                 denseLse.data(), result.lse.data());
+        } else {
+            // Dense reference one head at a time: metrics without a dense copy of the layer.
+            auto start = Clock::now();
+            LayerMetricsBuilder builder(result.selection, hq, tokens);
+            Tensor3 denseHead(1, tokens, dim);
+            std::vector<float> denseLse(static_cast<std::size_t>(tokens));
+            const Index group = qkv.groupSize();
+            for (Index h = 0; h < hq; ++h) {
+                const ConstView3 q{qkv.q.row(h, 0), 1, tokens, dim};
+                const ConstView3 k{qkv.k.row(h / group, 0), 1, tokens, dim};
+                const ConstView3 v{qkv.v.row(h / group, 0), 1, tokens, dim};
+                st = causalAttention(q, k, v, denseHead.view(), denseLse.data(), attention);
+                if (!st.ok()) return st;
+                builder.addHead(h, denseHead.data.data(), result.output.row(h, 0), dim, denseLse.data(),
+                                result.lse.data() + h * tokens);
+            }
+            result.metrics = builder.finish();
+            result.timings.denseMs = msSince(start);
+        }
+    }
     if (!config.keepOutput) {
         result.output = Tensor3();
         result.lse.clear();

@@ -28,7 +28,7 @@ struct LayerRunConfig {
     TsaParams params;
     bool sparseLayer = true;   // from planSparseLayers
     bool keepOutput = true;    // keep the (decompressed or dense) output in the result
-    bool computeDense = false; // also run dense attention (needed for metrics)
+    bool computeDense = false; // also run and keep the dense output (metrics alone compute it per head)
     bool computeMetrics = false;
     AttentionConfig attention;
     const std::atomic<bool>* cancel = nullptr;

@@ -213,6 +213,21 @@ TEST(Pipeline, MetricsMatchDirectComputation) {
     EXPECT_GE(m.layer.rowError.p95, m.layer.rowError.median);
 }
 
+TEST(Pipeline, PerHeadDenseReferenceGivesTheSameMetrics) {
+    const auto l = testdata::structuredLayer(4, 2, 170, 16, 15);
+    auto kept = config(0.06);
+    auto streamed = config(0.06);
+    streamed.computeDense = false;
+    auto a = runLayer(l, kept);
+    auto b = runLayer(l, streamed);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE(a->selection.sparse);
+    EXPECT_TRUE(b->denseOutput.data.empty());
+    EXPECT_NEAR(a->metrics.layer.rowError.p95, b->metrics.layer.rowError.p95, 1e-6);
+    EXPECT_NEAR(a->metrics.layer.retainedMass.median, b->metrics.layer.retainedMass.median, 1e-6);
+    EXPECT_NEAR(a->metrics.layer.lastWindowError, b->metrics.layer.lastWindowError, 1e-6);
+}
+
 TEST(Pipeline, CancelStopsCleanly) {
     const auto l = testdata::structuredLayer(2, 2, 200, 16, 14);
     std::atomic<bool> cancel{true};

@@ -1,0 +1,528 @@
+// tsa-bench: dense causal attention and Token Sparse Attention against this machine's sgemm ceiling, all
+// measured in one run so the ratios hold even when absolute numbers drift (shared, noisy machines).
+//
+//   tsa-bench [--quick] [--json FILE] [--tokens 4096,8192] [--heads 8] [--kv-heads 2] [--dim 128]
+//             [--fractions 0.9,0.7,0.5,0.3] [--tau 0.005] [--reps N] [--threads N] [--no-tau]
+//             [--memory] [--memory-only] [--memory-tokens 32768] [--memory-heads 32] [--memory-kv-heads 8]
+//
+// Per sequence length: dense attention (the fast kernel on the whole layer), scoring (scoreLayer), the tau
+// selection (selectTokens), then sparseAttention on synthetic selections keeping a given fraction of the
+// tokens (the last W always kept, the rest a deterministic random subset per head), and the full tau
+// pipeline (runLayer) on the synthetic generator's default preset when the generator is built in.
+// --memory runs one layer through runLayer in a child process and reports its peak RSS against the
+// layer's fp32 Q/K/V size (what `tsa run` on that layer would hold).
+#include "core/attention.h"
+#include "core/attention_gemm.h"
+#include "core/pipeline.h"
+#include "core/selection.h"
+
+#include <cblas.h>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using namespace tsa;
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+
+struct Options {
+    bool quick = false;
+    std::string json;
+    std::vector<Index> tokens{4096, 8192, 16384, 32768};
+    Index heads = 8;
+    Index kvHeads = 2;
+    Index dim = 128;
+    std::vector<double> fractions{0.9, 0.7, 0.5, 0.3};
+    double tau = 0.005;
+    bool runTau = true;
+    int reps = 0; // 0: 3 below 16K tokens, 1 from there on
+    int threads = 0;
+    bool memory = false;
+    bool memoryOnly = false;
+    Index memoryTokens = 32768;
+    Index memoryHeads = 32;
+    Index memoryKvHeads = 8;
+    std::string memoryChildOut; // internal: run the memory child and write its report here
+};
+
+[[noreturn]] void usage(const char* message) {
+    std::fprintf(stderr, "tsa-bench: %s\n", message);
+    std::fprintf(stderr,
+                 "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
+                 "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
+                 "                 [--threads N] [--memory] [--memory-only] [--memory-tokens L]\n"
+                 "                 [--memory-heads N] [--memory-kv-heads N]\n");
+    std::exit(2);
+}
+
+template <typename T>
+std::vector<T> parseList(const std::string& text) {
+    std::vector<T> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) continue;
+        values.push_back(static_cast<T>(std::stod(item)));
+    }
+    return values;
+}
+
+Options parseOptions(int argc, char** argv) {
+    Options o;
+    bool tokensGiven = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+            return argv[++i];
+        };
+        try {
+            if (a == "--quick") o.quick = true;
+            else if (a == "--json") o.json = next();
+            else if (a == "--tokens") o.tokens = parseList<Index>(next()), tokensGiven = true;
+            else if (a == "--heads") o.heads = std::stoll(next());
+            else if (a == "--kv-heads") o.kvHeads = std::stoll(next());
+            else if (a == "--dim") o.dim = std::stoll(next());
+            else if (a == "--fractions") o.fractions = parseList<double>(next());
+            else if (a == "--tau") o.tau = std::stod(next());
+            else if (a == "--no-tau") o.runTau = false;
+            else if (a == "--reps") o.reps = std::stoi(next());
+            else if (a == "--threads") o.threads = std::stoi(next());
+            else if (a == "--memory") o.memory = true;
+            else if (a == "--memory-only") o.memory = o.memoryOnly = true;
+            else if (a == "--memory-tokens") o.memoryTokens = std::stoll(next());
+            else if (a == "--memory-heads") o.memoryHeads = std::stoll(next());
+            else if (a == "--memory-kv-heads") o.memoryKvHeads = std::stoll(next());
+            else if (a == "--memory-child") o.memoryChildOut = next();
+            else if (a == "--help" || a == "-h") usage("help");
+            else usage(("unknown option " + a).c_str());
+        } catch (const std::exception&) {
+            usage(("bad value for " + a).c_str());
+        }
+    }
+    if (o.quick && !tokensGiven) o.tokens = {4096, 8192};
+    if (o.quick && o.heads == 8) o.heads = 4, o.kvHeads = std::min<Index>(o.kvHeads, 4);
+    if (o.heads <= 0 || o.kvHeads <= 0 || o.heads % o.kvHeads != 0) usage("heads must be a multiple of kv heads");
+    if (o.dim <= 0) usage("dim must be positive");
+    for (Index L : o.tokens)
+        if (L <= 0) usage("token counts must be positive");
+    return o;
+}
+
+double msSince(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Best of reps wall-clock milliseconds.
+double bestMs(int reps, const std::function<void()>& f) {
+    double best = 1e300;
+    for (int r = 0; r < reps; ++r) {
+        const auto start = Clock::now();
+        f();
+        best = std::min(best, msSince(start));
+    }
+    return best;
+}
+
+std::string loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+std::string cpuModel() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+// OpenBLAS sgemm on all cores, n x n x n, best of several: the machine's practical fp32 ceiling.
+double sgemmCeilingGflops(int n = 2048, int reps = 7) {
+    std::vector<float> a(std::size_t(n) * n), b(a.size()), c(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        a[i] = float((i * 7919) % 1000) / 1000.0f - 0.5f;
+        b[i] = float((i * 104729) % 1000) / 1000.0f - 0.5f;
+    }
+    openblas_set_num_threads(omp_get_num_procs());
+    auto run = [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                    c.data(), n);
+    };
+    run(); // warm-up: thread start, page faults
+    const double ms = bestMs(reps, run);
+    openblas_set_num_threads(1); // what the attention kernels use inside their OpenMP regions
+    return 2.0 * double(n) * n * n / (ms * 1e-3) / 1e9;
+}
+
+// Deterministic uniform [-1, 1) fill, parallel (32K-token layers hold hundreds of MB).
+void fillRandom(Tensor3& t, std::uint64_t seed) {
+    const Index n = t.size();
+#pragma omp parallel for schedule(static)
+    for (Index i = 0; i < n; ++i) {
+        std::uint64_t z = seed * 0x9e3779b97f4a7c15ull + std::uint64_t(i) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        t.data[i] = float(double(z >> 40) / double(1ull << 23) - 1.0);
+    }
+}
+
+LayerQkv randomLayer(Index heads, Index kvHeads, Index tokens, Index dim, std::uint64_t seed) {
+    LayerQkv qkv;
+    qkv.q = Tensor3(heads, tokens, dim);
+    qkv.k = Tensor3(kvHeads, tokens, dim);
+    qkv.v = Tensor3(kvHeads, tokens, dim);
+    fillRandom(qkv.q, seed);
+    fillRandom(qkv.k, seed + 1);
+    fillRandom(qkv.v, seed + 2);
+    return qkv;
+}
+
+// The layer the tau rows run on: the synthetic generator's default preset at this length when the
+// generator is part of the build, else nothing.
+bool makePresetLayer(Index tokens, LayerQkv* out, std::string* name) {
+    (void)tokens, (void)out, (void)name;
+    return false;
+}
+
+// A selection keeping `kept` tokens per head: the W window tokens plus a deterministic random subset of
+// the prefix per head (sorted), the shape selectTokens produces.
+Selection syntheticSelection(Index heads, Index tokens, Index window, Index kept, std::uint64_t seed) {
+    Selection s;
+    s.sparse = true;
+    s.denseReason = DenseReason::None;
+    s.qHeads = heads;
+    s.tokens = tokens;
+    s.window = window;
+    s.prefix = tokens - window;
+    s.capacity = kept - window;
+    s.kept = kept;
+    s.indices.resize(std::size_t(heads * kept));
+    std::vector<std::int32_t> perm(static_cast<std::size_t>(s.prefix));
+    for (Index h = 0; h < heads; ++h) {
+        std::iota(perm.begin(), perm.end(), 0);
+        std::uint64_t state = seed + 977 * std::uint64_t(h);
+        for (Index i = 0; i < s.capacity; ++i) { // partial Fisher-Yates
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const Index j = i + Index((state >> 33) % std::uint64_t(s.prefix - i));
+            std::swap(perm[i], perm[j]);
+        }
+        std::int32_t* row = s.indices.data() + h * kept;
+        std::copy(perm.begin(), perm.begin() + s.capacity, row);
+        std::sort(row, row + s.capacity);
+        for (Index j = 0; j < window; ++j) row[s.capacity + j] = std::int32_t(s.prefix + j);
+    }
+    return s;
+}
+
+struct RunRow {
+    std::string kind; // "kept" or "tau"
+    Index tokens = 0, heads = 0, kvHeads = 0, dim = 0;
+    double keptFraction = 1.0;
+    double tau = 0.0;
+    double denseMs = 0, tsaMs = 0, attentionMs = 0, scoringMs = 0, selectionMs = 0, gatherMs = 0, scatterMs = 0;
+    double overheadMs() const { return scoringMs + selectionMs + gatherMs + scatterMs; }
+    double speedup() const { return tsaMs > 0 ? denseMs / tsaMs : 0; }
+    double idealSpeedup() const { return keptFraction > 0 ? 1.0 / (keptFraction * keptFraction) : 0; }
+    double denseGflops() const { return 2.0 * double(heads) * double(tokens) * double(tokens) * dim / (denseMs * 1e6); }
+    // tsa_ms against dense_ms / ideal_speedup: 1.0 is perfect, the target is <= 1.11.
+    double vsIdeal() const { return denseMs > 0 ? tsaMs / (denseMs / idealSpeedup()) : 0; }
+    std::string source;
+};
+
+Json toJson(const RunRow& r, double sgemm) {
+    Json j;
+    j["kind"] = r.kind;
+    j["source"] = r.source;
+    j["tokens"] = r.tokens;
+    j["heads"] = r.heads;
+    j["kv_heads"] = r.kvHeads;
+    j["head_dim"] = r.dim;
+    j["kept_fraction"] = r.keptFraction;
+    if (r.kind == "tau") j["tau"] = r.tau;
+    j["dense_ms"] = r.denseMs;
+    j["tsa_ms"] = r.tsaMs;
+    j["attention_ms"] = r.attentionMs;
+    j["scoring_ms"] = r.scoringMs;
+    j["selection_ms"] = r.selectionMs;
+    j["gather_ms"] = r.gatherMs;
+    j["scatter_ms"] = r.scatterMs;
+    j["overhead_ms"] = r.overheadMs();
+    j["speedup"] = r.speedup();
+    j["ideal_speedup"] = r.idealSpeedup();
+    j["tsa_vs_ideal"] = r.vsIdeal();
+    j["dense_gflops"] = r.denseGflops();
+    j["dense_fraction_of_sgemm"] = r.denseGflops() / sgemm;
+    j["scoring_fraction_of_dense"] = r.scoringMs / r.denseMs;
+    return j;
+}
+
+void printHeader() {
+    std::printf("%-5s %6s %5s %4s %5s | %9s %9s %9s %8s %8s | %6s %6s %7s | %7s %6s\n", "kind", "L", "Hq/kv", "D",
+                "kept", "dense_ms", "tsa_ms", "attn_ms", "score_ms", "ovh_ms", "speedup", "ideal", "vsIdeal",
+                "denseGF", "%sgemm");
+}
+
+void printRow(const RunRow& r, double sgemm) {
+    char heads[32];
+    std::snprintf(heads, sizeof heads, "%ld/%ld", long(r.heads), long(r.kvHeads));
+    std::printf("%-5s %6ld %5s %4ld %5.3f | %9.1f %9.1f %9.1f %8.2f %8.2f | %6.2fx %6.2f %7.3f | %7.1f %5.1f%%\n",
+                r.kind.c_str(), long(r.tokens), heads, long(r.dim), r.keptFraction, r.denseMs, r.tsaMs,
+                r.attentionMs, r.scoringMs, r.overheadMs(), r.speedup(), r.idealSpeedup(), r.vsIdeal(),
+                r.denseGflops(), 100.0 * r.denseGflops() / sgemm);
+    std::fflush(stdout);
+}
+
+double denseMs(const LayerQkv& qkv, const AttentionConfig& config, int reps) {
+    Tensor3 out(qkv.qHeads(), qkv.tokens(), qkv.headDim());
+    return bestMs(reps, [&] {
+        const Status st = causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), out.view(), nullptr, config);
+        if (!st.ok()) throw std::runtime_error(st.message);
+    });
+}
+
+// Kept-fraction rows for one length: dense, scoring and selection once, then one sparse run per fraction.
+void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& rows, const AttentionConfig& ac) {
+    const int reps = o.reps > 0 ? o.reps : (o.quick || L >= 16384 ? 1 : 3);
+    LayerQkv qkv = randomLayer(o.heads, o.kvHeads, L, o.dim, 1000 + std::uint64_t(L));
+    const TsaParams params;
+    RunRow base;
+    base.kind = "kept";
+    base.source = "uniform random q/k/v";
+    base.tokens = L;
+    base.heads = o.heads;
+    base.kvHeads = o.kvHeads;
+    base.dim = o.dim;
+    base.denseMs = denseMs(qkv, ac, reps);
+
+    // Scoring and selection cost do not depend on which tokens end up kept: measure once per length.
+    ScoringConfig sc;
+    sc.window = params.window;
+    sc.poolKernel = params.poolKernel;
+    sc.threads = o.threads;
+    Result<LayerScores> scores = Status::error(ErrorCode::InvalidArgument, "too short to score");
+    if (L > params.window) {
+        base.scoringMs = bestMs(reps, [&] { scores = scoreLayer(qkv, sc); });
+        if (scores.ok())
+            base.selectionMs = bestMs(reps, [&] {
+                TsaParams p = params;
+                p.tau = o.tau;
+                volatile Index kept = selectTokens(scores.value(), o.heads, L, p).kept;
+                (void)kept;
+            });
+    }
+
+    Tensor3 out(o.heads, L, o.dim);
+    std::vector<float> lse(static_cast<std::size_t>(o.heads * L));
+    for (double f : o.fractions) {
+        const Index kept = std::clamp<Index>(Index(std::llround(f * double(L))), params.window + 1, L);
+        if (L <= params.window + 1) continue;
+        const Selection sel = syntheticSelection(o.heads, L, params.window, kept, 77 + std::uint64_t(L));
+        RunRow r = base;
+        r.keptFraction = double(kept) / double(L);
+        StageTimings best;
+        double bestTotal = 1e300;
+        for (int rep = 0; rep < reps; ++rep) {
+            StageTimings t;
+            const Status st = sparseAttention(qkv, sel, out.view(), lse.data(), ac, &t);
+            if (!st.ok()) throw std::runtime_error(st.message);
+            if (t.tsaMs() < bestTotal) bestTotal = t.tsaMs(), best = t;
+        }
+        r.attentionMs = best.attentionMs;
+        r.gatherMs = best.gatherMs;
+        r.scatterMs = best.scatterMs;
+        r.tsaMs = r.attentionMs + r.overheadMs();
+        printRow(r, sgemm);
+        rows.push_back(r);
+    }
+
+    if (!o.runTau) return;
+    LayerQkv preset;
+    std::string name;
+    if (!makePresetLayer(L, &preset, &name)) return;
+    RunRow r;
+    r.kind = "tau";
+    r.source = name;
+    r.tau = o.tau;
+    r.tokens = L;
+    r.heads = preset.qHeads();
+    r.kvHeads = preset.kvHeads();
+    r.dim = preset.headDim();
+    r.denseMs = denseMs(preset, ac, reps);
+    LayerRunConfig rc;
+    rc.params.tau = o.tau;
+    rc.attention = ac;
+    rc.keepOutput = false;
+    double bestTotal = 1e300;
+    for (int rep = 0; rep < reps; ++rep) {
+        Result<LayerRunResult> res = runLayer(preset, rc);
+        if (!res.ok()) throw std::runtime_error(res.error());
+        const StageTimings& t = res->timings;
+        if (t.tsaMs() >= bestTotal) continue;
+        bestTotal = t.tsaMs();
+        r.keptFraction = res->selection.keptFraction();
+        r.attentionMs = t.attentionMs;
+        r.scoringMs = t.scoringMs;
+        r.selectionMs = t.selectionMs;
+        r.gatherMs = t.gatherMs;
+        r.scatterMs = t.scatterMs;
+        r.tsaMs = t.tsaMs();
+    }
+    printRow(r, sgemm);
+    rows.push_back(r);
+}
+
+// Child side of --memory: one layer through runLayer (as `tsa run` does), report written to a file; the
+// parent reads the child's peak RSS from wait4.
+int memoryChild(const Options& o) {
+    struct rusage before {};
+    getrusage(RUSAGE_SELF, &before);
+    LayerQkv qkv;
+    std::string name = "uniform random q/k/v";
+    if (!makePresetLayer(o.memoryTokens, &qkv, &name) || qkv.qHeads() != o.memoryHeads)
+        qkv = randomLayer(o.memoryHeads, o.memoryKvHeads, o.memoryTokens, o.dim, 4242);
+    LayerRunConfig rc;
+    rc.params.tau = o.tau;
+    rc.attention.threads = o.threads;
+    const auto start = Clock::now();
+    Result<LayerRunResult> res = runLayer(qkv, rc);
+    const double ms = msSince(start);
+    if (!res.ok()) {
+        std::fprintf(stderr, "memory child: %s\n", res.error().c_str());
+        return 1;
+    }
+    Json j;
+    j["source"] = name;
+    j["tokens"] = qkv.tokens();
+    j["heads"] = qkv.qHeads();
+    j["kv_heads"] = qkv.kvHeads();
+    j["head_dim"] = qkv.headDim();
+    j["qkv_bytes"] = qkv.bytes();
+    j["baseline_rss_bytes"] = double(before.ru_maxrss) * 1024.0;
+    j["kept_fraction"] = res->selection.keptFraction();
+    j["run_ms"] = ms;
+    std::ofstream(o.memoryChildOut) << j.dump(2) << "\n";
+    return 0;
+}
+
+Json runMemory(const Options& o, const char* self) {
+    char path[] = "/tmp/tsa-bench-memory-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) throw std::runtime_error("cannot create a temporary file");
+    close(fd);
+    std::vector<std::string> args{self,
+                                  "--memory-child",
+                                  path,
+                                  "--memory-tokens",
+                                  std::to_string(o.memoryTokens),
+                                  "--memory-heads",
+                                  std::to_string(o.memoryHeads),
+                                  "--memory-kv-heads",
+                                  std::to_string(o.memoryKvHeads),
+                                  "--dim",
+                                  std::to_string(o.dim),
+                                  "--tau",
+                                  std::to_string(o.tau),
+                                  "--threads",
+                                  std::to_string(o.threads)};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    // A fresh process (not fork): the child's peak RSS is then only the layer run, and OpenMP's thread pool
+    // is not duplicated across fork.
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0)
+        throw std::runtime_error("cannot start the memory child");
+    int status = 0;
+    struct rusage usage {};
+    wait4(pid, &status, 0, &usage);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("memory child failed");
+    Json j = Json::parse(std::ifstream(path));
+    std::remove(path);
+    const double peak = double(usage.ru_maxrss) * 1024.0;
+    j["peak_rss_bytes"] = peak;
+    j["peak_over_qkv"] = peak / j["qkv_bytes"].get<double>();
+    std::printf("memory: %ld tokens, %ld/%ld heads, D %ld (%s), kept %.3f: peak RSS %.0f MiB = %.2fx the fp32 "
+                "QKV (%.0f MiB), run %.1f s\n",
+                long(j["tokens"].get<Index>()), long(j["heads"].get<Index>()), long(j["kv_heads"].get<Index>()),
+                long(j["head_dim"].get<Index>()), j["source"].get<std::string>().c_str(),
+                j["kept_fraction"].get<double>(), peak / 1048576.0, j["peak_over_qkv"].get<double>(),
+                j["qkv_bytes"].get<double>() / 1048576.0, j["run_ms"].get<double>() / 1000.0);
+    return j;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const Options o = parseOptions(argc, argv);
+    if (!o.memoryChildOut.empty()) return memoryChild(o);
+    try {
+        Json report;
+        report["machine"] = {{"cpu", cpuModel()},
+                             {"cores", omp_get_num_procs()},
+                             {"threads", o.threads > 0 ? o.threads : omp_get_max_threads()},
+                             {"tile_gemm", detail::tileGemmBackend()},
+                             {"load_average_start", loadAverage()}};
+        Json memory;
+        if (o.memory) memory = runMemory(o, argv[0]);
+
+        std::vector<RunRow> rows;
+        double sgemm = 0.0;
+        if (!o.memoryOnly) {
+            sgemm = sgemmCeilingGflops();
+            AttentionConfig ac;
+            ac.threads = o.threads;
+            std::printf("sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s; tile GEMM: %s; "
+                        "tiles %ld x %ld\n",
+                        omp_get_num_procs(), sgemm, detail::tileGemmBackend(), long(ac.queryTile), long(ac.keyTile));
+            printHeader();
+            for (Index L : o.tokens) benchLength(o, L, sgemm, rows, ac);
+            // The ceiling again at the end: a drop means the machine got busier during the run.
+            const double sgemmEnd = sgemmCeilingGflops();
+            std::printf("sgemm ceiling at the end: %.1f GFLOP/s (start %.1f); load average %s\n", sgemmEnd, sgemm,
+                        loadAverage().c_str());
+            report["sgemm_gflops_end"] = sgemmEnd;
+        }
+        report["machine"]["load_average_end"] = loadAverage();
+        Json runs = Json::array();
+        for (const RunRow& r : rows) runs.push_back(toJson(r, sgemm));
+        Json out;
+        out["sgemm_gflops"] = sgemm;
+        out["runs"] = runs;
+        for (auto& [key, value] : report.items()) out[key] = value;
+        if (o.memory) out["memory"] = memory;
+        if (!o.json.empty()) {
+            std::ofstream file(o.json);
+            file << out.dump(2) << "\n";
+            if (!file) throw std::runtime_error("cannot write " + o.json);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tsa-bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

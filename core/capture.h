@@ -54,9 +54,15 @@ class Capture {
 public:
     // Opens and validates a capture. Errors name the file, the tensor and the problem.
     static Result<std::shared_ptr<Capture>> open(const std::string& path, const CaptureOptions& options = {});
+    // The same on bytes already in memory (tests, fuzzers); name stands for the path in messages. The
+    // format is told by the content: a zip archive is read as .npz, anything else as safetensors.
+    static Result<std::shared_ptr<Capture>> openBuffer(std::vector<unsigned char> bytes, const std::string& name,
+                                                       const CaptureOptions& options = {});
     ~Capture();
 
     const CaptureInfo& info() const;
+    // Position in info().layerIds of a model layer id, -1 when that layer is not in the file.
+    int indexOfLayerId(int layerId) const;
 
     // Layer by position in info().layerIds (0 .. layers-1). Thread-safe. Warnings list non-finite values.
     Result<std::shared_ptr<const LayerQkv>> layer(int index) const;

@@ -34,10 +34,19 @@ public:
     Status writeFloats(const float* values, std::size_t count);
     // Appends raw bytes already in the tensor's dtype (integer tensors, pre-converted data).
     Status writeBytes(const void* bytes, std::size_t count);
+    // Flushes, fsyncs and renames the temporary file onto the target path. Fails when a declared tensor
+    // has not been fully written.
     Status commit();
+    // Discards the temporary file (a cancelled generation). The writer can be opened again afterwards.
+    void cancel();
+
+    bool isOpen() const { return m_file != nullptr; }
+    const std::string& path() const { return m_path; }
 
 private:
     Status advance(std::size_t bytes);
+    Status fail(ErrorCode code, const std::string& what); // cancels and returns an error naming the file
+    Status checkWritable(std::size_t count, bool floats);
     std::string m_path;
     std::string m_tempPath;
     std::FILE* m_file = nullptr;

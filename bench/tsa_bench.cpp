@@ -16,15 +16,8 @@
 #include "core/pipeline.h"
 #include "core/selection.h"
 
-#include <cblas.h>
-#include <nlohmann/json.hpp>
-#include <omp.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <cblas.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,9 +26,15 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <numeric>
+#include <omp.h>
+#include <spawn.h>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 extern char** environ;
@@ -98,32 +97,52 @@ Options parseOptions(int argc, char** argv) {
             return argv[++i];
         };
         try {
-            if (a == "--quick") o.quick = true;
-            else if (a == "--json") o.json = next();
-            else if (a == "--tokens") o.tokens = parseList<Index>(next()), tokensGiven = true;
-            else if (a == "--heads") o.heads = std::stoll(next());
-            else if (a == "--kv-heads") o.kvHeads = std::stoll(next());
-            else if (a == "--dim") o.dim = std::stoll(next());
-            else if (a == "--fractions") o.fractions = parseList<double>(next());
-            else if (a == "--tau") o.tau = std::stod(next());
-            else if (a == "--no-tau") o.runTau = false;
-            else if (a == "--reps") o.reps = std::stoi(next());
-            else if (a == "--threads") o.threads = std::stoi(next());
-            else if (a == "--memory") o.memory = true;
-            else if (a == "--memory-only") o.memory = o.memoryOnly = true;
-            else if (a == "--memory-tokens") o.memoryTokens = std::stoll(next());
-            else if (a == "--memory-heads") o.memoryHeads = std::stoll(next());
-            else if (a == "--memory-kv-heads") o.memoryKvHeads = std::stoll(next());
-            else if (a == "--memory-child") o.memoryChildOut = next();
-            else if (a == "--help" || a == "-h") usage("help");
-            else usage(("unknown option " + a).c_str());
+            if (a == "--quick")
+                o.quick = true;
+            else if (a == "--json")
+                o.json = next();
+            else if (a == "--tokens")
+                o.tokens = parseList<Index>(next()), tokensGiven = true;
+            else if (a == "--heads")
+                o.heads = std::stoll(next());
+            else if (a == "--kv-heads")
+                o.kvHeads = std::stoll(next());
+            else if (a == "--dim")
+                o.dim = std::stoll(next());
+            else if (a == "--fractions")
+                o.fractions = parseList<double>(next());
+            else if (a == "--tau")
+                o.tau = std::stod(next());
+            else if (a == "--no-tau")
+                o.runTau = false;
+            else if (a == "--reps")
+                o.reps = std::stoi(next());
+            else if (a == "--threads")
+                o.threads = std::stoi(next());
+            else if (a == "--memory")
+                o.memory = true;
+            else if (a == "--memory-only")
+                o.memory = o.memoryOnly = true;
+            else if (a == "--memory-tokens")
+                o.memoryTokens = std::stoll(next());
+            else if (a == "--memory-heads")
+                o.memoryHeads = std::stoll(next());
+            else if (a == "--memory-kv-heads")
+                o.memoryKvHeads = std::stoll(next());
+            else if (a == "--memory-child")
+                o.memoryChildOut = next();
+            else if (a == "--help" || a == "-h")
+                usage("help");
+            else
+                usage(("unknown option " + a).c_str());
         } catch (const std::exception&) {
             usage(("bad value for " + a).c_str());
         }
     }
     if (o.quick && !tokensGiven) o.tokens = {4096, 8192};
     if (o.quick && o.heads == 8) o.heads = 4, o.kvHeads = std::min<Index>(o.kvHeads, 4);
-    if (o.heads <= 0 || o.kvHeads <= 0 || o.heads % o.kvHeads != 0) usage("heads must be a multiple of kv heads");
+    if (o.heads <= 0 || o.kvHeads <= 0 || o.heads % o.kvHeads != 0)
+        usage("heads must be a multiple of kv heads");
     if (o.dim <= 0) usage("dim must be positive");
     for (Index L : o.tokens)
         if (L <= 0) usage("token counts must be positive");
@@ -234,7 +253,8 @@ Selection syntheticSelection(Index heads, Index tokens, Index window, Index kept
         std::int32_t* row = s.indices.data() + h * kept;
         std::copy(perm.begin(), perm.begin() + s.capacity, row);
         std::sort(row, row + s.capacity);
-        for (Index j = 0; j < window; ++j) row[s.capacity + j] = std::int32_t(s.prefix + j);
+        for (Index j = 0; j < window; ++j)
+            row[s.capacity + j] = std::int32_t(s.prefix + j);
     }
     return s;
 }
@@ -244,11 +264,14 @@ struct RunRow {
     Index tokens = 0, heads = 0, kvHeads = 0, dim = 0;
     double keptFraction = 1.0;
     double tau = 0.0;
-    double denseMs = 0, tsaMs = 0, attentionMs = 0, scoringMs = 0, selectionMs = 0, gatherMs = 0, scatterMs = 0;
+    double denseMs = 0, tsaMs = 0, attentionMs = 0, scoringMs = 0, selectionMs = 0, gatherMs = 0,
+           scatterMs = 0;
     double overheadMs() const { return scoringMs + selectionMs + gatherMs + scatterMs; }
     double speedup() const { return tsaMs > 0 ? denseMs / tsaMs : 0; }
     double idealSpeedup() const { return keptFraction > 0 ? 1.0 / (keptFraction * keptFraction) : 0; }
-    double denseGflops() const { return 2.0 * double(heads) * double(tokens) * double(tokens) * dim / (denseMs * 1e6); }
+    double denseGflops() const {
+        return 2.0 * double(heads) * double(tokens) * double(tokens) * dim / (denseMs * 1e6);
+    }
     // tsa_ms against dense_ms / ideal_speedup: 1.0 is perfect, the target is <= 1.11.
     double vsIdeal() const { return denseMs > 0 ? tsaMs / (denseMs / idealSpeedup()) : 0; }
     std::string source;
@@ -282,31 +305,34 @@ Json toJson(const RunRow& r, double sgemm) {
 }
 
 void printHeader() {
-    std::printf("%-5s %6s %5s %4s %5s | %9s %9s %9s %8s %8s | %6s %6s %7s | %7s %6s\n", "kind", "L", "Hq/kv", "D",
-                "kept", "dense_ms", "tsa_ms", "attn_ms", "score_ms", "ovh_ms", "speedup", "ideal", "vsIdeal",
-                "denseGF", "%sgemm");
+    std::printf("%-5s %6s %5s %4s %5s | %9s %9s %9s %8s %8s | %6s %6s %7s | %7s %6s\n", "kind", "L", "Hq/kv",
+                "D", "kept", "dense_ms", "tsa_ms", "attn_ms", "score_ms", "ovh_ms", "speedup", "ideal",
+                "vsIdeal", "denseGF", "%sgemm");
 }
 
 void printRow(const RunRow& r, double sgemm) {
     char heads[32];
     std::snprintf(heads, sizeof heads, "%ld/%ld", long(r.heads), long(r.kvHeads));
-    std::printf("%-5s %6ld %5s %4ld %5.3f | %9.1f %9.1f %9.1f %8.2f %8.2f | %6.2fx %6.2f %7.3f | %7.1f %5.1f%%\n",
-                r.kind.c_str(), long(r.tokens), heads, long(r.dim), r.keptFraction, r.denseMs, r.tsaMs,
-                r.attentionMs, r.scoringMs, r.overheadMs(), r.speedup(), r.idealSpeedup(), r.vsIdeal(),
-                r.denseGflops(), 100.0 * r.denseGflops() / sgemm);
+    std::printf(
+        "%-5s %6ld %5s %4ld %5.3f | %9.1f %9.1f %9.1f %8.2f %8.2f | %6.2fx %6.2f %7.3f | %7.1f %5.1f%%\n",
+        r.kind.c_str(), long(r.tokens), heads, long(r.dim), r.keptFraction, r.denseMs, r.tsaMs, r.attentionMs,
+        r.scoringMs, r.overheadMs(), r.speedup(), r.idealSpeedup(), r.vsIdeal(), r.denseGflops(),
+        100.0 * r.denseGflops() / sgemm);
     std::fflush(stdout);
 }
 
 double denseMs(const LayerQkv& qkv, const AttentionConfig& config, int reps) {
     Tensor3 out(qkv.qHeads(), qkv.tokens(), qkv.headDim());
     return bestMs(reps, [&] {
-        const Status st = causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), out.view(), nullptr, config);
+        const Status st =
+            causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), out.view(), nullptr, config);
         if (!st.ok()) throw std::runtime_error(st.message);
     });
 }
 
 // Kept-fraction rows for one length: dense, scoring and selection once, then one sparse run per fraction.
-void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& rows, const AttentionConfig& ac) {
+void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& rows,
+                 const AttentionConfig& ac) {
     const int reps = o.reps > 0 ? o.reps : (o.quick || L >= 16384 ? 1 : 3);
     LayerQkv qkv = randomLayer(o.heads, o.kvHeads, L, o.dim, 1000 + std::uint64_t(L));
     const TsaParams params;
@@ -450,7 +476,8 @@ Json runMemory(const Options& o, const char* self) {
                                   "--threads",
                                   std::to_string(o.threads)};
     std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
+    for (std::string& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t pid = 0;
     // A fresh process (not fork): the child's peak RSS is then only the layer run, and OpenMP's thread pool
@@ -466,12 +493,13 @@ Json runMemory(const Options& o, const char* self) {
     const double peak = double(usage.ru_maxrss) * 1024.0;
     j["peak_rss_bytes"] = peak;
     j["peak_over_qkv"] = peak / j["qkv_bytes"].get<double>();
-    std::printf("memory: %ld tokens, %ld/%ld heads, D %ld (%s), kept %.3f: peak RSS %.0f MiB = %.2fx the fp32 "
-                "QKV (%.0f MiB), run %.1f s\n",
-                long(j["tokens"].get<Index>()), long(j["heads"].get<Index>()), long(j["kv_heads"].get<Index>()),
-                long(j["head_dim"].get<Index>()), j["source"].get<std::string>().c_str(),
-                j["kept_fraction"].get<double>(), peak / 1048576.0, j["peak_over_qkv"].get<double>(),
-                j["qkv_bytes"].get<double>() / 1048576.0, j["run_ms"].get<double>() / 1000.0);
+    std::printf(
+        "memory: %ld tokens, %ld/%ld heads, D %ld (%s), kept %.3f: peak RSS %.0f MiB = %.2fx the fp32 "
+        "QKV (%.0f MiB), run %.1f s\n",
+        long(j["tokens"].get<Index>()), long(j["heads"].get<Index>()), long(j["kv_heads"].get<Index>()),
+        long(j["head_dim"].get<Index>()), j["source"].get<std::string>().c_str(),
+        j["kept_fraction"].get<double>(), peak / 1048576.0, j["peak_over_qkv"].get<double>(),
+        j["qkv_bytes"].get<double>() / 1048576.0, j["run_ms"].get<double>() / 1000.0);
     return j;
 }
 
@@ -496,24 +524,28 @@ int main(int argc, char** argv) {
             sgemm = sgemmCeilingGflops();
             AttentionConfig ac;
             ac.threads = o.threads;
-            std::printf("sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s; tile GEMM: %s; "
-                        "tiles %ld x %ld\n",
-                        omp_get_num_procs(), sgemm, detail::tileGemmBackend(), long(ac.queryTile), long(ac.keyTile));
+            std::printf(
+                "sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s; tile GEMM: %s; "
+                "tiles %ld x %ld\n",
+                omp_get_num_procs(), sgemm, detail::tileGemmBackend(), long(ac.queryTile), long(ac.keyTile));
             printHeader();
-            for (Index L : o.tokens) benchLength(o, L, sgemm, rows, ac);
+            for (Index L : o.tokens)
+                benchLength(o, L, sgemm, rows, ac);
             // The ceiling again at the end: a drop means the machine got busier during the run.
             const double sgemmEnd = sgemmCeilingGflops();
-            std::printf("sgemm ceiling at the end: %.1f GFLOP/s (start %.1f); load average %s\n", sgemmEnd, sgemm,
-                        loadAverage().c_str());
+            std::printf("sgemm ceiling at the end: %.1f GFLOP/s (start %.1f); load average %s\n", sgemmEnd,
+                        sgemm, loadAverage().c_str());
             report["sgemm_gflops_end"] = sgemmEnd;
         }
         report["machine"]["load_average_end"] = loadAverage();
         Json runs = Json::array();
-        for (const RunRow& r : rows) runs.push_back(toJson(r, sgemm));
+        for (const RunRow& r : rows)
+            runs.push_back(toJson(r, sgemm));
         Json out;
         out["sgemm_gflops"] = sgemm;
         out["runs"] = runs;
-        for (auto& [key, value] : report.items()) out[key] = value;
+        for (auto& [key, value] : report.items())
+            out[key] = value;
         if (o.memory) out["memory"] = memory;
         if (!o.json.empty()) {
             std::ofstream file(o.json);

@@ -17,12 +17,11 @@
 #include "core/attention_exp.h"
 #include "core/attention_gemm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <omp.h>
 #include <string>
 #include <vector>
 
@@ -35,9 +34,11 @@ constexpr double kLn2 = 0.6931471805599453;
 
 Status checkShapes(ConstView3 q, ConstView3 k, ConstView3 v, ConstView3 out) {
     auto shape = [](ConstView3 t) {
-        return "[" + std::to_string(t.heads) + ", " + std::to_string(t.tokens) + ", " + std::to_string(t.dim) + "]";
+        return "[" + std::to_string(t.heads) + ", " + std::to_string(t.tokens) + ", " +
+               std::to_string(t.dim) + "]";
     };
-    const std::string shapes = "q " + shape(q) + ", k " + shape(k) + ", v " + shape(v) + ", out " + shape(out);
+    const std::string shapes =
+        "q " + shape(q) + ", k " + shape(k) + ", v " + shape(v) + ", out " + shape(out);
     if (q.heads < 0 || q.tokens < 0 || q.dim < 0)
         return Status::error(ErrorCode::Shape, "attention: negative extent: " + shapes);
     if (k.heads != v.heads || k.tokens != v.tokens || k.dim != v.dim)
@@ -47,19 +48,22 @@ Status checkShapes(ConstView3 q, ConstView3 k, ConstView3 v, ConstView3 out) {
     if (out.heads != q.heads || out.tokens != q.tokens || out.dim != q.dim)
         return Status::error(ErrorCode::Shape, "attention: out must have q's shape: " + shapes);
     if (q.heads > 0 && (k.heads <= 0 || q.heads % k.heads != 0))
-        return Status::error(ErrorCode::Shape, "attention: q heads must be a multiple of kv heads: " + shapes);
+        return Status::error(ErrorCode::Shape,
+                             "attention: q heads must be a multiple of kv heads: " + shapes);
     if (q.size() > 0 && (q.data == nullptr || k.data == nullptr || v.data == nullptr || out.data == nullptr))
-        return Status::error(ErrorCode::InvalidArgument, "attention: null data for a non-empty tensor: " + shapes);
+        return Status::error(ErrorCode::InvalidArgument,
+                             "attention: null data for a non-empty tensor: " + shapes);
     if (q.dim > 0 && q.tokens > std::numeric_limits<int>::max() / std::max<Index>(q.dim, 1))
-        return Status::error(ErrorCode::Unsupported, "attention: one head exceeds the BLAS int range: " + shapes);
+        return Status::error(ErrorCode::Unsupported,
+                             "attention: one head exceeds the BLAS int range: " + shapes);
     return Status::success();
 }
 
 // Per-thread scratch, allocated once per call and reused by every work item of that thread.
 struct TileScratch {
-    std::vector<float> scores;   // [Bq, Bk] logits, then probabilities
-    std::vector<float> rowMax;   // [Bq] running maximum (base-2 logits)
-    std::vector<double> rowSum;  // [Bq] running denominator; double so 128K terms add without drift
+    std::vector<float> scores;  // [Bq, Bk] logits, then probabilities
+    std::vector<float> rowMax;  // [Bq] running maximum (base-2 logits)
+    std::vector<double> rowSum; // [Bq] running denominator; double so 128K terms add without drift
 };
 
 // One (head, query tile) work item. Returns false when cancelled.
@@ -92,7 +96,8 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
         const Index ld = cols;
         float* sActive = s + r0 * ld;
 
-        detail::gemmScaledNT(activeRows, cols, D, logitScale, qTile + r0 * D, D, kHead + k0 * D, D, sActive, ld);
+        detail::gemmScaledNT(activeRows, cols, D, logitScale, qTile + r0 * D, D, kHead + k0 * D, D, sActive,
+                             ld);
 
         for (Index r = r0; r < rows; ++r) {
             float* sr = s + r * ld;
@@ -107,7 +112,8 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
                 const float factor = detail::exp2Scalar(m[r] - mNew);
                 float* orow = o + r * D;
                 if (factor != 1.0f)
-                    for (Index d = 0; d < D; ++d) orow[d] *= factor;
+                    for (Index d = 0; d < D; ++d)
+                        orow[d] *= factor;
                 l[r] *= factor;
                 m[r] = mNew;
             }
@@ -120,10 +126,22 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
     for (Index r = 0; r < rows; ++r) {
         const float inv = static_cast<float>(1.0 / l[r]);
         float* orow = o + r * D;
-        for (Index d = 0; d < D; ++d) orow[d] *= inv;
+        for (Index d = 0; d < D; ++d)
+            orow[d] *= inv;
         if (lse) lse[h * q.tokens + q0 + r] = static_cast<float>(kLn2 * m[r] + std::log(l[r]));
     }
     return true;
+}
+
+// Large query tiles amortise what each tile costs besides its products: one pass over K/V up to the
+// diagonal, in which OpenBLAS repacks every K and V tile. 512 rows measured best with 128-key tiles (see
+// docs/benchmarks.md). Small problems (the compact single-head calls of sparse attention) get smaller
+// tiles so that the dynamic schedule still has a few items per thread to balance the causal triangle.
+Index automaticQueryTile(Index heads, Index tokens, int threads) {
+    Index tile = 512;
+    while (tile > 64 && heads * ((tokens + tile - 1) / tile) < 4 * Index(threads))
+        tile /= 2;
+    return tile;
 }
 
 } // namespace
@@ -131,11 +149,13 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
 Status causalAttention(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float* lse,
                        const AttentionConfig& config) {
     if (Status st = checkShapes(q, k, v, out); !st.ok()) return st;
-    if (config.queryTile <= 0 || config.keyTile <= 0)
-        return Status::error(ErrorCode::InvalidArgument, "attention: tile sizes must be positive (query " +
-                                                             std::to_string(config.queryTile) + ", key " +
-                                                             std::to_string(config.keyTile) + ")");
-    if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "attention: cancelled");
+    if (config.queryTile < 0 || config.keyTile <= 0)
+        return Status::error(
+            ErrorCode::InvalidArgument,
+            "attention: the query tile must be >= 0 (0: automatic) and the key tile positive (query " +
+                std::to_string(config.queryTile) + ", key " + std::to_string(config.keyTile) + ")");
+    if (config.cancel && config.cancel->load())
+        return Status::error(ErrorCode::Cancelled, "attention: cancelled");
     const Index H = q.heads;
     const Index L = q.tokens;
     const Index D = q.dim;
@@ -144,17 +164,17 @@ Status causalAttention(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, floa
         // Every logit is 0: uniform attention over i+1 keys of empty vectors.
         if (lse)
             for (Index h = 0; h < H; ++h)
-                for (Index i = 0; i < L; ++i) lse[h * L + i] = static_cast<float>(std::log(double(i + 1)));
+                for (Index i = 0; i < L; ++i)
+                    lse[h * L + i] = static_cast<float>(std::log(double(i + 1)));
         return Status::success();
     }
 
-    const Index Bq = std::min(config.queryTile, L);
+    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+    const Index Bq = std::min(config.queryTile > 0 ? config.queryTile : automaticQueryTile(H, L, threads), L);
     const Index Bk = std::min(config.keyTile, L);
     const Index queryTiles = (L + Bq - 1) / Bq;
     const Index items = H * queryTiles;
     const float logitScale = kLog2e / std::sqrt(static_cast<float>(D));
-
-    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
     threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, items)));
 
     detail::prepareTileGemmThreads();
@@ -202,7 +222,8 @@ void referenceCausalAttention(ConstView3 q, ConstView3 k, ConstView3 v, double* 
                 for (Index j = 0; j <= i; ++j) {
                     const float* kj = k.row(kvHead, j);
                     double dot = 0.0;
-                    for (Index d = 0; d < D; ++d) dot += double(qi[d]) * double(kj[d]);
+                    for (Index d = 0; d < D; ++d)
+                        dot += double(qi[d]) * double(kj[d]);
                     logits[j] = dot * scale;
                     mx = std::max(mx, logits[j]);
                 }
@@ -212,10 +233,12 @@ void referenceCausalAttention(ConstView3 q, ConstView3 k, ConstView3 v, double* 
                     const double p = std::exp(logits[j] - mx);
                     sum += p;
                     const float* vj = v.row(kvHead, j);
-                    for (Index d = 0; d < D; ++d) acc[d] += p * double(vj[d]);
+                    for (Index d = 0; d < D; ++d)
+                        acc[d] += p * double(vj[d]);
                 }
                 double* oi = out + (h * L + i) * D;
-                for (Index d = 0; d < D; ++d) oi[d] = acc[d] / sum;
+                for (Index d = 0; d < D; ++d)
+                    oi[d] = acc[d] / sum;
                 if (lse) lse[h * L + i] = mx + std::log(sum);
             }
         }

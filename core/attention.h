@@ -10,9 +10,9 @@
 namespace tsa {
 
 struct AttentionConfig {
-    Index queryTile = 64;  // rows of Q processed together
-    Index keyTile = 128;   // keys per online-softmax step
-    int threads = 0;       // 0: OpenMP default
+    Index queryTile = 0; // rows of Q processed together; 0: automatic (up to 512, fewer for small problems)
+    Index keyTile = 128; // keys per online-softmax step
+    int threads = 0;     // 0: OpenMP default
     const std::atomic<bool>* cancel = nullptr; // checked between tiles; Status Cancelled when set
 };
 

@@ -57,7 +57,8 @@ inline __m256 exp2Avx2(__m256 x) {
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2C1));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     // 2^n by building the exponent field directly: n in [-126, 127] so n + 127 is a valid biased exponent.
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     const __m256 r = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     return _mm256_andnot_ps(underflow, r);
 }
@@ -92,7 +93,8 @@ inline float rowMax(const float* x, Index n) {
         m = horizontalMax(_mm256_max_ps(a, b));
     }
 #endif
-    for (; j < n; ++j) m = x[j] > m ? x[j] : m;
+    for (; j < n; ++j)
+        m = x[j] > m ? x[j] : m;
     return m;
 }
 

@@ -5,7 +5,6 @@
 
 #ifdef TSA_HAVE_OPENBLAS
 #include <cblas.h>
-
 #include <string>
 #else
 #include <Eigen/Core>
@@ -15,15 +14,15 @@ namespace tsa::detail {
 
 #ifdef TSA_HAVE_OPENBLAS
 
-void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b, Index ldb,
-                  float* c, Index ldc) {
+void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b,
+                  Index ldb, float* c, Index ldc) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
                 static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c,
                 static_cast<int>(ldc));
 }
 
-void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb, float* c,
-                      Index ldc) {
+void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb,
+                      float* c, Index ldc) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
                 static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), 1.0f, c,
                 static_cast<int>(ldc));
@@ -50,16 +49,16 @@ using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Stride>;
 using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Stride>;
 } // namespace
 
-void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b, Index ldb,
-                  float* c, Index ldc) {
+void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b,
+                  Index ldb, float* c, Index ldc) {
     ConstMap am(a, m, k, Stride(lda));
     ConstMap bm(b, n, k, Stride(ldb));
     Map cm(c, m, n, Stride(ldc));
     cm.noalias() = alpha * am * bm.transpose();
 }
 
-void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb, float* c,
-                      Index ldc) {
+void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb,
+                      float* c, Index ldc) {
     ConstMap am(a, m, k, Stride(lda));
     ConstMap bm(b, k, n, Stride(ldb));
     Map cm(c, m, n, Stride(ldc));
@@ -69,7 +68,9 @@ void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, cons
 // Eigen's product does not start threads inside an active OpenMP region.
 void prepareTileGemmThreads() {}
 
-const char* tileGemmBackend() { return "Eigen"; }
+const char* tileGemmBackend() {
+    return "Eigen";
+}
 
 #endif
 

@@ -9,12 +9,12 @@
 namespace tsa::detail {
 
 // c[m, n] = alpha * a[m, k] * b[n, k]^T.
-void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b, Index ldb,
-                  float* c, Index ldc);
+void gemmScaledNT(Index m, Index n, Index k, float alpha, const float* a, Index lda, const float* b,
+                  Index ldb, float* c, Index ldc);
 
 // c[m, n] += a[m, k] * b[k, n].
-void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb, float* c,
-                      Index ldc);
+void gemmAccumulateNN(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb,
+                      float* c, Index ldc);
 
 // Call before an OpenMP region that calls the products above: OpenBLAS's own threads would otherwise
 // compete with OpenMP's (each tile product must run on its calling thread). Cheap when already set.

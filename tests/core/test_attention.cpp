@@ -3,13 +3,12 @@
 #include "core/attention.h"
 #include "core/attention_exp.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
 
@@ -36,7 +35,8 @@ private:
 Tensor3 randomTensor(Index h, Index t, Index d, std::uint64_t seed, float scale = 1.0f) {
     Tensor3 x(h, t, d);
     Rng rng(seed);
-    for (float& value : x.data) value = scale * rng.uniform();
+    for (float& value : x.data)
+        value = scale * rng.uniform();
     return x;
 }
 
@@ -46,8 +46,8 @@ struct Case {
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-    *os << "Hq" << c.qHeads << " Hkv" << c.kvHeads << " L" << c.tokens << " D" << c.dim << " Bq" << c.queryTile
-        << " Bk" << c.keyTile << " t" << c.threads;
+    *os << "Hq" << c.qHeads << " Hkv" << c.kvHeads << " L" << c.tokens << " D" << c.dim << " Bq"
+        << c.queryTile << " Bk" << c.keyTile << " t" << c.threads;
 }
 
 struct KernelRun {
@@ -70,7 +70,8 @@ struct Errors {
     double lse = 0;
 };
 
-Errors compare(const KernelRun& run, const std::vector<double>& ref, const std::vector<double>& refLse, Index dim) {
+Errors compare(const KernelRun& run, const std::vector<double>& ref, const std::vector<double>& refLse,
+               Index dim) {
     Errors e;
     const Index rows = static_cast<Index>(refLse.size());
     for (Index r = 0; r < rows; ++r) {
@@ -122,7 +123,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{1, 1, 150, 128, 16, 200, 2},    // key tile above the query tile
                       Case{2, 2, 64, 8, 1, 1, 2},          // one-element tiles
                       Case{6, 2, 96, 32, 7, 5, 3},         // odd tiles, GQA group 3
-                      Case{1, 1, 700, 128, 256, 256, 1})); // the default-sized tiles
+                      Case{1, 1, 700, 128, 256, 256, 1},   // large tiles
+                      Case{2, 1, 1100, 128, 0, 128, 2},    // automatic query tile, default key tile
+                      Case{1, 1, 1200, 64, 512, 128, 3})); // the automatic tile's upper size
 
 // Rows far from the start accumulate hundreds of key tiles: check a sample of them against fp64.
 TEST(Attention, LongSequenceSampledRows) {
@@ -141,7 +144,8 @@ TEST(Attention, LongSequenceSampledRows) {
         double mx = -1e300;
         for (Index j = 0; j <= i; ++j) {
             double dot = 0;
-            for (Index d = 0; d < D; ++d) dot += double(q.row(0, i)[d]) * double(k.row(0, j)[d]);
+            for (Index d = 0; d < D; ++d)
+                dot += double(q.row(0, i)[d]) * double(k.row(0, j)[d]);
             logits[j] = dot * scale;
             mx = std::max(mx, logits[j]);
         }
@@ -150,7 +154,8 @@ TEST(Attention, LongSequenceSampledRows) {
         for (Index j = 0; j <= i; ++j) {
             const double p = std::exp(logits[j] - mx);
             sum += p;
-            for (Index d = 0; d < D; ++d) acc[d] += p * v.row(0, j)[d];
+            for (Index d = 0; d < D; ++d)
+                acc[d] += p * v.row(0, j)[d];
         }
         for (Index d = 0; d < D; ++d) {
             const double y = acc[d] / sum;
@@ -252,7 +257,8 @@ TEST(Attention, LargeLogitsStayFinite) {
     config.keyTile = 64;
     const KernelRun run = runKernel(q, k, v, config);
     ASSERT_TRUE(run.status.ok());
-    for (float x : run.out.data) ASSERT_TRUE(std::isfinite(x));
+    for (float x : run.out.data)
+        ASSERT_TRUE(std::isfinite(x));
     const Errors e = compare(run, ref, refLse, D);
     EXPECT_LT(e.row, 1e-3);
     EXPECT_LT(e.lse, 1e-5);
@@ -264,8 +270,10 @@ TEST(Attention, RunningMaximumInBothDirections) {
     const Index L = 256, D = 16;
     Tensor3 q(1, L, D), k(1, L, D);
     const Tensor3 v = randomTensor(1, L, D, 71);
-    for (Index i = 0; i < L; ++i) q.row(0, i)[0] = 1.0f;
-    for (Index j = 0; j < L; ++j) k.row(0, j)[0] = (j == 3 || j == 200) ? 300.0f : float(j % 5) - 2.0f;
+    for (Index i = 0; i < L; ++i)
+        q.row(0, i)[0] = 1.0f;
+    for (Index j = 0; j < L; ++j)
+        k.row(0, j)[0] = (j == 3 || j == 200) ? 300.0f : float(j % 5) - 2.0f;
     std::vector<double> ref(static_cast<std::size_t>(q.size())), refLse(static_cast<std::size_t>(L));
     referenceCausalAttention(q.cview(), k.cview(), v.cview(), ref.data(), refLse.data());
     AttentionConfig config;
@@ -317,10 +325,15 @@ TEST(Attention, RejectsBadShapes) {
               ErrorCode::Shape);
     EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k2.cview(), out.view(), nullptr).code, ErrorCode::Shape);
     Tensor3 wrongOut(3, 10, 4);
-    EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k1.cview(), wrongOut.view(), nullptr).code, ErrorCode::Shape);
-    AttentionConfig zeroTile;
-    zeroTile.queryTile = 0;
-    EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k1.cview(), out.view(), nullptr, zeroTile).code,
+    EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k1.cview(), wrongOut.view(), nullptr).code,
+              ErrorCode::Shape);
+    AttentionConfig badTile;
+    badTile.keyTile = 0;
+    EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k1.cview(), out.view(), nullptr, badTile).code,
+              ErrorCode::InvalidArgument);
+    badTile.keyTile = 128;
+    badTile.queryTile = -1;
+    EXPECT_EQ(causalAttention(q.cview(), k1.cview(), k1.cview(), out.view(), nullptr, badTile).code,
               ErrorCode::InvalidArgument);
     EXPECT_TRUE(causalAttention(q.cview(), k1.cview(), k1.cview(), out.view(), nullptr).ok());
 }
@@ -336,7 +349,8 @@ TEST(Attention, EmptyInputsAreFine) {
 TEST(AttentionExp, Exp2Accuracy) {
     const Index n = 200001;
     std::vector<float> x(static_cast<std::size_t>(n));
-    for (Index i = 0; i < n; ++i) x[i] = -126.0f * float(i) / float(n - 1);
+    for (Index i = 0; i < n; ++i)
+        x[i] = -126.0f * float(i) / float(n - 1);
     std::vector<float> y = x;
     const float sum = detail::exp2SubInPlace(y.data(), n, 0.0f);
     double maxRel = 0, refSum = 0;

@@ -128,4 +128,38 @@ inline float exp2SubInPlace(float* x, Index n, float m) {
     return sum;
 }
 
+// Sum of 2^(x[j] - m) for j < n, x unchanged.
+inline float exp2SubSum(const float* x, Index n, float m) {
+    Index j = 0;
+    float sum = 0.0f;
+#ifdef TSA_ATTENTION_AVX2
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 s0 = _mm256_setzero_ps();
+    __m256 s1 = _mm256_setzero_ps();
+    for (; j + 16 <= n; j += 16) {
+        s0 = _mm256_add_ps(s0, exp2Avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv)));
+        s1 = _mm256_add_ps(s1, exp2Avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j + 8), mv)));
+    }
+    for (; j + 8 <= n; j += 8)
+        s0 = _mm256_add_ps(s0, exp2Avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv)));
+    sum = horizontalSum(_mm256_add_ps(s0, s1));
+#endif
+    for (; j < n; ++j)
+        sum += exp2Scalar(x[j] - m);
+    return sum;
+}
+
+// acc[j] += 2^(x[j] - m) for j < n, x unchanged.
+inline void exp2SubAccumulate(const float* x, Index n, float m, float* acc) {
+    Index j = 0;
+#ifdef TSA_ATTENTION_AVX2
+    const __m256 mv = _mm256_set1_ps(m);
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(acc + j, _mm256_add_ps(_mm256_loadu_ps(acc + j),
+                                                exp2Avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv))));
+#endif
+    for (; j < n; ++j)
+        acc[j] += exp2Scalar(x[j] - m);
+}
+
 } // namespace tsa::detail

@@ -2,6 +2,7 @@
 // L below a tile), thread counts, GQA, lse, cancellation, large logits, and the vectorised exp2.
 #include "core/attention.h"
 #include "core/attention_exp.h"
+#include "core/attention_window.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace tsa {
@@ -369,6 +371,44 @@ TEST(AttentionExp, Exp2Accuracy) {
     EXPECT_EQ(detail::exp2SubInPlace(below, 16, 0.0f), 0.0f);
     EXPECT_EQ(detail::rowMax(x.data(), n), 0.0f);
     EXPECT_EQ(detail::rowMax(x.data() + 5, 3), x[5]);
+}
+
+// Window attention mass (the scoring step) against a direct fp64 computation, including window keys in the
+// denominators and a length that is not a multiple of the internal key tile.
+TEST(AttentionWindow, MatchesFp64) {
+    for (const auto& [L, W, D] : {std::tuple<Index, Index, Index>{1300, 128, 64}, {200, 7, 16}, {9, 8, 8}}) {
+        const Tensor3 q = randomTensor(1, L, D, 101, 3.0f);
+        const Tensor3 k = randomTensor(1, L, D, 102, 3.0f);
+        const Index P = L - W;
+        std::vector<float> raw(static_cast<std::size_t>(P), -1.0f);
+        std::vector<float> scratch;
+        windowAttentionMass(q.row(0, P), k.row(0, 0), L, W, D, raw.data(), scratch);
+        std::vector<double> ref(static_cast<std::size_t>(P), 0.0);
+        const double scale = 1.0 / std::sqrt(double(D));
+        for (Index r = 0; r < W; ++r) {
+            const Index i = P + r;
+            std::vector<double> logits(static_cast<std::size_t>(i + 1));
+            double mx = -1e300, sum = 0;
+            for (Index j = 0; j <= i; ++j) {
+                double dot = 0;
+                for (Index d = 0; d < D; ++d)
+                    dot += double(q.row(0, i)[d]) * double(k.row(0, j)[d]);
+                logits[j] = dot * scale;
+                mx = std::max(mx, logits[j]);
+            }
+            for (Index j = 0; j <= i; ++j)
+                sum += std::exp(logits[j] - mx);
+            for (Index j = 0; j < P; ++j)
+                ref[j] += std::exp(logits[j] - mx) / sum / double(W);
+        }
+        double maxRel = 0, total = 0;
+        for (Index j = 0; j < P; ++j) {
+            maxRel = std::max(maxRel, std::abs(raw[j] - ref[j]) / std::max(ref[j], 1e-30));
+            total += raw[j];
+        }
+        EXPECT_LT(maxRel, 2e-5) << "L " << L << " W " << W;
+        EXPECT_LE(total, 1.0 + 1e-5);
+    }
 }
 
 } // namespace

@@ -334,17 +334,17 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         if (Status s = dimsOf(loc.k, &k); !s.ok()) return s;
         if (Status s = dimsOf(loc.v, &v); !s.ok()) return s;
         if (k.heads != v.heads || k.tokens != v.tokens || k.dim != v.dim)
-            return tensorError(ErrorCode::Shape, loc.v.name, "shape " + shapeText(loc.v.shape) + " differs from " +
-                                                                 loc.k.name + " " + shapeText(loc.k.shape));
+            return tensorError(ErrorCode::Shape, loc.v.name, "shape " + shapeText(loc.v.shape) + " differs from '" +
+                                                                 loc.k.name + "' " + shapeText(loc.k.shape));
         if (q.tokens != k.tokens)
-            return tensorError(ErrorCode::Shape, loc.k.name, std::to_string(k.tokens) + " tokens, but " + loc.q.name +
-                                                                 " has " + std::to_string(q.tokens));
+            return tensorError(ErrorCode::Shape, loc.k.name, std::to_string(k.tokens) + " tokens, but '" + loc.q.name +
+                                                                 "' has " + std::to_string(q.tokens));
         if (q.dim != k.dim)
-            return tensorError(ErrorCode::Shape, loc.k.name, "head dim " + std::to_string(k.dim) + ", but " + loc.q.name +
-                                                                 " has " + std::to_string(q.dim));
+            return tensorError(ErrorCode::Shape, loc.k.name, "head dim " + std::to_string(k.dim) + ", but '" + loc.q.name +
+                                                                 "' has " + std::to_string(q.dim));
         if (q.heads % k.heads != 0)
             return tensorError(ErrorCode::Shape, loc.q.name, std::to_string(q.heads) + " query heads is not a multiple of the " +
-                                                                 std::to_string(k.heads) + " kv heads of " + loc.k.name);
+                                                                 std::to_string(k.heads) + " kv heads of '" + loc.k.name + "'");
         if (refName.empty()) {
             ref = {q.heads, q.tokens, q.dim};
             info.kvHeads = k.heads;
@@ -352,7 +352,7 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         } else if (q.heads != ref.heads || q.tokens != ref.tokens || q.dim != ref.dim || k.heads != info.kvHeads) {
             return tensorError(ErrorCode::Shape, loc.q.name,
                                "shape " + shapeText(loc.q.shape) + " (kv heads " + std::to_string(k.heads) +
-                                   ") differs from " + refName + " " + shapeText(layers.front().q.shape) + " (kv heads " +
+                                   ") differs from '" + refName + "' " + shapeText(layers.front().q.shape) + " (kv heads " +
                                    std::to_string(info.kvHeads) + "): all layers must share heads, tokens and head dim");
         }
         dtypes.insert(loc.q.dtype);

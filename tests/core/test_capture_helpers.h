@@ -50,9 +50,10 @@ inline Bytes readFile(const std::string& path) {
 
 // 8-byte little-endian length + header text + data, exactly as given (no validation, no padding).
 inline Bytes rawSafetensors(const std::string& header, const Bytes& data = {}) {
-    Bytes out(8);
+    Bytes out;
+    out.reserve(8 + header.size() + data.size());
     const std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) out[std::size_t(i)] = static_cast<unsigned char>(n >> (8 * i));
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(n >> (8 * i)));
     out.insert(out.end(), header.begin(), header.end());
     out.insert(out.end(), data.begin(), data.end());
     return out;

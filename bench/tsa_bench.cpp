@@ -3,16 +3,18 @@
 //
 //   tsa-bench [--quick] [--json FILE] [--tokens 4096,8192] [--heads 8] [--kv-heads 2] [--dim 128]
 //             [--fractions 0.9,0.7,0.5,0.3] [--tau 0.005] [--reps N] [--threads N] [--no-tau]
+//             [--query-tile N] [--key-tile N]
 //             [--memory] [--memory-only] [--memory-tokens 32768] [--memory-heads 32] [--memory-kv-heads 8]
 //
 // Per sequence length: dense attention (the fast kernel on the whole layer), scoring (scoreLayer), the tau
 // selection (selectTokens), then sparseAttention on synthetic selections keeping a given fraction of the
 // tokens (the last W always kept, the rest a deterministic random subset per head), and the full tau
-// pipeline (runLayer) on the synthetic generator's default preset when the generator is built in.
+// pipeline (runLayer) on the synthetic generator's default preset (same head shape).
 // --memory runs one layer through runLayer in a child process and reports its peak RSS against the
 // layer's fp32 Q/K/V size (what `tsa run` on that layer would hold).
 #include "core/attention.h"
 #include "core/attention_gemm.h"
+#include "core/generator.h"
 #include "core/pipeline.h"
 #include "core/selection.h"
 
@@ -57,6 +59,8 @@ struct Options {
     bool runTau = true;
     int reps = 0; // 0: 3 below 16K tokens, 1 from there on
     int threads = 0;
+    Index queryTile = 0; // 0: the kernel's automatic choice
+    Index keyTile = 0;   // 0: the kernel's default
     bool memory = false;
     bool memoryOnly = false;
     Index memoryTokens = 32768;
@@ -70,7 +74,8 @@ struct Options {
     std::fprintf(stderr,
                  "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
                  "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
-                 "                 [--threads N] [--memory] [--memory-only] [--memory-tokens L]\n"
+                 "                 [--threads N] [--query-tile N] [--key-tile N] [--memory] [--memory-only] "
+                 "[--memory-tokens L]\n"
                  "                 [--memory-heads N] [--memory-kv-heads N]\n");
     std::exit(2);
 }
@@ -221,11 +226,32 @@ LayerQkv randomLayer(Index heads, Index kvHeads, Index tokens, Index dim, std::u
     return qkv;
 }
 
-// The layer the tau rows run on: the synthetic generator's default preset at this length when the
-// generator is part of the build, else nothing.
-bool makePresetLayer(Index tokens, LayerQkv* out, std::string* name) {
-    (void)tokens, (void)out, (void)name;
-    return false;
+// The layer the tau rows run on: the synthetic generator's default preset (sample_data/presets/default.json
+// over the built-in defaults) at this length and the benchmark's head shape, first sparse layer (N/2).
+bool makePresetLayer(const Options& o, Index tokens, Index heads, Index kvHeads, LayerQkv* out,
+                     std::string* name) {
+    GeneratorConfig base;
+    GeneratorConfig config = base;
+    const std::string presetPath = std::string(TSA_BENCH_PRESET_DIR) + "/default.json";
+    if (auto loaded = loadGeneratorPreset(presetPath, base); loaded.ok()) config = loaded.value();
+    config.tokens = tokens;
+    config.qHeads = heads;
+    config.kvHeads = kvHeads;
+    config.headDim = o.dim;
+    auto generator = Generator::create(config);
+    if (!generator.ok()) {
+        std::fprintf(stderr, "tsa-bench: generator: %s\n", generator.error().c_str());
+        return false;
+    }
+    auto layer = generator->layer(config.layers / 2, o.threads);
+    if (!layer.ok()) {
+        std::fprintf(stderr, "tsa-bench: generator: %s\n", layer.error().c_str());
+        return false;
+    }
+    *out = std::move(layer->qkv);
+    *name = "generator preset '" + config.preset + "', layer " + std::to_string(config.layers / 2) + " of " +
+            std::to_string(config.layers);
+    return true;
 }
 
 // A selection keeping `kept` tokens per head: the W window tokens plus a deterministic random subset of
@@ -389,7 +415,7 @@ void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& r
     if (!o.runTau) return;
     LayerQkv preset;
     std::string name;
-    if (!makePresetLayer(L, &preset, &name)) return;
+    if (!makePresetLayer(o, L, o.heads, o.kvHeads, &preset, &name)) return;
     RunRow r;
     r.kind = "tau";
     r.source = name;
@@ -429,7 +455,7 @@ int memoryChild(const Options& o) {
     getrusage(RUSAGE_SELF, &before);
     LayerQkv qkv;
     std::string name = "uniform random q/k/v";
-    if (!makePresetLayer(o.memoryTokens, &qkv, &name) || qkv.qHeads() != o.memoryHeads)
+    if (!makePresetLayer(o, o.memoryTokens, o.memoryHeads, o.memoryKvHeads, &qkv, &name))
         qkv = randomLayer(o.memoryHeads, o.memoryKvHeads, o.memoryTokens, o.dim, 4242);
     LayerRunConfig rc;
     rc.params.tau = o.tau;
@@ -524,10 +550,15 @@ int main(int argc, char** argv) {
             sgemm = sgemmCeilingGflops();
             AttentionConfig ac;
             ac.threads = o.threads;
+            ac.queryTile = o.queryTile;
+            if (o.keyTile > 0) ac.keyTile = o.keyTile;
+            const std::string queryTile = ac.queryTile > 0 ? std::to_string(ac.queryTile) : "auto";
             std::printf(
                 "sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s; tile GEMM: %s; "
-                "tiles %ld x %ld\n",
-                omp_get_num_procs(), sgemm, detail::tileGemmBackend(), long(ac.queryTile), long(ac.keyTile));
+                "tiles %s x %ld\n",
+                omp_get_num_procs(), sgemm, detail::tileGemmBackend(), queryTile.c_str(), long(ac.keyTile));
+            report["machine"]["query_tile"] = ac.queryTile;
+            report["machine"]["key_tile"] = ac.keyTile;
             printHeader();
             for (Index L : o.tokens)
                 benchLength(o, L, sgemm, rows, ac);

@@ -303,7 +303,7 @@ Status writeNpz(const std::string& path, const std::vector<NpzEntry>& entries, b
     if (!za) return Status::error(ErrorCode::Io, path + ": cannot create zip archive (libzip error " + std::to_string(err) + ")");
     for (const NpzEntry& e : entries) {
         zip_source_t* src = zip_source_buffer(za, e.npy.data(), e.npy.size(), 0);
-        const zip_int64_t idx = src ? zip_file_add(za, (e.name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
+        const zip_int64_t idx = src ? zip_file_add(za, (e.verbatim ? e.name : e.name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
         if (idx < 0) {
             if (src) zip_source_free(src);
             const std::string msg = zip_strerror(za);

@@ -48,6 +48,7 @@ std::vector<unsigned char> makeNpy(const std::string& descr, const std::vector<s
 struct NpzEntry {
     std::string name; // without ".npy"
     std::vector<unsigned char> npy;
+    bool verbatim = false; // store under `name` exactly (no ".npy" added): for other files in the archive
 };
 Status writeNpz(const std::string& path, const std::vector<NpzEntry>& entries, bool compressed);
 

@@ -7,7 +7,8 @@
 //     online softmax in base 2: m_new = max(m, rowmax S); P = 2^(S - m_new); l = l*2^(m - m_new) + rowsum P;
 //     O = O * 2^(m - m_new) + P V_tile                    (GEMM, Bq x D x Bk)
 // and finally O /= l, lse = ln2 * m + ln l. Tiles entirely above the diagonal are never visited; tiles that
-// cross it skip the query rows that see none of their keys and mask the rest row by row. GQA: query head h
+// cross it are narrower (64 keys), skip the query rows that see none of their keys and mask the rest row
+// by row. GQA: query head h
 // reads kv head h / (Hq / Hkv) in place, nothing is copied.
 // Complexity: 2 * L^2 * D * Hq useful flops (plus the masked halves of diagonal tiles), O(L * D) memory per
 // head (the output), and O(threads * Bq * Bk) scratch. Work items run under OpenMP, dynamic schedule,
@@ -31,6 +32,7 @@ namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.6931471805599453;
+constexpr Index kDiagonalKeyTile = 64;
 
 Status checkShapes(ConstView3 q, ConstView3 k, ConstView3 v, ConstView3 out) {
     auto shape = [](ConstView3 t) {
@@ -86,9 +88,13 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
     std::fill(l, l + rows, 0.0);
 
     const Index keyEnd = q0 + rows; // keys 0 .. q0+rows-1 are visible to some row of this tile
-    for (Index k0 = 0; k0 < keyEnd; k0 += keyTile) {
+    // Key tiles that cross the diagonal are narrower: the masked half of each costs Bq * width / 2 wasted
+    // products, which matters for the short compact problems of sparse attention (measured +1-7% below 5K
+    // tokens, neutral at 16K).
+    const Index diagonalTile = std::min(kDiagonalKeyTile, keyTile);
+    for (Index k0 = 0, cols = 0; k0 < keyEnd; k0 += cols) {
         if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-        const Index cols = std::min(keyTile, keyEnd - k0);
+        cols = std::min(k0 + keyTile - 1 <= q0 ? keyTile : diagonalTile, keyEnd - k0);
         // Rows before r0 see none of this tile's keys (query q0+r sees keys <= q0+r).
         const Index r0 = std::max<Index>(0, k0 - q0);
         const Index activeRows = rows - r0;

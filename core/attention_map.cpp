@@ -29,7 +29,9 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
         return Status::error(ErrorCode::InvalidArgument, "attention map: blocks and rows per block must be positive");
 
     const Index tokens = q.tokens, dim = q.dim;
-    const Index blocks = std::min(config.blocks, tokens);
+    // Equal blocks of ceil(L / B) tokens (the last one shorter), so a block is the same token span everywhere.
+    const Index blockSize = (tokens + std::min(config.blocks, tokens) - 1) / std::min(config.blocks, tokens);
+    const Index blocks = (tokens + blockSize - 1) / blockSize;
     const Index kvHead = head / (q.heads / k.heads);
     const float scale = 1.0f / std::sqrt(float(dim));
 
@@ -37,9 +39,9 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
     map.head = head;
     map.tokens = tokens;
     map.blocks = blocks;
+    map.blockSize = blockSize;
     map.blockStart.resize(std::size_t(blocks + 1));
-    // Even partition: block sizes differ by at most one token.
-    for (Index b = 0; b <= blocks; ++b) map.blockStart[std::size_t(b)] = b * tokens / blocks;
+    for (Index b = 0; b <= blocks; ++b) map.blockStart[std::size_t(b)] = std::min(b * blockSize, tokens);
     map.sampledRows.assign(std::size_t(blocks), 0);
     map.mass.assign(std::size_t(blocks * blocks), 0.0f);
 

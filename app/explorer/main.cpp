@@ -1,7 +1,53 @@
-// tsa-explorer: the window. Not written yet.
+// tsa-explorer: the window, or one of its headless modes (--screenshot, --bench-ui).
+#include "app/explorer/command_line.h"
+#include "app/explorer/headless.h"
+#include "app/explorer/analysis_controller.h"
+#include "app/explorer/main_window.h"
+
 #include <QApplication>
 
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
 int main(int argc, char** argv) {
+    QApplication::setOrganizationName(QStringLiteral("TSA Explorer"));
+    QApplication::setApplicationName(QStringLiteral("tsa-explorer"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
     QApplication app(argc, argv);
-    return 0;
+
+    tsa::app::CommandLine commandLine;
+    QString message;
+    switch (tsa::app::parseCommandLine(QApplication::arguments(), &commandLine, &message)) {
+    case tsa::app::ParseOutcome::ExitOk: std::fputs(qPrintable(message + QLatin1Char('\n')), stdout); return 0;
+    case tsa::app::ParseOutcome::ExitUsage:
+        std::fprintf(stderr, "tsa-explorer: %s\n(see tsa-explorer --help)\n", qPrintable(message));
+        return 2;
+    case tsa::app::ParseOutcome::Run: break;
+    }
+    if (!commandLine.screenshot.isEmpty()) return tsa::app::runScreenshot(commandLine);
+    if (commandLine.benchUi) return tsa::app::runBenchUi(commandLine);
+
+    tsa::app::MainWindow window;
+    window.show();
+    auto* controller = window.controller();
+    if (commandLine.layerId) {
+        // A model layer number can only be resolved once the file says which layers it holds.
+        const int layerId = *commandLine.layerId;
+        auto connection = std::make_shared<QMetaObject::Connection>();
+        *connection = QObject::connect(controller, &tsa::app::AnalysisController::fileOpened, controller,
+                                       [controller, layerId, connection] {
+                                           QObject::disconnect(*connection);
+                                           const auto& ids = controller->info()->layerIds;
+                                           const auto it = std::find(ids.begin(), ids.end(), layerId);
+                                           if (it != ids.end()) controller->setLayer(int(it - ids.begin()));
+                                       });
+    }
+    // Command-line overrides win over the saved parameters for this run.
+    tsa::app::ExplorerParams params = controller->params();
+    commandLine.applyTo(&params);
+    controller->setParams(params);
+    if (commandLine.view) window.showView(*commandLine.view);
+    window.startup(commandLine.file);
+    return app.exec();
 }

@@ -1,0 +1,199 @@
+// The explorer's model: owns the open Capture, the parameters and every derived result, and decides what
+// to compute next. Results are split by what they depend on, so each parameter change redoes only the part
+// it invalidates:
+//   scores      (file, W, k)            one job per layer, kept for every layer
+//   dense       (file)                  output + logsumexp of dense attention, LRU bounded in bytes
+//   selection   (scores, tau, min, plan) cheap: the visible layer's is recomputed synchronously on the GUI
+//                                        thread, so a tau change reaches the selection views at once
+//   metrics     (selection, dense)       sparse attention on the compact tensors + section 7 metrics,
+//                                        refined in the background: visible layer first, then the others
+//   attention map (file, layer, head)    block-aggregated p_ij of the visible head
+// Scheduling is "pull": after every change and every finished job the controller asks what the most
+// urgent missing result is (nextTask) and runs it on the JobRunner; a running job that is no longer the
+// most urgent one is cancelled through its flag and its result, if any, is dropped.
+#pragma once
+
+#include "app/explorer/explorer_params.h"
+#include "app/explorer/job_runner.h"
+#include "app/explorer/lru_cache.h"
+#include "core/attention_map.h"
+#include "core/capture.h"
+#include "core/metrics.h"
+#include "core/selection.h"
+
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+namespace tsa::app {
+
+struct DenseResult {
+    Tensor3 output;         // [Hq, L, D]
+    std::vector<float> lse; // [Hq, L]
+    std::size_t bytes() const { return output.data.size() * sizeof(float) + lse.size() * sizeof(float); }
+};
+
+class AnalysisController : public QObject {
+    Q_OBJECT
+public:
+    struct Options {
+        std::size_t captureCacheBytes = std::size_t(2) << 30; // fp32 layers held by the Capture
+        std::size_t denseBudgetBytes = std::size_t(3) << 29;  // 1.5 GiB of dense outputs
+        int metricsDelayMs = 150;     // quiet time after a parameter change before error metrics start
+        bool backgroundLayers = true; // also refine the layers that are not visible
+        int threads = 0;              // core threads, 0: OpenMP default
+        Index attentionMapBlocks = 128;
+        Index attentionMapRowsPerBlock = 16;
+    };
+
+    // What a consumer (a view, a screenshot) waits for; see isReady().
+    enum Need {
+        NeedSelection = 1,     // visible layer: scores and selection for the current parameters
+        NeedMetrics = 2,       // visible layer: error metrics for the current parameters
+        NeedAttentionMap = 4,  // visible layer and head
+        NeedAllSelections = 8, // every layer's selection (overview, depth, sparsity)
+        NeedAllMetrics = 16,   // every layer's metrics
+    };
+
+    explicit AnalysisController(QObject* parent = nullptr);
+    AnalysisController(const Options& options, QObject* parent = nullptr);
+    ~AnalysisController() override;
+
+    // --- the file
+    // Opens in the background; fileOpened or fileOpenFailed follows. On failure the old data stays.
+    void openFile(const QString& path);
+    // The same, then applies params (a session, the command line) to the new file before anything is
+    // computed, so no work is wasted on the old parameters.
+    void openFileWith(const QString& path, const ExplorerParams& params);
+    bool hasCapture() const { return m_capture != nullptr; }
+    bool isOpening() const { return m_openingPath.size() > 0; }
+    QString filePath() const { return m_path; }
+    const CaptureInfo* info() const { return m_capture ? &m_capture->info() : nullptr; }
+    std::shared_ptr<Capture> capture() const { return m_capture; }
+    int layerCount() const;
+    int headCount() const;
+    Index tokenCount() const;
+    int modelLayerId(int layer) const; // model layer number of a position in the file
+
+    // --- parameters
+    const ExplorerParams& params() const { return m_params; }
+    void setParams(const ExplorerParams& params);
+    void setTau(double tau);
+    void setWindow(Index window);
+    void setPoolKernel(Index kernel);
+    void setMinTokens(Index minTokens);
+    void setPlan(const LayerPlanConfig& plan);
+    void setLayer(int layer);
+    void setHead(int head);
+    void setColorMap(const QString& name);
+    void setOverviewMetric(const QString& name);
+    void setView(const QString& name);
+
+    // --- results; null while not computed yet
+    std::shared_ptr<const LayerScores> scores(int layer) const;
+    // The current parameters' selection; stale ones are not returned.
+    std::shared_ptr<const Selection> selection(int layer) const;
+    // Metrics, possibly of earlier parameters while the new ones are refined (current says which).
+    std::shared_ptr<const LayerMetrics> metrics(int layer, bool* current = nullptr) const;
+    std::shared_ptr<const AttentionMap> attentionMap() const; // visible layer and head
+    std::shared_ptr<const DenseResult> cachedDense(int layer) const;
+    bool isSparseLayer(int layer) const;
+    const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
+    QString planProblem() const { return m_planProblem; }               // why the plan fell back, if it did
+    std::size_t denseCacheBytes() const { return m_dense.bytes(); }
+
+    bool isReady(int needs) const;
+    bool isIdle() const { return !m_runner.busy() && !isOpening() && !m_metricsDelay.isActive(); }
+    // Runs a local event loop until isReady(needs) and no job for it is pending, or timeoutMs passes.
+    bool waitUntilReady(int needs, int timeoutMs);
+
+    // Overrides the debounce (the headless paths want metrics immediately).
+    void setMetricsDelay(int ms) { m_options.metricsDelayMs = ms; }
+    void setBackgroundLayers(bool on);
+
+signals:
+    void fileOpening(const QString& path);
+    void fileOpened(const QString& path);
+    void fileOpenFailed(const QString& path, const QString& message);
+    void paramsChanged();
+    void selectionChanged(); // visible layer's scores or selection (selection, coverage, how-it-works)
+    void layersChanged();    // some layer's scores or selection (overview, depth, sparsity)
+    void metricsChanged(int layer);
+    void attentionMapChanged();
+    // total == 0: nothing running. message says what runs now.
+    void progress(const QString& message, int done, int total);
+    void warning(const QString& message);
+    // A background job failed for a reason the user should see (a damaged layer in the file).
+    void errorOccurred(const QString& message);
+
+private:
+    enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections };
+    struct Task {
+        TaskKind kind = TaskKind::None;
+        int layer = -1;
+        int head = -1;
+        quint64 gen = 0;
+        bool operator==(const Task&) const = default;
+    };
+    template <typename T>
+    struct Stamped {
+        std::shared_ptr<const T> value;
+        quint64 gen = 0;
+    };
+
+    void startOpen(const QString& file, quint64 openId);
+    void finishOpen(const QString& file, quint64 openId, Result<std::shared_ptr<Capture>> result);
+    void resetResults();
+    void recomputePlan();
+    void selectionParamsChanged(); // tau, min tokens, plan: drop selections and metrics
+    void scoreParamsChanged();     // W, k: drop scores too
+    void refreshVisibleSelection();
+    // Selection of a layer computed on this thread when its scores are present (or not needed).
+    std::shared_ptr<const Selection> ensureSelection(int layer);
+    bool needsScores(int layer) const;
+    bool hasCurrentMetrics(int layer) const;
+    Task nextTask();
+    int pendingTaskCount() const;
+    void schedule();
+    void startTask(const Task& task);
+    void onJobFinished(quint64 id, bool cancelled);
+    void reportProgress();
+    QString taskLabel(const Task& task) const;
+    void fail(int layer, const QString& message);
+
+    Options m_options;
+    ExplorerParams m_params;
+    std::shared_ptr<Capture> m_capture;
+    QString m_path;
+    QString m_openingPath;
+    std::optional<ExplorerParams> m_paramsAfterOpen;
+    quint64 m_openId = 0;
+
+    quint64 m_captureGen = 1;
+    quint64 m_scoreGen = 1;
+    quint64 m_selectionGen = 1;
+
+    std::vector<bool> m_sparse;
+    QString m_planProblem;
+    std::map<int, Stamped<LayerScores>> m_scores;
+    std::map<int, Stamped<Selection>> m_selections;
+    std::map<int, Stamped<LayerMetrics>> m_metrics;
+    LruCache<int, DenseResult> m_dense;
+    LruCache<std::pair<int, int>, AttentionMap> m_maps{std::size_t(32) << 20};
+    std::set<int> m_failedLayers; // layers whose data cannot be read: not retried until the next file
+
+    JobRunner m_runner;
+    JobRunner m_openRunner; // opening validates headers only, but must not wait behind a long kernel
+    Task m_running;
+    QTimer m_metricsDelay;
+    int m_progressDone = 0;
+    int m_progressTotal = 0;
+};
+
+} // namespace tsa::app

@@ -1,0 +1,52 @@
+// tsa-explorer's command line (QCommandLineParser): a file, parameter overrides, and the headless modes
+// --screenshot and --bench-ui. Parsing is separate from running so it can be tested and so bad options
+// are reported (exit code 2) before any window exists.
+#pragma once
+
+#include "app/explorer/explorer_params.h"
+
+#include <QSize>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace tsa::app {
+
+struct CommandLine {
+    QString file;
+    // Overrides of the parameters; unset ones keep the defaults (headless) or the saved settings (window).
+    std::optional<double> tau;
+    std::optional<Index> window;
+    std::optional<Index> poolKernel;
+    std::optional<Index> minTokens;
+    std::optional<SparseLayerMode> mode;
+    std::optional<double> delta;
+    std::optional<std::vector<int>> layerList;
+    std::optional<int> layerId; // model layer number, resolved once the file is open
+    std::optional<int> head;
+    std::optional<QString> view;
+    std::optional<QString> colorMap;
+    std::optional<QString> metric;
+
+    QString screenshot;     // OUT.png
+    bool fullWindow = false; // screenshot the whole window instead of the view
+    QSize size{1440, 900};   // window size for headless runs
+    bool benchUi = false;
+    int benchChanges = 30;
+    int timeoutSeconds = 600;
+
+    bool headless() const { return !screenshot.isEmpty() || benchUi; }
+    // Applies the overrides (not the layer, which needs the file).
+    void applyTo(ExplorerParams* params) const;
+};
+
+// The view names --view accepts, in tab order.
+QStringList explorerViewNames();
+
+enum class ParseOutcome { Run, ExitOk, ExitUsage };
+// args includes the program name (QCoreApplication::arguments()). On ExitOk/ExitUsage, message holds the
+// help/version text or the error to print.
+ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString* message);
+
+} // namespace tsa::app

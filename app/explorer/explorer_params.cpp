@@ -1,0 +1,135 @@
+#include "app/explorer/explorer_params.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSettings>
+
+#include <algorithm>
+
+namespace tsa::app {
+
+QString sparseModeName(SparseLayerMode mode) {
+    switch (mode) {
+    case SparseLayerMode::Half: return QStringLiteral("half");
+    case SparseLayerMode::Drift: return QStringLiteral("drift");
+    case SparseLayerMode::All: return QStringLiteral("all");
+    case SparseLayerMode::List: return QStringLiteral("list");
+    }
+    return QStringLiteral("half");
+}
+
+namespace {
+
+SparseLayerMode modeFromName(const QString& name, SparseLayerMode fallback) {
+    for (auto m : {SparseLayerMode::Half, SparseLayerMode::Drift, SparseLayerMode::All, SparseLayerMode::List})
+        if (sparseModeName(m) == name) return m;
+    return fallback;
+}
+
+} // namespace
+
+QString layerListText(const std::vector<int>& layers) {
+    QStringList parts;
+    for (int l : layers) parts << QString::number(l);
+    return parts.join(QLatin1Char(','));
+}
+
+bool parseLayerList(const QString& text, std::vector<int>* layers) {
+    std::vector<int> out;
+    const QStringList parts = text.split(QLatin1Char(','), Qt::SkipEmptyParts);
+    for (QString part : parts) {
+        part = part.trimmed();
+        if (part.isEmpty()) continue;
+        bool ok1 = false, ok2 = false;
+        const int dash = part.indexOf(QLatin1Char('-'), 1);
+        if (dash > 0) {
+            const int a = part.left(dash).trimmed().toInt(&ok1), b = part.mid(dash + 1).trimmed().toInt(&ok2);
+            if (!ok1 || !ok2 || a < 0 || b < a || b - a > 100000) return false;
+            for (int l = a; l <= b; ++l) out.push_back(l);
+        } else {
+            const int a = part.toInt(&ok1);
+            if (!ok1 || a < 0) return false;
+            out.push_back(a);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    *layers = std::move(out);
+    return true;
+}
+
+ExplorerParams sanitised(ExplorerParams p) {
+    // tau == 0 is meaningful (dense), anything else is kept on the slider's range.
+    if (!(p.tsa.tau >= 0.0)) p.tsa.tau = TsaParams{}.tau;
+    if (p.tsa.tau > 0.0) p.tsa.tau = std::clamp(p.tsa.tau, kTauMin, kTauMax);
+    p.tsa.window = std::clamp<Index>(p.tsa.window, 1, 1 << 20);
+    p.tsa.poolKernel = std::clamp<Index>(p.tsa.poolKernel, 1, 1001);
+    if (p.tsa.poolKernel % 2 == 0) p.tsa.poolKernel += 1;
+    p.tsa.minTokens = std::clamp<Index>(p.tsa.minTokens, 0, Index(1) << 30);
+    if (!(p.plan.delta >= 0.0 && p.plan.delta <= 1.0)) p.plan.delta = 0.5;
+    p.layer = std::max(0, p.layer);
+    p.head = std::max(0, p.head);
+    return p;
+}
+
+QJsonObject toJson(const ExplorerParams& p) {
+    QJsonArray list;
+    for (int l : p.plan.list) list.append(l);
+    return QJsonObject{
+        {QStringLiteral("tau"), p.tsa.tau},
+        {QStringLiteral("window"), double(p.tsa.window)},
+        {QStringLiteral("pool_kernel"), double(p.tsa.poolKernel)},
+        {QStringLiteral("min_tokens"), double(p.tsa.minTokens)},
+        {QStringLiteral("sparse_layers"), sparseModeName(p.plan.mode)},
+        {QStringLiteral("delta"), p.plan.delta},
+        {QStringLiteral("layer_list"), list},
+        {QStringLiteral("layer"), p.layer},
+        {QStringLiteral("head"), p.head},
+        {QStringLiteral("color_map"), p.colorMap},
+        {QStringLiteral("overview_metric"), p.overviewMetric},
+        {QStringLiteral("view"), p.view},
+    };
+}
+
+ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) {
+    ExplorerParams p = base;
+    auto num = [&](const char* key, double fallback) {
+        const auto v = j.value(QLatin1String(key));
+        return v.isDouble() ? v.toDouble() : fallback;
+    };
+    auto str = [&](const char* key, const QString& fallback) {
+        const auto v = j.value(QLatin1String(key));
+        return v.isString() ? v.toString() : fallback;
+    };
+    p.tsa.tau = num("tau", p.tsa.tau);
+    p.tsa.window = Index(num("window", double(p.tsa.window)));
+    p.tsa.poolKernel = Index(num("pool_kernel", double(p.tsa.poolKernel)));
+    p.tsa.minTokens = Index(num("min_tokens", double(p.tsa.minTokens)));
+    p.plan.mode = modeFromName(str("sparse_layers", sparseModeName(p.plan.mode)), p.plan.mode);
+    p.plan.delta = num("delta", p.plan.delta);
+    if (const auto v = j.value(QLatin1String("layer_list")); v.isArray()) {
+        p.plan.list.clear();
+        for (const auto& e : v.toArray())
+            if (e.isDouble() && e.toInt() >= 0) p.plan.list.push_back(e.toInt());
+    }
+    p.layer = int(num("layer", p.layer));
+    p.head = int(num("head", p.head));
+    p.colorMap = str("color_map", p.colorMap);
+    p.overviewMetric = str("overview_metric", p.overviewMetric);
+    p.view = str("view", p.view);
+    return sanitised(p);
+}
+
+void saveParams(QSettings& settings, const ExplorerParams& params) {
+    // One JSON value rather than a dozen keys: adding a parameter needs no settings migration.
+    settings.setValue(QStringLiteral("params/json"),
+                      QString::fromUtf8(QJsonDocument(toJson(params)).toJson(QJsonDocument::Compact)));
+}
+
+ExplorerParams loadParams(const QSettings& settings) {
+    const QByteArray text = settings.value(QStringLiteral("params/json")).toString().toUtf8();
+    const QJsonDocument doc = QJsonDocument::fromJson(text);
+    return doc.isObject() ? paramsFromJson(doc.object()) : ExplorerParams{};
+}
+
+} // namespace tsa::app

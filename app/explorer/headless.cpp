@@ -1,0 +1,172 @@
+#include "app/explorer/headless.h"
+
+#include "app/explorer/analysis_controller.h"
+#include "app/explorer/controls_panel.h"
+#include "app/explorer/main_window.h"
+#include "app/explorer/tau_editor.h"
+#include "app/explorer/view_export.h"
+#include "app/explorer/view_set.h"
+#include "views/exportable_view.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSlider>
+#include <QWidget>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+namespace tsa::app {
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void printError(const QString& message) {
+    std::fprintf(stderr, "tsa-explorer: %s\n", message.toLocal8Bit().constData());
+}
+
+} // namespace
+
+bool openForHeadless(AnalysisController& controller, const QString& file, const ExplorerParams& params,
+                     std::optional<int> layerId, int timeoutMs, QString* error) {
+    QString failure;
+    bool opened = false;
+    auto c1 = QObject::connect(&controller, &AnalysisController::fileOpenFailed,
+                               [&](const QString&, const QString& msg) { failure = msg; });
+    auto c2 = QObject::connect(&controller, &AnalysisController::fileOpened, [&](const QString&) { opened = true; });
+    controller.setMetricsDelay(0);
+    controller.openFileWith(QFileInfo(file).absoluteFilePath(), params);
+    QElapsedTimer timer;
+    timer.start();
+    while (!opened && failure.isEmpty() && timer.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    QObject::disconnect(c1);
+    QObject::disconnect(c2);
+    if (!opened) {
+        *error = failure.isEmpty() ? QStringLiteral("timed out opening %1").arg(file)
+                                   : QStringLiteral("cannot open %1: %2").arg(file, failure);
+        return false;
+    }
+    const CaptureInfo* info = controller.info();
+    if (layerId) {
+        const auto& ids = info->layerIds;
+        const auto it = std::find(ids.begin(), ids.end(), *layerId);
+        if (it == ids.end()) {
+            QStringList present;
+            for (int id : ids) present << QString::number(id);
+            *error = QStringLiteral("layer %1 is not in %2 (layers: %3)").arg(*layerId).arg(file, present.join(QLatin1Char(',')));
+            return false;
+        }
+        controller.setLayer(int(it - ids.begin()));
+    }
+    if (params.head >= info->qHeads) {
+        *error = QStringLiteral("head %1 does not exist (%2 query heads)").arg(params.head).arg(info->qHeads);
+        return false;
+    }
+    return true;
+}
+
+int runScreenshot(const CommandLine& cl) {
+    MainWindow window(nullptr, false);
+    window.resize(cl.size);
+    ExplorerParams params = window.controller()->params();
+    cl.applyTo(&params);
+    if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view)) params.view = QStringLiteral("overview");
+    window.show();
+    QString error;
+    if (!openForHeadless(*window.controller(), cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+        printError(error);
+        return kExitUsage;
+    }
+    window.showView(params.view);
+    if (!window.controller()->waitUntilReady(window.viewSet()->needsOf(params.view), cl.timeoutSeconds * 1000)) {
+        printError(QStringLiteral("timed out after %1 s waiting for the %2 view's data").arg(cl.timeoutSeconds).arg(params.view));
+        return kExitFailure;
+    }
+    window.viewSet()->flush();
+    // Let layouts settle and pending paints run, so the grab is what a person would see.
+    for (int i = 0; i < 5; ++i) QCoreApplication::processEvents();
+    auto* view = window.viewSet()->view(params.view);
+    const QImage image = cl.fullWindow ? window.grab().toImage() : view->widget()->grab().toImage();
+    if (!writeImage(image, cl.screenshot, &error)) {
+        printError(error);
+        return kExitFailure;
+    }
+    std::printf("%s: %s view, %dx%d\n", cl.screenshot.toLocal8Bit().constData(), params.view.toLocal8Bit().constData(),
+                image.width(), image.height());
+    return 0;
+}
+
+int runBenchUi(const CommandLine& cl) {
+    MainWindow window(nullptr, false);
+    window.resize(cl.size);
+    ExplorerParams params = window.controller()->params();
+    cl.applyTo(&params);
+    window.show();
+    AnalysisController& controller = *window.controller();
+    QString error;
+    if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+        printError(error);
+        return kExitUsage;
+    }
+    if (!cl.layerId) {
+        const auto& sparse = controller.sparseLayers();
+        const auto first = std::find(sparse.begin(), sparse.end(), true);
+        if (first == sparse.end()) {
+            printError(QStringLiteral("%1 has no sparse layer under the current plan").arg(cl.file));
+            return kExitUsage;
+        }
+        controller.setLayer(int(first - sparse.begin()));
+    }
+    window.showView(QStringLiteral("selection"));
+    if (!controller.waitUntilReady(AnalysisController::NeedSelection, cl.timeoutSeconds * 1000)) {
+        printError(QStringLiteral("timed out scoring the layer"));
+        return kExitFailure;
+    }
+    auto* view = window.viewSet()->view(QStringLiteral("selection"));
+    QWidget* target = view ? view->widget() : window.tabs()->currentWidget();
+    QSlider* slider = window.controls()->tauEditor()->slider();
+    const CaptureInfo* info = controller.info();
+    std::printf("bench-ui: %s, layer %d, %lld query heads, %lld tokens, %d tau changes on the slider\n",
+                QFileInfo(cl.file).fileName().toLocal8Bit().constData(), controller.modelLayerId(controller.params().layer),
+                (long long)info->qHeads, (long long)info->tokens, cl.benchChanges);
+
+    // Positions across the slider's whole log range, visited in an interleaved order so consecutive
+    // changes are large (small steps could hit the same selection and flatter the numbers).
+    std::vector<int> positions;
+    for (int i = 0; i < cl.benchChanges; ++i)
+        positions.push_back(int(std::lround(double(i) * TauEditor::kSteps / (cl.benchChanges - 1))));
+    std::vector<int> order;
+    for (int lo = 0, hi = int(positions.size()) - 1; lo <= hi; ++lo, --hi) {
+        order.push_back(positions[std::size_t(lo)]);
+        if (lo != hi) order.push_back(positions[std::size_t(hi)]);
+    }
+    if (slider->value() == order.front()) std::rotate(order.begin(), order.begin() + 1, order.end());
+
+    std::vector<double> ms;
+    QElapsedTimer timer;
+    for (int position : order) {
+        QCoreApplication::processEvents(); // leave the event queue as a person's drag would find it
+        timer.start();
+        slider->setValue(position); // the same signal path as a drag: slider -> controller -> views
+        target->repaint();          // synchronous paint of the updated selection view
+        ms.push_back(double(timer.nsecsElapsed()) / 1e6);
+    }
+    std::sort(ms.begin(), ms.end());
+    auto quantile = [&](double q) {
+        const double pos = q * double(ms.size() - 1);
+        const std::size_t lo = std::size_t(std::floor(pos)), hi = std::min(lo + 1, ms.size() - 1);
+        return ms[lo] + (pos - double(lo)) * (ms[hi] - ms[lo]);
+    };
+    std::printf("min_ms=%.2f max_ms=%.2f\n", ms.front(), ms.back());
+    std::printf("median_ms=%.2f p95_ms=%.2f\n", quantile(0.5), quantile(0.95));
+    std::fflush(stdout);
+    return 0;
+}
+
+} // namespace tsa::app

@@ -1,0 +1,49 @@
+// Runs heavy work off the GUI thread, one job at a time, newest request wins (the pattern of KDAB Hotspot's
+// JobTracker): every job gets an id and its own cancel flag, which core checks between tiles; the job's
+// result comes back as a closure run on the owner's thread, and only if nobody cancelled the job in the
+// meantime. One job at a time because the core kernels already use every core through OpenMP; running two
+// would only make both slower and the newest one later.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace tsa::app {
+
+class JobRunner : public QObject {
+    Q_OBJECT
+public:
+    // Runs on the worker; returns what to do with the result on the GUI thread (may be empty).
+    using Work = std::function<std::function<void()>(const std::atomic<bool>& cancel)>;
+
+    explicit JobRunner(QObject* parent = nullptr);
+    ~JobRunner() override; // cancels the running job and waits for it
+
+    // Starts work now if idle; otherwise the caller should cancel() and retry on finished().
+    // Returns the job id, 0 when busy.
+    quint64 start(const QString& label, Work work);
+    void cancel();
+    bool busy() const { return m_runningId != 0; }
+    quint64 runningId() const { return m_runningId; }
+    QString runningLabel() const { return m_label; }
+    // Blocks until the worker is idle; the job's closure is then still queued (tests, shutdown).
+    void waitForWorker();
+
+signals:
+    // Emitted on the owner's thread after the job's closure ran (or was dropped because it was cancelled).
+    void finished(quint64 id, bool cancelled);
+
+private:
+    QThreadPool m_pool;
+    quint64 m_nextId = 1;
+    quint64 m_runningId = 0;
+    QString m_label;
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+};
+
+} // namespace tsa::app

@@ -1,0 +1,99 @@
+// The explorer window: menus, the parameter dock, the views in tabs and a status bar with progress.
+// It wires the AnalysisController (model and background work) to the ControlsPanel and the ViewSet and
+// owns everything that talks to the user: file dialogs, error boxes, drag and drop, settings, sessions.
+#pragma once
+
+#include <QMainWindow>
+#include <QSize>
+#include <QStringList>
+
+class QLabel;
+class QMenu;
+class QMessageBox;
+class QProgressBar;
+class QTabWidget;
+class QTimer;
+
+namespace tsa::app {
+
+class AnalysisController;
+class ControlsPanel;
+class ViewSet;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // useSettings false: start from default parameters and never write QSettings (headless runs must be
+    // reproducible and must not change the user's window).
+    explicit MainWindow(QWidget* parent = nullptr, bool useSettings = true);
+    ~MainWindow() override;
+
+    AnalysisController* controller() const { return m_controller; }
+    ViewSet* viewSet() const { return m_views; }
+    ControlsPanel* controls() const { return m_controls; }
+    QTabWidget* tabs() const { return m_tabs; }
+
+    // First start: the file argument, else the last file of the previous session, else the bundled sample.
+    void startup(const QString& fileArgument = {});
+    // A capture (.safetensors, .npz) or a session (.json).
+    void openPath(const QString& path);
+    void openFile(const QString& path);
+    bool openSession(const QString& path);
+    bool saveSession(const QString& path);
+
+    bool exportView(const QString& name, const QString& path, const QSize& size, double scale, QString* error);
+    // Writes every view of the current layer and head into folder; file names say view, layer and head.
+    bool exportAllViews(const QString& folder, const QSize& size, double scale, bool png, bool svg, bool csv,
+                        QString* error, QStringList* written = nullptr);
+    void copyImage();
+
+    void showView(const QString& name);
+    QString currentViewName() const;
+    QStringList recentFiles() const;
+
+    // Errors are shown in a non-modal box (object name "errorBox") so the window stays usable and tests
+    // can find and close it; errorShown fires first.
+    void showError(const QString& message);
+    QMessageBox* errorBox() const;
+
+    static QString bundledSamplePath(); // empty when none is found
+    static QSize defaultExportSize() { return {1200, 800}; }
+
+signals:
+    void errorShown(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void buildMenus();
+    void rebuildRecentMenu();
+    void addRecentFile(const QString& path);
+    void onProgress(const QString& message, int done, int total);
+    void onFileOpened(const QString& path);
+    void saveSettings();
+    void chooseAndOpen();
+    void chooseAndExport();
+    void chooseAndExportAll();
+    void chooseAndSaveSession();
+    void chooseAndOpenSession();
+    void generateSynthetic();
+    void stepLayer(int delta);
+    void stepHead(int delta);
+
+    AnalysisController* m_controller;
+    ViewSet* m_views;
+    ControlsPanel* m_controls;
+    QTabWidget* m_tabs;
+    QLabel* m_statusText;
+    QLabel* m_statusHint;
+    QProgressBar* m_progress;
+    QMenu* m_recentMenu = nullptr;
+    QTimer* m_settingsTimer;
+    QString m_pendingView; // from a session, applied once its file is open
+    bool m_useSettings;
+};
+
+} // namespace tsa::app

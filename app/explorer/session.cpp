@@ -1,0 +1,72 @@
+#include "app/explorer/session.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+
+namespace tsa::app {
+
+QByteArray sessionToJson(const Session& session, const QString& sessionPath) {
+    const QDir base = QFileInfo(sessionPath).absoluteDir();
+    QJsonObject root{
+        {QStringLiteral("format"), QStringLiteral("tsa-explorer-session")},
+        {QStringLiteral("version"), kSessionVersion},
+        {QStringLiteral("file"), QFileInfo(session.filePath).absoluteFilePath()},
+        {QStringLiteral("file_relative"), base.relativeFilePath(QFileInfo(session.filePath).absoluteFilePath())},
+        {QStringLiteral("params"), toJson(session.params)},
+    };
+    return QJsonDocument(root).toJson(QJsonDocument::Indented);
+}
+
+bool saveSession(const QString& path, const Session& session, QString* error) {
+    QSaveFile file(path);
+    const QByteArray bytes = sessionToJson(session, path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit()) {
+        if (error) *error = QObject::tr("Cannot write the session %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    return true;
+}
+
+std::optional<Session> sessionFromJson(const QByteArray& json, const QString& sessionPath, QString* error) {
+    auto fail = [&](const QString& why) -> std::optional<Session> {
+        if (error) *error = QObject::tr("%1 is not a usable session file: %2").arg(sessionPath, why);
+        return std::nullopt;
+    };
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &parseError);
+    if (doc.isNull()) return fail(parseError.errorString() + QObject::tr(" at byte %1").arg(parseError.offset));
+    if (!doc.isObject()) return fail(QObject::tr("the top level is not a JSON object"));
+    const QJsonObject root = doc.object();
+    if (root.value(QStringLiteral("format")).toString() != QLatin1String("tsa-explorer-session"))
+        return fail(QObject::tr("\"format\" is not \"tsa-explorer-session\""));
+    const int version = root.value(QStringLiteral("version")).toInt(0);
+    if (version < 1 || version > kSessionVersion)
+        return fail(QObject::tr("version %1 is not supported (this build reads 1 to %2)").arg(version).arg(kSessionVersion));
+    const QString absolute = root.value(QStringLiteral("file")).toString();
+    const QString relative = root.value(QStringLiteral("file_relative")).toString();
+    if (absolute.isEmpty() && relative.isEmpty()) return fail(QObject::tr("it names no capture file"));
+
+    Session session;
+    const QDir base = QFileInfo(sessionPath).absoluteDir();
+    const QString fromRelative = relative.isEmpty() ? QString() : QDir::cleanPath(base.absoluteFilePath(relative));
+    // The relative path wins when it exists: a folder moved or copied elsewhere keeps working.
+    if (!fromRelative.isEmpty() && QFileInfo::exists(fromRelative)) session.filePath = fromRelative;
+    else session.filePath = absolute.isEmpty() ? fromRelative : absolute;
+    session.params = paramsFromJson(root.value(QStringLiteral("params")).toObject());
+    return session;
+}
+
+std::optional<Session> loadSession(const QString& path, QString* error) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        if (error) *error = QObject::tr("Cannot read the session %1: %2").arg(path, file.errorString());
+        return std::nullopt;
+    }
+    return sessionFromJson(file.readAll(), path, error);
+}
+
+} // namespace tsa::app

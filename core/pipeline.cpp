@@ -41,12 +41,14 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
     const float nan = std::numeric_limits<float>::quiet_NaN();
     const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
     const std::size_t rowBytes = std::size_t(dim) * sizeof(float);
+    // Waking a thread team costs more than copying a few hundred kilobytes.
+    const bool parallelCopy = kept * dim >= (Index(1) << 18);
     for (Index h = 0; h < hq; ++h) {
         if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "attention cancelled");
         const std::int32_t* idx = selection.head(h);
         const Index g = h / group;
         auto t0 = Clock::now();
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallelCopy)
         for (Index r = 0; r < kept; ++r) {
             std::memcpy(cq.row(0, r), qkv.q.row(h, idx[r]), rowBytes);
             std::memcpy(ck.row(0, r), qkv.k.row(g, idx[r]), rowBytes);
@@ -58,7 +60,7 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
         auto t2 = Clock::now();
         // Zero everything, then place kept rows: simpler than walking the gaps and just as linear.
         std::memset(out.row(h, 0), 0, std::size_t(tokens) * rowBytes);
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallelCopy)
         for (Index r = 0; r < kept; ++r) std::memcpy(out.row(h, idx[r]), co.row(0, r), rowBytes);
         if (lse) {
             float* hl = lse + h * tokens;

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <sstream>
+#include <unistd.h>
 
 namespace tsa::cli {
 
@@ -236,6 +237,9 @@ int cmdRun(const std::vector<std::string>& argv) {
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
     const bool quiet = args.has("quiet");
+    // On a terminal the progress line rewrites itself; in a log each update is a line of its own.
+    const char* lineStart = isatty(2) ? "\r" : "";
+    const char* lineEnd = isatty(2) ? "   " : "\n";
     const bool computeError = !args.has("no-error");
 
     std::vector<LayerReport> reports;
@@ -247,8 +251,8 @@ int cmdRun(const std::vector<std::string>& argv) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (!quiet) {
             std::string eta = n > 0 ? ", about " + formatSeconds(elapsed / double(n) * double(runIds.size() - n)) + " left" : "";
-            std::fprintf(stderr, "\rlayer %zu of %zu (model layer %d), %s elapsed%s   ", n + 1, runIds.size(), id,
-                         formatSeconds(elapsed).c_str(), eta.c_str());
+            std::fprintf(stderr, "%slayer %zu of %zu (model layer %d), %s elapsed%s%s", lineStart, n + 1,
+                         runIds.size(), id, formatSeconds(elapsed).c_str(), eta.c_str(), lineEnd);
             std::fflush(stderr);
         }
         auto layer = capture->layer(index);
@@ -300,7 +304,8 @@ int cmdRun(const std::vector<std::string>& argv) {
     }
     if (!quiet) {
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        std::fprintf(stderr, "\rdone: %zu layers in %s%40s\n", runIds.size(), formatSeconds(total).c_str(), "");
+        std::fprintf(stderr, "%sdone: %zu layers in %s%s\n", lineStart, runIds.size(), formatSeconds(total).c_str(),
+                     isatty(2) ? "                              " : "");
     }
 
     const nlohmann::json summary = reportsToJson(reports, params, info, mode);

@@ -49,6 +49,15 @@ AxisScale AxisScale::logarithmic(double lo, double hi, double floor) {
     return {lo, hi, true};
 }
 
+AxisScale errorColourScale(double minPositive, double maxValue) {
+    const double centre = -2.0;
+    double d = 1.0;
+    if (minPositive > 0) d = std::max(d, centre - std::log10(minPositive));
+    if (maxValue > 0) d = std::max(d, std::log10(maxValue) - centre);
+    d = std::min(std::ceil(d - 1e-9), 6.0);
+    return AxisScale{std::pow(10.0, centre - d), std::pow(10.0, centre + d), true};
+}
+
 namespace {
 
 double niceStep(double range, int maxTicks) {

@@ -24,6 +24,10 @@ struct AxisScale {
     static AxisScale logarithmic(double lo, double hi, double floor = 1e-12);
 };
 
+// Log scale for output errors, centred on 1% (white on the diverging "rdbu" map: blue below 1%, red
+// above) and widened by whole decades to cover [minPositive, maxValue].
+AxisScale errorColourScale(double minPositive, double maxValue);
+
 // 1-2-5 steps, at most about maxTicks ticks inside [lo, hi].
 std::vector<double> niceLinearTicks(double lo, double hi, int maxTicks, double* stepOut = nullptr);
 // Powers of ten inside [lo, hi] (thinned to maxTicks); adds 2x and 5x ticks when the range spans under two decades.

@@ -8,24 +8,11 @@
 #include <QMouseEvent>
 #include <QPainter>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tsa::views {
 
-namespace {
-
-// Errors sit on a log scale centred (white on the diverging map) at 1%: blue cells are below 1% error,
-// red above. The span grows by whole decades to cover the data.
-AxisScale errorScale(double minPositive, double maxValue) {
-    const double centre = -2.0;
-    double d = 1.0;
-    if (minPositive > 0) d = std::max(d, centre - std::log10(minPositive));
-    if (maxValue > 0) d = std::max(d, std::log10(maxValue) - centre);
-    d = std::min(std::ceil(d), 6.0);
-    return AxisScale{std::pow(10.0, centre - d), std::pow(10.0, centre + d), true};
-}
-
-} // namespace
 
 OverviewView::OverviewView(QWidget* parent) : PlotView(parent) {}
 
@@ -101,7 +88,7 @@ AxisScale OverviewView::colourScale() const {
     switch (m_metric) {
     case OverviewMetric::KeptFraction: return AxisScale{0.0, 1.0, false};
     case OverviewMetric::ErrorP95:
-        return errorScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
+        return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
     case OverviewMetric::RetainedMass:
         // Retained mass crowds just below 1; stretch the scale over the data so differences show.
         if (!std::isfinite(lo) || lo >= 1.0) return AxisScale{0.9, 1.0, false};
@@ -160,12 +147,23 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
         for (int c = 0; c < cols; ++c) {
             const float v = c < int(values.size()) ? values[c] : NAN;
             const QRectF cell(l.plot.left() + c * cw, l.plot.top() + r * ch, cw + 0.5, ch + 0.5);
-            if (std::isnan(v)) {
+            if (!layer.sparse && m_metric != OverviewMetric::KeptFraction) {
+                // A dense layer's error is 0 and its mass 1 by construction: not worth a colour.
+                painter.fillRect(cell, style::denseLayer().lighter(125));
+            } else if (std::isnan(v)) {
                 painter.fillRect(cell, style::missing());
                 anyMissing = true;
             } else {
                 painter.fillRect(cell, QColor::fromRgb(map.rgbAt(scale.unitClamped(v))));
             }
+        }
+        if (layer.sparse && std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); }) &&
+            ch >= 12) {
+            painter.setFont(style::smallFont());
+            painter.setPen(QColor(110, 110, 110));
+            painter.drawText(QRectF(l.plot.left(), l.plot.top() + r * ch, l.plot.width(), ch), Qt::AlignCenter,
+                             QStringLiteral("computing…"));
+            painter.setPen(Qt::NoPen);
         }
         if (!layer.sparse) {
             // Dense layers: hatched, so their (trivial) values do not read as a sparse result.

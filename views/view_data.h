@@ -86,6 +86,9 @@ struct ErrorData {
     // Per row; null = not computed yet ("computing..."). Rows fill in progressively via
     // ErrorView::setLayerMetrics.
     std::vector<std::shared_ptr<const tsa::LayerMetrics>> metrics;
+    // Per row: the layer dropped tokens. Optional; when empty a layer counts as sparse when any head
+    // dropped rows.
+    std::vector<bool> sparse;
 };
 
 // ---- AttentionMapView: block-aggregated causal attention of one head.

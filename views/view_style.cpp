@@ -29,7 +29,7 @@ QColor background() { return QColor(255, 255, 255); }
 QColor text() { return QColor(32, 32, 32); }
 QColor axis() { return QColor(70, 70, 70); }
 QColor grid() { return QColor(228, 228, 228); }
-QColor missing() { return QColor(222, 222, 222); }
+QColor missing() { return QColor(243, 243, 243); }
 QColor highlight() { return QColor(230, 20, 60); }
 QColor sparseLayer() { return QColor(31, 119, 180); }
 QColor denseLayer() { return QColor(170, 170, 170); }

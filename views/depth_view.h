@@ -1,0 +1,71 @@
+// Depth view of one query head: which tokens each layer keeps (layers x token positions, zoomable like the
+// selection map) and how much the kept sets of two layers overlap (Jaccard matrix, 0..1). The paper's
+// point in one picture: importance shifts across depth, so a token dropped here is needed further down.
+#pragma once
+
+#include "views/axis_scale.h"
+#include "views/plot_view.h"
+#include "views/token_range.h"
+#include "views/view_data.h"
+
+#include <QImage>
+
+namespace tsa::views {
+
+class DepthView : public PlotView {
+    Q_OBJECT
+public:
+    explicit DepthView(QWidget* parent = nullptr);
+
+    void setData(DepthData data);
+    const DepthData& data() const { return m_data; }
+    void setColourMap(const QString& name); // of the Jaccard matrix
+    void setSelectedLayer(int layer);       // row index; highlighted in both panels
+    void setVisibleRange(qint64 begin, qint64 end);
+    TokenRange visibleRange() const { return m_zoom.range(); }
+    void resetZoom();
+
+    QString viewName() const override { return QStringLiteral("depth"); }
+    QString viewTitle() const override;
+    void render(QPainter& painter, const QSize& size) const override;
+    // Long format: kind "kept_run" rows (layer_id, position_begin, position_end of each run of kept positions)
+    // and kind "jaccard" rows (layer_id, other_layer_id, value).
+    QString csv() const override;
+    QString toolTipAt(const QPoint& pos) const override;
+
+signals:
+    void layerClicked(int layer);
+    void layerPairClicked(int layerA, int layerB);
+    void tokenHovered(qint64 position);
+    void visibleRangeChanged(qint64 begin, qint64 end);
+
+protected:
+    void wheelEvent(QWheelEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseDoubleClickEvent(QMouseEvent* event) override;
+
+private:
+    struct Layout {
+        QRectF title, legend, map, matrix, bar;
+    };
+    Layout layoutFor(const QSize& size) const;
+    QImage drawBuffer(const QSize& pixels, const TokenRange& range) const;
+    int layers() const { return int(m_data.layers.size()); }
+    bool hasJaccard() const;
+
+    DepthData m_data;
+    std::vector<std::uint8_t> m_kept; // [layers, tokens]
+    QString m_colourMap = QStringLiteral("viridis");
+    int m_selectedLayer = -1;
+    TokenZoom m_zoom;
+    QPointF m_pressPos;
+
+    mutable QImage m_buffer;
+    mutable TokenRange m_bufferRange;
+    mutable quint64 m_bufferVersion = 0;
+    quint64 m_version = 1;
+};
+
+} // namespace tsa::views

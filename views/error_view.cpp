@@ -1,0 +1,491 @@
+#include "views/error_view.h"
+
+#include "views/colour_bar.h"
+#include "views/csv_writer.h"
+#include "views/heatmap_renderer.h"
+#include "views/number_format.h"
+#include "views/view_style.h"
+
+#include <QMouseEvent>
+#include <QPainter>
+#include <QPainterPath>
+#include <QWheelEvent>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tsa::views {
+
+namespace {
+
+constexpr double kAggregateGap = 8.0; // between the head columns and the layer-aggregate column
+const QColor kTraceColour(31, 119, 180);
+const QColor kBandColour(31, 119, 180, 60);
+const QColor kDroppedMark(150, 150, 150);
+
+// Per-pixel summary of one head's per-row error: the band (min..max), the mean line and the share of
+// dropped rows (NaN in the metrics).
+struct TraceBin {
+    double lo = NAN, hi = NAN, mean = NAN, dropped = 0.0;
+};
+
+std::vector<TraceBin> traceBins(const float* row, const TokenRange& range, int columns) {
+    std::vector<TraceBin> bins(std::size_t(std::max(0, columns)));
+    for (int x = 0; x < columns; ++x) {
+        const BinRange b = binRange(range.begin, range.size(), columns, x);
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        qint64 n = 0, nan = 0;
+        for (qint64 t = b.begin; t < b.end; ++t) {
+            const double v = row[t];
+            if (std::isnan(v)) {
+                ++nan;
+                continue;
+            }
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+            sum += v;
+            ++n;
+        }
+        TraceBin& bin = bins[std::size_t(x)];
+        bin.dropped = b.end > b.begin ? double(nan) / double(b.end - b.begin) : 0.0;
+        if (n > 0) {
+            bin.lo = lo;
+            bin.hi = hi;
+            bin.mean = sum / double(n);
+        }
+    }
+    return bins;
+}
+
+} // namespace
+
+ErrorView::ErrorView(QWidget* parent) : PlotView(parent) {}
+
+void ErrorView::setData(ErrorData data) {
+    m_data = std::move(data);
+    m_data.metrics.resize(m_data.layerIds.size());
+    if (m_selectedLayer >= int(m_data.layerIds.size()) || m_selectedHead >= m_data.qHeads) {
+        m_selectedLayer = -1;
+        m_selectedHead = -1;
+    }
+    m_zoom.reset(traceTokens());
+    update();
+}
+
+void ErrorView::setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics) {
+    if (layer < 0 || layer >= int(m_data.metrics.size())) return;
+    m_data.metrics[std::size_t(layer)] = std::move(metrics);
+    if (layer == m_selectedLayer && m_zoom.total() != traceTokens()) m_zoom.reset(traceTokens());
+    update();
+}
+
+void ErrorView::setMetric(ErrorMetric metric) {
+    m_metric = metric;
+    update();
+}
+
+void ErrorView::setSelected(int layer, int head) {
+    const bool layerChanged = layer != m_selectedLayer;
+    m_selectedLayer = layer;
+    m_selectedHead = head;
+    if (layerChanged || m_zoom.total() != traceTokens()) m_zoom.reset(traceTokens());
+    update();
+}
+
+void ErrorView::setVisibleRange(qint64 begin, qint64 end) {
+    if (m_zoom.setRange({begin, end})) {
+        update();
+        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
+    }
+}
+
+QString ErrorView::metricName(ErrorMetric metric) {
+    switch (metric) {
+    case ErrorMetric::RowErrorMedian: return QStringLiteral("median row error (kept rows)");
+    case ErrorMetric::RowErrorP95: return QStringLiteral("p95 row error (kept rows)");
+    case ErrorMetric::LastWindowError: return QStringLiteral("last-W-rows error");
+    case ErrorMetric::RetainedMassMedian: return QStringLiteral("median retained mass");
+    case ErrorMetric::DroppedRows: return QStringLiteral("dropped rows");
+    }
+    return {};
+}
+
+QString ErrorView::viewTitle() const {
+    return QStringLiteral("Error against dense attention: %1").arg(metricName(m_metric));
+}
+
+const tsa::LayerMetrics* ErrorView::metricsAt(int layer) const {
+    if (layer < 0 || layer >= int(m_data.metrics.size())) return nullptr;
+    const tsa::LayerMetrics* m = m_data.metrics[std::size_t(layer)].get();
+    return m && int(m->heads.size()) >= m_data.qHeads ? m : nullptr;
+}
+
+bool ErrorView::layerSparse(int layer) const {
+    if (layer >= 0 && layer < int(m_data.sparse.size())) return m_data.sparse[std::size_t(layer)];
+    const tsa::LayerMetrics* m = metricsAt(layer);
+    if (!m) return true;
+    return std::any_of(m->heads.begin(), m->heads.end(), [](const tsa::HeadMetrics& h) { return h.droppedRows > 0; });
+}
+
+double ErrorView::value(int layer, int head) const {
+    const tsa::LayerMetrics* m = metricsAt(layer);
+    if (!m) return NAN;
+    const tsa::HeadMetrics& h = head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)];
+    switch (m_metric) {
+    case ErrorMetric::RowErrorMedian: return h.rowError.median;
+    case ErrorMetric::RowErrorP95: return h.rowError.p95;
+    case ErrorMetric::LastWindowError: return h.lastWindowError;
+    case ErrorMetric::RetainedMassMedian: return h.retainedMass.median;
+    case ErrorMetric::DroppedRows: return double(h.droppedRows);
+    }
+    return NAN;
+}
+
+bool ErrorView::isErrorMetric() const {
+    return m_metric == ErrorMetric::RowErrorMedian || m_metric == ErrorMetric::RowErrorP95 ||
+           m_metric == ErrorMetric::LastWindowError;
+}
+
+const ColourMap& ErrorView::colourMap() const {
+    if (isErrorMetric()) return ColourMap::byName(QStringLiteral("rdbu"));
+    if (m_metric == ErrorMetric::DroppedRows) return ColourMap::byName(QStringLiteral("magma"));
+    return ColourMap::byName(QStringLiteral("viridis"));
+}
+
+AxisScale ErrorView::colourScale() const {
+    double lo = INFINITY, hi = -INFINITY, minPositive = INFINITY;
+    for (int r = 0; r < int(m_data.layerIds.size()); ++r) {
+        if (!layerSparse(r)) continue;
+        for (int h = 0; h <= m_data.qHeads; ++h) {
+            const double v = value(r, h);
+            if (std::isnan(v)) continue;
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+            if (v > 0) minPositive = std::min(minPositive, v);
+        }
+    }
+    if (isErrorMetric()) return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
+    if (m_metric == ErrorMetric::RetainedMassMedian) {
+        if (!std::isfinite(lo) || lo >= 1.0) return AxisScale{0.9, 1.0, false};
+        return AxisScale{std::floor(lo * 100.0) / 100.0, 1.0, false};
+    }
+    return AxisScale::linear(0.0, std::isfinite(hi) && hi > 0 ? hi : 1.0);
+}
+
+qint64 ErrorView::traceTokens() const {
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    return m ? qint64(m->tokens) : 0;
+}
+
+ErrorView::Layout ErrorView::layoutFor(const QSize& size) const {
+    Layout l;
+    const double w = size.width();
+    const double h = size.height();
+    l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
+    l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
+    const double top = style::kTitleHeight + 30;
+    const double left = style::kLeftMargin + 10;
+    const double right = w - style::kColourBarReserve;
+    const double avail = std::max(40.0, h - top - 2 * style::kBottomMargin - 30);
+    l.grid = QRectF(left, top, std::max(10.0, right - left), avail * 0.55);
+    l.bar = QRectF(right + 16, top, 14, l.grid.height());
+    const double traceTop = l.grid.bottom() + style::kBottomMargin + 28;
+    l.trace = QRectF(left, traceTop, l.grid.width(), std::max(10.0, h - traceTop - style::kBottomMargin - 12));
+    l.dropStrip = QRectF(left, l.trace.bottom() + 2, l.trace.width(), 8);
+    return l;
+}
+
+QPair<int, int> ErrorView::cellAt(const QPoint& pos) const {
+    const int rows = int(m_data.layerIds.size());
+    const int cols = m_data.qHeads;
+    if (rows == 0 || cols == 0) return {-1, -1};
+    const Layout l = layoutFor(size());
+    if (!l.grid.contains(pos)) return {-1, -1};
+    const double cw = (l.grid.width() - kAggregateGap) / (cols + 1);
+    const int r = std::clamp(int((pos.y() - l.grid.top()) / l.grid.height() * rows), 0, rows - 1);
+    const double x = pos.x() - l.grid.left();
+    if (x < cols * cw) return {r, std::clamp(int(x / cw), 0, cols - 1)};
+    if (x >= cols * cw + kAggregateGap) return {r, cols};
+    return {-1, -1};
+}
+
+void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
+    const int rows = int(m_data.layerIds.size());
+    const int cols = m_data.qHeads;
+    const double cw = (l.grid.width() - kAggregateGap) / (cols + 1);
+    const double ch = l.grid.height() / rows;
+    const ColourMap& map = colourMap();
+    const AxisScale scale = colourScale();
+    painter.setPen(Qt::NoPen);
+    for (int r = 0; r < rows; ++r) {
+        const bool computed = metricsAt(r) != nullptr;
+        const bool sparse = layerSparse(r);
+        for (int c = 0; c <= cols; ++c) {
+            const double x = l.grid.left() + c * cw + (c == cols ? kAggregateGap : 0.0);
+            const QRectF cell(x, l.grid.top() + r * ch, cw + (c < cols - 1 ? 0.5 : 0.0), ch + 0.5);
+            const double v = value(r, c);
+            QColor colour;
+            if (!computed || std::isnan(v)) colour = style::missing();
+            else if (!sparse) colour = style::denseLayer().lighter(125);
+            else colour = QColor::fromRgb(map.rgbAt(scale.unitClamped(v)));
+            painter.fillRect(cell, colour);
+        }
+        const QRectF rowRect(l.grid.left(), l.grid.top() + r * ch, l.grid.width(), ch);
+        if (computed && !sparse) painter.fillRect(rowRect, QBrush(QColor(80, 80, 80, 90), Qt::BDiagPattern));
+        if (!computed && ch >= 11) {
+            painter.setFont(style::smallFont());
+            painter.setPen(QColor(120, 120, 120));
+            painter.drawText(rowRect, Qt::AlignCenter, QStringLiteral("computing…"));
+            painter.setPen(Qt::NoPen);
+        }
+    }
+    if (m_selectedLayer >= 0 && m_selectedLayer < rows && m_selectedHead >= 0 && m_selectedHead <= cols) {
+        const double x = l.grid.left() + m_selectedHead * cw + (m_selectedHead == cols ? kAggregateGap : 0.0);
+        painter.setPen(QPen(style::highlight(), 2.5));
+        painter.setBrush(Qt::NoBrush);
+        painter.drawRect(QRectF(x, l.grid.top() + m_selectedLayer * ch, cw, ch));
+    }
+    drawCategoryAxis(painter, l.grid, Edge::Left, rows, [this](int r) { return QString::number(m_data.layerIds[std::size_t(r)]); },
+                     QStringLiteral("layer"));
+    const QRectF headsRect(l.grid.left(), l.grid.top(), cols * cw, l.grid.height());
+    drawCategoryAxis(painter, headsRect, Edge::Bottom, cols, [](int c) { return QString::number(c); },
+                     QStringLiteral("query head"));
+    painter.setFont(style::tickFont());
+    painter.setPen(style::text());
+    painter.drawText(QRectF(l.grid.right() - cw - 20, l.grid.bottom() + 4, cw + 40, 16), Qt::AlignCenter, QStringLiteral("all"));
+    QString barTitle = metricName(m_metric);
+    if (isErrorMetric()) barTitle += QStringLiteral(" (white = 1%)");
+    drawColourBar(painter, l.bar, map, scale, barTitle);
+}
+
+void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    const bool headOk = m_selectedHead >= 0 && m_selectedHead < m_data.qHeads;
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    const QRectF caption(l.trace.left(), l.trace.top() - 22, l.trace.width(), 18);
+    if (!m || !headOk || m->rowError.size() < std::size_t(m_data.qHeads) * std::size_t(m->tokens)) {
+        painter.setPen(QPen(QColor(200, 200, 200), 1.0, Qt::DashLine));
+        painter.setBrush(Qt::NoBrush);
+        painter.drawRect(l.trace);
+        style::drawMessage(painter, l.trace,
+                           m_selectedLayer < 0 || !headOk ? QStringLiteral("Click a cell above to see its per-row error along the tokens")
+                                                          : QStringLiteral("computing…"));
+        return;
+    }
+    const int layerId = m_data.layerIds[std::size_t(m_selectedLayer)];
+    painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
+                     QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2").arg(layerId).arg(m_selectedHead));
+    const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
+    const TokenRange range = m_zoom.range();
+    const int columns = std::max(1, int(std::lround(l.trace.width())));
+    const std::vector<TraceBin> bins = traceBins(row, range, columns);
+    double minPositive = INFINITY, hi = 0;
+    for (const TraceBin& b : bins) {
+        if (b.lo > 0) minPositive = std::min(minPositive, b.lo);
+        if (b.hi > hi) hi = b.hi;
+    }
+    const AxisScale y = AxisScale::logarithmic(std::isfinite(minPositive) ? minPositive * 0.8 : 1e-6, hi > 0 ? hi * 1.25 : 1.0, 1e-9);
+    AxisSpec ySpec{y, Edge::Left, QStringLiteral("row error (log)"), TickStyle::Number, true, false};
+    painter.fillRect(l.trace, style::background());
+    drawAxis(painter, l.trace, ySpec);
+    auto yOf = [&](double v) { return l.trace.bottom() - y.unitClamped(v) * l.trace.height(); };
+    const double dx = l.trace.width() / columns;
+    // Band (min..max per pixel) and mean line; a pixel whose rows were all dropped breaks the line.
+    painter.setRenderHint(QPainter::Antialiasing);
+    QPainterPath band, line;
+    bool open = false;
+    auto flushBand = [&](int from, int to) {
+        if (to <= from) return;
+        QPolygonF poly;
+        for (int x = from; x < to; ++x) poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].hi));
+        for (int x = to - 1; x >= from; --x) poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].lo));
+        band.addPolygon(poly);
+        band.closeSubpath();
+    };
+    int runStart = -1;
+    for (int x = 0; x < columns; ++x) {
+        const TraceBin& b = bins[std::size_t(x)];
+        const QPointF p(l.trace.left() + (x + 0.5) * dx, yOf(b.mean));
+        if (std::isnan(b.mean)) {
+            open = false;
+            if (runStart >= 0) flushBand(runStart, x);
+            runStart = -1;
+            continue;
+        }
+        if (runStart < 0) runStart = x;
+        if (open) line.lineTo(p);
+        else line.moveTo(p);
+        open = true;
+    }
+    if (runStart >= 0) flushBand(runStart, columns);
+    painter.save();
+    painter.setClipRect(l.trace);
+    if (range.size() > columns) painter.fillPath(band, kBandColour);
+    painter.setPen(QPen(kTraceColour, 1.2));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawPath(line);
+    painter.restore();
+    // Dropped-row strip: grey where rows were dropped (share per pixel).
+    for (int x = 0; x < columns; ++x) {
+        const double share = bins[std::size_t(x)].dropped;
+        if (share <= 0) continue;
+        QColor c = kDroppedMark;
+        c.setAlphaF(0.25 + 0.75 * share);
+        painter.fillRect(QRectF(l.dropStrip.left() + x * dx, l.dropStrip.top(), dx + 0.3, l.dropStrip.height()), c);
+    }
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(l.trace);
+    AxisSpec x;
+    x.scale = AxisScale{double(range.begin), double(range.end), false};
+    x.edge = Edge::Bottom;
+    x.style = TickStyle::Tokens;
+    x.cellCentred = true;
+    x.title = QStringLiteral("token position (row)");
+    drawAxis(painter, l.dropStrip, x);
+}
+
+void ErrorView::render(QPainter& painter, const QSize& size) const {
+    painter.save();
+    const QRectF all(0, 0, size.width(), size.height());
+    style::fillBackground(painter, all);
+    const Layout l = layoutFor(size);
+    style::drawTitle(painter, l.title, viewTitle());
+    if (m_data.layerIds.empty() || m_data.qHeads == 0) {
+        style::drawMessage(painter, all, QStringLiteral("No metrics: run with the dense reference to see errors"));
+        painter.restore();
+        return;
+    }
+    drawGrid(painter, l);
+    drawTrace(painter, l);
+    std::vector<LegendItem> legend{{style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"), LegendItem::Shape::Box},
+                                   {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
+                                   {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
+                                   {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
+                                   {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
+    drawLegend(painter, l.legend.topLeft(), legend, true);
+    painter.restore();
+}
+
+QString ErrorView::toolTipAt(const QPoint& pos) const {
+    const auto [r, c] = cellAt(pos);
+    if (r >= 0) {
+        const int layerId = m_data.layerIds[std::size_t(r)];
+        const QString who = c >= m_data.qHeads ? QStringLiteral("layer %1, all heads").arg(layerId)
+                                               : QStringLiteral("layer %1, head %2").arg(layerId).arg(c);
+        const tsa::LayerMetrics* m = metricsAt(r);
+        if (!m) return who + QStringLiteral("\ncomputing…");
+        const tsa::HeadMetrics& h = c >= m_data.qHeads ? m->layer : m->heads[std::size_t(c)];
+        QString text = who + (layerSparse(r) ? QStringLiteral("\n") : QStringLiteral(" (dense layer)\n"));
+        text += QStringLiteral("row error of kept rows: median %1, p95 %2, max %3 (%4 rows)\n")
+                    .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5), fmt::value(h.rowError.max, 5),
+                         fmt::integer(h.rowError.count));
+        text += QStringLiteral("last %1 rows error: %2\n").arg(m_data.window).arg(fmt::value(h.lastWindowError, 5));
+        text += QStringLiteral("retained mass: median %1, p95 %2\n").arg(fmt::value(h.retainedMass.median, 6), fmt::value(h.retainedMass.p95, 6));
+        text += QStringLiteral("dropped rows: %1").arg(fmt::integer(h.droppedRows));
+        return text;
+    }
+    const Layout l = layoutFor(size());
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads || !(l.trace.contains(pos) || l.dropStrip.contains(pos)))
+        return {};
+    if (m->rowError.size() < std::size_t(m_data.qHeads) * std::size_t(m->tokens)) return {};
+    const TokenRange range = m_zoom.range();
+    const int columns = std::max(1, int(std::lround(l.trace.width())));
+    const BinRange bin = binRange(range.begin, range.size(), columns, std::clamp<qint64>(qint64(pos.x() - l.trace.left()), 0, columns - 1));
+    const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
+    const float* mass = m->retainedMass.size() == m->rowError.size() ? m->retainedMass.data() + qint64(m_selectedHead) * m->tokens : nullptr;
+    if (bin.end - bin.begin == 1) {
+        const qint64 t = bin.begin;
+        if (std::isnan(row[t])) return QStringLiteral("row %1: dropped (output zero by design)").arg(fmt::integer(t));
+        QString text = QStringLiteral("row %1: error %2").arg(fmt::integer(t), fmt::value(row[t], 6));
+        if (mass) text += QStringLiteral(", retained mass %1").arg(fmt::value(mass[t], 6));
+        return text;
+    }
+    const TraceBin b = traceBins(row + 0, TokenRange{bin.begin, bin.end}, 1)[0];
+    return QStringLiteral("rows %1–%2\nerror min %3, mean %4, max %5\ndropped rows: %6")
+        .arg(fmt::integer(bin.begin), fmt::integer(bin.end - 1), fmt::value(b.lo, 4), fmt::value(b.mean, 4), fmt::value(b.hi, 4),
+             fmt::percent(b.dropped));
+}
+
+QString ErrorView::csv() const {
+    CsvWriter out;
+    out.row({"kind", "layer_id", "head", "status", "row_error_median", "row_error_p95", "row_error_max",
+             "last_window_error", "retained_mass_median", "dropped_rows", "position", "row_error", "retained_mass"});
+    for (int r = 0; r < int(m_data.layerIds.size()); ++r) {
+        const tsa::LayerMetrics* m = metricsAt(r);
+        for (int h = 0; h <= m_data.qHeads; ++h) {
+            const QString head = h == m_data.qHeads ? QStringLiteral("all") : QString::number(h);
+            const QString id = QString::number(m_data.layerIds[std::size_t(r)]);
+            if (!m) {
+                out.row({"head", id, head, "computing", "", "", "", "", "", "", "", "", ""});
+                continue;
+            }
+            const tsa::HeadMetrics& s = h == m_data.qHeads ? m->layer : m->heads[std::size_t(h)];
+            out.row({"head", id, head, layerSparse(r) ? "sparse" : "dense", fmt::csvValue(s.rowError.median),
+                     fmt::csvValue(s.rowError.p95), fmt::csvValue(s.rowError.max), fmt::csvValue(s.lastWindowError),
+                     fmt::csvValue(s.retainedMass.median), QString::number(s.droppedRows), "", "", ""});
+        }
+    }
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    if (m && m_selectedHead >= 0 && m_selectedHead < m_data.qHeads &&
+        m->rowError.size() >= std::size_t(m_data.qHeads) * std::size_t(m->tokens)) {
+        const TokenRange range = m_zoom.range();
+        const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
+        const bool hasMass = m->retainedMass.size() == m->rowError.size();
+        const QString id = QString::number(m_data.layerIds[std::size_t(m_selectedLayer)]);
+        for (qint64 t = range.begin; t < range.end; ++t)
+            out.row({"trace", id, QString::number(m_selectedHead), std::isnan(row[t]) ? "dropped" : "kept", "", "", "", "", "", "",
+                     QString::number(t), fmt::csvValue(row[t]),
+                     hasMass ? fmt::csvValue(m->retainedMass[std::size_t(qint64(m_selectedHead) * m->tokens + t)]) : QString()});
+    }
+    return out.text();
+}
+
+void ErrorView::wheelEvent(QWheelEvent* event) {
+    const Layout l = layoutFor(size());
+    if (l.trace.contains(event->position()) &&
+        m_zoom.wheel(event->angleDelta().y(), (event->position().x() - l.trace.left()) / l.trace.width())) {
+        update();
+        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
+    }
+    event->accept();
+}
+
+void ErrorView::mousePressEvent(QMouseEvent* event) {
+    if (event->button() != Qt::LeftButton) return PlotView::mousePressEvent(event);
+    const Layout l = layoutFor(size());
+    m_pressPos = event->position();
+    if (l.trace.contains(event->position())) m_zoom.press((event->position().x() - l.trace.left()) / l.trace.width());
+}
+
+void ErrorView::mouseMoveEvent(QMouseEvent* event) {
+    const Layout l = layoutFor(size());
+    if (m_zoom.dragging()) {
+        if (m_zoom.drag((event->position().x() - l.trace.left()) / l.trace.width())) {
+            update();
+            emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
+        }
+        return;
+    }
+    if (l.trace.contains(event->position()) && traceTokens() > 0) {
+        const TokenRange range = m_zoom.range();
+        const double f = (event->position().x() - l.trace.left()) / l.trace.width();
+        emit tokenHovered(std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
+    }
+}
+
+void ErrorView::mouseReleaseEvent(QMouseEvent* event) {
+    if (event->button() != Qt::LeftButton) return PlotView::mouseReleaseEvent(event);
+    m_zoom.release();
+    if ((event->position() - m_pressPos).manhattanLength() >= 4) return;
+    const auto [r, c] = cellAt(event->pos());
+    if (r < 0) return;
+    setSelected(r, c >= m_data.qHeads ? m_selectedHead : c);
+    emit cellClicked(r, c);
+}
+
+void ErrorView::mouseDoubleClickEvent(QMouseEvent*) { setVisibleRange(0, traceTokens()); }
+
+} // namespace tsa::views

@@ -1,0 +1,81 @@
+// Error view: per layer and head statistics of the sparse output against dense attention (median / p95
+// per-row error of kept rows, last-W-rows error, retained mass, dropped rows) as a heat grid, and below it
+// the per-row error trace of the selected head along the tokens (log y; dropped rows, zero by design, are
+// gaps in the line and marked on a strip under it). Layers without metrics yet show "computing…" and
+// fill in as the controller delivers them.
+#pragma once
+
+#include "views/axis_scale.h"
+#include "views/colour_map.h"
+#include "views/plot_view.h"
+#include "views/token_range.h"
+#include "views/view_data.h"
+
+namespace tsa::views {
+
+class ErrorView : public PlotView {
+    Q_OBJECT
+public:
+    explicit ErrorView(QWidget* parent = nullptr);
+
+    void setData(ErrorData data);
+    const ErrorData& data() const { return m_data; }
+    // Progressive refinement: one layer's metrics arrived (row index into data().layerIds); null = computing.
+    void setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics);
+    void setMetric(ErrorMetric metric);
+    ErrorMetric metric() const { return m_metric; }
+    void setSelected(int layer, int head);
+    int selectedLayer() const { return m_selectedLayer; }
+    int selectedHead() const { return m_selectedHead; }
+    void setVisibleRange(qint64 begin, qint64 end);
+    TokenRange visibleRange() const { return m_zoom.range(); }
+
+    static QString metricName(ErrorMetric metric);
+
+    QString viewName() const override { return QStringLiteral("error"); }
+    QString viewTitle() const override;
+    void render(QPainter& painter, const QSize& size) const override;
+    // kind "head" rows: statistics per layer and head (empty values while computing); kind "trace" rows:
+    // per-row error and retained mass of the selected head over the visible range (empty = dropped row).
+    QString csv() const override;
+    QString toolTipAt(const QPoint& pos) const override;
+
+    // (layer row, head) of a grid cell under pos; head == qHeads is the layer aggregate column.
+    QPair<int, int> cellAt(const QPoint& pos) const;
+
+signals:
+    void cellClicked(int layer, int head);
+    void tokenHovered(qint64 position);
+    void visibleRangeChanged(qint64 begin, qint64 end);
+
+protected:
+    void wheelEvent(QWheelEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseDoubleClickEvent(QMouseEvent* event) override;
+
+private:
+    struct Layout {
+        QRectF title, legend, grid, bar, trace, dropStrip;
+    };
+    Layout layoutFor(const QSize& size) const;
+    double value(int layer, int head) const; // head == qHeads: the layer aggregate
+    bool layerSparse(int layer) const;
+    const tsa::LayerMetrics* metricsAt(int layer) const;
+    AxisScale colourScale() const;
+    const ColourMap& colourMap() const;
+    bool isErrorMetric() const;
+    void drawGrid(QPainter& painter, const Layout& l) const;
+    void drawTrace(QPainter& painter, const Layout& l) const;
+    qint64 traceTokens() const;
+
+    ErrorData m_data;
+    ErrorMetric m_metric = ErrorMetric::RowErrorP95;
+    int m_selectedLayer = -1;
+    int m_selectedHead = -1;
+    TokenZoom m_zoom;
+    QPointF m_pressPos;
+};
+
+} // namespace tsa::views

@@ -1,12 +1,13 @@
 // Token Sparse Attention selection (spec sections 2, 3, 6).
-// Scoring: per query head h, logits of the last W queries against all L keys [W, L] (one GEMM of
-// [W, D] x [D, L]), causal softmax per row, mean over the W rows for the P = L - W prefix keys, a k-wide
+// Scoring: per query head h, logits of the last W queries against all L keys [W, L] (tiled GEMM,
+// windowAttentionMass), causal softmax per row, mean over the W rows for the P = L - W prefix keys, a k-wide
 // zero-padded moving average, per-head and layer normalisation, then the orderings that make every later
 // selection O(P) per head. Cost: O(Hq * W * L * D) time, O(W * L) scratch per thread.
 // Selection: the tau budget on the layer's sorted cumulative scores and each head's top-capacity set.
 #include "core/selection.h"
 
-#include <Eigen/Core>
+#include "core/attention_window.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -17,37 +18,7 @@ namespace tsa {
 
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 bool cancelled(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
-
-// Raw window score a_h for one head: mean over window rows of the causal softmax, prefix keys only.
-void scoreHead(const float* qWindow, const float* keys, Index tokens, Index window, Index dim, RowMatrix& logits,
-               std::vector<double>& accum, float* raw) {
-    const Index prefix = tokens - window;
-    Eigen::Map<const RowMatrix> qw(qWindow, window, dim);
-    Eigen::Map<const RowMatrix> k(keys, tokens, dim);
-    logits.noalias() = qw * k.transpose();
-    const float scale = 1.0f / std::sqrt(float(dim));
-    std::fill(accum.begin(), accum.end(), 0.0);
-    for (Index r = 0; r < window; ++r) {
-        const Index last = prefix + r; // query position; keys 0..last are visible
-        float* row = logits.data() + r * tokens;
-        float maxLogit = -INFINITY;
-        for (Index j = 0; j <= last; ++j) {
-            row[j] *= scale;
-            maxLogit = std::max(maxLogit, row[j]);
-        }
-        double sum = 0.0;
-        for (Index j = 0; j <= last; ++j) {
-            row[j] = std::exp(row[j] - maxLogit);
-            sum += row[j];
-        }
-        const double inv = 1.0 / sum;
-        for (Index j = 0; j < prefix; ++j) accum[j] += row[j] * inv;
-    }
-    for (Index j = 0; j < prefix; ++j) raw[j] = float(accum[j] / double(window));
-}
 
 // s[j] = (1/k) sum_{t=-r..r} a[j+t] with a = 0 outside [0, P): the divisor stays k at both ends.
 void smooth(const float* a, Index prefix, Index kernel, float* s) {
@@ -95,8 +66,7 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
     const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
 #pragma omp parallel num_threads(threads)
     {
-        RowMatrix logits(window, tokens);
-        std::vector<double> accum(static_cast<std::size_t>(prefix));
+        std::vector<float> scratch;
 #pragma omp for schedule(dynamic, 1)
         for (Index h = 0; h < hq; ++h) {
             if (cancelled(config.cancel)) {
@@ -105,7 +75,7 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
                 continue;
             }
             float* raw = s.raw.data() + h * prefix;
-            scoreHead(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), tokens, window, dim, logits, accum, raw);
+            windowAttentionMass(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), tokens, window, dim, raw, scratch);
             float* sm = s.smoothed.data() + h * prefix;
             smooth(raw, prefix, config.poolKernel, sm);
             double total = 0.0;

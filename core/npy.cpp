@@ -17,8 +17,9 @@ struct PyValue {
     bool b = false;
     std::int64_t i = 0;
     std::string s;
-    std::vector<PyValue> items;
-    std::vector<std::pair<std::string, PyValue>> dict;
+    std::vector<PyValue> items;      // tuple, list, or dict values
+    std::vector<std::string> keys;   // dict keys, parallel to items (a pair with an incomplete type is
+                                     // not allowed in a vector, a PyValue is)
 };
 
 class PyLiteralParser {
@@ -117,7 +118,8 @@ private:
                 ++m_p;
                 PyValue v;
                 if (!value(&v, depth + 1)) return false;
-                out->dict.emplace_back(std::move(key), std::move(v));
+                out->keys.push_back(std::move(key));
+                out->items.push_back(std::move(v));
                 skipSpace();
                 if (m_p < m_end && *m_p == ',') ++m_p;
                 else if (!(m_p < m_end && *m_p == '}')) return fail("expected ',' or '}' in the header dict");
@@ -249,10 +251,11 @@ Result<NpyHeader> parseNpyHeader(const unsigned char* data, std::size_t size, st
     const PyValue* descr = nullptr;
     const PyValue* fortran = nullptr;
     const PyValue* shape = nullptr;
-    for (const auto& [k, v] : root.dict) {
-        if (k == "descr") descr = &v;
-        else if (k == "fortran_order") fortran = &v;
-        else if (k == "shape") shape = &v;
+    for (std::size_t i = 0; i < root.keys.size(); ++i) {
+        const std::string& k = root.keys[i];
+        if (k == "descr") descr = &root.items[i];
+        else if (k == "fortran_order") fortran = &root.items[i];
+        else if (k == "shape") shape = &root.items[i];
     }
     if (!descr || !fortran || !shape)
         return npyError(ErrorCode::Format, name, "invalid .npy header: needs 'descr', 'fortran_order' and 'shape'");

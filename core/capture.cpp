@@ -455,21 +455,39 @@ Status CaptureImpl::convertQkv(const TensorLoc& t, int layerId, Tensor3* out, st
     Index row = 0; // row index in file order
     Index nan = 0, inf = 0;
     const bool replace = options.replaceNonFinite;
+    // Non-finite values are rare: a branch-free count of all-ones exponents (vectorised) decides whether
+    // the slower pass that tells NaN from Inf and replaces them is needed at all.
+    auto scan = [&](float* dst, std::size_t n) {
+        std::size_t special = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint32_t bits;
+            std::memcpy(&bits, dst + i, 4);
+            special += (bits & 0x7F800000u) == 0x7F800000u;
+        }
+        if (special == 0) [[likely]]
+            return;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (std::isfinite(dst[i])) continue;
+            if (std::isnan(dst[i])) ++nan;
+            else ++inf;
+            if (replace) dst[i] = 0.0f;
+        }
+    };
     Status s = streamTensor(t, chunk, [&](const unsigned char* bytes, std::size_t count) -> Status {
         if (count % rowBytes != 0) return tensorError(ErrorCode::Format, t.name, "data does not split into rows");
-        for (std::size_t off = 0; off < count; off += rowBytes, ++row) {
-            // File row r is (h, l) for HLD and (l, h) for LHD.
-            const Index h = lhd ? row % heads : row / tokens;
-            const Index l = lhd ? row / heads : row % tokens;
-            float* dst = out->row(h, l);
-            convertToFloat(bytes + off, t.dtype, std::size_t(dim), dst);
-            for (Index i = 0; i < dim; ++i) {
-                if (!std::isfinite(dst[i])) [[unlikely]] {
-                    if (std::isnan(dst[i])) ++nan;
-                    else ++inf;
-                    if (replace) dst[i] = 0.0f;
-                }
-            }
+        const std::size_t rows = count / rowBytes;
+        if (!lhd) { // file order is the output order: one conversion per chunk
+            float* dst = out->data.data() + row * dim;
+            convertToFloat(bytes, t.dtype, rows * std::size_t(dim), dst);
+            scan(dst, rows * std::size_t(dim));
+            row += Index(rows);
+            return Status::success();
+        }
+        for (std::size_t r = 0; r < rows; ++r, ++row) {
+            // File row r is (l, h) in LHD; the output wants (h, l).
+            float* dst = out->row(row % heads, row / heads);
+            convertToFloat(bytes + r * rowBytes, t.dtype, std::size_t(dim), dst);
+            scan(dst, std::size_t(dim));
         }
         return Status::success();
     });

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <limits>
@@ -401,4 +403,56 @@ TEST(Capture, LargeSparseCaptureOpensFastWith64BitOffsets) {
     EXPECT_EQ((*drift)[0], 0.0f);
     EXPECT_EQ((*drift)[std::size_t(L - 1)], float(L - 1) * 0.5f);
     EXPECT_EQ((*cap)->cachedBytes(), 0u);
+}
+
+// Converts the last layer of a sparse 32 x [32, 128K, 128] BF16 capture (about 46 GB into the file) to fp32:
+// about 3.2 GB of memory, so it runs only with TSA_LARGE_TESTS=1. Checks values planted at the far ends
+// of q and v, i.e. 64-bit element indices and file offsets in the conversion itself.
+TEST(Capture, LargeLayerConvertsWith64BitIndices) {
+    if (!std::getenv("TSA_LARGE_TESTS")) GTEST_SKIP() << "set TSA_LARGE_TESTS=1 (needs about 3.5 GB of memory)";
+    TempDir dir;
+    const std::string path = dir.file("big.safetensors");
+    const std::int64_t L = 131072, Hq = 32, Hkv = 8, D = 128;
+    std::vector<TensorSpec> specs;
+    for (int l = 0; l < 32; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        specs.push_back({p + "q", DType::BF16, {Hq, L, D}});
+        specs.push_back({p + "k", DType::BF16, {Hkv, L, D}});
+        specs.push_back({p + "v", DType::BF16, {Hkv, L, D}});
+    }
+    nlohmann::json h = nlohmann::json::object();
+    std::uint64_t off = 0, lastQ = 0, lastV = 0;
+    for (const auto& s : specs) {
+        const std::uint64_t bytes = std::uint64_t(s.shape[0] * s.shape[1] * s.shape[2] * 2);
+        if (s.name == "layers.31.q") lastQ = off;
+        if (s.name == "layers.31.v") lastV = off;
+        h[s.name] = {{"dtype", "BF16"}, {"shape", s.shape}, {"data_offsets", {off, off + bytes}}};
+        off += bytes;
+    }
+    std::string text = h.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    const std::uint64_t start = 8 + text.size();
+    const Bytes head = rawSafetensors(text);
+    const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), ssize_t(head.size()));
+    const std::uint16_t two = floatToBf16(2.0f), three = floatToBf16(3.0f);
+    // Last element of q (h 31, l L-1, d D-1) and first of v's last head row (h 7, l L-1, d 0).
+    const std::uint64_t qLast = start + lastQ + std::uint64_t(Hq * L * D - 1) * 2;
+    const std::uint64_t vRow = start + lastV + std::uint64_t(((Hkv - 1) * L + (L - 1)) * D) * 2;
+    ASSERT_EQ(::pwrite(fd, &two, 2, off_t(qLast)), 2);
+    ASSERT_EQ(::pwrite(fd, &three, 2, off_t(vRow)), 2);
+    ASSERT_EQ(::ftruncate(fd, off_t(start + off)), 0);
+    ::close(fd);
+    auto cap = Capture::open(path);
+    ASSERT_TRUE(cap.ok()) << cap.error();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto layer = (*cap)->layer(31);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(layer.ok()) << layer.error();
+    std::printf("converted a [32, 131072, 128] + 2 x [8, 131072, 128] BF16 layer in %.2f s\n", seconds);
+    EXPECT_EQ((*layer)->q.row(Hq - 1, L - 1)[D - 1], 2.0f);
+    EXPECT_EQ((*layer)->q.row(Hq - 1, L - 1)[D - 2], 0.0f);
+    EXPECT_EQ((*layer)->v.row(Hkv - 1, L - 1)[0], 3.0f);
+    EXPECT_EQ((*layer)->q.size(), Index(1) << 29);
 }

@@ -51,10 +51,10 @@ struct RoleGains {
 RoleGains roleGains(HeadRole role) {
     switch (role) {
     case HeadRole::Sink: return {1.0, 0.3, 0.0, false, 1.0, 1.0};
-    case HeadRole::Local: return {0.7, 0.2, 0.0, true, 1.0, 1.0};
-    case HeadRole::Heavy: return {0.8, 1.0, 0.0, false, 1.0, 1.0};
-    case HeadRole::Retrieval: return {0.6, 0.4, 1.0, false, 1.0, 1.0};
-    case HeadRole::Diffuse: return {0.5, 0.3, 0.0, false, 0.3, 0.6};
+    case HeadRole::Local: return {0.4, 0.2, 0.0, true, 1.0, 1.0};
+    case HeadRole::Heavy: return {0.6, 1.0, 0.0, false, 1.0, 1.0};
+    case HeadRole::Retrieval: return {2.5, 0.5, 1.0, false, 0.2, 1.0}; // sink + needles, position-free
+    case HeadRole::Diffuse: return {0.2, 1.3, 0.0, false, 0.5, 1.0};
     }
     return {1, 1, 0, false, 1, 1};
 }
@@ -90,27 +90,34 @@ Bands bandsOf(const GeneratorConfig& c) {
     return b;
 }
 
-std::vector<HeadRole> assignRoles(const GeneratorConfig& c, Stream& rng) {
-    const std::array<double, 5> frac = {c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads, c.diffuseHeads};
-    const double total = frac[0] + frac[1] + frac[2] + frac[3] + frac[4];
-    // Largest remainder: the counts match the fractions as closely as the head count allows.
+std::vector<HeadRole> assignRoles(const GeneratorConfig& c, int layer, Stream& rng) {
+    // Diffuse heads first, by rounding their tapered share (normalising it with the others would hand a
+    // leftover head to a near-zero share); the other roles split the remaining heads by largest remainder.
+    const double depth = c.layers > 1 ? double(layer) / double(c.layers - 1) : 0.0;
+    const double diffuse = std::clamp(c.diffuseHeads + (c.diffuseHeadsLast - c.diffuseHeads) * depth, 0.0, 1.0);
+    const std::array<double, 4> frac = {c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads};
+    const double total = frac[0] + frac[1] + frac[2] + frac[3];
+    Index nDiffuse = std::min(c.qHeads, Index(std::floor(diffuse * double(c.qHeads) + 0.5)));
+    if (total <= 0.0) nDiffuse = c.qHeads;
+    const Index rest = c.qHeads - nDiffuse;
     std::array<Index, 5> count{};
-    std::array<double, 5> rem{};
+    std::array<double, 4> rem{};
     Index assigned = 0;
-    for (int r = 0; r < 5; ++r) {
-        const double exact = frac[r] / total * double(c.qHeads);
+    for (int r = 0; r < 4 && total > 0.0; ++r) {
+        const double exact = frac[r] / total * double(rest);
         count[r] = Index(std::floor(exact));
         rem[r] = exact - double(count[r]);
         assigned += count[r];
     }
-    while (assigned < c.qHeads) {
+    while (assigned < rest) {
         int best = 0;
-        for (int r = 1; r < 5; ++r)
+        for (int r = 1; r < 4; ++r)
             if (rem[r] > rem[best]) best = r;
         ++count[best];
         rem[best] = -1.0;
         ++assigned;
     }
+    count[4] = nDiffuse;
     std::vector<HeadRole> roles;
     for (int r = 0; r < 5; ++r)
         for (Index i = 0; i < count[r]; ++i) roles.push_back(HeadRole(r));
@@ -123,7 +130,7 @@ LayerSetup setupLayer(const GeneratorConfig& c, int layer) {
     const Index D = c.headDim;
     Stream rng(streamKey(c.seed, gen::kTagLayerSetup, std::uint64_t(layer)));
     LayerSetup s;
-    const std::vector<HeadRole> roles = assignRoles(c, rng);
+    const std::vector<HeadRole> roles = assignRoles(c, layer, rng);
     s.heads.resize(std::size_t(c.qHeads));
     for (Index h = 0; h < c.qHeads; ++h) {
         HeadSetup& hs = s.heads[std::size_t(h)];
@@ -173,55 +180,75 @@ LayerSetup setupLayer(const GeneratorConfig& c, int layer) {
     return s;
 }
 
-// Non-negative least squares with a free intercept, by coordinate descent: finds pair weights w >= 0
-// with sum_p w_p cos(d theta_p) ~ -ln(1 + d) + c over log-spaced distances. Negative weights would mean
-// imaginary q/k amplitudes, hence the constraint. Small (one unknown per pair), deterministic.
-std::vector<double> fitPositionalWeights(const std::vector<double>& theta, double range) {
-    const std::size_t n = theta.size();
+// Positional code: per positional-band pair a weight w_p >= 0 and a q-k phase offset delta_p such that
+// sum_p w_p cos(d theta_p + delta_p) ~ -ln(1 + d) + c for distances d in [1, range]. With the offset the
+// problem is linear in (w cos delta, w sin delta), so ridge least squares over log-spaced distances solves
+// it; the small ridge keeps amplitudes realistic where pairs are nearly collinear. Deterministic.
+struct PositionalCode {
+    std::vector<double> weights;
+    std::vector<double> phases;
+};
+
+PositionalCode fitPositionalCode(const std::vector<double>& theta, double range) {
+    const std::size_t n = theta.size(), m2 = 2 * n;
     std::vector<double> dist;
     const int samples = 256;
     for (int i = 0; i < samples; ++i) {
         const double d = std::round(std::exp(std::log(range) * double(i) / double(samples - 1)));
         if (dist.empty() || d != dist.back()) dist.push_back(d);
     }
-    const std::size_t m = dist.size();
-    std::vector<double> a(m * n), y(m);
-    for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t rows = dist.size();
+    std::vector<double> a(rows * m2), y(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
         y[i] = -std::log1p(dist[i]);
-        for (std::size_t j = 0; j < n; ++j) a[i * n + j] = std::cos(dist[i] * theta[j]);
+        for (std::size_t j = 0; j < n; ++j) {
+            a[i * m2 + j] = std::cos(dist[i] * theta[j]);
+            a[i * m2 + n + j] = -std::sin(dist[i] * theta[j]);
+        }
     }
-    // Centring removes the intercept from the problem.
-    const double ym = std::accumulate(y.begin(), y.end(), 0.0) / double(m);
+    // Centring removes the free intercept (softmax ignores a constant logit shift anyway).
+    const double ym = std::accumulate(y.begin(), y.end(), 0.0) / double(rows);
     for (auto& v : y) v -= ym;
-    for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t j = 0; j < m2; ++j) {
         double mean = 0;
-        for (std::size_t i = 0; i < m; ++i) mean += a[i * n + j];
-        mean /= double(m);
-        for (std::size_t i = 0; i < m; ++i) a[i * n + j] -= mean;
+        for (std::size_t i = 0; i < rows; ++i) mean += a[i * m2 + j];
+        mean /= double(rows);
+        for (std::size_t i = 0; i < rows; ++i) a[i * m2 + j] -= mean;
     }
-    std::vector<double> gram(n * n, 0.0), rhs(n, 0.0);
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < n; ++j) {
-            rhs[j] += a[i * n + j] * y[i];
-            for (std::size_t k = 0; k < n; ++k) gram[j * n + k] += a[i * n + j] * a[i * n + k];
+    constexpr double kRidge = 1.0;
+    std::vector<double> gram(m2 * m2, 0.0), x(m2, 0.0);
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < m2; ++j) {
+            x[j] += a[i * m2 + j] * y[i];
+            for (std::size_t k = 0; k <= j; ++k) gram[j * m2 + k] += a[i * m2 + j] * a[i * m2 + k];
         }
-    std::vector<double> w(n, 0.0), gw(n, 0.0); // gw = gram * w
-    for (int sweep = 0; sweep < 4000; ++sweep) {
-        double change = 0;
-        for (std::size_t j = 0; j < n; ++j) {
-            const double gjj = gram[j * n + j];
-            if (gjj < 1e-9) continue; // a pair that never rotates over the range: no information
-            const double next = std::max(0.0, w[j] + (rhs[j] - gw[j]) / gjj);
-            const double delta = next - w[j];
-            if (delta != 0.0) {
-                for (std::size_t k = 0; k < n; ++k) gw[k] += gram[k * n + j] * delta;
-                w[j] = next;
-                change = std::max(change, std::abs(delta));
-            }
-        }
-        if (change < 1e-10) break;
+    for (std::size_t j = 0; j < m2; ++j) {
+        gram[j * m2 + j] += kRidge;
+        for (std::size_t k = 0; k < j; ++k) gram[k * m2 + j] = gram[j * m2 + k];
     }
-    return w;
+    // Cholesky solve of the symmetric positive definite system (gram + ridge) x = A^T y.
+    std::vector<double> chol(m2 * m2, 0.0);
+    for (std::size_t j = 0; j < m2; ++j) {
+        for (std::size_t k = 0; k <= j; ++k) {
+            double sum = gram[j * m2 + k];
+            for (std::size_t t = 0; t < k; ++t) sum -= chol[j * m2 + t] * chol[k * m2 + t];
+            chol[j * m2 + k] = j == k ? std::sqrt(std::max(sum, 1e-12)) : sum / chol[k * m2 + k];
+        }
+    }
+    for (std::size_t j = 0; j < m2; ++j) {
+        for (std::size_t t = 0; t < j; ++t) x[j] -= chol[j * m2 + t] * x[t];
+        x[j] /= chol[j * m2 + j];
+    }
+    for (std::size_t j = m2; j-- > 0;) {
+        for (std::size_t t = j + 1; t < m2; ++t) x[j] -= chol[t * m2 + j] * x[t];
+        x[j] /= chol[j * m2 + j];
+    }
+    PositionalCode code;
+    for (std::size_t j = 0; j < n; ++j) {
+        code.weights.push_back(std::hypot(x[j], x[n + j]));
+        code.phases.push_back(std::atan2(x[n + j], x[j]));
+    }
+    return code;
 }
 
 // Rotate-half RoPE of one row in place: pair p is (x[p], x[p + D/2]).
@@ -299,9 +326,19 @@ SyntheticSequence makeSequence(const GeneratorConfig& c) {
     return seq;
 }
 
+constexpr float kSinkPairKeyNoise = 0.25f;
+constexpr float kSinkKeyNoise = 0.2f;
+
 int threadCount(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
 
 } // namespace
+
+double Generator::positionalKernel(double distance) const {
+    double k = 0;
+    for (std::size_t p = 0; p < m_positionalWeights.size(); ++p)
+        k += m_positionalWeights[p] * std::cos(distance * m_frequencies[p] + m_positionalPhases[p]);
+    return k;
+}
 
 Result<Generator> Generator::create(const GeneratorConfig& config) {
     if (Status s = validateGeneratorConfig(config); !s.ok()) return s;
@@ -312,10 +349,11 @@ Result<Generator> Generator::create(const GeneratorConfig& config) {
     for (Index p = 0; p < pairs; ++p)
         g.m_frequencies[std::size_t(p)] = std::pow(config.ropeTheta, -2.0 * double(p) / double(D));
     const Bands b = bandsOf(config);
-    const double range =
-        config.positionalRange > 0 ? config.positionalRange : std::max(256.0, 2.0 * double(config.tokens));
-    g.m_positionalWeights = fitPositionalWeights(
+    const double range = config.positionalRange;
+    PositionalCode code = fitPositionalCode(
         std::vector<double>(g.m_frequencies.begin(), g.m_frequencies.begin() + b.positional), range);
+    g.m_positionalWeights = std::move(code.weights);
+    g.m_positionalPhases = std::move(code.phases);
     g.m_cos.resize(std::size_t(L * pairs));
     g.m_sin.resize(std::size_t(L * pairs));
     for (Index t = 0; t < L; ++t)
@@ -337,31 +375,35 @@ std::vector<HeadRole> Generator::roles(int index) const {
 }
 
 std::vector<float> Generator::importance(int index) const {
-    // z_l = rho z_{l-1} + sqrt(1 - rho^2) e_l (an AR(1) over depth, unit variance in every layer),
-    // evaluated directly from the per-layer innovations so a layer needs no state from the previous one.
+    // Per layer m, innovations e_m(t) smoothed along the sequence by an AR(1) with correlation length
+    // heavyHitterSpan (important tokens come in phrases, and the scores' k-wide pooling would otherwise
+    // average an i.i.d. field away). Over depth, z_l = rho z_{l-1} + sqrt(1 - rho^2) e_l with
+    // rho = 1 - shift: unit variance in every layer, evaluated from the innovations so a layer needs no
+    // state from the previous one.
     const Index L = m_config.tokens;
     const double rho = 1.0 - m_config.heavyHitterShift;
     const double innov = std::sqrt(std::max(0.0, 1.0 - rho * rho));
-    std::vector<float> z(std::size_t(L), 0.0f);
+    const double span = m_config.heavyHitterSpan;
+    const double rt = span > 0 ? std::exp(-1.0 / span) : 0.0;
+    const double rtInnov = std::sqrt(1.0 - rt * rt);
     constexpr Index kBlock = 1024;
     const Index blocks = (L + kBlock - 1) / kBlock;
+    std::vector<double> acc(static_cast<std::size_t>(L), 0.0);
+    std::vector<double> e(static_cast<std::size_t>(L));
+    for (int m = 0; m <= index; ++m) {
 #pragma omp parallel for schedule(static)
-    for (Index blk = 0; blk < blocks; ++blk) {
-        const Index t0 = blk * kBlock, t1 = std::min(L, t0 + kBlock);
-        std::vector<double> acc(std::size_t(t1 - t0), 0.0);
-        for (int m = 0; m <= index; ++m) {
+        for (Index blk = 0; blk < blocks; ++blk) {
             Stream s(streamKey(m_config.seed, gen::kTagImportance, std::uint64_t(m), std::uint64_t(blk)));
-            const double w = m == 0 ? 1.0 : innov;
-            for (Index t = t0; t < t1; ++t) {
-                const double e = s.normalD();
-                auto& a = acc[std::size_t(t - t0)];
-                a = (m == 0 ? 0.0 : rho * a) + w * e;
-            }
-            if (rho == 1.0) break; // shift 0: the same field in every layer
+            for (Index t = blk * kBlock; t < std::min(L, (blk + 1) * kBlock); ++t) e[std::size_t(t)] = s.normalD();
         }
-        for (Index t = t0; t < t1; ++t) z[std::size_t(t)] = float(acc[std::size_t(t - t0)]);
+        for (Index t = 1; t < L; ++t) e[std::size_t(t)] = rt * e[std::size_t(t - 1)] + rtInnov * e[std::size_t(t)];
+        for (Index t = 0; t < L; ++t) {
+            auto& a = acc[std::size_t(t)];
+            a = m == 0 ? e[std::size_t(t)] : rho * a + innov * e[std::size_t(t)];
+        }
+        if (rho == 1.0) break; // shift 0: the same field in every layer
     }
-    return z;
+    return std::vector<float>(acc.begin(), acc.end());
 }
 
 std::vector<float> Generator::drift(int index) const {
@@ -401,10 +443,16 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
 
     // Amplitudes, split symmetrically between q and k so q.k/sqrt(D) equals the requested logit.
     auto symmetric = [&](double logit) { return std::sqrt(std::max(0.0, logit) * sqrtD); };
-    const double sinkQ = symmetric(std::max({c.sinkLogit, c.delimiterLogit, 1.0}));
-    const double sinkK0 = c.sinkLogit * sqrtD / sinkQ;
-    const double sinkKDelim = c.delimiterLogit * sqrtD / sinkQ;
+    // Sinks live in the slowest pairs, which barely rotate: token 0 on the first coordinate of each sink
+    // pair, delimiters on the second, so their strengths are independent. The sink key carries no
+    // positional code (a real sink key is a massive, position-free outlier); to keep sink_logit
+    // meaningful the query's sink component also adds back the positional logit of the adjacent token:
+    // the sink then beats the previous token by sink_logit, at any distance.
+    // The sink key is the big one (4x the symmetric split), so queries need only a moderate component.
+    const double sinkK0 = 4.0 * symmetric(std::max(c.sinkLogit, 1.0));
+    const double delimAmp = symmetric(c.delimiterLogit);
     const double perSinkPair = 1.0 / std::sqrt(double(c.sinkPairs));
+    const double adjacentKernel = positionalKernel(1.0);
     const double heavyAmp = symmetric(c.heavyHitterLogit);
     const double needleAmp = symmetric(c.needleLogit);
     std::vector<float> posAmp(std::size_t(b.positional));
@@ -432,15 +480,26 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
         const Index g = row / L, t = row % L;
         float* k = out.qkv.k.row(g, t);
         Stream rng(streamKey(c.seed, gen::kTagKeyNoise, std::uint64_t(index), std::uint64_t(g), std::uint64_t(t)));
-        for (Index d = 0; d < D; ++d) k[d] = float(c.noise) * rng.normal();
-        const auto& ph = setup.phases[std::size_t(g)];
-        for (Index p = 0; p < b.positional; ++p) {
-            k[p] += posAmp[std::size_t(p)] * float(std::cos(ph[std::size_t(p)]));
-            k[p + pairs] += posAmp[std::size_t(p)] * float(std::sin(ph[std::size_t(p)]));
+        // The sink key is a clean outlier: little content noise, so every head sees about the same sink.
+        const float keyNoise = float(c.noise) * (t == 0 ? kSinkKeyNoise : 1.0f);
+        for (Index d = 0; d < D; ++d) k[d] = keyNoise * rng.normal();
+        // Real keys are nearly silent in the sink dimensions except at the sinks; full noise there would
+        // turn every query's large sink component into a strong random per-key bias.
+        for (Index p = b.sinkBegin; p < pairs; ++p) {
+            k[p] *= kSinkPairKeyNoise;
+            k[p + pairs] *= kSinkPairKeyNoise;
         }
-        const double sinkAmp = t == 0 ? sinkK0 : (isDelim[std::size_t(t)] ? sinkKDelim : 0.0);
-        if (sinkAmp != 0.0)
-            for (Index p = b.sinkBegin; p < pairs; ++p) k[p] += float(sinkAmp * perSinkPair);
+        const auto& ph = setup.phases[std::size_t(g)];
+        if (t != 0) {
+            for (Index p = 0; p < b.positional; ++p) {
+                k[p] += posAmp[std::size_t(p)] * float(std::cos(ph[std::size_t(p)]));
+                k[p + pairs] += posAmp[std::size_t(p)] * float(std::sin(ph[std::size_t(p)]));
+            }
+        }
+        if (t == 0)
+            for (Index p = b.sinkBegin; p < pairs; ++p) k[p] += float(sinkK0 * perSinkPair);
+        else if (isDelim[std::size_t(t)])
+            for (Index p = b.sinkBegin; p < pairs; ++p) k[p + pairs] += float(delimAmp * perSinkPair);
         const auto& hd = setup.heavyDir[std::size_t(g)];
         const auto& nd = setup.needleDir[std::size_t(g)];
         const float hz = float(heavyAmp) * z[std::size_t(t)];
@@ -471,11 +530,18 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
         const auto& ph = setup.phases[std::size_t(g)];
         const float decay = float(hs.decay * hs.queryScale);
         for (Index p = 0; p < b.positional; ++p) {
-            q[p] += decay * posAmp[std::size_t(p)] * float(std::cos(ph[std::size_t(p)]));
-            q[p + pairs] += decay * posAmp[std::size_t(p)] * float(std::sin(ph[std::size_t(p)]));
+            // The query leads the key by delta_p: q.k in this pair is w_p cos(d theta_p + delta_p).
+            const double phase = ph[std::size_t(p)] + m_positionalPhases[std::size_t(p)];
+            q[p] += decay * posAmp[std::size_t(p)] * float(std::cos(phase));
+            q[p + pairs] += decay * posAmp[std::size_t(p)] * float(std::sin(phase));
         }
-        const float sq = float(hs.sinkGain * hs.queryScale * sinkQ * perSinkPair);
-        for (Index p = b.sinkBegin; p < pairs; ++p) q[p] += sq;
+        const double sinkTarget = hs.sinkGain * hs.queryScale * c.sinkLogit + double(decay) * adjacentKernel;
+        const float sq = float(std::max(0.0, sinkTarget) * sqrtD / sinkK0 * perSinkPair);
+        const float sd = float(hs.sinkGain * hs.queryScale * delimAmp * perSinkPair);
+        for (Index p = b.sinkBegin; p < pairs; ++p) {
+            q[p] += sq;
+            q[p + pairs] += sd;
+        }
         const auto& hd = setup.heavyDir[std::size_t(g)];
         const auto& nd = setup.needleDir[std::size_t(g)];
         const float hq = float(hs.heavyGain * hs.queryScale * heavyAmp);

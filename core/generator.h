@@ -38,27 +38,28 @@ struct GeneratorConfig {
     // RoPE (rotate-half layout). Pairs p = 0..D/2-1 rotate at theta^(-2p/D); the last pairs are the
     // slow ones. They are split into bands from the slow end: sink pairs, semantic pairs, and the rest
     // (positional band).
-    double ropeTheta = 10000.0;
+    double ropeTheta = 500000.0; // Llama-3-like: slow pairs stay coherent at 32K+
     int sinkPairs = 1;
     int semanticPairs = 4;
 
     // Attention sinks (logits are q.k/sqrt(D) at full head gain).
-    double sinkLogit = 13.0;       // token 0
+    double sinkLogit = 5.0;        // token 0, above the adjacent token's logit
     double delimiterLogit = 3.0;   // "." and newline tokens: weak secondary sinks
     double delimiterRate = 0.08;   // fraction of text tokens that are delimiters
 
     // Distance decay built into the positional band: attention ~ (1 + distance)^-decay.
-    double localDecay = 2.5;       // local / streaming heads
-    double baseDecay = 1.5;        // every other head (RoPE long-term decay)
-    double positionalRange = 0;    // distances the decay is fitted over; 0: 2 * tokens
+    double localDecay = 2.2;       // local / streaming heads
+    double baseDecay = 1.8;        // every other head (RoPE long-term decay)
+    double positionalRange = 65536; // distances the decay is fitted over (the "trained context")
 
     // Heavy hitters: a per-layer Gaussian importance field z_l(t), logit += gain * heavyHitterLogit * z.
-    double heavyHitterLogit = 3.0;
+    double heavyHitterLogit = 1.0;
     double heavyHitterShift = 0.2; // 0: the same field in every layer, 1: independent per layer
+    double heavyHitterSpan = 8.0;  // correlation length of the field along the sequence, tokens (0: i.i.d.)
 
     // Retrieval: needle tokens whose keys share a direction with the queries of the question part.
     int needles = 4;
-    double needleLogit = 9.0;
+    double needleLogit = 16.0;
     double questionFraction = 0.05; // last part of the sequence whose queries look for the needles
 
     // Unstructured content: per-element standard deviation of the q and k noise.
@@ -70,7 +71,8 @@ struct GeneratorConfig {
     double localHeads = 0.25;
     double heavyHeads = 0.25;
     double retrievalHeads = 0.125;
-    double diffuseHeads = 0.125;
+    double diffuseHeads = 0.125;    // in the first layer; tapers linearly to diffuseHeadsLast
+    double diffuseHeadsLast = 0.0;  // in the last layer (broad attention is an early-layer trait)
 
     // Values.
     double valueStd = 1.0;
@@ -121,8 +123,11 @@ public:
     // The heavy-hitter importance field z_l [L] of a layer.
     std::vector<float> importance(int index) const;
     std::vector<float> drift(int index) const;
-    // Positional band pair weights fitted so that sum_p w_p cos(d theta_p) ~ -ln(1 + d) + c.
+    // Positional band pair weights w_p and q-k phase offsets delta_p, fitted so that the kernel
+    // sum_p w_p cos(d theta_p + delta_p) ~ -ln(1 + d) + c over [1, positionalRange].
     const std::vector<double>& positionalWeights() const { return m_positionalWeights; }
+    const std::vector<double>& positionalPhases() const { return m_positionalPhases; }
+    double positionalKernel(double distance) const;
 
 private:
     Generator() = default;
@@ -130,6 +135,7 @@ private:
     SyntheticSequence m_sequence;
     std::vector<double> m_frequencies;       // theta_p, p = 0..D/2-1
     std::vector<double> m_positionalWeights; // one per positional-band pair
+    std::vector<double> m_positionalPhases;
     std::vector<float> m_cos;                // [L, D/2] cos(t theta_p)
     std::vector<float> m_sin;
 };

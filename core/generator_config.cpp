@@ -45,6 +45,7 @@ const std::vector<Field>& fields() {
         {"positional_range", &C::positionalRange},
         {"heavy_hitter_logit", &C::heavyHitterLogit},
         {"heavy_hitter_shift", &C::heavyHitterShift},
+        {"heavy_hitter_span", &C::heavyHitterSpan},
         {"needles", &C::needles},
         {"needle_logit", &C::needleLogit},
         {"question_fraction", &C::questionFraction},
@@ -55,6 +56,7 @@ const std::vector<Field>& fields() {
         {"heavy_heads", &C::heavyHeads},
         {"retrieval_heads", &C::retrievalHeads},
         {"diffuse_heads", &C::diffuseHeads},
+        {"diffuse_heads_last", &C::diffuseHeadsLast},
         {"value_std", &C::valueStd},
         {"value_mean", &C::valueMean},
         {"sink_value_scale", &C::sinkValueScale},
@@ -146,6 +148,12 @@ Result<GeneratorConfig> loadGeneratorPreset(const std::string& path, const Gener
     ss << in.rdbuf();
     auto r = generatorConfigFromJson(ss.str(), base);
     if (!r.ok()) return Status::error(r.status().code, path + ": " + r.error());
+    // A preset file without a "preset" key is named after the file (model = "synthetic:<name>").
+    if (!Json::parse(ss.str()).contains("preset")) {
+        std::string name = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+        if (auto dot = name.rfind('.'); dot != std::string::npos && dot > 0) name = name.substr(0, dot);
+        r->preset = name;
+    }
     return r;
 }
 
@@ -169,17 +177,21 @@ Status validateGeneratorConfig(const GeneratorConfig& c) {
         return bad("sink_pairs and semantic_pairs must be >= 1 and leave at least one positional pair (head_dim/2 = " +
                    std::to_string(pairs) + ")");
     if (!(c.ropeTheta > 1.0) || !std::isfinite(c.ropeTheta)) return bad("rope_theta must be > 1");
+    if (!(c.positionalRange >= 16.0) || !std::isfinite(c.positionalRange)) return bad("positional_range must be >= 16");
     const double nonNegative[] = {c.sinkLogit, c.delimiterLogit, c.delimiterRate, c.localDecay, c.baseDecay,
-                                  c.positionalRange, c.heavyHitterLogit, c.needleLogit, c.noise, c.headJitter,
-                                  c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads, c.diffuseHeads,
+                                  c.positionalRange, c.heavyHitterLogit, c.heavyHitterSpan, c.needleLogit, c.noise, c.headJitter,
+                                  c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads, c.diffuseHeads, c.diffuseHeadsLast,
                                   c.valueStd, c.valueMean, c.sinkValueScale, c.driftBase, c.driftEdge,
                                   c.driftJitter, c.driftTokenSpread};
     for (double v : nonNegative)
         if (!(v >= 0.0) || !std::isfinite(v)) return bad("logits, decays, rates, fractions and scales must be finite and >= 0");
     if (c.delimiterRate > 0.5) return bad("delimiter_rate must be <= 0.5");
     if (c.heavyHitterShift < 0.0 || c.heavyHitterShift > 1.0) return bad("heavy_hitter_shift must be in [0, 1]");
-    if (c.sinkHeads + c.localHeads + c.heavyHeads + c.retrievalHeads + c.diffuseHeads <= 0.0)
-        return bad("the head mix (sink_heads, local_heads, heavy_heads, retrieval_heads, diffuse_heads) is all zero");
+    if (c.sinkHeads + c.localHeads + c.heavyHeads + c.retrievalHeads <= 0.0 &&
+        std::min(c.diffuseHeads, c.diffuseHeadsLast) <= 0.0)
+        return bad("the head mix (sink_heads, local_heads, heavy_heads, retrieval_heads, diffuse_heads[_last]) is "
+                   "all zero");
+    if (c.diffuseHeads > 1.0 || c.diffuseHeadsLast > 1.0) return bad("diffuse_heads[_last] are fractions, <= 1");
     if (c.needles < 0 || Index(c.needles) > c.tokens / 4) return bad("needles must be in [0, tokens / 4]");
     if (!(c.questionFraction > 0.0) || c.questionFraction > 1.0) return bad("question_fraction must be in (0, 1]");
     if (c.driftBase + c.driftEdge <= 0.0) return bad("drift_base + drift_edge must be > 0");

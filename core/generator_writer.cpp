@@ -36,6 +36,16 @@ Result<SyntheticWriteSummary> writeSyntheticCapture(const GeneratorConfig& confi
     meta["num_layers"] = std::to_string(c.layers);
     meta["token_strings"] = tokenStringsJson(seq.tokenStrings);
     meta["generator"] = generatorConfigToJson(c);
+    // Which role each query head was built for, per layer: ground truth for the explorer's views.
+    nlohmann::json roles = nlohmann::json::array();
+    for (int l = 0; l < c.layers; ++l) {
+        nlohmann::json row = nlohmann::json::array();
+        for (HeadRole r : gen->roles(l)) row.push_back(headRoleName(r));
+        roles.push_back(row);
+    }
+    meta["head_roles"] = roles.dump();
+    nlohmann::json needles = seq.needles;
+    meta["needles"] = needles.dump();
 
     SafetensorsWriter writer;
     if (Status s = writer.open(path, specs, meta); !s.ok()) return s;

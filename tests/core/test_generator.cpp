@@ -240,20 +240,17 @@ TEST(Generator, RopeIsAppliedAndRelative) {
 
 TEST(Generator, PositionalKernelDecaysWithDistance) {
     auto g = make(smallConfig(4096));
-    const auto& w = g.positionalWeights();
-    ASSERT_FALSE(w.empty());
-    const double D = 64;
-    // Kernel sum_p w_p cos(d theta_p) at growing distances (pair p has theta^(-2p/D)).
-    auto kernel = [&](double d) {
-        double s = 0;
-        for (std::size_t p = 0; p < w.size(); ++p) s += w[p] * std::cos(d * std::pow(10000.0, -2.0 * double(p) / D));
-        return s;
-    };
-    EXPECT_GT(kernel(1), kernel(32));
-    EXPECT_GT(kernel(32), kernel(512));
-    EXPECT_GT(kernel(512), kernel(4096));
-    // About -ln(1 + d): a drop of ~ln(4096/32) ~ 4.8 between 32 and 4096.
-    EXPECT_NEAR(kernel(32) - kernel(4096), std::log(4097.0 / 33.0), 1.5);
+    ASSERT_FALSE(g.positionalWeights().empty());
+    for (double w : g.positionalWeights()) EXPECT_GE(w, 0.0);
+    // About -ln(1 + d) over the fitted range (65536 by default): monotone at every octave we check, and a
+    // drop of ~ln(4097/33) ~ 4.8 between 32 and 4096.
+    double previous = g.positionalKernel(1);
+    for (double d : {4.0, 32.0, 256.0, 2048.0, 8192.0, 32768.0}) {
+        const double k = g.positionalKernel(d);
+        EXPECT_LT(k, previous) << d;
+        previous = k;
+    }
+    EXPECT_NEAR(g.positionalKernel(32) - g.positionalKernel(4096), std::log(4097.0 / 33.0), 1.0);
 }
 
 TEST(Generator, SinksGetMass) {
@@ -313,19 +310,33 @@ TEST(Generator, LocalHeadsAttendToRecentTokens) {
     for (Index h = 0; h < 8; ++h) {
         const auto s = headStats(layer->qkv, h, 32);
         if (layer->roles[std::size_t(h)] == HeadRole::Local) EXPECT_GT(s.recent16, 0.2) << h;
-        if (layer->roles[std::size_t(h)] == HeadRole::Diffuse) EXPECT_GT(s.normEntropy, 0.6) << h;
     }
+    // Diffuse heads spread wider than the others of their layer.
+    double diffuse = 0, others = 0;
+    int nd = 0, no = 0;
+    for (Index h = 0; h < 8; ++h) {
+        const auto s = headStats(layer->qkv, h, 32);
+        if (layer->roles[std::size_t(h)] == HeadRole::Diffuse) diffuse += s.normEntropy, ++nd;
+        else others += s.normEntropy, ++no;
+    }
+    ASSERT_GT(nd, 0);
+    EXPECT_GT(diffuse / nd, 0.5);
+    EXPECT_GT(diffuse / nd, others / no + 0.1);
 }
 
-// Jaccard overlap of the top-k prefix tokens (by the layer score G, sinks and recent tokens excluded)
-// between two layers.
-double topOverlap(const Generator& g, int la, int lb, Index topK) {
+// Jaccard overlap between two layers of the top-k tokens by the layer score G, among tokens of one
+// distance band (so the shared distance decay does not decide the ranking) that are neither delimiters
+// nor needles (those are important in every layer by construction).
+double topOverlap(const Generator& g, int la, int lb, Index lo, Index hi, Index topK) {
+    std::set<Index> fixed(g.sequence().delimiters.begin(), g.sequence().delimiters.end());
+    fixed.insert(g.sequence().needles.begin(), g.sequence().needles.end());
     auto top = [&](int l) {
         auto layer = g.layer(l);
         tsa::ScoringConfig sc;
         auto s = tsa::scoreLayer(layer->qkv, sc);
         std::vector<std::int32_t> order;
-        for (Index j = 8; j < s->prefix - 256; ++j) order.push_back(std::int32_t(j));
+        for (Index j = lo; j < hi; ++j)
+            if (!fixed.count(j)) order.push_back(std::int32_t(j));
         std::sort(order.begin(), order.end(), [&](auto a, auto b) {
             return s->layerNorm[std::size_t(a)] > s->layerNorm[std::size_t(b)];
         });
@@ -338,17 +349,21 @@ double topOverlap(const Generator& g, int la, int lb, Index topK) {
 }
 
 TEST(Generator, ShiftKnobChangesCrossLayerOverlap) {
-    auto c = smallConfig(2048);
+    auto c = smallConfig(4096);
+    c.heavyHitterLogit = 2.5; // a clear importance field, so the test sees the knob and not the noise
     c.heavyHitterShift = 0.0;
-    const double stable = topOverlap(make(c), 1, 2, 64);
+    const double stable = topOverlap(make(c), 2, 3, 1000, 2000, 24);
     c.heavyHitterShift = 1.0;
-    const double shifting = topOverlap(make(c), 1, 2, 64);
-    EXPECT_GT(stable, 0.3);
-    EXPECT_LT(shifting, 0.15);
-    EXPECT_GT(stable, shifting + 0.2);
+    const double shifting = topOverlap(make(c), 2, 3, 1000, 2000, 24);
+    std::printf("top-24 Jaccard overlap, layers 2 vs 3: shift 0 -> %.2f, shift 1 -> %.2f\n", stable, shifting);
+    EXPECT_GT(stable, 2.0 * shifting);
+    EXPECT_GT(stable, shifting + 0.12);
+    EXPECT_LT(shifting, 0.2);
 
-    // The importance field itself: correlation between consecutive layers is 1 - shift.
+    // The importance field itself: correlation between consecutive layers is 1 - shift (a long sequence:
+    // the field is correlated along tokens, so short ones give noisy estimates).
     c.heavyHitterShift = 0.3;
+    c.tokens = 65536;
     auto g = make(c);
     auto z1 = g.importance(1), z2 = g.importance(2);
     double sxy = 0, sxx = 0, syy = 0;
@@ -357,7 +372,7 @@ TEST(Generator, ShiftKnobChangesCrossLayerOverlap) {
         sxx += z1[t] * z1[t];
         syy += z2[t] * z2[t];
     }
-    EXPECT_NEAR(sxy / std::sqrt(sxx * syy), 0.7, 0.06);
+    EXPECT_NEAR(sxy / std::sqrt(sxx * syy), 0.7, 0.05);
 }
 
 TEST(Generator, DriftVariesOverDepth) {
@@ -565,15 +580,28 @@ TEST(GeneratorReport, KeptFractionByLength) {
     const std::string preset = presetEnv ? presetEnv : "default";
     auto base = tsa::loadGeneratorPreset(presetDir() + "/" + preset + ".json");
     ASSERT_TRUE(base.ok()) << base.error();
+    // Optional JSON overrides on top of the preset (for tuning), and the lengths to measure.
+    if (const char* over = std::getenv("TSA_GENERATOR_OVERRIDE")) {
+        base = tsa::generatorConfigFromJson(over, *base);
+        ASSERT_TRUE(base.ok()) << base.error();
+    }
+    std::vector<Index> lengths = {4096, 16384, 32768};
+    if (const char* env = std::getenv("TSA_GENERATOR_LENGTHS")) {
+        lengths.clear();
+        std::stringstream ss(env);
+        for (std::string item; std::getline(ss, item, ',');) lengths.push_back(std::stoll(item));
+    }
     tsa::TsaParams params; // tau 0.005, W 128, k 7, min_tokens 1024
+    if (const char* env = std::getenv("TSA_GENERATOR_MIN_TOKENS")) params.minTokens = std::stoll(env);
     std::printf("preset %s, %d layers (at least 8 measured), %lld q heads, %lld kv heads, D %lld, seed %llu\n", preset.c_str(),
                 base->layers, (long long)base->qHeads, (long long)base->kvHeads, (long long)base->headDim,
                 (unsigned long long)base->seed);
     std::printf("%8s %12s %12s %s\n", "tokens", "kept(all)", "kept(2nd half)", "per layer");
-    for (Index tokens : {Index(4096), Index(16384), Index(32768)}) {
+    for (Index tokens : lengths) {
         auto c = *base;
         c.tokens = tokens;
         c.layers = std::max(c.layers, 8); // enough layers for a stable mean
+        if (const char* env = std::getenv("TSA_GENERATOR_LAYERS")) c.layers = std::stoi(env);
         auto g = make(c);
         std::vector<double> kept;
         for (int l = 0; l < c.layers; ++l) kept.push_back(keptFraction(g.layer(l)->qkv, params));

@@ -112,11 +112,7 @@ void AnalysisController::finishOpen(const QString& file, quint64 openId, Result<
     resetResults();
     if (params) m_params = *params;
     recomputePlan();
-    if (m_params.layer >= layerCount()) {
-        // Land on the first sparse layer: it is the one with something to see.
-        auto first = std::find(m_sparse.begin(), m_sparse.end(), true);
-        m_params.layer = first == m_sparse.end() ? 0 : int(first - m_sparse.begin());
-    }
+    if (m_params.layer < 0 || m_params.layer >= layerCount()) m_params.layer = firstSparseLayer();
     m_params.head = std::clamp(m_params.head, 0, std::max(0, headCount() - 1));
     for (const auto& w : result.warnings) emit warning(fromStd(w));
     refreshVisibleSelection();
@@ -125,6 +121,12 @@ void AnalysisController::finishOpen(const QString& file, quint64 openId, Result<
     emit layersChanged();
     emit attentionMapChanged();
     schedule();
+}
+
+int AnalysisController::firstSparseLayer() const {
+    // The layer with something to see; the first layer when the plan makes every layer dense.
+    auto first = std::find(m_sparse.begin(), m_sparse.end(), true);
+    return first == m_sparse.end() ? 0 : int(first - m_sparse.begin());
 }
 
 void AnalysisController::resetResults() {
@@ -185,6 +187,7 @@ void AnalysisController::setParams(const ExplorerParams& requested) {
                                  p.tsa.minTokens != old.tsa.minTokens;
     m_params = p;
     if (m_capture) {
+        if (m_params.layer < 0) m_params.layer = firstSparseLayer();
         m_params.layer = std::clamp(m_params.layer, 0, std::max(0, layerCount() - 1));
         m_params.head = std::clamp(m_params.head, 0, std::max(0, headCount() - 1));
     }

@@ -104,6 +104,7 @@ public:
     std::shared_ptr<const AttentionMap> attentionMap() const; // visible layer and head
     std::shared_ptr<const DenseResult> cachedDense(int layer) const;
     bool isSparseLayer(int layer) const;
+    int firstSparseLayer() const;
     const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
     QString planProblem() const { return m_planProblem; }               // why the plan fell back, if it did
     std::size_t denseCacheBytes() const { return m_dense.bytes(); }

@@ -67,7 +67,7 @@ ExplorerParams sanitised(ExplorerParams p) {
     if (p.tsa.poolKernel % 2 == 0) p.tsa.poolKernel += 1;
     p.tsa.minTokens = std::clamp<Index>(p.tsa.minTokens, 0, Index(1) << 30);
     if (!(p.plan.delta >= 0.0 && p.plan.delta <= 1.0)) p.plan.delta = 0.5;
-    p.layer = std::max(0, p.layer);
+    p.layer = std::max(-1, p.layer);
     p.head = std::max(0, p.head);
     return p;
 }

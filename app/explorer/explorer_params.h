@@ -16,7 +16,7 @@ namespace tsa::app {
 struct ExplorerParams {
     TsaParams tsa;
     LayerPlanConfig plan;
-    int layer = 0; // position in CaptureInfo::layerIds, not the model layer id
+    int layer = -1; // position in CaptureInfo::layerIds (not the model layer id); -1: first sparse layer
     int head = 0;  // query head
     QString colorMap = QStringLiteral("viridis");
     QString overviewMetric = QStringLiteral("kept");

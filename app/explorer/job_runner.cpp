@@ -1,6 +1,7 @@
 #include "app/explorer/job_runner.h"
 
 #include <QMetaObject>
+#include <QThread>
 
 namespace tsa::app {
 
@@ -26,6 +27,10 @@ quint64 JobRunner::start(const QString& label, Work work) {
     JobRunner* self = this;
     auto cancelFlag = m_cancel;
     m_pool.start([self, id, cancelFlag, work = std::move(work)]() {
+        // Background work yields the CPU to the GUI thread: the OpenMP team this thread starts inherits
+        // the idle scheduling class, so a slider drag is never queued behind a dense attention kernel.
+        if (QThread::currentThread()->priority() != QThread::IdlePriority)
+            QThread::currentThread()->setPriority(QThread::IdlePriority);
         std::function<void()> deliver;
         try {
             deliver = work(*cancelFlag);

@@ -20,6 +20,7 @@
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QHash>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenuBar>
@@ -37,6 +38,18 @@ namespace tsa::app {
 namespace {
 
 constexpr int kMaxRecent = 10;
+
+// Tab labels stay short; the views' own titles (which name layer and head) go into the tooltip.
+QString tabLabel(const QString& name, const QString& fallback) {
+    static const QHash<QString, const char*> labels = {
+        {QStringLiteral("overview"), "Overview"},   {QStringLiteral("selection"), "Selection map"},
+        {QStringLiteral("coverage"), "Coverage"},   {QStringLiteral("attention"), "Attention map"},
+        {QStringLiteral("error"), "Error"},         {QStringLiteral("depth"), "Depth"},
+        {QStringLiteral("sparsity"), "Sparsity"},   {QStringLiteral("how-it-works"), "How it works"},
+    };
+    const auto it = labels.find(name);
+    return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());
+}
 
 bool isSessionPath(const QString& path) { return QFileInfo(path).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0; }
 
@@ -72,7 +85,10 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
 
     m_tabs->setObjectName(QStringLiteral("viewTabs"));
     m_tabs->setDocumentMode(true);
-    for (auto* v : m_views->views()) m_tabs->addTab(v->widget(), v->viewTitle());
+    for (auto* v : m_views->views()) {
+        const int index = m_tabs->addTab(v->widget(), tabLabel(v->viewName(), v->viewTitle()));
+        m_tabs->setTabToolTip(index, v->viewTitle());
+    }
     setCentralWidget(m_tabs);
 
     auto* dock = new QDockWidget(tr("Parameters"), this);
@@ -86,7 +102,7 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     addDockWidget(Qt::LeftDockWidgetArea, dock);
 
     m_progress->setObjectName(QStringLiteral("progressBar"));
-    m_progress->setMaximumWidth(220);
+    m_progress->setFixedWidth(180);
     m_progress->setTextVisible(true);
     m_progress->setFormat(QStringLiteral("%v / %m"));
     m_progress->hide();
@@ -110,6 +126,11 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     });
     connect(m_controller, &AnalysisController::paramsChanged, m_settingsTimer, qOverload<>(&QTimer::start));
     connect(m_controller, &AnalysisController::progress, this, &MainWindow::onProgress);
+    connect(m_controller, &AnalysisController::paramsChanged, this, [this] {
+        // View titles name the layer and head; keep the tab tooltips in step.
+        for (int i = 0; i < m_tabs->count(); ++i)
+            if (auto* v = dynamic_cast<views::ExportableView*>(m_tabs->widget(i))) m_tabs->setTabToolTip(i, v->viewTitle());
+    });
     connect(m_controller, &AnalysisController::fileOpened, this, &MainWindow::onFileOpened);
     connect(m_controller, &AnalysisController::fileOpenFailed, this, [this](const QString& path, const QString& msg) {
         m_pendingView.clear();
@@ -163,7 +184,7 @@ void MainWindow::buildMenus() {
     int index = 0;
     for (auto* v : m_views->views()) {
         const QString name = v->viewName();
-        auto* action = view->addAction(v->viewTitle(), this, [this, name] { showView(name); });
+        auto* action = view->addAction(tabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
         if (index < 9) action->setShortcut(QKeySequence(tr("Alt+%1").arg(index + 1)));
         ++index;
     }

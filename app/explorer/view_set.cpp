@@ -2,11 +2,21 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/placeholder_view.h"
+#if __has_include("views/attention_map_view.h")
+#include "views/attention_map_view.h"
+#define TSA_HAVE_ATTENTION_VIEW 1
+#endif
+#include "views/coverage_view.h"
+#include "views/depth_view.h"
+#include "views/error_view.h"
 #include "views/overview_view.h"
+#include "views/selection_map_view.h"
 
+#include <QEvent>
 #include <QTimer>
 #include <QWidget>
 
+#include <algorithm>
 #include <limits>
 
 namespace tsa::app {
@@ -24,46 +34,85 @@ views::OverviewMetric overviewMetricFor(const QString& name) {
 } // namespace
 
 ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
-    : QObject(parent), m_controller(controller), m_layerTimer(new QTimer(this)) {
+    : QObject(parent), m_controller(controller), m_deferred(new QTimer(this)) {
     m_overview = new views::OverviewView;
-    m_views.push_back(m_overview);
-    const std::pair<const char*, const char*> pending[] = {
-        {"selection", "Selection map"}, {"coverage", "Coverage"},  {"attention", "Attention map"},
-        {"error", "Error"},             {"depth", "Depth"},        {"sparsity", "Sparsity"},
-        {"how-it-works", "How it works"},
-    };
-    for (const auto& [name, title] : pending) {
+    m_selection = new views::SelectionMapView;
+    m_coverage = new views::CoverageView;
+#ifdef TSA_HAVE_ATTENTION_VIEW
+    m_attention = new views::AttentionMapView;
+    views::ExportableView* attention = m_attention;
+#else
+    views::ExportableView* attention = nullptr;
+#endif
+    m_error = new views::ErrorView;
+    m_depth = new views::DepthView;
+    auto placeholder = [](const char* name, const char* title) {
         auto* p = new PlaceholderView(QString::fromLatin1(name), tr(title));
         p->setText(tr("This view is still being written."));
-        m_views.push_back(p);
+        return p;
+    };
+    m_parts = {{Overview, m_overview},
+               {SelectionMap, m_selection},
+               {Coverage, m_coverage},
+               {Attention, attention ? attention : placeholder("attention", "Attention map")},
+               {Error, m_error},
+               {Depth, m_depth},
+               {Sparsity, placeholder("sparsity", "Sparsity")},
+               {HowItWorks, placeholder("how-it-works", "How it works")}};
+    for (const auto& [part, v] : m_parts) {
+        m_views.push_back(v);
+        v->widget()->installEventFilter(this);
     }
+    m_refreshCounts.assign(m_parts.size(), 0);
 
-    m_layerTimer->setSingleShot(true);
-    m_layerTimer->setInterval(0);
-    connect(m_layerTimer, &QTimer::timeout, this, &ViewSet::flush);
+    m_deferred->setSingleShot(true);
+    m_deferred->setInterval(0);
+    connect(m_deferred, &QTimer::timeout, this, [this] {
+        unsigned visible = 0;
+        for (const auto& [part, v] : m_parts)
+            if (v->widget()->isVisible()) visible |= part;
+        refresh(m_dirty & visible);
+    });
 
-    connect(m_overview, &views::OverviewView::cellClicked, this, [this](int layer, int head) {
+    // Clicks in a view pick what every view shows.
+    auto pick = [this](int layer, int head) {
         ExplorerParams p = m_controller->params();
         p.layer = layer;
         p.head = head;
         m_controller->setParams(p);
+    };
+    connect(m_overview, &views::OverviewView::cellClicked, this, pick);
+    connect(m_error, &views::ErrorView::cellClicked, this, [this, pick](int layer, int head) {
+        // The error grid's extra column is the layer aggregate: keep the current head there.
+        pick(layer, head < m_controller->headCount() ? head : m_controller->params().head);
     });
+    connect(m_selection, &views::SelectionMapView::headClicked, controller, &AnalysisController::setHead);
+    connect(m_depth, &views::DepthView::layerClicked, controller, &AnalysisController::setLayer);
+    // The token axes of the selection map, depth and error views zoom together.
+    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth, &views::DepthView::setVisibleRange);
+    connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection, &views::SelectionMapView::setVisibleRange);
+    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error, &views::ErrorView::setVisibleRange);
 
-    connect(controller, &AnalysisController::selectionChanged, this, &ViewSet::refreshSelectionViews);
-    connect(controller, &AnalysisController::layersChanged, this, &ViewSet::scheduleLayers);
-    connect(controller, &AnalysisController::metricsChanged, this, [this](int) {
-        m_metricsDirty = true;
-        scheduleLayers();
+    connect(controller, &AnalysisController::fileOpened, this, [this] {
+        const auto& strings = m_controller->capture()->tokenStrings();
+        m_tokenStrings = strings.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(strings);
+        m_headCurves.clear();
+        m_errorMetrics.clear();
+        m_selection->resetZoom();
+        m_depth->resetZoom();
+        markDirty(~0u);
     });
-    connect(controller, &AnalysisController::attentionMapChanged, this, &ViewSet::refreshAttentionMap);
+    connect(controller, &AnalysisController::selectionChanged, this,
+            [this] { markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity); });
+    connect(controller, &AnalysisController::layersChanged, this, [this] { markDirty(Overview | Depth | Sparsity); });
+    connect(controller, &AnalysisController::metricsChanged, this, [this](int) { markDirty(Overview | Error); });
+    connect(controller, &AnalysisController::attentionMapChanged, this, [this] { markDirty(Attention); });
     connect(controller, &AnalysisController::paramsChanged, this, [this] {
         refreshStyle();
-        refreshSelectionViews();
-        refreshAttentionMap();
-        m_metricsDirty = true;
-        scheduleLayers();
+        markDirty(Overview | Depth | Error);
     });
-    refreshAll();
+    refreshStyle();
+    markDirty(~0u);
 }
 
 ViewSet::~ViewSet() {
@@ -83,6 +132,12 @@ QStringList ViewSet::names() const {
     return out;
 }
 
+int ViewSet::refreshCount(const QString& name) const {
+    for (std::size_t i = 0; i < m_parts.size(); ++i)
+        if (m_parts[i].second->viewName() == name) return m_refreshCounts[i];
+    return -1;
+}
+
 int ViewSet::needsOf(const QString& name) const {
     if (name == QLatin1String("overview"))
         return m_controller->params().overviewMetric == QLatin1String("kept")
@@ -94,36 +149,128 @@ int ViewSet::needsOf(const QString& name) const {
     return Need::NeedSelection;
 }
 
-void ViewSet::refreshAll() {
-    refreshStyle();
-    refreshSelectionViews();
-    refreshAttentionMap();
-    m_metricsDirty = true;
-    flush();
-}
-
 void ViewSet::flush() {
-    m_layerTimer->stop();
-    refreshLayerViews();
-    if (m_metricsDirty) refreshMetricViews();
-    m_metricsDirty = false;
+    m_deferred->stop();
+    refresh(m_dirty);
 }
 
-void ViewSet::scheduleLayers() {
-    if (!m_layerTimer->isActive()) m_layerTimer->start();
+unsigned ViewSet::partOf(const QObject* widget) const {
+    for (const auto& [part, v] : m_parts)
+        if (v->widget() == widget) return part;
+    return 0;
+}
+
+bool ViewSet::eventFilter(QObject* watched, QEvent* event) {
+    // A view that was skipped while hidden catches up before its first paint.
+    if (event->type() == QEvent::Show)
+        if (const unsigned part = partOf(watched); part & m_dirty) refresh(part);
+    return QObject::eventFilter(watched, event);
+}
+
+void ViewSet::markDirty(unsigned parts) {
+    m_dirty |= parts;
+    unsigned visible = 0;
+    for (const auto& [part, v] : m_parts)
+        if (v->widget()->isVisible()) visible |= part;
+    // The selection path is refreshed in the same event as the tau change; the rest once per turn.
+    refresh(m_dirty & visible & kImmediate);
+    if (m_dirty & visible & ~kImmediate) m_deferred->start();
+}
+
+void ViewSet::refresh(unsigned parts) {
+    parts &= m_dirty;
+    m_dirty &= ~parts;
+    for (std::size_t i = 0; i < m_parts.size(); ++i)
+        if (parts & m_parts[i].first) ++m_refreshCounts[i];
+    if (parts & Overview) refreshOverview();
+    if (parts & SelectionMap) refreshSelectionMap();
+    if (parts & Coverage) refreshCoverage();
+    if (parts & Attention) refreshAttention();
+    if (parts & Error) refreshError();
+    if (parts & Depth) refreshDepth();
 }
 
 void ViewSet::refreshStyle() {
+    // Cheap setters: applied to every view at once, visible or not.
     const ExplorerParams& p = m_controller->params();
     m_overview->setColourMap(p.colorMap);
     m_overview->setMetric(overviewMetricFor(p.overviewMetric));
+    m_overview->setSelected(p.layer, p.head);
+    m_selection->setColourMap(p.colorMap);
+    m_selection->setSelectedHead(p.head);
+    m_coverage->setHighlightedHead(p.head);
+    if (m_attention) m_attention->setColourMap(p.colorMap);
+    m_depth->setColourMap(p.colorMap);
+    m_depth->setSelectedLayer(p.layer);
+    m_error->setSelected(p.layer, p.head);
 }
 
-void ViewSet::refreshSelectionViews() {
-    // Selection map, coverage and how-it-works land here with the real views.
+void ViewSet::refreshSelectionMap() {
+    const int layer = m_controller->params().layer;
+    const CaptureInfo* info = m_controller->info();
+    views::SelectionMapData map;
+    map.layerId = m_controller->modelLayerId(layer);
+    map.selection = m_controller->selection(layer);
+    map.scores = m_controller->scores(layer);
+    map.groupSize = info && info->kvHeads > 0 ? int(info->qHeads / info->kvHeads) : 1;
+    map.tokenStrings = m_tokenStrings;
+    m_selection->setData(std::move(map));
 }
 
-void ViewSet::refreshLayerViews() {
+void ViewSet::refreshCoverage() {
+    const ExplorerParams& p = m_controller->params();
+    auto sel = m_controller->selection(p.layer);
+    auto scores = m_controller->scores(p.layer);
+    views::CoverageData coverage;
+    coverage.layerId = m_controller->modelLayerId(p.layer);
+    coverage.tau = p.tsa.tau;
+    coverage.sparse = sel && sel->sparse;
+    if (scores) {
+        coverage.prefix = scores->prefix;
+        coverage.layer = coverageCurve(*scores, -1, p.tsa.tau);
+        // Head curves do not depend on tau: sorted once per scores object.
+        auto it = std::find_if(m_headCurves.begin(), m_headCurves.end(),
+                               [&](const auto& e) { return e.first.lock() == scores; });
+        if (it == m_headCurves.end()) {
+            std::vector<CoverageCurve> heads;
+            for (Index h = 0; h < scores->qHeads; ++h) heads.push_back(coverageCurve(*scores, h, p.tsa.tau));
+            if (m_headCurves.size() >= 4) m_headCurves.erase(m_headCurves.begin());
+            m_headCurves.emplace_back(scores, std::move(heads));
+            it = m_headCurves.end() - 1;
+        }
+        coverage.heads = it->second;
+    }
+    m_coverage->setData(std::move(coverage));
+    m_coverage->setHighlightedHead(p.head);
+}
+
+void ViewSet::refreshAttention() {
+#ifdef TSA_HAVE_ATTENTION_VIEW
+    const ExplorerParams& p = m_controller->params();
+    views::AttentionBlocks blocks;
+    blocks.layerId = m_controller->modelLayerId(p.layer);
+    blocks.head = p.head;
+    if (auto map = m_controller->attentionMap()) {
+        blocks.tokens = map->tokens;
+        blocks.blockSize = map->blockSize;
+        blocks.blocks = int(map->blocks);
+        // The core map holds per-row means over sampled rows; the view takes block sums over all rows.
+        blocks.mass.resize(map->mass.size());
+        for (Index r = 0; r < map->blocks; ++r) {
+            const float rows = float(map->blockStart[std::size_t(r + 1)] - map->blockStart[std::size_t(r)]);
+            for (Index c = 0; c < map->blocks; ++c)
+                blocks.mass[std::size_t(r * map->blocks + c)] = map->at(r, c) * rows;
+        }
+    }
+    if (auto sel = m_controller->selection(p.layer); sel && sel->sparse && p.head < sel->qHeads) {
+        blocks.sparse = true;
+        blocks.kept.assign(sel->head(p.head), sel->head(p.head) + sel->kept);
+    }
+    m_attention->setData(std::move(blocks));
+#endif
+}
+
+void ViewSet::refreshOverview() {
     views::OverviewData data;
     if (const CaptureInfo* info = m_controller->info()) {
         data.qHeads = int(info->qHeads);
@@ -151,12 +298,40 @@ void ViewSet::refreshLayerViews() {
     m_overview->setSelected(m_controller->params().layer, m_controller->params().head);
 }
 
-void ViewSet::refreshMetricViews() {
-    // Error view lands here.
+void ViewSet::refreshError() {
+    const int layers = m_controller->layerCount();
+    if (int(m_errorMetrics.size()) != layers || m_error->data().layerIds.size() != std::size_t(layers) ||
+        m_error->data().window != m_controller->params().tsa.window) {
+        views::ErrorData data;
+        data.qHeads = m_controller->headCount();
+        data.window = m_controller->params().tsa.window;
+        for (int l = 0; l < layers; ++l) data.layerIds.push_back(m_controller->modelLayerId(l));
+        data.metrics.assign(std::size_t(layers), nullptr);
+        m_error->setData(std::move(data));
+        m_errorMetrics.assign(std::size_t(layers), nullptr);
+    }
+    // Only metrics of the current parameters are shown; older ones would describe another selection.
+    for (int l = 0; l < layers; ++l) {
+        bool current = false;
+        auto m = m_controller->metrics(l, &current);
+        if (!current) m = nullptr;
+        if (m != m_errorMetrics[std::size_t(l)]) {
+            m_errorMetrics[std::size_t(l)] = m;
+            m_error->setLayerMetrics(l, m);
+        }
+    }
+    m_error->setSelected(m_controller->params().layer, m_controller->params().head);
 }
 
-void ViewSet::refreshAttentionMap() {
-    // Attention map view lands here.
+void ViewSet::refreshDepth() {
+    std::vector<int> ids;
+    std::vector<std::shared_ptr<const Selection>> selections;
+    for (int l = 0; l < m_controller->layerCount(); ++l) {
+        ids.push_back(m_controller->modelLayerId(l));
+        selections.push_back(m_controller->selection(l));
+    }
+    m_depth->setData(views::buildDepthData(m_controller->params().head, ids, selections));
+    m_depth->setSelectedLayer(m_controller->params().layer);
 }
 
 } // namespace tsa::app

@@ -1,21 +1,34 @@
 // The explorer's views and the glue that feeds them from the AnalysisController: one object shared by the
 // window (which puts the widgets in tabs), --screenshot and `tsa export` (which render them without a
-// window), so all three show the same picture. Each controller signal updates only the views that depend
-// on it; the visible layer's selection reaches the selection views synchronously (that is the path the
-// 50 ms budget is about), everything else is coalesced per event-loop turn.
+// window), so all three show the same picture.
+//
+// Updates are lazy per view: a controller signal marks the views that depend on it dirty; a visible view
+// is refreshed at once (selection path: synchronously, so a tau change reaches the screen in the same
+// event) or on the next event-loop turn (per-layer views, coalesced); a hidden view only when it is shown
+// or when flush() is called before an export. A hidden Qt Charts view therefore costs nothing while
+// the slider moves.
 #pragma once
+
+#include "core/metrics.h"
 
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
+#include <memory>
+#include <string>
 #include <vector>
 
 class QTimer;
 
 namespace tsa::views {
+class AttentionMapView;
+class CoverageView;
+class DepthView;
+class ErrorView;
 class ExportableView;
 class OverviewView;
+class SelectionMapView;
 } // namespace tsa::views
 
 namespace tsa::app {
@@ -34,24 +47,55 @@ public:
     QStringList names() const;
     // AnalysisController::Need flags a view waits for before a screenshot or an export.
     int needsOf(const QString& name) const;
-    // Pushes everything again (after construction, after a file is opened).
-    void refreshAll();
-    // Applies the pending coalesced updates now (headless paths render right after waiting).
+    // Brings every view up to date now, visible or not (exports, screenshots, tests).
     void flush();
+    // Refreshes counted per view since construction (tests check that hidden views are skipped).
+    int refreshCount(const QString& name) const;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
-    void refreshSelectionViews();
-    void refreshLayerViews();
-    void refreshMetricViews();
-    void refreshAttentionMap();
+    enum Part : unsigned {
+        Overview = 1u << 0,
+        SelectionMap = 1u << 1,
+        Coverage = 1u << 2,
+        Attention = 1u << 3,
+        Error = 1u << 4,
+        Depth = 1u << 5,
+        Sparsity = 1u << 6,
+        HowItWorks = 1u << 7,
+    };
+    static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks;
+
+    void markDirty(unsigned parts);
+    void refresh(unsigned parts);
+    unsigned partOf(const QObject* widget) const;
+    void refreshOverview();
+    void refreshSelectionMap();
+    void refreshCoverage();
+    void refreshAttention();
+    void refreshError();
+    void refreshDepth();
     void refreshStyle();
-    void scheduleLayers();
 
     AnalysisController* m_controller;
     std::vector<views::ExportableView*> m_views;
+    std::vector<std::pair<unsigned, views::ExportableView*>> m_parts;
+    std::vector<int> m_refreshCounts;
     views::OverviewView* m_overview = nullptr;
-    QTimer* m_layerTimer;
-    bool m_metricsDirty = false;
+    views::SelectionMapView* m_selection = nullptr;
+    views::CoverageView* m_coverage = nullptr;
+    views::AttentionMapView* m_attention = nullptr;
+    views::ErrorView* m_error = nullptr;
+    views::DepthView* m_depth = nullptr;
+    unsigned m_dirty = 0;
+    QTimer* m_deferred;
+    std::shared_ptr<const std::vector<std::string>> m_tokenStrings;
+    // Per-head coverage curves of recent LayerScores objects (weak: a freed object can never match).
+    std::vector<std::pair<std::weak_ptr<const LayerScores>, std::vector<CoverageCurve>>> m_headCurves;
+    // The error view takes metrics per layer; what it was last given, to send only what changed.
+    std::vector<std::shared_ptr<const LayerMetrics>> m_errorMetrics;
 };
 
 } // namespace tsa::app

@@ -1,0 +1,248 @@
+// The explorer's small parts: parameter JSON and settings, layer lists, the log tau slider mapping, the
+// LRU cache, the command line, session files and the view exporters.
+#include "app/explorer/command_line.h"
+#include "app/explorer/explorer_params.h"
+#include "app/explorer/lru_cache.h"
+#include "app/explorer/placeholder_view.h"
+#include "app/explorer/session.h"
+#include "app/explorer/tau_editor.h"
+#include "app/explorer/view_export.h"
+
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QImage>
+#include <QSettings>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace tsa::app;
+
+class TestAppUnits : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("tsa-explorer-tests"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_app_units"));
+        QSettings().clear();
+    }
+
+    void paramsJsonRoundTrip() {
+        ExplorerParams p;
+        p.tsa.tau = 0.0123;
+        p.tsa.window = 64;
+        p.tsa.poolKernel = 5;
+        p.tsa.minTokens = 512;
+        p.plan.mode = tsa::SparseLayerMode::List;
+        p.plan.list = {3, 5, 9};
+        p.plan.delta = 0.25;
+        p.layer = 2;
+        p.head = 3;
+        p.colorMap = QStringLiteral("magma");
+        p.overviewMetric = QStringLiteral("error-p95");
+        p.view = QStringLiteral("coverage");
+        const ExplorerParams q = paramsFromJson(toJson(p));
+        QCOMPARE(q.tsa.tau, p.tsa.tau);
+        QCOMPARE(q.tsa.window, p.tsa.window);
+        QCOMPARE(q.tsa.poolKernel, p.tsa.poolKernel);
+        QCOMPARE(q.tsa.minTokens, p.tsa.minTokens);
+        QCOMPARE(int(q.plan.mode), int(p.plan.mode));
+        QCOMPARE(q.plan.list, p.plan.list);
+        QCOMPARE(q.plan.delta, p.plan.delta);
+        QCOMPARE(q.layer, 2);
+        QCOMPARE(q.head, 3);
+        QCOMPARE(q.colorMap, p.colorMap);
+        QCOMPARE(q.overviewMetric, p.overviewMetric);
+        QCOMPARE(q.view, p.view);
+    }
+
+    void paramsAreSanitised() {
+        ExplorerParams p;
+        p.tsa.tau = 7.0;
+        p.tsa.poolKernel = 6;
+        p.tsa.window = -3;
+        p.plan.delta = 3.0;
+        const ExplorerParams q = sanitised(p);
+        QCOMPARE(q.tsa.tau, kTauMax);
+        QCOMPARE(q.tsa.poolKernel % 2, tsa::Index(1));
+        QVERIFY(q.tsa.window >= 1);
+        QCOMPARE(q.plan.delta, 0.5);
+        // tau 0 (dense) survives; wrong JSON types keep the base values.
+        p = ExplorerParams{};
+        p.tsa.tau = 0.0;
+        QCOMPARE(sanitised(p).tsa.tau, 0.0);
+        const ExplorerParams r = paramsFromJson(QJsonObject{{QStringLiteral("tau"), QStringLiteral("lots")}});
+        QCOMPARE(r.tsa.tau, ExplorerParams{}.tsa.tau);
+    }
+
+    void settingsRoundTrip() {
+        ExplorerParams p;
+        p.tsa.tau = 0.02;
+        p.head = 5;
+        {
+            QSettings settings;
+            saveParams(settings, p);
+        }
+        QSettings settings;
+        const ExplorerParams q = loadParams(settings);
+        QCOMPARE(q.tsa.tau, 0.02);
+        QCOMPARE(q.head, 5);
+    }
+
+    void layerLists() {
+        std::vector<int> layers;
+        QVERIFY(parseLayerList(QStringLiteral("16-18, 4,4 , 9"), &layers));
+        QCOMPARE(layers, (std::vector<int>{4, 9, 16, 17, 18}));
+        QCOMPARE(layerListText(layers), QStringLiteral("4,9,16,17,18"));
+        QVERIFY(parseLayerList(QString(), &layers));
+        QVERIFY(layers.empty());
+        QVERIFY(!parseLayerList(QStringLiteral("3,x"), &layers));
+        QVERIFY(!parseLayerList(QStringLiteral("9-2"), &layers));
+    }
+
+    void tauSliderIsLogarithmic() {
+        QCOMPARE(TauEditor::sliderPosition(kTauMin), 0);
+        QCOMPARE(TauEditor::sliderPosition(kTauMax), TauEditor::kSteps);
+        QCOMPARE(TauEditor::tauAt(0), kTauMin);
+        QCOMPARE(TauEditor::tauAt(TauEditor::kSteps), kTauMax);
+        // Equal slider distances are equal ratios: the middle is the geometric mean.
+        QVERIFY(qAbs(TauEditor::tauAt(TauEditor::kSteps / 2) - std::sqrt(kTauMin * kTauMax)) < 1e-4);
+        for (int pos = 0; pos <= TauEditor::kSteps; pos += 37)
+            QVERIFY(qAbs(TauEditor::sliderPosition(TauEditor::tauAt(pos)) - pos) <= 2);
+
+        TauEditor editor;
+        QSignalSpy spy(&editor, &TauEditor::valueChanged);
+        editor.slider()->setValue(TauEditor::sliderPosition(0.05));
+        QCOMPARE(spy.count(), 1);
+        QVERIFY(qAbs(editor.value() - 0.05) < 0.001);
+        QCOMPARE(editor.spinBox()->value(), editor.value());
+        editor.spinBox()->setValue(0.00123);
+        QCOMPARE(spy.count(), 2);
+        QCOMPARE(editor.value(), 0.00123);
+        QCOMPARE(editor.slider()->value(), TauEditor::sliderPosition(0.00123));
+        editor.setValue(0.3); // programmatic: no signal
+        QCOMPARE(spy.count(), 2);
+    }
+
+    void lruCacheEvictsLeastRecent() {
+        LruCache<int, int> cache(100);
+        cache.put(1, std::make_shared<int>(1), 40);
+        cache.put(2, std::make_shared<int>(2), 40);
+        QVERIFY(cache.get(1)); // 1 is now the most recent
+        cache.put(3, std::make_shared<int>(3), 40);
+        QVERIFY(cache.contains(1));
+        QVERIFY(!cache.contains(2));
+        QVERIFY(cache.contains(3));
+        QCOMPARE(cache.bytes(), std::size_t(80));
+        // An entry larger than the budget still stays, alone.
+        cache.put(4, std::make_shared<int>(4), 500);
+        QCOMPARE(cache.size(), std::size_t(1));
+        QVERIFY(cache.contains(4));
+        // A reader keeps an evicted value alive.
+        auto held = cache.get(4);
+        cache.clear();
+        QCOMPARE(*held, 4);
+    }
+
+    void commandLine() {
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("f.safetensors"), QStringLiteral("--tau"),
+                                   QStringLiteral("0.01"), QStringLiteral("--layer"), QStringLiteral("3"),
+                                   QStringLiteral("--head"), QStringLiteral("2"), QStringLiteral("--view"),
+                                   QStringLiteral("coverage"), QStringLiteral("--screenshot"), QStringLiteral("o.png")},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+        QCOMPARE(cl.file, QStringLiteral("f.safetensors"));
+        QCOMPARE(*cl.tau, 0.01);
+        QCOMPARE(*cl.layerId, 3);
+        QCOMPARE(*cl.head, 2);
+        QCOMPARE(*cl.view, QStringLiteral("coverage"));
+        QVERIFY(cl.headless());
+        ExplorerParams p;
+        cl.applyTo(&p);
+        QCOMPARE(p.tsa.tau, 0.01);
+        QCOMPARE(p.view, QStringLiteral("coverage"));
+
+        const QList<QStringList> bad = {
+            {QStringLiteral("x"), QStringLiteral("--tau"), QStringLiteral("abc")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--tau"), QStringLiteral("0.9")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--pool-kernel"), QStringLiteral("4")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--view"), QStringLiteral("nope")},
+            {QStringLiteral("x"), QStringLiteral("--screenshot"), QStringLiteral("o.png")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--screenshot"), QStringLiteral("o.jpg")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--bogus")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--sparse-layers"), QStringLiteral("odd")},
+        };
+        for (const QStringList& args : bad) {
+            message.clear();
+            QCOMPARE(parseCommandLine(args, &cl, &message), ParseOutcome::ExitUsage);
+            QVERIFY2(!message.isEmpty(), qPrintable(args.join(QLatin1Char(' '))));
+        }
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--help")}, &cl, &message), ParseOutcome::ExitOk);
+        for (const QString& view : explorerViewNames()) QVERIFY(message.contains(view));
+    }
+
+    void sessionFiles() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QFile capture(dir.filePath(QStringLiteral("data/c.safetensors")));
+        QDir(dir.path()).mkpath(QStringLiteral("data"));
+        QVERIFY(capture.open(QIODevice::WriteOnly));
+        capture.close();
+        Session s;
+        s.filePath = capture.fileName();
+        s.params.tsa.tau = 0.03;
+        s.params.view = QStringLiteral("depth");
+        s.params.layer = 1;
+        const QString path = dir.filePath(QStringLiteral("s.json"));
+        QString error;
+        QVERIFY2(saveSession(path, s, &error), qPrintable(error));
+        auto loaded = loadSession(path, &error);
+        QVERIFY2(loaded, qPrintable(error));
+        QCOMPARE(QFileInfo(loaded->filePath).canonicalFilePath(), QFileInfo(s.filePath).canonicalFilePath());
+        QCOMPARE(loaded->params.tsa.tau, 0.03);
+        QCOMPARE(loaded->params.view, QStringLiteral("depth"));
+        QCOMPARE(loaded->params.layer, 1);
+
+        // Broken files say what is wrong.
+        QVERIFY(!sessionFromJson("{", path, &error));
+        QVERIFY(error.contains(path));
+        QVERIFY(!sessionFromJson(R"({"format":"other","version":1,"file":"x"})", path, &error));
+        QVERIFY(error.contains(QStringLiteral("format")));
+        QVERIFY(!sessionFromJson(R"({"format":"tsa-explorer-session","version":99,"file":"x"})", path, &error));
+        QVERIFY(error.contains(QStringLiteral("99")));
+        QVERIFY(!loadSession(dir.filePath(QStringLiteral("missing.json")), &error));
+    }
+
+    void exportersWriteValidFiles() {
+        QTemporaryDir dir;
+        PlaceholderView view(QStringLiteral("demo"), QStringLiteral("Demo"));
+        view.setText(QStringLiteral("hello, \"world\""));
+        QString error;
+        const QString png = dir.filePath(QStringLiteral("v.png"));
+        QVERIFY2(writeView(view, png, QSize(300, 200), 2.0, &error), qPrintable(error));
+        QImage image(png);
+        QCOMPARE(image.size(), QSize(600, 400));
+        const QString svg = dir.filePath(QStringLiteral("v.svg"));
+        QVERIFY(writeView(view, svg, QSize(300, 200), 1.0, &error));
+        QFile svgFile(svg);
+        QVERIFY(svgFile.open(QIODevice::ReadOnly));
+        QVERIFY(svgFile.readAll().contains("<svg"));
+        const QString csv = dir.filePath(QStringLiteral("v.csv"));
+        QVERIFY(writeView(view, csv, QSize(300, 200), 1.0, &error));
+        QFile csvFile(csv);
+        QVERIFY(csvFile.open(QIODevice::ReadOnly));
+        QVERIFY(csvFile.readAll().startsWith("view,message"));
+        QVERIFY(!writeView(view, dir.filePath(QStringLiteral("v.bmp")), QSize(300, 200), 1.0, &error));
+        QVERIFY(error.contains(QStringLiteral(".png")));
+        // Writing into a missing folder fails with the path in the message, and leaves nothing behind.
+        QVERIFY(!writeView(view, dir.filePath(QStringLiteral("no/such/v.png")), QSize(300, 200), 1.0, &error));
+        QVERIFY(error.contains(QStringLiteral("no/such")));
+    }
+};
+
+QTEST_MAIN(TestAppUnits)
+#include "test_app_units.moc"

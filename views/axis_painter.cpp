@@ -75,8 +75,9 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
     const double length = horiz ? plot.width() : plot.height();
     const int maxTicks = std::max(2, static_cast<int>(length / (horiz ? 90.0 : 38.0)));
 
-    double lo = spec.scale.lo;
-    double hi = spec.scale.hi;
+    // A scale may run backwards (hi < lo: query positions growing downwards); ticks need the ordered range.
+    double lo = std::min(spec.scale.lo, spec.scale.hi);
+    double hi = std::max(spec.scale.lo, spec.scale.hi);
     if (spec.cellCentred) {
         lo -= 0.5;
         hi -= 0.5;

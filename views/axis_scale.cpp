@@ -12,7 +12,7 @@ double AxisScale::unit(double v) const {
         if (!(v > 0.0)) return 0.0;
         return h > l ? (std::log10(v) - l) / (h - l) : 0.5;
     }
-    return hi > lo ? (v - lo) / (hi - lo) : 0.5;
+    return hi != lo ? (v - lo) / (hi - lo) : 0.5; // hi < lo: a reversed axis
 }
 
 double AxisScale::unitClamped(double v) const {

@@ -2,11 +2,14 @@
 // $TSA_VIEWS_SHOTS_DIR (default /tmp/views-shots). Also checks each picture is the requested size and not blank.
 #include "test_views_fake_data.h"
 
+#include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
 #include "views/error_view.h"
+#include "views/how_it_works_panel.h"
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
+#include "views/sparsity_view.h"
 
 #include <QDir>
 #include <QImage>
@@ -150,6 +153,43 @@ private slots:
         view.setVisibleRange(3000, 3400);
         view.setMetric(ErrorMetric::DroppedRows);
         shoot(view, {1000, 720}, "error_zoom_dropped");
+    }
+
+    void attention() {
+        AttentionMapView view;
+        AttentionBlocks blocks = fake::attentionBlocks(m_model.tokens, 64, m_model.selections[12].get(), 5);
+        blocks.layerId = 12;
+        view.setData(blocks);
+        QImage a = shoot(view, {820, 720}, "attention");
+        QVERIFY(distinctColours(a) > 20);
+    }
+
+    void sparsity() {
+        SparsityView view;
+        SparsityData data;
+        data.tau = m_model.tau;
+        data.tokens = m_model.tokens;
+        for (int l = 0; l < m_model.layers; ++l) data.layers.push_back(makeSparsityLayer(l, *m_model.selections[l]));
+        view.setData(data);
+        view.setSelectedLayer(12);
+        QImage a = shoot(view, {900, 420}, "sparsity");
+        QVERIFY(distinctColours(a) > 5);
+    }
+
+    void howItWorks() {
+        HowItWorksPanel view;
+        HowItWorksData data;
+        data.layerId = 12;
+        data.head = 5;
+        data.groupSize = 4;
+        data.scores = m_model.scores[12];
+        data.selection = m_model.selections[12];
+        view.setData(data);
+        for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
+            view.setStep(step);
+            QImage a = shoot(view, {960, 600}, QStringLiteral("howitworks_%1_%2").arg(step + 1).arg(HowItWorksPanel::stepName(step).toLower()));
+            QVERIFY(distinctColours(a) > 5);
+        }
     }
 };
 

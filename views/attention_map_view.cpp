@@ -1,0 +1,239 @@
+#include "views/attention_map_view.h"
+
+#include "views/colour_bar.h"
+#include "views/colour_map.h"
+#include "views/csv_writer.h"
+#include "views/heatmap_renderer.h"
+#include "views/number_format.h"
+#include "views/view_style.h"
+
+#include <QMouseEvent>
+#include <QPainter>
+
+#include <cmath>
+#include <limits>
+
+namespace tsa::views {
+
+namespace {
+
+constexpr double kStrip = 10.0;
+const QRgb kKeptStrip = qRgb(35, 55, 110);
+const QRgb kDroppedStrip = qRgb(232, 232, 232);
+
+QRgb mixRgb(QRgb a, QRgb b, double t) {
+    auto m = [t](int x, int y) { return int(std::lround(x * t + y * (1.0 - t))); };
+    return qRgb(m(qRed(a), qRed(b)), m(qGreen(a), qGreen(b)), m(qBlue(a), qBlue(b)));
+}
+
+} // namespace
+
+AttentionMapView::AttentionMapView(QWidget* parent) : PlotView(parent) {}
+
+bool AttentionMapView::valid() const {
+    return m_data.blocks > 0 && m_data.blockSize > 0 && m_data.tokens > 0 &&
+           m_data.mass.size() >= std::size_t(m_data.blocks) * std::size_t(m_data.blocks);
+}
+
+void AttentionMapView::setData(AttentionBlocks data) {
+    m_data = std::move(data);
+    m_share.clear();
+    m_keptShare.clear();
+    ++m_version;
+    if (!valid()) {
+        update();
+        return;
+    }
+    const int B = m_data.blocks;
+    m_share.assign(std::size_t(B) * B, std::numeric_limits<float>::quiet_NaN());
+    double hi = 0.0, minPositive = INFINITY;
+    for (int r = 0; r < B; ++r) {
+        const double rows = double(std::max<qint64>(1, blockEnd(r) - blockBegin(r)));
+        for (int c = 0; c <= r; ++c) {
+            const double v = m_data.mass[std::size_t(r) * B + c] / rows;
+            m_share[std::size_t(r) * B + c] = float(v);
+            hi = std::max(hi, v);
+            if (v > 0) minPositive = std::min(minPositive, v);
+        }
+    }
+    // Six decades below the strongest block: enough to see the faint background against sinks.
+    m_scale = AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : 1e-6, hi * 1e-6), hi > 0 ? hi : 1.0);
+    m_keptShare.assign(std::size_t(B), 1.0f);
+    if (m_data.sparse) {
+        std::vector<qint64> counts(std::size_t(B), 0);
+        for (std::int32_t p : m_data.kept)
+            if (p >= 0 && p < m_data.tokens) ++counts[std::size_t(p / m_data.blockSize)];
+        for (int b = 0; b < B; ++b) m_keptShare[std::size_t(b)] = float(double(counts[std::size_t(b)]) / double(blockEnd(b) - blockBegin(b)));
+    }
+    update();
+}
+
+void AttentionMapView::setColourMap(const QString& name) {
+    m_colourMap = name;
+    ++m_version;
+    update();
+}
+
+void AttentionMapView::setShowDroppedOverlay(bool show) {
+    m_overlay = show;
+    ++m_version;
+    update();
+}
+
+QString AttentionMapView::viewTitle() const {
+    if (!valid()) return QStringLiteral("Attention map");
+    return QStringLiteral("Attention map: layer %1, head %2, %3 tokens in %4 x %4 blocks of %5")
+        .arg(m_data.layerId)
+        .arg(m_data.head)
+        .arg(fmt::integer(m_data.tokens))
+        .arg(m_data.blocks)
+        .arg(fmt::integer(m_data.blockSize));
+}
+
+AttentionMapView::Layout AttentionMapView::layoutFor(const QSize& size) const {
+    Layout l;
+    const double w = size.width();
+    const double h = size.height();
+    l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
+    l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
+    const double top = style::kTitleHeight + 30 + 22 + kStrip; // legend, top axis labels, key strip
+    const double left = style::kLeftMargin + 8 + kStrip;
+    const double side = std::max(10.0, std::min(w - left - style::kColourBarReserve - 10, h - top - style::kBottomMargin));
+    l.matrix = QRectF(left, top, side, side);
+    l.rowStrip = QRectF(left - kStrip - 3, top, kStrip, side);
+    l.colStrip = QRectF(left, top - kStrip - 3, side, kStrip);
+    l.bar = QRectF(l.matrix.right() + 18, top, 14, side);
+    return l;
+}
+
+QImage AttentionMapView::drawBuffer(const QSize& pixels) const {
+    const int B = m_data.blocks;
+    const int w = pixels.width();
+    const int h = pixels.height();
+    // Columns (key blocks) are summed: the share a query gives to the merged key range. Rows (query blocks)
+    // are averaged: the typical query of the merged range. Above the diagonal stays NaN (white).
+    const std::vector<float> byCol = aggregateGrid(m_share.data(), B, 0, B, 0, B, B, w, Aggregate::Sum);
+    const std::vector<float> grid = aggregateGrid(byCol.data(), w, 0, B, 0, w, h, w, Aggregate::Mean);
+    std::vector<float> rowKept = aggregateGrid(m_keptShare.data(), 1, 0, B, 0, 1, h, 1, Aggregate::Mean);
+    std::vector<float> colKept = aggregateGrid(m_keptShare.data(), B, 0, 1, 0, B, 1, w, Aggregate::Mean);
+    const ColourMap& map = ColourMap::byName(m_colourMap);
+    QImage image(w, h, QImage::Format_RGB32);
+    const QRgb white = qRgb(255, 255, 255);
+    for (int y = 0; y < h; ++y) {
+        auto* line = reinterpret_cast<QRgb*>(image.scanLine(y));
+        for (int x = 0; x < w; ++x) {
+            const float v = grid[std::size_t(y) * w + x];
+            if (std::isnan(v)) {
+                line[x] = white;
+                continue;
+            }
+            QRgb c = map.rgbAt(m_scale.unitClamped(v));
+            if (m_overlay && m_data.sparse) {
+                // Share of the block's (query, key) pairs that sparse attention computes.
+                const double computed = double(rowKept[std::size_t(y)]) * double(colKept[std::size_t(x)]);
+                c = mixRgb(c, white, 1.0 - 0.65 * (1.0 - computed));
+            }
+            line[x] = c;
+        }
+    }
+    return image;
+}
+
+void AttentionMapView::render(QPainter& painter, const QSize& size) const {
+    painter.save();
+    const QRectF all(0, 0, size.width(), size.height());
+    style::fillBackground(painter, all);
+    const Layout l = layoutFor(size);
+    style::drawTitle(painter, l.title, viewTitle());
+    if (!valid()) {
+        style::drawMessage(painter, all, QStringLiteral("No attention map computed for this head"));
+        painter.restore();
+        return;
+    }
+    const double scale = style::deviceScale(painter);
+    const QSize pixels(std::max(1, int(std::lround(l.matrix.width() * scale))), std::max(1, int(std::lround(l.matrix.height() * scale))));
+    if (m_buffer.size() != pixels || m_bufferVersion != m_version) {
+        m_buffer = drawBuffer(pixels);
+        m_bufferVersion = m_version;
+    }
+    painter.drawImage(l.matrix, m_buffer);
+    const int B = m_data.blocks;
+    const double cell = l.matrix.width() / B;
+    for (int b = 0; b < B; ++b) {
+        const QColor c = QColor::fromRgb(mixRgb(kKeptStrip, kDroppedStrip, m_keptShare[std::size_t(b)]));
+        painter.fillRect(QRectF(l.rowStrip.left(), l.rowStrip.top() + b * cell, kStrip, cell + 0.5), c);
+        painter.fillRect(QRectF(l.colStrip.left() + b * cell, l.colStrip.top(), cell + 0.5, kStrip), c);
+    }
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(l.matrix);
+    // The diagonal: causal boundary.
+    painter.setPen(QPen(QColor(160, 160, 160), 1.0, Qt::DotLine));
+    painter.drawLine(l.matrix.topLeft(), l.matrix.bottomRight());
+
+    AxisSpec x{AxisScale{0.0, double(m_data.tokens), false}, Edge::Bottom, QStringLiteral("key position j"), TickStyle::Tokens, false, false};
+    drawAxis(painter, l.matrix, x);
+    AxisSpec y{AxisScale{double(m_data.tokens), 0.0, false}, Edge::Left, QStringLiteral("query position i"), TickStyle::Tokens, false, false};
+    drawAxis(painter, l.rowStrip.united(QRectF(l.rowStrip.left(), l.matrix.top(), 1, l.matrix.height())), y);
+    drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale, QStringLiteral("share of a query's attention (log)"));
+    std::vector<LegendItem> legend{{QColor::fromRgb(kKeptStrip), QStringLiteral("kept share of block (strips)"), LegendItem::Shape::Box},
+                                   {QColor::fromRgb(kDroppedStrip), QStringLiteral("dropped"), LegendItem::Shape::Box}};
+    if (m_overlay && m_data.sparse)
+        legend.push_back({QColor(245, 245, 245), QStringLiteral("faded: skipped by sparse attention"), LegendItem::Shape::Box});
+    if (!m_data.sparse) legend.push_back({style::denseLayer(), QStringLiteral("dense layer: everything computed"), LegendItem::Shape::Box});
+    drawLegend(painter, l.legend.topLeft(), legend, true);
+    painter.restore();
+}
+
+QPair<int, int> AttentionMapView::blockAt(const QPoint& pos) const {
+    if (!valid()) return {-1, -1};
+    const Layout l = layoutFor(size());
+    if (!l.matrix.contains(pos)) return {-1, -1};
+    const int B = m_data.blocks;
+    const int r = std::clamp(int((pos.y() - l.matrix.top()) / l.matrix.height() * B), 0, B - 1);
+    const int c = std::clamp(int((pos.x() - l.matrix.left()) / l.matrix.width() * B), 0, B - 1);
+    return {r, c};
+}
+
+QString AttentionMapView::toolTipAt(const QPoint& pos) const {
+    const auto [r, c] = blockAt(pos);
+    if (r < 0) return {};
+    QString text = QStringLiteral("queries %1–%2, keys %3–%4\n")
+                       .arg(fmt::integer(blockBegin(r)), fmt::integer(blockEnd(r) - 1), fmt::integer(blockBegin(c)),
+                            fmt::integer(blockEnd(c) - 1));
+    if (c > r) return text + QStringLiteral("above the diagonal: masked (causal)");
+    const int B = m_data.blocks;
+    text += QStringLiteral("attention mass (sum of p_ij): %1\nshare per query row: %2\n")
+                .arg(fmt::value(m_data.mass[std::size_t(r) * B + c], 6), fmt::value(m_share[std::size_t(r) * B + c], 6));
+    text += QStringLiteral("kept: %1 of query rows, %2 of keys")
+                .arg(fmt::percent(m_keptShare[std::size_t(r)]), fmt::percent(m_keptShare[std::size_t(c)]));
+    return text;
+}
+
+QString AttentionMapView::csv() const {
+    CsvWriter out;
+    out.row({"layer_id", "head", "query_block", "key_block", "query_begin", "query_end", "key_begin", "key_end", "mass_sum",
+             "share_per_query", "query_kept_share", "key_kept_share"});
+    if (!valid()) return out.text();
+    const int B = m_data.blocks;
+    for (int r = 0; r < B; ++r)
+        for (int c = 0; c <= r; ++c)
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r), QString::number(c),
+                     QString::number(blockBegin(r)), QString::number(blockEnd(r)), QString::number(blockBegin(c)),
+                     QString::number(blockEnd(c)), fmt::csvValue(m_data.mass[std::size_t(r) * B + c]),
+                     fmt::csvValue(m_share[std::size_t(r) * B + c]), fmt::csvValue(m_keptShare[std::size_t(r)]),
+                     fmt::csvValue(m_keptShare[std::size_t(c)])});
+    return out.text();
+}
+
+void AttentionMapView::mouseMoveEvent(QMouseEvent* event) {
+    const auto [r, c] = blockAt(event->pos());
+    if (r >= 0) emit blockHovered(blockBegin(r), blockBegin(c));
+}
+
+void AttentionMapView::mousePressEvent(QMouseEvent* event) {
+    const auto [r, c] = blockAt(event->pos());
+    if (r >= 0 && event->button() == Qt::LeftButton) emit blockClicked(blockBegin(r), blockBegin(c));
+}
+
+} // namespace tsa::views

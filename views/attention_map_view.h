@@ -1,0 +1,67 @@
+// Attention map of one head: the causal attention matrix, block-aggregated by the controller (B x B block
+// sums of p_ij), shown as the share of a query row's attention that goes to each key block (log colour).
+// Strips along the axes show the kept share of each query block (left) and key block (top); a white veil
+// over the matrix marks what Token Sparse Attention skips (rows or columns of dropped tokens).
+#pragma once
+
+#include "views/axis_scale.h"
+#include "views/plot_view.h"
+#include "views/view_data.h"
+
+#include <QImage>
+
+namespace tsa::views {
+
+class AttentionMapView : public PlotView {
+    Q_OBJECT
+public:
+    explicit AttentionMapView(QWidget* parent = nullptr);
+
+    void setData(AttentionBlocks data);
+    const AttentionBlocks& data() const { return m_data; }
+    void setColourMap(const QString& name);
+    // The white veil over blocks whose rows/columns were dropped (default on).
+    void setShowDroppedOverlay(bool show);
+    bool showDroppedOverlay() const { return m_overlay; }
+
+    QString viewName() const override { return QStringLiteral("attention"); }
+    QString viewTitle() const override;
+    void render(QPainter& painter, const QSize& size) const override;
+    // One row per causal block (key block <= query block).
+    QString csv() const override;
+    QString toolTipAt(const QPoint& pos) const override;
+
+    // (query block, key block) under pos, or (-1, -1).
+    QPair<int, int> blockAt(const QPoint& pos) const;
+
+signals:
+    void blockHovered(qint64 queryPosition, qint64 keyPosition);
+    void blockClicked(qint64 queryPosition, qint64 keyPosition);
+
+protected:
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+
+private:
+    struct Layout {
+        QRectF title, legend, matrix, rowStrip, colStrip, bar;
+    };
+    Layout layoutFor(const QSize& size) const;
+    QImage drawBuffer(const QSize& pixels) const;
+    qint64 blockBegin(int b) const { return qint64(b) * m_data.blockSize; }
+    qint64 blockEnd(int b) const { return std::min(m_data.tokens, qint64(b + 1) * m_data.blockSize); }
+    bool valid() const;
+
+    AttentionBlocks m_data;
+    std::vector<float> m_share;     // [B x B] mass / rows in the query block; NaN above the diagonal
+    std::vector<float> m_keptShare; // [B] kept share of each block's tokens
+    AxisScale m_scale;
+    QString m_colourMap = QStringLiteral("magma");
+    bool m_overlay = true;
+
+    mutable QImage m_buffer;
+    mutable quint64 m_bufferVersion = 0;
+    quint64 m_version = 1;
+};
+
+} // namespace tsa::views

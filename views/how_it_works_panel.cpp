@@ -1,0 +1,569 @@
+#include "views/how_it_works_panel.h"
+
+#include "views/axis_painter.h"
+#include "views/colour_bar.h"
+#include "views/colour_map.h"
+#include "views/csv_writer.h"
+#include "views/heatmap_renderer.h"
+#include "views/number_format.h"
+#include "views/view_style.h"
+
+#include <QFontMetricsF>
+#include <QPainter>
+#include <QPainterPath>
+#include <QPushButton>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tsa::views {
+
+namespace {
+
+const QColor kRaw(150, 150, 150);
+const QColor kSmoothed(31, 119, 180);
+const QColor kKept(35, 55, 110);
+const QColor kDropped(215, 215, 215);
+
+// A series drawn with one vertical min..max segment per pixel (LOD) plus the max line, clipped to rect.
+void drawSeries(QPainter& painter, const QRectF& rect, const float* v, qint64 n, const AxisScale& y, const QColor& colour,
+                double width) {
+    if (n <= 0) return;
+    const int columns = std::max(1, int(rect.width()));
+    QPainterPath path;
+    bool open = false;
+    painter.save();
+    painter.setClipRect(rect.adjusted(-1, -1, 1, 1));
+    painter.setPen(QPen(colour, width));
+    for (int x = 0; x < columns; ++x) {
+        const BinRange b = binRange(0, n, columns, x);
+        double lo = INFINITY, hi = -INFINITY;
+        for (qint64 i = b.begin; i < b.end; ++i) {
+            lo = std::min(lo, double(v[i]));
+            hi = std::max(hi, double(v[i]));
+        }
+        const double px = rect.left() + (x + 0.5) * rect.width() / columns;
+        const double yHi = rect.bottom() - y.unitClamped(hi) * rect.height();
+        const double yLo = rect.bottom() - y.unitClamped(lo) * rect.height();
+        if (b.end - b.begin > 1) painter.drawLine(QPointF(px, yLo), QPointF(px, yHi));
+        if (open) path.lineTo(px, yHi);
+        else path.moveTo(px, yHi);
+        open = true;
+    }
+    painter.setBrush(Qt::NoBrush);
+    painter.drawPath(path);
+    painter.restore();
+}
+
+AxisScale logScaleOf(const float* v, qint64 n, double decades) {
+    double hi = 0;
+    for (qint64 i = 0; i < n; ++i) hi = std::max(hi, double(v[i]));
+    hi = hi > 0 ? hi : 1.0;
+    return AxisScale::logarithmic(hi * std::pow(10.0, -decades), hi * 1.5);
+}
+
+// A horizontal bar of kept (dark) and dropped (light) positions, one pixel per bin (kept share blends).
+void drawKeptBar(QPainter& painter, const QRectF& rect, const std::vector<std::uint8_t>& kept) {
+    const qint64 n = qint64(kept.size());
+    const int columns = std::max(1, int(rect.width()));
+    for (int x = 0; x < columns; ++x) {
+        const BinRange b = binRange(0, n, columns, x);
+        qint64 k = 0;
+        for (qint64 i = b.begin; i < b.end; ++i) k += kept[std::size_t(i)];
+        const double share = b.end > b.begin ? double(k) / double(b.end - b.begin) : 0.0;
+        auto mix = [share](int a, int c) { return int(std::lround(a * share + c * (1.0 - share))); };
+        const QColor c(mix(kKept.red(), kDropped.red()), mix(kKept.green(), kDropped.green()), mix(kKept.blue(), kDropped.blue()));
+        painter.fillRect(QRectF(rect.left() + x * rect.width() / columns, rect.top(), rect.width() / columns + 0.3, rect.height()), c);
+    }
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(rect);
+}
+
+} // namespace
+
+HowItWorksPanel::HowItWorksPanel(QWidget* parent) : PlotView(parent) {
+    m_prev = new QPushButton(tr("◀ Prev"), this);
+    m_next = new QPushButton(tr("Next ▶"), this);
+    connect(m_prev, &QPushButton::clicked, this, &HowItWorksPanel::previous);
+    connect(m_next, &QPushButton::clicked, this, &HowItWorksPanel::next);
+    updateButtons();
+}
+
+void HowItWorksPanel::setData(HowItWorksData data) {
+    m_data = std::move(data);
+    update();
+}
+
+void HowItWorksPanel::setStep(int step) {
+    step = std::clamp(step, 0, kStepCount - 1);
+    if (step == m_step) return;
+    m_step = step;
+    updateButtons();
+    update();
+    emit stepChanged(step);
+}
+
+void HowItWorksPanel::next() { setStep(m_step + 1); }
+void HowItWorksPanel::previous() { setStep(m_step - 1); }
+
+void HowItWorksPanel::updateButtons() {
+    m_prev->setEnabled(m_step > 0);
+    m_next->setEnabled(m_step < kStepCount - 1);
+}
+
+void HowItWorksPanel::resizeEvent(QResizeEvent* event) {
+    PlotView::resizeEvent(event);
+    const int h = 26;
+    m_next->setGeometry(width() - 96, 4, 88, h);
+    m_prev->setGeometry(width() - 190, 4, 88, h);
+}
+
+QString HowItWorksPanel::stepName(int step) {
+    switch (step) {
+    case Score: return QStringLiteral("Score");
+    case Budget: return QStringLiteral("Budget");
+    case Select: return QStringLiteral("Select");
+    case Compress: return QStringLiteral("Compress");
+    case Attend: return QStringLiteral("Attend");
+    case Decompress: return QStringLiteral("Decompress");
+    }
+    return {};
+}
+
+QString HowItWorksPanel::viewTitle() const {
+    return QStringLiteral("How it works, step %1 of %2: %3 (layer %4, head %5)")
+        .arg(m_step + 1)
+        .arg(kStepCount)
+        .arg(stepName(m_step))
+        .arg(m_data.layerId)
+        .arg(m_data.head);
+}
+
+bool HowItWorksPanel::hasScores() const {
+    const tsa::LayerScores* s = m_data.scores.get();
+    return s && m_data.head >= 0 && m_data.head < s->qHeads && s->prefix > 0 &&
+           s->raw.size() >= std::size_t(s->qHeads * s->prefix) && s->smoothed.size() == s->raw.size() &&
+           s->headNorm.size() == s->raw.size();
+}
+
+bool HowItWorksPanel::hasSelection() const {
+    const tsa::Selection* sel = m_data.selection.get();
+    return sel && sel->sparse && m_data.head >= 0 && m_data.head < sel->qHeads &&
+           sel->indices.size() >= std::size_t(sel->qHeads * sel->kept);
+}
+
+qint64 HowItWorksPanel::prefix() const { return m_data.scores ? qint64(m_data.scores->prefix) : 0; }
+
+const float* HowItWorksPanel::headSeries(const std::vector<float>& all) const {
+    return all.data() + qint64(m_data.head) * prefix();
+}
+
+std::vector<std::uint8_t> HowItWorksPanel::keptMask() const {
+    const tsa::Selection* sel = m_data.selection.get();
+    if (!sel) return {};
+    std::vector<std::uint8_t> mask(std::size_t(sel->tokens), hasSelection() ? 0 : 1);
+    if (hasSelection())
+        for (qint64 i = 0; i < sel->kept; ++i) {
+            const std::int32_t p = sel->head(m_data.head)[i];
+            if (p >= 0 && p < sel->tokens) mask[std::size_t(p)] = 1;
+        }
+    return mask;
+}
+
+qint64 HowItWorksPanel::keptCount() const { return m_data.selection ? qint64(m_data.selection->kept) : 0; }
+
+double HowItWorksPanel::cutoffScore() const {
+    // The lowest n_h the head keeps among prefix positions: everything above it is in S_h.
+    if (!hasScores() || !hasSelection()) return NAN;
+    const tsa::Selection& sel = *m_data.selection;
+    const float* n = headSeries(m_data.scores->headNorm);
+    double cut = INFINITY;
+    for (qint64 i = 0; i < sel.kept; ++i) {
+        const std::int32_t p = sel.head(m_data.head)[i];
+        if (p < prefix()) cut = std::min(cut, double(n[p]));
+    }
+    return std::isfinite(cut) ? cut : NAN;
+}
+
+QString HowItWorksPanel::stepText() const {
+    const tsa::TsaParams& p = m_data.params;
+    const tsa::LayerScores* s = m_data.scores.get();
+    const tsa::Selection* sel = m_data.selection.get();
+    const qint64 L = sel ? sel->tokens : (s ? s->tokens : 0);
+    const qint64 P = prefix();
+    const qint64 W = s ? s->window : p.window;
+    switch (m_step) {
+    case Score: {
+        QString text = QStringLiteral(
+                           "The last W = %1 queries (the window) look at every earlier key: p_ij = softmax(q_i·k_j / sqrt(D)). "
+                           "The raw score of prefix position j is their mean attention a_h[j] (grey). A moving average of "
+                           "width k = %2 smooths it (blue; zero padding, divisor always k, so the two ends are damped), and "
+                           "n_h = s_h / sum(s_h) normalises it per head. Scoring costs about W/L = %3 of dense attention.")
+                           .arg(W)
+                           .arg(s ? s->poolKernel : p.poolKernel)
+                           .arg(L > 0 ? fmt::percent(double(W) / double(L)) : QStringLiteral("n/a"));
+        if (hasScores()) {
+            const float* n = headSeries(s->headNorm);
+            const auto top = std::max_element(n, n + P);
+            text += QStringLiteral(" Here head %1's largest n_h is %2 at position %3.")
+                        .arg(m_data.head)
+                        .arg(fmt::value(*top, 4))
+                        .arg(fmt::integer(top - n));
+        }
+        return text;
+    }
+    case Budget: {
+        QString text = QStringLiteral(
+            "The layer score G averages s_h over heads and normalises. Sorted ascending, its running sum is the attention "
+            "mass that dropping the lowest t tokens would lose. n counts the running sums below tau; the layer drops n + 1 "
+            "tokens' worth: capacity = max(min_tokens, P - (n + 1)). One capacity for the whole layer.");
+        if (sel && sel->sparse)
+            text += QStringLiteral(" Here tau = %1, P = %2, n = %3, so capacity = max(%4, %5) = %6.")
+                        .arg(fmt::value(p.tau))
+                        .arg(fmt::integer(P))
+                        .arg(fmt::integer(sel->budgetCount))
+                        .arg(fmt::integer(p.minTokens))
+                        .arg(fmt::integer(P - (sel->budgetCount + 1)))
+                        .arg(fmt::integer(sel->capacity));
+        else if (sel) text += QStringLiteral(" This layer stays dense: %1.").arg(denseReasonLabel(sel->denseReason));
+        return text;
+    }
+    case Select: {
+        QString text = QStringLiteral(
+            "Each head keeps the capacity prefix positions with the largest n_h (its own ranking, so heads keep different "
+            "tokens) plus all W window positions, sorted ascending: the index set S_h.");
+        if (hasSelection())
+            text += QStringLiteral(" Head %1 keeps %2 prefix tokens with n_h >= %3 plus %4 window tokens: |S_h| = %5 of %6 (%7).")
+                        .arg(m_data.head)
+                        .arg(fmt::integer(m_data.selection->capacity))
+                        .arg(fmt::value(cutoffScore(), 4))
+                        .arg(W)
+                        .arg(fmt::integer(keptCount()))
+                        .arg(fmt::integer(L))
+                        .arg(fmt::percent(m_data.selection->keptFraction()));
+        return text;
+    }
+    case Compress:
+        return QStringLiteral(
+                   "Compress: gather the rows of S_h from Q_h and from K and V of kv head %1 (group size %2: under GQA each "
+                   "query head gathers its own copy) into dense tensors of L' = %3 rows instead of L = %4. The order is kept, "
+                   "so causality by rank inside S_h equals causality by position.")
+            .arg(m_data.head / std::max(1, m_data.groupSize))
+            .arg(m_data.groupSize)
+            .arg(fmt::integer(keptCount()))
+            .arg(fmt::integer(L));
+    case Attend: {
+        const double ratio = L > 0 ? double(keptCount()) / double(L) : 1.0;
+        return QStringLiteral(
+                   "Attend: any causal attention kernel runs on the compact L' x L' problem, dense flash-style or block-sparse "
+                   "(MInference, FlexPrefill, XAttention...). Cost scales with the causal triangle: (L'/L)^2 = %1 of dense "
+                   "here, an ideal speed-up of %2x before scoring and gather/scatter overheads.")
+            .arg(fmt::percent(ratio * ratio))
+            .arg(ratio > 0 ? QString::number(1.0 / (ratio * ratio), 'f', 2) : QStringLiteral("n/a"));
+    }
+    case Decompress:
+        return QStringLiteral(
+                   "Decompress: compact output row r goes back to position S_h[r]; the %1 dropped rows are zero in this "
+                   "layer's attention output, and the residual connection carries those tokens through unchanged. The next "
+                   "layer scores and selects again from the full sequence, so no token is lost for good (\"interleaved\").")
+            .arg(fmt::integer(std::max<qint64>(0, L - keptCount())));
+    }
+    return {};
+}
+
+HowItWorksPanel::Layout HowItWorksPanel::layoutFor(const QSize& size) const {
+    Layout l;
+    const double w = size.width();
+    const double h = size.height();
+    l.header = QRectF(10, 0, w - 210, 34);
+    // The explanation takes the height its words need; the diagram gets the rest.
+    const QFontMetricsF fm(style::labelFont());
+    const double needed = fm.boundingRect(QRectF(0, 0, w - 32, 1000), Qt::AlignLeft | Qt::TextWordWrap, stepText()).height();
+    const double textH = std::clamp(needed + 8, 40.0, h * 0.4);
+    l.text = QRectF(16, h - textH - 6, w - 32, textH);
+    l.diagram = QRectF(style::kLeftMargin + 10, 44 + 26, w - style::kLeftMargin - 40, std::max(20.0, l.text.top() - 44 - 26 - style::kBottomMargin - 6));
+    return l;
+}
+
+void HowItWorksPanel::drawScore(QPainter& painter, const QRectF& r) const {
+    const tsa::LayerScores& s = *m_data.scores;
+    const qint64 P = prefix();
+    const float* raw = headSeries(s.raw);
+    const float* smooth = headSeries(s.smoothed);
+    const AxisScale y = logScaleOf(raw, P, 5.0);
+    drawAxis(painter, r, AxisSpec{y, Edge::Left, QStringLiteral("score (log)"), TickStyle::Number, true, false});
+    drawSeries(painter, r, raw, P, y, kRaw, 1.0);
+    drawSeries(painter, r, smooth, P, y, kSmoothed, 1.4);
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(r);
+    drawAxis(painter, r, AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom, QStringLiteral("prefix position j (window of %1 follows)").arg(s.window), TickStyle::Tokens, false, false});
+    drawLegend(painter, QPointF(r.left(), r.top() - 26),
+               {{kRaw, QStringLiteral("raw a_h (mean attention of the window queries)"), LegendItem::Shape::Line},
+                {kSmoothed, QStringLiteral("smoothed s_h (k = %1)").arg(s.poolKernel), LegendItem::Shape::Line}},
+               true);
+}
+
+void HowItWorksPanel::drawBudget(QPainter& painter, const QRectF& r) const {
+    const tsa::LayerScores& s = *m_data.scores;
+    const qint64 P = qint64(s.layerCumulative.size());
+    if (P == 0) return;
+    const double tau = m_data.params.tau;
+    const AxisScale y = AxisScale::logarithmic(std::max(1e-9, tau * 1e-4), 1.0);
+    std::vector<float> cum(s.layerCumulative.begin(), s.layerCumulative.end());
+    drawAxis(painter, r, AxisSpec{y, Edge::Left, QStringLiteral("cumulative mass (log)"), TickStyle::Number, true, false});
+    drawSeries(painter, r, cum.data(), P, y, QColor(20, 20, 20), 2.0);
+    const double ty = r.bottom() - y.unitClamped(tau) * r.height();
+    painter.setPen(QPen(style::tauLine(), 1.5, Qt::DashLine));
+    painter.drawLine(QPointF(r.left(), ty), QPointF(r.right(), ty));
+    const tsa::Selection* sel = m_data.selection.get();
+    std::vector<LegendItem> legend{{QColor(20, 20, 20), QStringLiteral("sorted G, running sum"), LegendItem::Shape::ThickLine},
+                                   {style::tauLine(), QStringLiteral("tau = %1").arg(fmt::value(tau)), LegendItem::Shape::DashedLine}};
+    if (sel && sel->sparse) {
+        const double bx = r.left() + double(sel->budgetCount + 1) / double(P) * r.width();
+        painter.setPen(QPen(style::budgetLine(), 1.5, Qt::DashDotLine));
+        painter.drawLine(QPointF(bx, r.top()), QPointF(bx, r.bottom()));
+        painter.setFont(style::smallFont());
+        painter.setPen(style::text());
+        painter.drawText(QRectF(bx + 4, ty + 4, 220, 16), Qt::AlignLeft, QStringLiteral("n + 1 = %1 dropped").arg(fmt::integer(sel->budgetCount + 1)));
+        legend.push_back({style::budgetLine(), QStringLiteral("budget n + 1"), LegendItem::Shape::DashedLine});
+    }
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(r);
+    drawAxis(painter, r, AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom, QStringLiteral("tokens dropped, lowest G first"), TickStyle::Tokens, false, false});
+    drawLegend(painter, QPointF(r.left(), r.top() - 26), legend, true);
+}
+
+void HowItWorksPanel::drawSelect(QPainter& painter, const QRectF& r) const {
+    const qint64 P = prefix();
+    const float* n = headSeries(m_data.scores->headNorm);
+    const std::vector<std::uint8_t> kept = keptMask();
+    const QRectF plot(r.left(), r.top(), r.width(), r.height() - 30);
+    const QRectF bar(r.left(), r.bottom() - 18, r.width(), 18);
+    const double cut = cutoffScore();
+    AxisScale y = logScaleOf(n, P, 5.0);
+    if (!std::isnan(cut) && cut > 0 && cut < y.lo * 2) y.lo = std::max(1e-12, cut / 10.0); // keep the cut-off in view
+    drawAxis(painter, plot, AxisSpec{y, Edge::Left, QStringLiteral("n_h (log)"), TickStyle::Number, true, false});
+    drawSeries(painter, plot, n, P, y, kSmoothed, 1.0);
+    if (!std::isnan(cut)) {
+        const double cy = plot.bottom() - y.unitClamped(cut) * plot.height();
+        painter.fillRect(QRectF(plot.left(), cy, plot.width(), plot.bottom() - cy), QColor(200, 200, 200, 90));
+        painter.setPen(QPen(style::highlight(), 1.5, Qt::DashLine));
+        painter.drawLine(QPointF(plot.left(), cy), QPointF(plot.right(), cy));
+        painter.setFont(style::smallFont());
+        const QString label = QStringLiteral("cut-off: n_h = %1 (below: dropped, shaded)").arg(fmt::value(cut, 3));
+        const QRectF box(plot.left() + 6, std::max(plot.top() + 2, cy - 18), QFontMetricsF(painter.font()).horizontalAdvance(label) + 8, 15);
+        painter.fillRect(box, QColor(255, 255, 255, 220));
+        painter.setPen(style::text());
+        painter.drawText(box, Qt::AlignCenter, label);
+    }
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(plot);
+    // The kept set over the whole sequence, window included.
+    if (!kept.empty()) drawKeptBar(painter, bar, kept);
+    const qint64 L = qint64(kept.size());
+    drawAxis(painter, bar, AxisSpec{AxisScale{0.0, double(std::max(L, P)), false}, Edge::Bottom, QStringLiteral("position (bar: S_h, dark = kept)"), TickStyle::Tokens, false, false});
+    drawLegend(painter, QPointF(r.left(), r.top() - 26),
+               {{kSmoothed, QStringLiteral("n_h of head %1 (max per pixel)").arg(m_data.head), LegendItem::Shape::Line},
+                {kKept, QStringLiteral("kept"), LegendItem::Shape::Box},
+                {kDropped, QStringLiteral("dropped"), LegendItem::Shape::Box}},
+               true);
+}
+
+void HowItWorksPanel::drawCompress(QPainter& painter, const QRectF& r) const {
+    const std::vector<std::uint8_t> kept = keptMask();
+    const qint64 L = qint64(kept.size());
+    const qint64 Lc = keptCount();
+    if (L == 0) return;
+    const QRectF full(r.left(), r.top() + 20, r.width(), 26);
+    const QRectF compact(r.left(), r.bottom() - 60, r.width() * double(Lc) / double(L), 26);
+    drawKeptBar(painter, full, kept);
+    painter.fillRect(compact, kKept);
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.drawRect(compact);
+    // Funnel from each kept run of the full bar onto the compact bar (sampled for readability).
+    painter.setPen(QPen(QColor(35, 55, 110, 70), 1.0));
+    const int lines = 48;
+    const std::int32_t* idx = hasSelection() ? m_data.selection->head(m_data.head) : nullptr;
+    for (int i = 0; i < lines; ++i) {
+        const qint64 rIdx = qint64(double(i) / (lines - 1) * double(Lc - 1));
+        const qint64 pos = idx ? idx[rIdx] : rIdx;
+        painter.drawLine(QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.bottom()),
+                         QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.top()));
+    }
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    painter.drawText(QRectF(full.left(), full.top() - 20, full.width(), 18), Qt::AlignLeft,
+                     QStringLiteral("full sequence: L = %1 rows of Q, K, V").arg(fmt::integer(L)));
+    painter.drawText(QRectF(compact.left(), compact.bottom() + 4, r.width(), 18), Qt::AlignLeft,
+                     QStringLiteral("compact: L' = |S_h| = %1 rows (%2 of L)").arg(fmt::integer(Lc), fmt::percent(double(Lc) / double(L))));
+}
+
+void HowItWorksPanel::drawAttend(QPainter& painter, const QRectF& r) const {
+    const qint64 L = m_data.selection ? qint64(m_data.selection->tokens) : 0;
+    const qint64 Lc = keptCount();
+    if (L == 0) return;
+    const double side = std::min(r.height() - 24, r.width() / 2 - 40);
+    const QRectF big(r.left() + 20, r.top() + 4, side, side);
+    const double cs = side * double(Lc) / double(L);
+    const QRectF small(r.left() + r.width() / 2 + 20, r.top() + 4 + (side - cs), cs, cs);
+    auto triangle = [&](const QRectF& box, const QColor& fill) {
+        QPolygonF t;
+        t << box.topLeft() << box.bottomLeft() << box.bottomRight();
+        painter.setPen(QPen(style::axis(), 1.0));
+        painter.setBrush(fill);
+        painter.drawPolygon(t);
+        painter.setBrush(Qt::NoBrush);
+        painter.setPen(QPen(QColor(190, 190, 190), 1.0, Qt::DotLine));
+        painter.drawRect(box);
+    };
+    triangle(big, QColor(200, 200, 200));
+    triangle(small, kKept);
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    painter.drawText(QRectF(big.left(), big.bottom() + 4, side + 100, 18), Qt::AlignLeft,
+                     QStringLiteral("dense: L x L / 2 with L = %1").arg(fmt::integer(L)));
+    painter.drawText(QRectF(small.left(), big.bottom() + 4, r.right() - small.left(), 18), Qt::AlignLeft,
+                     QStringLiteral("sparse: L' x L' / 2, (L'/L)^2 = %1").arg(fmt::percent(std::pow(double(Lc) / double(L), 2))));
+}
+
+void HowItWorksPanel::drawDecompress(QPainter& painter, const QRectF& r) const {
+    const std::vector<std::uint8_t> kept = keptMask();
+    const qint64 L = qint64(kept.size());
+    const qint64 Lc = keptCount();
+    if (L == 0) return;
+    const QRectF compact(r.left(), r.top() + 20, r.width() * double(Lc) / double(L), 26);
+    const QRectF full(r.left(), r.bottom() - 60, r.width(), 26);
+    painter.fillRect(compact, kKept);
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.drawRect(compact);
+    // Output rows scattered back: kept positions get their row, the rest stay zero (light).
+    drawKeptBar(painter, full, kept);
+    painter.setPen(QPen(QColor(35, 55, 110, 70), 1.0));
+    const int lines = 48;
+    const std::int32_t* idx = hasSelection() ? m_data.selection->head(m_data.head) : nullptr;
+    for (int i = 0; i < lines; ++i) {
+        const qint64 rIdx = qint64(double(i) / (lines - 1) * double(Lc - 1));
+        const qint64 pos = idx ? idx[rIdx] : rIdx;
+        painter.drawLine(QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.bottom()),
+                         QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.top()));
+    }
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    painter.drawText(QRectF(compact.left(), compact.top() - 20, r.width(), 18), Qt::AlignLeft,
+                     QStringLiteral("compact output: %1 rows").arg(fmt::integer(Lc)));
+    painter.drawText(QRectF(full.left(), full.bottom() + 4, r.width(), 18), Qt::AlignLeft,
+                     QStringLiteral("scattered to positions S_h[r]; light = %1 zero rows (residual carries them)").arg(fmt::integer(L - Lc)));
+}
+
+void HowItWorksPanel::render(QPainter& painter, const QSize& size) const {
+    painter.save();
+    const QRectF all(0, 0, size.width(), size.height());
+    style::fillBackground(painter, all);
+    const Layout l = layoutFor(size);
+    style::drawTitle(painter, l.header, viewTitle());
+    // Step dots, so exports show where in the sequence this picture sits.
+    painter.setFont(style::smallFont());
+    for (int i = 0; i < kStepCount; ++i) {
+        const QRectF chip(10 + i * 96, 34, 90, 18);
+        painter.setPen(Qt::NoPen);
+        painter.setBrush(i == m_step ? style::sparseLayer() : QColor(232, 232, 232));
+        painter.drawRoundedRect(chip, 8, 8);
+        painter.setPen(i == m_step ? Qt::white : style::text());
+        painter.drawText(chip, Qt::AlignCenter, QStringLiteral("%1 %2").arg(i + 1).arg(stepName(i)));
+    }
+    const QRectF diagram = l.diagram.adjusted(0, 30, 0, 0);
+    const bool needScores = m_step == Score || m_step == Budget || m_step == Select;
+    const bool needSelection = m_step >= Select;
+    if ((needScores && !hasScores()) || (needSelection && !hasSelection())) {
+        QString why = QStringLiteral("No scores for this layer yet: run the analysis.");
+        if (const tsa::Selection* sel = m_data.selection.get(); sel && !sel->sparse && needSelection)
+            why = QStringLiteral("Layer %1 runs dense (%2): nothing is selected. Pick a sparse layer to step through selection.")
+                      .arg(m_data.layerId)
+                      .arg(denseReasonLabel(sel->denseReason));
+        else if (m_step == Budget && hasScores()) why.clear();
+        if (!why.isEmpty()) style::drawMessage(painter, diagram, why);
+    }
+    if (hasScores() && m_step == Score) drawScore(painter, diagram);
+    if (hasScores() && m_step == Budget) drawBudget(painter, diagram);
+    if (hasScores() && hasSelection() && m_step == Select) drawSelect(painter, diagram);
+    if (hasSelection() && m_step == Compress) drawCompress(painter, diagram);
+    if (hasSelection() && m_step == Attend) drawAttend(painter, diagram);
+    if (hasSelection() && m_step == Decompress) drawDecompress(painter, diagram);
+    painter.setPen(QPen(QColor(220, 220, 220), 1.0));
+    painter.drawLine(QPointF(l.text.left(), l.text.top() - 4), QPointF(l.text.right(), l.text.top() - 4));
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    painter.drawText(l.text, Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap, stepText());
+    painter.restore();
+}
+
+QString HowItWorksPanel::toolTipAt(const QPoint& pos) const {
+    const Layout l = layoutFor(size());
+    const QRectF diagram = l.diagram.adjusted(0, 30, 0, 0);
+    if (!diagram.contains(pos) || !hasScores()) return {};
+    const double f = (pos.x() - diagram.left()) / diagram.width();
+    const qint64 P = prefix();
+    if (m_step == Score || m_step == Select) {
+        const qint64 j = std::clamp<qint64>(qint64(f * double(m_step == Select && m_data.selection ? m_data.selection->tokens : P)), 0, P - 1);
+        QString text = QStringLiteral("position %1\nraw a_h = %2\nsmoothed s_h = %3\nn_h = %4")
+                           .arg(fmt::integer(j), fmt::value(headSeries(m_data.scores->raw)[j], 5),
+                                fmt::value(headSeries(m_data.scores->smoothed)[j], 5), fmt::value(headSeries(m_data.scores->headNorm)[j], 5));
+        if (hasSelection()) text += keptMask()[std::size_t(j)] ? QStringLiteral("\nkept") : QStringLiteral("\ndropped");
+        return text;
+    }
+    if (m_step == Budget && !m_data.scores->layerCumulative.empty()) {
+        const qint64 n = qint64(m_data.scores->layerCumulative.size());
+        const qint64 t = std::clamp<qint64>(qint64(f * double(n)), 0, n - 1);
+        return QStringLiteral("dropping the %1 lowest-G tokens loses mass %2 (tau = %3)")
+            .arg(fmt::integer(t + 1), fmt::value(m_data.scores->layerCumulative[std::size_t(t)], 6), fmt::value(m_data.params.tau));
+    }
+    return {};
+}
+
+QString HowItWorksPanel::csv() const {
+    CsvWriter out;
+    const qint64 P = prefix();
+    switch (m_step) {
+    case Score:
+    case Select: {
+        out.row({"layer_id", "head", "position", "raw", "smoothed", "n_h", "kept"});
+        if (!hasScores()) break;
+        const std::vector<std::uint8_t> kept = keptMask();
+        for (qint64 j = 0; j < P; ++j)
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(j),
+                     fmt::csvValue(headSeries(m_data.scores->raw)[j]), fmt::csvValue(headSeries(m_data.scores->smoothed)[j]),
+                     fmt::csvValue(headSeries(m_data.scores->headNorm)[j]),
+                     j < qint64(kept.size()) ? QString::number(kept[std::size_t(j)]) : QString()});
+        break;
+    }
+    case Budget: {
+        out.row({"layer_id", "rank", "position", "G", "cumulative", "below_tau"});
+        if (!m_data.scores) break;
+        const tsa::LayerScores& s = *m_data.scores;
+        for (std::size_t t = 0; t < s.layerCumulative.size() && t < s.layerAscending.size(); ++t) {
+            const std::int32_t pos = s.layerAscending[t];
+            out.row({QString::number(m_data.layerId), QString::number(t), QString::number(pos),
+                     pos >= 0 && std::size_t(pos) < s.layerNorm.size() ? fmt::csvValue(s.layerNorm[std::size_t(pos)]) : QString(),
+                     fmt::csvValue(s.layerCumulative[t]), s.layerCumulative[t] < m_data.params.tau ? "1" : "0"});
+        }
+        break;
+    }
+    case Compress:
+    case Attend:
+    case Decompress: {
+        out.row({"layer_id", "head", "compact_row", "position"});
+        if (!hasSelection()) break;
+        const tsa::Selection& sel = *m_data.selection;
+        for (qint64 r = 0; r < sel.kept; ++r)
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r), QString::number(sel.head(m_data.head)[r])});
+        break;
+    }
+    }
+    return out.text();
+}
+
+} // namespace tsa::views

@@ -1,0 +1,75 @@
+// A teaching panel that walks through Token Sparse Attention on the selected head of the loaded data, one
+// step at a time (score, budget, select, compress, attend, decompress), each with a small diagram drawn
+// from the real numbers and a short explanation. Prev/Next buttons on screen; render() paints the current
+// step (without the buttons) for export.
+#pragma once
+
+#include "views/axis_scale.h"
+#include "views/plot_view.h"
+#include "views/view_data.h"
+
+class QPushButton;
+
+namespace tsa::views {
+
+class HowItWorksPanel : public PlotView {
+    Q_OBJECT
+public:
+    enum Step { Score = 0, Budget, Select, Compress, Attend, Decompress };
+    static constexpr int kStepCount = 6;
+
+    explicit HowItWorksPanel(QWidget* parent = nullptr);
+
+    void setData(HowItWorksData data);
+    const HowItWorksData& data() const { return m_data; }
+    void setStep(int step);
+    int step() const { return m_step; }
+    static QString stepName(int step);
+    // The explanation of the current step with this head's numbers filled in.
+    QString stepText() const;
+
+    QString viewName() const override { return QStringLiteral("howitworks"); }
+    QString viewTitle() const override;
+    void render(QPainter& painter, const QSize& size) const override;
+    // The numbers behind the current step's diagram (columns depend on the step).
+    QString csv() const override;
+    QString toolTipAt(const QPoint& pos) const override;
+
+public slots:
+    void next();
+    void previous();
+
+signals:
+    void stepChanged(int step);
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
+private:
+    struct Layout {
+        QRectF header, diagram, text;
+    };
+    Layout layoutFor(const QSize& size) const;
+    bool hasScores() const;
+    bool hasSelection() const;
+    qint64 prefix() const;
+    const float* headSeries(const std::vector<float>& all) const;
+    std::vector<std::uint8_t> keptMask() const;
+    qint64 keptCount() const;
+    double cutoffScore() const;
+
+    void drawScore(QPainter& painter, const QRectF& r) const;
+    void drawBudget(QPainter& painter, const QRectF& r) const;
+    void drawSelect(QPainter& painter, const QRectF& r) const;
+    void drawCompress(QPainter& painter, const QRectF& r) const;
+    void drawAttend(QPainter& painter, const QRectF& r) const;
+    void drawDecompress(QPainter& painter, const QRectF& r) const;
+    void updateButtons();
+
+    HowItWorksData m_data;
+    int m_step = Score;
+    QPushButton* m_prev = nullptr;
+    QPushButton* m_next = nullptr;
+};
+
+} // namespace tsa::views

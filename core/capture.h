@@ -36,7 +36,9 @@ struct CaptureInfo {
 };
 
 struct CaptureOptions {
-    std::size_t cacheBytes = std::size_t(4) << 30; // fp32 layers kept in memory at most (LRU beyond)
+    // fp32 layers kept in memory at most (LRU beyond). A layer larger than this is returned but not kept;
+    // 0 disables caching. Layers handed out stay valid after eviction (shared_ptr).
+    std::size_t cacheBytes = std::size_t(4) << 30;
     bool replaceNonFinite = true; // NaN/Inf replaced by 0 after being counted and reported
 };
 
@@ -64,13 +66,16 @@ public:
     // Position in info().layerIds of a model layer id, -1 when that layer is not in the file.
     int indexOfLayerId(int layerId) const;
 
-    // Layer by position in info().layerIds (0 .. layers-1). Thread-safe. Warnings list non-finite values.
+    // Layer by position in info().layerIds (0 .. layers-1), fp32 [heads, tokens, dim] (LHD files are
+    // transposed). Thread-safe; concurrent calls for the same layer share one conversion. Warnings list
+    // non-finite values found in it (also when it comes from the cache).
     Result<std::shared_ptr<const LayerQkv>> layer(int index) const;
-    // Per-token drift of a layer [L], when the file has it.
+    // Per-token drift of a layer [L], when the file has it (read on each call, not cached).
     std::optional<std::vector<float>> drift(int index) const;
     // Mean drift per present layer; empty when the file has no drift.
     std::vector<double> layerDrift() const;
 
+    // Token ids (read on first call; empty when absent or unreadable) and token strings (from metadata).
     const std::vector<std::int32_t>& tokenIds() const;
     const std::vector<std::string>& tokenStrings() const;
 

@@ -9,6 +9,8 @@
 #include <QMouseEvent>
 #include <QPainter>
 
+#include <cmath>
+
 namespace tsa::views {
 
 SparsityView::SparsityView(QWidget* parent) : PlotView(parent) {}
@@ -29,7 +31,7 @@ QString SparsityView::viewTitle() const {
     double sum = 0;
     int n = 0;
     for (const SparsityLayer& layer : m_data.layers)
-        if (layer.sparse) {
+        if (layer.sparse && !std::isnan(layer.keptFraction)) {
             sum += 1.0 - layer.keptFraction;
             ++n;
         }
@@ -60,9 +62,18 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
     drawAxis(painter, plot, y);
     const double slot = plot.width() / n;
     const double barW = std::max(1.0, slot * 0.75);
-    bool anyDense = false, anySparse = false;
+    bool anyDense = false, anySparse = false, anyPending = false;
     for (int i = 0; i < n; ++i) {
         const SparsityLayer& layer = m_data.layers[std::size_t(i)];
+        if (std::isnan(layer.keptFraction)) {
+            // Not selected yet: an outlined placeholder, not a bar that would read as "all kept".
+            const QRectF slotRect(plot.left() + i * slot + (slot - barW) / 2, plot.top(), barW, plot.height());
+            painter.setPen(QPen(QColor(190, 190, 190), 1.0, Qt::DashLine));
+            painter.setBrush(style::missing());
+            painter.drawRect(slotRect);
+            anyPending = true;
+            continue;
+        }
         const double f = std::clamp(layer.keptFraction, 0.0, 1.0);
         const QRectF bar(plot.left() + i * slot + (slot - barW) / 2, plot.bottom() - f * plot.height(), barW, f * plot.height());
         painter.fillRect(bar, layer.sparse ? style::sparseLayer() : style::denseLayer());
@@ -84,6 +95,7 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
     std::vector<LegendItem> legend;
     if (anySparse) legend.push_back({style::sparseLayer(), QStringLiteral("sparse layer"), LegendItem::Shape::Box});
     if (anyDense) legend.push_back({style::denseLayer(), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box});
+    if (anyPending) legend.push_back({style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box});
     drawLegend(painter, QPointF(10, style::kTitleHeight), legend, true);
     painter.restore();
 }
@@ -99,6 +111,8 @@ QString SparsityView::toolTipAt(const QPoint& pos) const {
     const int i = layerAt(pos);
     if (i < 0) return {};
     const SparsityLayer& layer = m_data.layers[std::size_t(i)];
+    if (std::isnan(layer.keptFraction))
+        return QStringLiteral("layer %1: selection computing…\n%2").arg(layer.layerId).arg(layer.sparse ? "sparse layer" : "dense layer");
     QString text = QStringLiteral("layer %1: kept fraction %2 (%3), sparsity %4\n")
                        .arg(layer.layerId)
                        .arg(fmt::value(layer.keptFraction, 6), fmt::percent(layer.keptFraction, 2), fmt::percent(1.0 - layer.keptFraction, 2));

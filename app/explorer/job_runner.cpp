@@ -3,7 +3,32 @@
 #include <QMetaObject>
 #include <QThread>
 
+#include <algorithm>
+
+#ifdef Q_OS_LINUX
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace tsa::app {
+
+namespace {
+
+// Background work gives way to the GUI thread: a slider drag must not queue behind a dense attention
+// kernel on a two-core machine. A moderate nice value (inherited by the OpenMP team this thread starts)
+// rather than SCHED_IDLE, which starves the work completely while anything else (a compiler) runs.
+void lowerThreadPriority() {
+#ifdef Q_OS_LINUX
+    thread_local bool lowered = false;
+    if (lowered) return;
+    lowered = true;
+    const int tid = int(::syscall(SYS_gettid));
+    ::setpriority(PRIO_PROCESS, id_t(tid), std::max(::getpriority(PRIO_PROCESS, id_t(tid)), 5));
+#endif
+}
+
+} // namespace
 
 JobRunner::JobRunner(QObject* parent) : QObject(parent) {
     m_pool.setMaxThreadCount(1);
@@ -27,10 +52,7 @@ quint64 JobRunner::start(const QString& label, Work work) {
     JobRunner* self = this;
     auto cancelFlag = m_cancel;
     m_pool.start([self, id, cancelFlag, work = std::move(work)]() {
-        // Background work yields the CPU to the GUI thread: the OpenMP team this thread starts inherits
-        // the idle scheduling class, so a slider drag is never queued behind a dense attention kernel.
-        if (QThread::currentThread()->priority() != QThread::IdlePriority)
-            QThread::currentThread()->setPriority(QThread::IdlePriority);
+        lowerThreadPriority();
         std::function<void()> deliver;
         try {
             deliver = work(*cancelFlag);

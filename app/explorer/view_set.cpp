@@ -6,6 +6,10 @@
 #include "views/attention_map_view.h"
 #define TSA_HAVE_ATTENTION_VIEW 1
 #endif
+#if __has_include("views/sparsity_view.h")
+#include "views/sparsity_view.h"
+#define TSA_HAVE_SPARSITY_VIEW 1
+#endif
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
 #include "views/error_view.h"
@@ -46,6 +50,12 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
 #endif
     m_error = new views::ErrorView;
     m_depth = new views::DepthView;
+#ifdef TSA_HAVE_SPARSITY_VIEW
+    m_sparsity = new views::SparsityView;
+    views::ExportableView* sparsity = m_sparsity;
+#else
+    views::ExportableView* sparsity = nullptr;
+#endif
     auto placeholder = [](const char* name, const char* title) {
         auto* p = new PlaceholderView(QString::fromLatin1(name), tr(title));
         p->setText(tr("This view is still being written."));
@@ -57,7 +67,7 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
                {Attention, attention ? attention : placeholder("attention", "Attention map")},
                {Error, m_error},
                {Depth, m_depth},
-               {Sparsity, placeholder("sparsity", "Sparsity")},
+               {Sparsity, sparsity ? sparsity : placeholder("sparsity", "Sparsity")},
                {HowItWorks, placeholder("how-it-works", "How it works")}};
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
@@ -88,6 +98,9 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     });
     connect(m_selection, &views::SelectionMapView::headClicked, controller, &AnalysisController::setHead);
     connect(m_depth, &views::DepthView::layerClicked, controller, &AnalysisController::setLayer);
+#ifdef TSA_HAVE_SPARSITY_VIEW
+    connect(m_sparsity, &views::SparsityView::layerClicked, controller, &AnalysisController::setLayer);
+#endif
     // The token axes of the selection map, depth and error views zoom together.
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth, &views::DepthView::setVisibleRange);
     connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection, &views::SelectionMapView::setVisibleRange);
@@ -188,6 +201,7 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & Attention) refreshAttention();
     if (parts & Error) refreshError();
     if (parts & Depth) refreshDepth();
+    if (parts & Sparsity) refreshSparsity();
 }
 
 void ViewSet::refreshStyle() {
@@ -203,6 +217,9 @@ void ViewSet::refreshStyle() {
     m_depth->setColourMap(p.colorMap);
     m_depth->setSelectedLayer(p.layer);
     m_error->setSelected(p.layer, p.head);
+#ifdef TSA_HAVE_SPARSITY_VIEW
+    m_sparsity->setSelectedLayer(p.layer);
+#endif
 }
 
 void ViewSet::refreshSelectionMap() {
@@ -332,6 +349,28 @@ void ViewSet::refreshDepth() {
     }
     m_depth->setData(views::buildDepthData(m_controller->params().head, ids, selections));
     m_depth->setSelectedLayer(m_controller->params().layer);
+}
+
+void ViewSet::refreshSparsity() {
+#ifdef TSA_HAVE_SPARSITY_VIEW
+    views::SparsityData data;
+    data.tau = m_controller->params().tsa.tau;
+    data.tokens = m_controller->tokenCount();
+    for (int l = 0; l < m_controller->layerCount(); ++l) {
+        const int id = m_controller->modelLayerId(l);
+        if (auto sel = m_controller->selection(l)) {
+            data.layers.push_back(views::makeSparsityLayer(id, *sel));
+        } else {
+            views::SparsityLayer layer; // not selected yet: unknown, not "all kept"
+            layer.layerId = id;
+            layer.sparse = m_controller->isSparseLayer(l);
+            layer.keptFraction = std::numeric_limits<double>::quiet_NaN();
+            data.layers.push_back(layer);
+        }
+    }
+    m_sparsity->setData(std::move(data));
+    m_sparsity->setSelectedLayer(m_controller->params().layer);
+#endif
 }
 
 } // namespace tsa::app

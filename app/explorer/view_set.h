@@ -29,6 +29,7 @@ class ErrorView;
 class ExportableView;
 class OverviewView;
 class SelectionMapView;
+class SparsityView;
 } // namespace tsa::views
 
 namespace tsa::app {
@@ -77,6 +78,7 @@ private:
     void refreshAttention();
     void refreshError();
     void refreshDepth();
+    void refreshSparsity();
     void refreshStyle();
 
     AnalysisController* m_controller;
@@ -89,6 +91,7 @@ private:
     views::AttentionMapView* m_attention = nullptr;
     views::ErrorView* m_error = nullptr;
     views::DepthView* m_depth = nullptr;
+    views::SparsityView* m_sparsity = nullptr;
     unsigned m_dirty = 0;
     QTimer* m_deferred;
     std::shared_ptr<const std::vector<std::string>> m_tokenStrings;

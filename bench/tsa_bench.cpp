@@ -14,6 +14,7 @@
 // layer's fp32 Q/K/V size (what `tsa run` on that layer would hold).
 #include "core/attention.h"
 #include "core/attention_gemm.h"
+#include "core/attention_window.h"
 #include "core/generator.h"
 #include "core/pipeline.h"
 #include "core/selection.h"
@@ -158,13 +159,29 @@ double msSince(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// Process CPU time (all threads, user + system) in milliseconds.
+double cpuMs() {
+    struct rusage u {};
+    getrusage(RUSAGE_SELF, &u);
+    return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+            double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3);
+}
+
+// Smallest process CPU time of the last bestMs call's repetitions. On a shared machine, work / (CPU time
+// / threads) estimates the wall-clock throughput the same code would have alone on its cores (spinning
+// and imbalance still count against it); the benchmark reports it next to the wall-clock figures.
+double g_lastBestCpuMs = 0.0;
+
 // Best of reps wall-clock milliseconds.
 double bestMs(int reps, const std::function<void()>& f) {
     double best = 1e300;
+    g_lastBestCpuMs = 1e300;
     for (int r = 0; r < reps; ++r) {
+        const double cpuStart = cpuMs();
         const auto start = Clock::now();
         f();
         best = std::min(best, msSince(start));
+        g_lastBestCpuMs = std::min(g_lastBestCpuMs, cpuMs() - cpuStart);
     }
     return best;
 }
@@ -185,7 +202,8 @@ std::string cpuModel() {
 }
 
 // OpenBLAS sgemm on all cores, n x n x n, best of several: the machine's practical fp32 ceiling.
-double sgemmCeilingGflops(int n = 2048, int reps = 7) {
+// cpuGflops (optional): the same from CPU time per core (see g_lastBestCpuMs).
+double sgemmCeilingGflops(double* cpuGflops = nullptr, int n = 2048, int reps = 7) {
     std::vector<float> a(std::size_t(n) * n), b(a.size()), c(a.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
         a[i] = float((i * 7919) % 1000) / 1000.0f - 0.5f;
@@ -199,7 +217,9 @@ double sgemmCeilingGflops(int n = 2048, int reps = 7) {
     run(); // warm-up: thread start, page faults
     const double ms = bestMs(reps, run);
     openblas_set_num_threads(1); // what the attention kernels use inside their OpenMP regions
-    return 2.0 * double(n) * n * n / (ms * 1e-3) / 1e9;
+    const double flops = 2.0 * double(n) * n * n;
+    if (cpuGflops) *cpuGflops = flops / (g_lastBestCpuMs / omp_get_num_procs() * 1e-3) / 1e9;
+    return flops / (ms * 1e-3) / 1e9;
 }
 
 // Deterministic uniform [-1, 1) fill, parallel (32K-token layers hold hundreds of MB).
@@ -290,20 +310,30 @@ struct RunRow {
     Index tokens = 0, heads = 0, kvHeads = 0, dim = 0;
     double keptFraction = 1.0;
     double tau = 0.0;
+    double windowMassMs = 0; // windowAttentionMass over all heads (the scoring core, for comparison)
+    double denseCpuMs = 0;   // process CPU time / threads of the dense run
+    double tsaCpuMs = 0;     // the same for scoring + selection + sparse attention
     double denseMs = 0, tsaMs = 0, attentionMs = 0, scoringMs = 0, selectionMs = 0, gatherMs = 0,
            scatterMs = 0;
     double overheadMs() const { return scoringMs + selectionMs + gatherMs + scatterMs; }
     double speedup() const { return tsaMs > 0 ? denseMs / tsaMs : 0; }
     double idealSpeedup() const { return keptFraction > 0 ? 1.0 / (keptFraction * keptFraction) : 0; }
-    double denseGflops() const {
-        return 2.0 * double(heads) * double(tokens) * double(tokens) * dim / (denseMs * 1e6);
-    }
+    double denseFlops() const { return 2.0 * double(heads) * double(tokens) * double(tokens) * dim; }
+    double denseGflops() const { return denseFlops() / (denseMs * 1e6); }
+    double denseCpuGflops() const { return denseFlops() / (denseCpuMs * 1e6); }
     // tsa_ms against dense_ms / ideal_speedup: 1.0 is perfect, the target is <= 1.11.
     double vsIdeal() const { return denseMs > 0 ? tsaMs / (denseMs / idealSpeedup()) : 0; }
+    double vsIdealCpu() const { return denseCpuMs > 0 ? tsaCpuMs / (denseCpuMs / idealSpeedup()) : 0; }
     std::string source;
 };
 
-Json toJson(const RunRow& r, double sgemm) {
+// The sgemm ceiling by wall clock and by CPU time per core, measured in the same run.
+struct Ceiling {
+    double wall = 0;
+    double cpu = 0;
+};
+
+Json toJson(const RunRow& r, const Ceiling& sgemm) {
     Json j;
     j["kind"] = r.kind;
     j["source"] = r.source;
@@ -324,42 +354,53 @@ Json toJson(const RunRow& r, double sgemm) {
     j["speedup"] = r.speedup();
     j["ideal_speedup"] = r.idealSpeedup();
     j["tsa_vs_ideal"] = r.vsIdeal();
+    j["dense_cpu_ms"] = r.denseCpuMs;
+    j["tsa_cpu_ms"] = r.tsaCpuMs;
+    j["tsa_vs_ideal_cpu"] = r.vsIdealCpu();
     j["dense_gflops"] = r.denseGflops();
-    j["dense_fraction_of_sgemm"] = r.denseGflops() / sgemm;
+    j["dense_fraction_of_sgemm"] = r.denseGflops() / sgemm.wall;
+    j["dense_cpu_gflops"] = r.denseCpuGflops();
+    j["dense_cpu_fraction_of_sgemm_cpu"] = r.denseCpuGflops() / sgemm.cpu;
     j["scoring_fraction_of_dense"] = r.scoringMs / r.denseMs;
+    if (r.windowMassMs > 0) j["window_mass_ms"] = r.windowMassMs;
     return j;
 }
 
 void printHeader() {
-    std::printf("%-5s %6s %5s %4s %5s | %9s %9s %9s %8s %8s | %6s %6s %7s | %7s %6s\n", "kind", "L", "Hq/kv",
-                "D", "kept", "dense_ms", "tsa_ms", "attn_ms", "score_ms", "ovh_ms", "speedup", "ideal",
-                "vsIdeal", "denseGF", "%sgemm");
+    std::printf("%-5s %6s %5s %4s %5s | %9s %9s %9s %8s %8s | %6s %6s %7s %7s | %7s %6s %5s\n", "kind", "L",
+                "Hq/kv", "D", "kept", "dense_ms", "tsa_ms", "attn_ms", "score_ms", "ovh_ms", "speedup",
+                "ideal", "vsIdeal", "cpuIdl", "denseGF", "%sgemm", "cpu%");
 }
 
-void printRow(const RunRow& r, double sgemm) {
+void printRow(const RunRow& r, const Ceiling& sgemm) {
     char heads[32];
     std::snprintf(heads, sizeof heads, "%ld/%ld", long(r.heads), long(r.kvHeads));
-    std::printf(
-        "%-5s %6ld %5s %4ld %5.3f | %9.1f %9.1f %9.1f %8.2f %8.2f | %6.2fx %6.2f %7.3f | %7.1f %5.1f%%\n",
-        r.kind.c_str(), long(r.tokens), heads, long(r.dim), r.keptFraction, r.denseMs, r.tsaMs, r.attentionMs,
-        r.scoringMs, r.overheadMs(), r.speedup(), r.idealSpeedup(), r.vsIdeal(), r.denseGflops(),
-        100.0 * r.denseGflops() / sgemm);
+    std::printf("%-5s %6ld %5s %4ld %5.3f | %9.1f %9.1f %9.1f %8.2f %8.2f | %6.2fx %6.2f %7.3f %7.3f | "
+                "%7.1f %5.1f%% %4.0f%%\n",
+                r.kind.c_str(), long(r.tokens), heads, long(r.dim), r.keptFraction, r.denseMs, r.tsaMs,
+                r.attentionMs, r.scoringMs, r.overheadMs(), r.speedup(), r.idealSpeedup(), r.vsIdeal(),
+                r.vsIdealCpu(), r.denseGflops(), 100.0 * r.denseGflops() / sgemm.wall,
+                100.0 * r.denseCpuGflops() / sgemm.cpu);
     std::fflush(stdout);
 }
 
-double denseMs(const LayerQkv& qkv, const AttentionConfig& config, int reps) {
+double denseMs(const LayerQkv& qkv, const AttentionConfig& config, int reps, double* cpuMsPerThread) {
     Tensor3 out(qkv.qHeads(), qkv.tokens(), qkv.headDim());
-    return bestMs(reps, [&] {
+    const double ms = bestMs(reps, [&] {
         const Status st =
             causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), out.view(), nullptr, config);
         if (!st.ok()) throw std::runtime_error(st.message);
     });
+    const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+    *cpuMsPerThread = g_lastBestCpuMs / threads;
+    return ms;
 }
 
 // Kept-fraction rows for one length: dense, scoring and selection once, then one sparse run per fraction.
-void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& rows,
+void benchLength(const Options& o, Index L, const Ceiling& sgemm, std::vector<RunRow>& rows,
                  const AttentionConfig& ac) {
     const int reps = o.reps > 0 ? o.reps : (o.quick || L >= 16384 ? 1 : 3);
+    const int threads = ac.threads > 0 ? ac.threads : omp_get_max_threads();
     LayerQkv qkv = randomLayer(o.heads, o.kvHeads, L, o.dim, 1000 + std::uint64_t(L));
     const TsaParams params;
     RunRow base;
@@ -369,7 +410,7 @@ void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& r
     base.heads = o.heads;
     base.kvHeads = o.kvHeads;
     base.dim = o.dim;
-    base.denseMs = denseMs(qkv, ac, reps);
+    base.denseMs = denseMs(qkv, ac, reps, &base.denseCpuMs);
 
     // Scoring and selection cost do not depend on which tokens end up kept: measure once per length.
     ScoringConfig sc;
@@ -379,13 +420,35 @@ void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& r
     Result<LayerScores> scores = Status::error(ErrorCode::InvalidArgument, "too short to score");
     if (L > params.window) {
         base.scoringMs = bestMs(reps, [&] { scores = scoreLayer(qkv, sc); });
-        if (scores.ok())
+        base.tsaCpuMs = g_lastBestCpuMs / threads;
+        if (scores.ok()) {
             base.selectionMs = bestMs(reps, [&] {
                 TsaParams p = params;
                 p.tau = o.tau;
                 volatile Index kept = selectTokens(scores.value(), o.heads, L, p).kept;
                 (void)kept;
             });
+            base.tsaCpuMs += g_lastBestCpuMs / threads;
+        }
+        // The raw-score part of scoring done by the tiled windowAttentionMass, parallel over heads as
+        // scoreLayer is: what scoring could cost (smoothing and sorting come on top).
+        std::vector<float> raw(static_cast<std::size_t>(o.heads * (L - params.window)));
+        const Index group = o.heads / o.kvHeads, prefix = L - params.window;
+        base.windowMassMs = bestMs(reps, [&] {
+#pragma omp parallel num_threads(threads)
+            {
+                std::vector<float> scratch;
+#pragma omp for schedule(dynamic, 1)
+                for (Index h = 0; h < o.heads; ++h)
+                    windowAttentionMass(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), L, params.window,
+                                        o.dim, raw.data() + h * prefix, scratch);
+            }
+        });
+        std::printf(
+            "       L %ld: scoreLayer %.1f ms = %.2f%% of dense; windowAttentionMass alone %.1f ms = %.2f%% "
+            "(W/L = %.2f%%)\n",
+            long(L), base.scoringMs, 100.0 * base.scoringMs / base.denseMs, base.windowMassMs,
+            100.0 * base.windowMassMs / base.denseMs, 100.0 * double(params.window) / double(L));
     }
 
     Tensor3 out(o.heads, L, o.dim);
@@ -397,13 +460,16 @@ void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& r
         RunRow r = base;
         r.keptFraction = double(kept) / double(L);
         StageTimings best;
-        double bestTotal = 1e300;
+        double bestTotal = 1e300, bestCpu = 1e300;
         for (int rep = 0; rep < reps; ++rep) {
             StageTimings t;
+            const double cpuStart = cpuMs();
             const Status st = sparseAttention(qkv, sel, out.view(), lse.data(), ac, &t);
             if (!st.ok()) throw std::runtime_error(st.message);
+            bestCpu = std::min(bestCpu, cpuMs() - cpuStart);
             if (t.tsaMs() < bestTotal) bestTotal = t.tsaMs(), best = t;
         }
+        r.tsaCpuMs += bestCpu / threads;
         r.attentionMs = best.attentionMs;
         r.gatherMs = best.gatherMs;
         r.scatterMs = best.scatterMs;
@@ -424,15 +490,18 @@ void benchLength(const Options& o, Index L, double sgemm, std::vector<RunRow>& r
     r.heads = preset.qHeads();
     r.kvHeads = preset.kvHeads();
     r.dim = preset.headDim();
-    r.denseMs = denseMs(preset, ac, reps);
+    r.denseMs = denseMs(preset, ac, reps, &r.denseCpuMs);
     LayerRunConfig rc;
     rc.params.tau = o.tau;
     rc.attention = ac;
     rc.keepOutput = false;
     double bestTotal = 1e300;
+    r.tsaCpuMs = 1e300;
     for (int rep = 0; rep < reps; ++rep) {
+        const double cpuStart = cpuMs();
         Result<LayerRunResult> res = runLayer(preset, rc);
         if (!res.ok()) throw std::runtime_error(res.error());
+        r.tsaCpuMs = std::min(r.tsaCpuMs, (cpuMs() - cpuStart) / threads);
         const StageTimings& t = res->timings;
         if (t.tsaMs() >= bestTotal) continue;
         bestTotal = t.tsaMs();
@@ -545,35 +614,42 @@ int main(int argc, char** argv) {
         if (o.memory) memory = runMemory(o, argv[0]);
 
         std::vector<RunRow> rows;
-        double sgemm = 0.0;
+        Ceiling sgemm;
         if (!o.memoryOnly) {
-            sgemm = sgemmCeilingGflops();
+            sgemm.wall = sgemmCeilingGflops(&sgemm.cpu);
             AttentionConfig ac;
             ac.threads = o.threads;
             ac.queryTile = o.queryTile;
             if (o.keyTile > 0) ac.keyTile = o.keyTile;
             const std::string queryTile = ac.queryTile > 0 ? std::to_string(ac.queryTile) : "auto";
-            std::printf(
-                "sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s; tile GEMM: %s; "
-                "tiles %s x %ld\n",
-                omp_get_num_procs(), sgemm, detail::tileGemmBackend(), queryTile.c_str(), long(ac.keyTile));
+            std::printf("sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s (CPU-time "
+                        "based %.1f); "
+                        "tile GEMM: %s; "
+                        "tiles %s x %ld\n",
+                        omp_get_num_procs(), sgemm.wall, sgemm.cpu, detail::tileGemmBackend(),
+                        queryTile.c_str(), long(ac.keyTile));
             report["machine"]["query_tile"] = ac.queryTile;
             report["machine"]["key_tile"] = ac.keyTile;
             printHeader();
             for (Index L : o.tokens)
                 benchLength(o, L, sgemm, rows, ac);
             // The ceiling again at the end: a drop means the machine got busier during the run.
-            const double sgemmEnd = sgemmCeilingGflops();
-            std::printf("sgemm ceiling at the end: %.1f GFLOP/s (start %.1f); load average %s\n", sgemmEnd,
-                        sgemm, loadAverage().c_str());
-            report["sgemm_gflops_end"] = sgemmEnd;
+            Ceiling end;
+            end.wall = sgemmCeilingGflops(&end.cpu);
+            std::printf(
+                "sgemm ceiling at the end: %.1f GFLOP/s, CPU-time based %.1f (start %.1f, %.1f); load "
+                "average %s\n",
+                end.wall, end.cpu, sgemm.wall, sgemm.cpu, loadAverage().c_str());
+            report["sgemm_gflops_end"] = end.wall;
+            report["sgemm_cpu_gflops"] = sgemm.cpu;
+            report["sgemm_cpu_gflops_end"] = end.cpu;
         }
         report["machine"]["load_average_end"] = loadAverage();
         Json runs = Json::array();
         for (const RunRow& r : rows)
             runs.push_back(toJson(r, sgemm));
         Json out;
-        out["sgemm_gflops"] = sgemm;
+        out["sgemm_gflops"] = sgemm.wall;
         out["runs"] = runs;
         for (auto& [key, value] : report.items())
             out[key] = value;

@@ -8,7 +8,7 @@ namespace tsa::app {
 QStringList explorerViewNames() {
     return {QStringLiteral("overview"), QStringLiteral("selection"), QStringLiteral("coverage"),
             QStringLiteral("attention"), QStringLiteral("error"),    QStringLiteral("depth"),
-            QStringLiteral("sparsity"),  QStringLiteral("how-it-works")};
+            QStringLiteral("sparsity"),  QStringLiteral("howitworks")};
 }
 
 void CommandLine::applyTo(ExplorerParams* p) const {

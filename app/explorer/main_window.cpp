@@ -45,7 +45,7 @@ QString tabLabel(const QString& name, const QString& fallback) {
         {QStringLiteral("overview"), "Overview"},   {QStringLiteral("selection"), "Selection map"},
         {QStringLiteral("coverage"), "Coverage"},   {QStringLiteral("attention"), "Attention map"},
         {QStringLiteral("error"), "Error"},         {QStringLiteral("depth"), "Depth"},
-        {QStringLiteral("sparsity"), "Sparsity"},   {QStringLiteral("how-it-works"), "How it works"},
+        {QStringLiteral("sparsity"), "Sparsity"},   {QStringLiteral("howitworks"), "How it works"},
     };
     const auto it = labels.find(name);
     return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());

@@ -1,20 +1,14 @@
 #include "app/explorer/view_set.h"
 
 #include "app/explorer/analysis_controller.h"
-#include "app/explorer/placeholder_view.h"
-#if __has_include("views/attention_map_view.h")
 #include "views/attention_map_view.h"
-#define TSA_HAVE_ATTENTION_VIEW 1
-#endif
-#if __has_include("views/sparsity_view.h")
-#include "views/sparsity_view.h"
-#define TSA_HAVE_SPARSITY_VIEW 1
-#endif
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
 #include "views/error_view.h"
+#include "views/how_it_works_panel.h"
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
+#include "views/sparsity_view.h"
 
 #include <QEvent>
 #include <QTimer>
@@ -42,33 +36,19 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     m_overview = new views::OverviewView;
     m_selection = new views::SelectionMapView;
     m_coverage = new views::CoverageView;
-#ifdef TSA_HAVE_ATTENTION_VIEW
     m_attention = new views::AttentionMapView;
-    views::ExportableView* attention = m_attention;
-#else
-    views::ExportableView* attention = nullptr;
-#endif
     m_error = new views::ErrorView;
     m_depth = new views::DepthView;
-#ifdef TSA_HAVE_SPARSITY_VIEW
     m_sparsity = new views::SparsityView;
-    views::ExportableView* sparsity = m_sparsity;
-#else
-    views::ExportableView* sparsity = nullptr;
-#endif
-    auto placeholder = [](const char* name, const char* title) {
-        auto* p = new PlaceholderView(QString::fromLatin1(name), tr(title));
-        p->setText(tr("This view is still being written."));
-        return p;
-    };
+    m_howItWorks = new views::HowItWorksPanel;
     m_parts = {{Overview, m_overview},
                {SelectionMap, m_selection},
                {Coverage, m_coverage},
-               {Attention, attention ? attention : placeholder("attention", "Attention map")},
+               {Attention, m_attention},
                {Error, m_error},
                {Depth, m_depth},
-               {Sparsity, sparsity ? sparsity : placeholder("sparsity", "Sparsity")},
-               {HowItWorks, placeholder("how-it-works", "How it works")}};
+               {Sparsity, m_sparsity},
+               {HowItWorks, m_howItWorks}};
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
         v->widget()->installEventFilter(this);
@@ -98,9 +78,7 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     });
     connect(m_selection, &views::SelectionMapView::headClicked, controller, &AnalysisController::setHead);
     connect(m_depth, &views::DepthView::layerClicked, controller, &AnalysisController::setLayer);
-#ifdef TSA_HAVE_SPARSITY_VIEW
     connect(m_sparsity, &views::SparsityView::layerClicked, controller, &AnalysisController::setLayer);
-#endif
     // The token axes of the selection map, depth and error views zoom together.
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth, &views::DepthView::setVisibleRange);
     connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection, &views::SelectionMapView::setVisibleRange);
@@ -122,7 +100,7 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(controller, &AnalysisController::attentionMapChanged, this, [this] { markDirty(Attention); });
     connect(controller, &AnalysisController::paramsChanged, this, [this] {
         refreshStyle();
-        markDirty(Overview | Depth | Error);
+        markDirty(Overview | Depth | Error | HowItWorks);
     });
     refreshStyle();
     markDirty(~0u);
@@ -202,6 +180,7 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & Error) refreshError();
     if (parts & Depth) refreshDepth();
     if (parts & Sparsity) refreshSparsity();
+    if (parts & HowItWorks) refreshHowItWorks();
 }
 
 void ViewSet::refreshStyle() {
@@ -213,13 +192,11 @@ void ViewSet::refreshStyle() {
     m_selection->setColourMap(p.colorMap);
     m_selection->setSelectedHead(p.head);
     m_coverage->setHighlightedHead(p.head);
-    if (m_attention) m_attention->setColourMap(p.colorMap);
+    m_attention->setColourMap(p.colorMap);
     m_depth->setColourMap(p.colorMap);
     m_depth->setSelectedLayer(p.layer);
     m_error->setSelected(p.layer, p.head);
-#ifdef TSA_HAVE_SPARSITY_VIEW
     m_sparsity->setSelectedLayer(p.layer);
-#endif
 }
 
 void ViewSet::refreshSelectionMap() {
@@ -262,7 +239,6 @@ void ViewSet::refreshCoverage() {
 }
 
 void ViewSet::refreshAttention() {
-#ifdef TSA_HAVE_ATTENTION_VIEW
     const ExplorerParams& p = m_controller->params();
     views::AttentionBlocks blocks;
     blocks.layerId = m_controller->modelLayerId(p.layer);
@@ -284,7 +260,6 @@ void ViewSet::refreshAttention() {
         blocks.kept.assign(sel->head(p.head), sel->head(p.head) + sel->kept);
     }
     m_attention->setData(std::move(blocks));
-#endif
 }
 
 void ViewSet::refreshOverview() {
@@ -352,7 +327,6 @@ void ViewSet::refreshDepth() {
 }
 
 void ViewSet::refreshSparsity() {
-#ifdef TSA_HAVE_SPARSITY_VIEW
     views::SparsityData data;
     data.tau = m_controller->params().tsa.tau;
     data.tokens = m_controller->tokenCount();
@@ -370,7 +344,19 @@ void ViewSet::refreshSparsity() {
     }
     m_sparsity->setData(std::move(data));
     m_sparsity->setSelectedLayer(m_controller->params().layer);
-#endif
+}
+
+void ViewSet::refreshHowItWorks() {
+    const ExplorerParams& p = m_controller->params();
+    const CaptureInfo* info = m_controller->info();
+    views::HowItWorksData data;
+    data.layerId = m_controller->modelLayerId(p.layer);
+    data.head = p.head;
+    data.groupSize = info && info->kvHeads > 0 ? int(info->qHeads / info->kvHeads) : 1;
+    data.params = p.tsa;
+    data.scores = m_controller->scores(p.layer);
+    data.selection = m_controller->selection(p.layer);
+    m_howItWorks->setData(std::move(data));
 }
 
 } // namespace tsa::app

@@ -27,6 +27,7 @@ class CoverageView;
 class DepthView;
 class ErrorView;
 class ExportableView;
+class HowItWorksPanel;
 class OverviewView;
 class SelectionMapView;
 class SparsityView;
@@ -79,6 +80,7 @@ private:
     void refreshError();
     void refreshDepth();
     void refreshSparsity();
+    void refreshHowItWorks();
     void refreshStyle();
 
     AnalysisController* m_controller;
@@ -92,6 +94,7 @@ private:
     views::ErrorView* m_error = nullptr;
     views::DepthView* m_depth = nullptr;
     views::SparsityView* m_sparsity = nullptr;
+    views::HowItWorksPanel* m_howItWorks = nullptr;
     unsigned m_dirty = 0;
     QTimer* m_deferred;
     std::shared_ptr<const std::vector<std::string>> m_tokenStrings;

@@ -29,7 +29,7 @@ png_size() { # width height of a PNG from its IHDR
     od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'
 }
 
-for view in overview selection coverage attention error depth sparsity how-it-works; do
+for view in overview selection coverage attention error depth sparsity howitworks; do
     expect_rc 0 "png $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.png" --width 800 --height 500
     if [ -f "$WORK/$view.png" ]; then
         is_png "$WORK/$view.png" || fail "$view.png is not a PNG"
@@ -73,7 +73,7 @@ expect_rc 2 "no out" "$TSA" export "$CAPTURE" --view overview
 [ ! -e "$WORK/x.png" ] || fail "a failed export left x.png"
 expect_rc 1 "unwritable out" "$TSA" export "$CAPTURE" --view overview --out "$WORK/no/such/dir/x.png"
 expect_rc 0 "help" "$TSA" export --help
-grep -q "how-it-works" "$WORK/out.txt" || fail "help does not list the views"
+grep -q "howitworks" "$WORK/out.txt" || fail "help does not list the views"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"

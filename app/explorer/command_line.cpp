@@ -50,10 +50,11 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     const QCommandLineOption fullWindow(QStringLiteral("full-window"), QStringLiteral("With --screenshot: the whole window, not just the view."));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for --screenshot and --bench-ui (default 1440x900)."), QStringLiteral("WxH"));
     const QCommandLineOption bench(QStringLiteral("bench-ui"), QStringLiteral("Time tau changes on the first sparse layer until the selection view is repainted; prints median_ms and p95_ms."));
+    const QCommandLineOption benchMetrics(QStringLiteral("bench-metrics"), QStringLiteral("With --bench-ui: also time a tau change until the visible layer's error metrics are current (dense reference cached)."));
     const QCommandLineOption changes(QStringLiteral("changes"), QStringLiteral("Number of tau changes for --bench-ui (default 30)."), QStringLiteral("N"));
     const QCommandLineOption timeout(QStringLiteral("timeout"), QStringLiteral("Seconds to wait for background work in headless modes (default 600)."), QStringLiteral("S"));
     parser.addOptions({tau, window, kernel, minTokens, mode, delta, list, layer, head, view, colorMap, metric, screenshot,
-                       fullWindow, size, bench, changes, timeout});
+                       fullWindow, size, bench, benchMetrics, changes, timeout});
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -139,6 +140,7 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         else cl.size = QSize(w, h);
     }
     cl.benchUi = parser.isSet(bench);
+    cl.benchMetrics = parser.isSet(benchMetrics);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
     if (error.isEmpty() && cl.headless() && cl.file.isEmpty())

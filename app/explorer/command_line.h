@@ -34,6 +34,7 @@ struct CommandLine {
     QSize size{1440, 900};   // window size for headless runs
     bool benchUi = false;
     int benchChanges = 30;
+    bool benchMetrics = false; // --bench-ui also times the error-metrics refresh after a tau change
     int timeoutSeconds = 600;
 
     bool headless() const { return !screenshot.isEmpty() || benchUi; }

@@ -244,19 +244,18 @@ void ControlsPanel::updateSummary() {
     }
     const int layer = m_controller->params().layer;
     auto sel = m_controller->selection(layer);
-    QString text = tr("<b>Layer %1</b>: ").arg(m_controller->modelLayerId(layer));
+    QString text = tr("<b>Layer %1</b> · ").arg(m_controller->modelLayerId(layer));
     if (!sel) {
         text += tr("scoring…");
     } else if (!sel->sparse) {
-        text += tr("dense (%1)").arg(QString::fromLatin1(denseReasonText(sel->denseReason)));
+        text += tr("dense: %1").arg(QString::fromLatin1(denseReasonText(sel->denseReason)));
     } else {
-        text += tr("keeps %1 of %2 tokens per head (%3%), sparsity %4%<br>capacity %5 = max(min_tokens, P − (n+1)), "
-                   "n = %6")
+        text += tr("sparse<br>keeps %1 of %2 tokens per head (%3%)<br>capacity %4 + W %5 · budget n = %6")
                     .arg(count(sel->kept))
                     .arg(count(sel->tokens))
                     .arg(100.0 * sel->keptFraction(), 0, 'f', 1)
-                    .arg(100.0 * (1.0 - sel->keptFraction()), 0, 'f', 1)
                     .arg(count(sel->capacity))
+                    .arg(count(sel->window))
                     .arg(count(sel->budgetCount));
     }
     if (!m_controller->planProblem().isEmpty())

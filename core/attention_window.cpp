@@ -24,11 +24,14 @@ void windowAttentionMass(const float* queries, const float* keys, Index tokens, 
                          float* raw, std::vector<float>& scratch) {
     const Index W = window, L = tokens, P = tokens - window;
     if (W <= 0 || P <= 0) return;
-    // Scratch layout: logits [W, L], per row max and log2 of the sum, a column accumulator.
-    const std::size_t need = std::size_t(W * L + 2 * W + kKeyTile);
+    // Scratch layout: logits [W, L], a [W, key tile] GEMM target, per row max and log2 of the sum, a
+    // column accumulator. The GEMM writes into the L2-resident tile (OpenBLAS first clears its output,
+    // a wasted pass over memory if that were the [W, L] buffer); the max/sum pass then copies it out.
+    const std::size_t need = std::size_t(W * L + W * kKeyTile + 2 * W + kKeyTile);
     if (scratch.size() < need) scratch.resize(need);
     float* s = scratch.data();
-    float* rowMax = s + W * L;
+    float* tile = s + W * L;
+    float* rowMax = tile + W * kKeyTile;
     float* rowLog = rowMax + W;
     float* column = rowLog + W;
     std::vector<double> rowSum(static_cast<std::size_t>(W), 0.0); // one small allocation per head
@@ -42,14 +45,16 @@ void windowAttentionMass(const float* queries, const float* keys, Index tokens, 
         const Index r0 = std::max<Index>(0, k0 - P);
         if (r0 >= W) break;
         detail::gemmScaledNT(W - r0, cols, dim, scale, queries + r0 * dim, dim, keys + k0 * dim, dim,
-                             s + r0 * L + k0, L);
+                             tile + r0 * cols, cols);
         for (Index r = r0; r < W; ++r) {
-            float* row = s + r * L + k0;
+            const float* row = tile + r * cols;
             const Index valid = std::min(cols, P + r - k0 + 1);
             const float m = std::max(rowMax[r], detail::rowMax(row, valid));
             const float tileSum = detail::exp2SubSum(row, valid, m);
             rowSum[r] = rowSum[r] * double(detail::exp2Scalar(rowMax[r] - m)) + double(tileSum);
             rowMax[r] = m;
+            // Only prefix keys are read again (pass 2).
+            if (k0 < P) std::copy(row, row + std::min(cols, P - k0), s + r * L + k0);
         }
     }
     for (Index r = 0; r < W; ++r)

@@ -16,18 +16,22 @@
 #include <array>
 #include <cmath>
 #include <numeric>
-
 #include <omp.h>
 
 namespace tsa {
 
 const char* headRoleName(HeadRole role) {
     switch (role) {
-    case HeadRole::Sink: return "sink";
-    case HeadRole::Local: return "local";
-    case HeadRole::Heavy: return "heavy";
-    case HeadRole::Retrieval: return "retrieval";
-    case HeadRole::Diffuse: return "diffuse";
+    case HeadRole::Sink:
+        return "sink";
+    case HeadRole::Local:
+        return "local";
+    case HeadRole::Heavy:
+        return "heavy";
+    case HeadRole::Retrieval:
+        return "retrieval";
+    case HeadRole::Diffuse:
+        return "diffuse";
     }
     return "?";
 }
@@ -50,11 +54,16 @@ struct RoleGains {
 
 RoleGains roleGains(HeadRole role) {
     switch (role) {
-    case HeadRole::Sink: return {1.0, 0.3, 0.0, false, 1.0, 1.0};
-    case HeadRole::Local: return {0.4, 0.2, 0.0, true, 1.0, 1.0};
-    case HeadRole::Heavy: return {0.6, 1.0, 0.0, false, 1.0, 1.0};
-    case HeadRole::Retrieval: return {2.5, 0.5, 1.0, false, 0.2, 1.0}; // sink + needles, position-free
-    case HeadRole::Diffuse: return {0.2, 1.3, 0.0, false, 0.5, 1.0};
+    case HeadRole::Sink:
+        return {1.0, 0.3, 0.0, false, 1.0, 1.0};
+    case HeadRole::Local:
+        return {0.4, 0.2, 0.0, true, 1.0, 1.0};
+    case HeadRole::Heavy:
+        return {0.6, 1.0, 0.0, false, 1.0, 1.0};
+    case HeadRole::Retrieval:
+        return {2.5, 0.5, 1.0, false, 0.2, 1.0}; // sink + needles, position-free
+    case HeadRole::Diffuse:
+        return {0.2, 1.3, 0.0, false, 0.5, 1.0};
     }
     return {1, 1, 0, false, 1, 1};
 }
@@ -66,18 +75,18 @@ struct HeadSetup {
 
 // Everything about one layer that is not per token: roles, gains, directions, phases.
 struct LayerSetup {
-    std::vector<HeadSetup> heads;               // [Hq]
-    std::vector<std::vector<double>> phases;    // [Hkv][positional pairs]
-    std::vector<std::vector<float>> heavyDir;   // [Hkv][D], unit, in the semantic band
-    std::vector<std::vector<float>> needleDir;  // [Hkv][D], unit, orthogonal to heavyDir
-    std::vector<std::vector<float>> valueMean;  // [Hkv][D]
+    std::vector<HeadSetup> heads;              // [Hq]
+    std::vector<std::vector<double>> phases;   // [Hkv][positional pairs]
+    std::vector<std::vector<float>> heavyDir;  // [Hkv][D], unit, in the semantic band
+    std::vector<std::vector<float>> needleDir; // [Hkv][D], unit, orthogonal to heavyDir
+    std::vector<std::vector<float>> valueMean; // [Hkv][D]
 };
 
 struct Bands {
     Index pairs = 0;      // D / 2
     Index positional = 0; // pairs [0, positional)
     Index semanticBegin = 0, semanticEnd = 0;
-    Index sinkBegin = 0;  // pairs [sinkBegin, pairs)
+    Index sinkBegin = 0; // pairs [sinkBegin, pairs)
 };
 
 Bands bandsOf(const GeneratorConfig& c) {
@@ -94,7 +103,8 @@ std::vector<HeadRole> assignRoles(const GeneratorConfig& c, int layer, Stream& r
     // Diffuse heads first, by rounding their tapered share (normalising it with the others would hand a
     // leftover head to a near-zero share); the other roles split the remaining heads by largest remainder.
     const double depth = c.layers > 1 ? double(layer) / double(c.layers - 1) : 0.0;
-    const double diffuse = std::clamp(c.diffuseHeads + (c.diffuseHeadsLast - c.diffuseHeads) * depth, 0.0, 1.0);
+    const double diffuse =
+        std::clamp(c.diffuseHeads + (c.diffuseHeadsLast - c.diffuseHeads) * depth, 0.0, 1.0);
     const std::array<double, 4> frac = {c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads};
     const double total = frac[0] + frac[1] + frac[2] + frac[3];
     Index nDiffuse = std::min(c.qHeads, Index(std::floor(diffuse * double(c.qHeads) + 0.5)));
@@ -120,8 +130,10 @@ std::vector<HeadRole> assignRoles(const GeneratorConfig& c, int layer, Stream& r
     count[4] = nDiffuse;
     std::vector<HeadRole> roles;
     for (int r = 0; r < 5; ++r)
-        for (Index i = 0; i < count[r]; ++i) roles.push_back(HeadRole(r));
-    for (std::size_t i = roles.size(); i > 1; --i) std::swap(roles[i - 1], roles[rng.below(i)]);
+        for (Index i = 0; i < count[r]; ++i)
+            roles.push_back(HeadRole(r));
+    for (std::size_t i = roles.size(); i > 1; --i)
+        std::swap(roles[i - 1], roles[rng.below(i)]);
     return roles;
 }
 
@@ -150,7 +162,8 @@ LayerSetup setupLayer(const GeneratorConfig& c, int layer) {
     for (Index g = 0; g < c.kvHeads; ++g) {
         auto& ph = s.phases[std::size_t(g)];
         ph.resize(std::size_t(b.positional));
-        for (auto& p : ph) p = 2.0 * M_PI * rng.uniform();
+        for (auto& p : ph)
+            p = 2.0 * M_PI * rng.uniform();
         // Two orthonormal directions in the semantic band (both halves of its pairs), Gram-Schmidt.
         std::vector<double> u(std::size_t(D), 0.0), w(std::size_t(D), 0.0);
         for (Index p = b.semanticBegin; p < b.semanticEnd; ++p) {
@@ -163,19 +176,24 @@ LayerSetup setupLayer(const GeneratorConfig& c, int layer) {
             return std::sqrt(std::inner_product(x.begin(), x.end(), x.begin(), 0.0));
         };
         double nu = norm(u);
-        for (auto& x : u) x /= nu;
+        for (auto& x : u)
+            x /= nu;
         const double proj = std::inner_product(u.begin(), u.end(), w.begin(), 0.0);
-        for (std::size_t i = 0; i < w.size(); ++i) w[i] -= proj * u[i];
+        for (std::size_t i = 0; i < w.size(); ++i)
+            w[i] -= proj * u[i];
         double nw = norm(w);
-        for (auto& x : w) x /= nw;
+        for (auto& x : w)
+            x /= nw;
         s.heavyDir[std::size_t(g)].assign(u.begin(), u.end());
         s.needleDir[std::size_t(g)].assign(w.begin(), w.end());
         std::vector<double> m(static_cast<std::size_t>(D));
-        for (auto& x : m) x = rng.normalD();
+        for (auto& x : m)
+            x = rng.normalD();
         const double nm = norm(m);
         auto& vm = s.valueMean[std::size_t(g)];
         vm.resize(std::size_t(D));
-        for (Index d = 0; d < D; ++d) vm[std::size_t(d)] = float(m[std::size_t(d)] / nm * std::sqrt(double(D)));
+        for (Index d = 0; d < D; ++d)
+            vm[std::size_t(d)] = float(m[std::size_t(d)] / nm * std::sqrt(double(D)));
     }
     return s;
 }
@@ -208,39 +226,47 @@ PositionalCode fitPositionalCode(const std::vector<double>& theta, double range)
     }
     // Centring removes the free intercept (softmax ignores a constant logit shift anyway).
     const double ym = std::accumulate(y.begin(), y.end(), 0.0) / double(rows);
-    for (auto& v : y) v -= ym;
+    for (auto& v : y)
+        v -= ym;
     for (std::size_t j = 0; j < m2; ++j) {
         double mean = 0;
-        for (std::size_t i = 0; i < rows; ++i) mean += a[i * m2 + j];
+        for (std::size_t i = 0; i < rows; ++i)
+            mean += a[i * m2 + j];
         mean /= double(rows);
-        for (std::size_t i = 0; i < rows; ++i) a[i * m2 + j] -= mean;
+        for (std::size_t i = 0; i < rows; ++i)
+            a[i * m2 + j] -= mean;
     }
     constexpr double kRidge = 1.0;
     std::vector<double> gram(m2 * m2, 0.0), x(m2, 0.0);
     for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < m2; ++j) {
             x[j] += a[i * m2 + j] * y[i];
-            for (std::size_t k = 0; k <= j; ++k) gram[j * m2 + k] += a[i * m2 + j] * a[i * m2 + k];
+            for (std::size_t k = 0; k <= j; ++k)
+                gram[j * m2 + k] += a[i * m2 + j] * a[i * m2 + k];
         }
     for (std::size_t j = 0; j < m2; ++j) {
         gram[j * m2 + j] += kRidge;
-        for (std::size_t k = 0; k < j; ++k) gram[k * m2 + j] = gram[j * m2 + k];
+        for (std::size_t k = 0; k < j; ++k)
+            gram[k * m2 + j] = gram[j * m2 + k];
     }
     // Cholesky solve of the symmetric positive definite system (gram + ridge) x = A^T y.
     std::vector<double> chol(m2 * m2, 0.0);
     for (std::size_t j = 0; j < m2; ++j) {
         for (std::size_t k = 0; k <= j; ++k) {
             double sum = gram[j * m2 + k];
-            for (std::size_t t = 0; t < k; ++t) sum -= chol[j * m2 + t] * chol[k * m2 + t];
+            for (std::size_t t = 0; t < k; ++t)
+                sum -= chol[j * m2 + t] * chol[k * m2 + t];
             chol[j * m2 + k] = j == k ? std::sqrt(std::max(sum, 1e-12)) : sum / chol[k * m2 + k];
         }
     }
     for (std::size_t j = 0; j < m2; ++j) {
-        for (std::size_t t = 0; t < j; ++t) x[j] -= chol[j * m2 + t] * x[t];
+        for (std::size_t t = 0; t < j; ++t)
+            x[j] -= chol[j * m2 + t] * x[t];
         x[j] /= chol[j * m2 + j];
     }
     for (std::size_t j = m2; j-- > 0;) {
-        for (std::size_t t = j + 1; t < m2; ++t) x[j] -= chol[t * m2 + j] * x[t];
+        for (std::size_t t = j + 1; t < m2; ++t)
+            x[j] -= chol[t * m2 + j] * x[t];
         x[j] /= chol[j * m2 + j];
     }
     PositionalCode code;
@@ -263,18 +289,23 @@ inline void applyRope(float* x, Index pairs, const float* c, const float* s) {
 // A small built-in vocabulary: the capture shows readable synthetic text, not numbers.
 const std::vector<std::string>& vocabulary() {
     static const std::vector<std::string> words = {
-        "<s>", ".", "\n", "NEEDLE", "the", "a", "of", "and", "to", "in", "is", "was", "it", "that", "for",
-        "on", "with", "as", "at", "by", "from", "this", "we", "they", "he", "she", "model", "token", "layer",
-        "head", "attention", "query", "key", "value", "context", "long", "short", "sparse", "dense", "memory",
-        "cache", "window", "sequence", "prefill", "score", "mass", "sink", "local", "far", "near", "first",
-        "last", "time", "day", "city", "river", "garden", "house", "door", "light", "small", "large", "old",
-        "new", "red", "blue", "green", "quiet", "quick", "slow", "bright", "dark", "warm", "cold", "found",
-        "saw", "made", "took", "gave", "kept", "went", "came", "said", "asked", "knew", "thought", "number",
-        "secret", "code", "word", "page", "book", "story", "letter", "map", "key", "box", "stone", "tree",
-        "bird", "cat", "dog", "fish", "boat", "road", "bridge", "tower", "market", "school", "friend",
-        "teacher", "child", "king", "queen", "ship", "storm", "rain", "snow", "sun", "moon", "star", "night",
-        "morning", "evening", "because", "when", "while", "after", "before", "then", "there", "here", "not",
-        "very", "also", "only", "every", "some", "many", "few", "more", "most", "again", "still", "always",
+        "<s>",    ".",      "\n",      "NEEDLE",    "the",     "a",       "of",       "and",     "to",
+        "in",     "is",     "was",     "it",        "that",    "for",     "on",       "with",    "as",
+        "at",     "by",     "from",    "this",      "we",      "they",    "he",       "she",     "model",
+        "token",  "layer",  "head",    "attention", "query",   "key",     "value",    "context", "long",
+        "short",  "sparse", "dense",   "memory",    "cache",   "window",  "sequence", "prefill", "score",
+        "mass",   "sink",   "local",   "far",       "near",    "first",   "last",     "time",    "day",
+        "city",   "river",  "garden",  "house",     "door",    "light",   "small",    "large",   "old",
+        "new",    "red",    "blue",    "green",     "quiet",   "quick",   "slow",     "bright",  "dark",
+        "warm",   "cold",   "found",   "saw",       "made",    "took",    "gave",     "kept",    "went",
+        "came",   "said",   "asked",   "knew",      "thought", "number",  "secret",   "code",    "word",
+        "page",   "book",   "story",   "letter",    "map",     "key",     "box",      "stone",   "tree",
+        "bird",   "cat",    "dog",     "fish",      "boat",    "road",    "bridge",   "tower",   "market",
+        "school", "friend", "teacher", "child",     "king",    "queen",   "ship",     "storm",   "rain",
+        "snow",   "sun",    "moon",    "star",      "night",   "morning", "evening",  "because", "when",
+        "while",  "after",  "before",  "then",      "there",   "here",    "not",      "very",    "also",
+        "only",   "every",  "some",    "many",      "few",     "more",    "most",     "again",   "still",
+        "always",
     };
     return words;
 }
@@ -302,14 +333,16 @@ SyntheticSequence makeSequence(const GeneratorConfig& c) {
     seq.questionStart = std::max<Index>(1, L - question);
     // Needles: one per stratum of the middle of the context (10% .. 85% of the tokens), never inside the
     // question part and never at position 0.
-    if (c.needles > 0) {
+    // At most a quarter of the tokens are needles: short sequences get fewer rather than an error.
+    const int needles = int(std::min<Index>(c.needles, L / 4));
+    if (needles > 0) {
         Stream nrng(streamKey(c.seed, gen::kTagNeedles));
         const Index lo = std::max<Index>(1, L / 10);
         const Index hi = std::max(lo + 1, std::min(seq.questionStart, (L * 85) / 100));
         const Index span = hi - lo;
-        for (int k = 0; k < c.needles; ++k) {
-            const Index a = lo + span * k / c.needles;
-            const Index bnd = std::max(a + 1, lo + span * (k + 1) / c.needles);
+        for (int k = 0; k < needles; ++k) {
+            const Index a = lo + span * k / needles;
+            const Index bnd = std::max(a + 1, lo + span * (k + 1) / needles);
             Index pos = a + Index(nrng.below(std::uint64_t(bnd - a)));
             if (!seq.needles.empty() && pos <= seq.needles.back()) pos = seq.needles.back() + 1;
             if (pos >= L) break;
@@ -329,7 +362,9 @@ SyntheticSequence makeSequence(const GeneratorConfig& c) {
 constexpr float kSinkPairKeyNoise = 0.25f;
 constexpr float kSinkKeyNoise = 0.2f;
 
-int threadCount(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+int threadCount(int threads) {
+    return threads > 0 ? threads : omp_get_max_threads();
+}
 
 } // namespace
 
@@ -344,11 +379,16 @@ Result<Generator> Generator::create(const GeneratorConfig& config) {
     if (Status s = validateGeneratorConfig(config); !s.ok()) return s;
     Generator g;
     g.m_config = config;
+    // Small heads (D 8 like stories260K) cannot hold the default 4 semantic pairs: shrink the band so at
+    // least one positional pair remains. The effective value is what the capture's metadata records.
+    g.m_config.semanticPairs =
+        int(std::min<Index>(config.semanticPairs, config.headDim / 2 - config.sinkPairs - 1));
     const Index D = config.headDim, pairs = D / 2, L = config.tokens;
+    const GeneratorConfig& effective = g.m_config;
     g.m_frequencies.resize(std::size_t(pairs));
     for (Index p = 0; p < pairs; ++p)
         g.m_frequencies[std::size_t(p)] = std::pow(config.ropeTheta, -2.0 * double(p) / double(D));
-    const Bands b = bandsOf(config);
+    const Bands b = bandsOf(effective);
     const double range = config.positionalRange;
     PositionalCode code = fitPositionalCode(
         std::vector<double>(g.m_frequencies.begin(), g.m_frequencies.begin() + b.positional), range);
@@ -370,7 +410,8 @@ Result<Generator> Generator::create(const GeneratorConfig& config) {
 std::vector<HeadRole> Generator::roles(int index) const {
     const LayerSetup s = setupLayer(m_config, index);
     std::vector<HeadRole> r;
-    for (const auto& h : s.heads) r.push_back(h.role);
+    for (const auto& h : s.heads)
+        r.push_back(h.role);
     return r;
 }
 
@@ -394,9 +435,11 @@ std::vector<float> Generator::importance(int index) const {
 #pragma omp parallel for schedule(static)
         for (Index blk = 0; blk < blocks; ++blk) {
             Stream s(streamKey(m_config.seed, gen::kTagImportance, std::uint64_t(m), std::uint64_t(blk)));
-            for (Index t = blk * kBlock; t < std::min(L, (blk + 1) * kBlock); ++t) e[std::size_t(t)] = s.normalD();
+            for (Index t = blk * kBlock; t < std::min(L, (blk + 1) * kBlock); ++t)
+                e[std::size_t(t)] = s.normalD();
         }
-        for (Index t = 1; t < L; ++t) e[std::size_t(t)] = rt * e[std::size_t(t - 1)] + rtInnov * e[std::size_t(t)];
+        for (Index t = 1; t < L; ++t)
+            e[std::size_t(t)] = rt * e[std::size_t(t - 1)] + rtInnov * e[std::size_t(t)];
         for (Index t = 0; t < L; ++t) {
             auto& a = acc[std::size_t(t)];
             a = m == 0 ? e[std::size_t(t)] : rho * a + innov * e[std::size_t(t)];
@@ -431,9 +474,9 @@ std::vector<float> Generator::drift(int index) const {
 Result<GeneratedLayer> Generator::layer(int index, int threads) const {
     const GeneratorConfig& c = m_config;
     if (index < 0 || index >= c.layers)
-        return Status::error(ErrorCode::InvalidArgument,
-                             "generator: layer " + std::to_string(index) + " out of range [0, " +
-                                 std::to_string(c.layers) + ")");
+        return Status::error(ErrorCode::InvalidArgument, "generator: layer " + std::to_string(index) +
+                                                             " out of range [0, " + std::to_string(c.layers) +
+                                                             ")");
     const Index L = c.tokens, D = c.headDim, Hq = c.qHeads, Hkv = c.kvHeads, group = Hq / Hkv;
     const Bands b = bandsOf(c);
     const Index pairs = b.pairs;
@@ -460,18 +503,22 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
         posAmp[std::size_t(p)] = float(std::sqrt(m_positionalWeights[std::size_t(p)] * sqrtD));
 
     std::vector<std::uint8_t> isNeedle(std::size_t(L), 0), isDelim(std::size_t(L), 0);
-    for (Index t : m_sequence.needles) isNeedle[std::size_t(t)] = 1;
-    for (Index t : m_sequence.delimiters) isDelim[std::size_t(t)] = 1;
+    for (Index t : m_sequence.needles)
+        isNeedle[std::size_t(t)] = 1;
+    for (Index t : m_sequence.delimiters)
+        isDelim[std::size_t(t)] = 1;
     // Sentence index of every token: values share a per-sentence topic component.
     std::vector<std::int32_t> sentence(std::size_t(L), 0);
-    for (Index t = 1; t < L; ++t) sentence[std::size_t(t)] = sentence[std::size_t(t - 1)] + (isDelim[std::size_t(t - 1)] ? 1 : 0);
+    for (Index t = 1; t < L; ++t)
+        sentence[std::size_t(t)] = sentence[std::size_t(t - 1)] + (isDelim[std::size_t(t - 1)] ? 1 : 0);
 
     GeneratedLayer out;
     out.layer = index;
     out.qkv.q = Tensor3(Hq, L, D);
     out.qkv.k = Tensor3(Hkv, L, D);
     out.qkv.v = Tensor3(Hkv, L, D);
-    for (const auto& h : setup.heads) out.roles.push_back(h.role);
+    for (const auto& h : setup.heads)
+        out.roles.push_back(h.role);
 
     const int nThreads = threadCount(threads);
     // Keys and values: one independent stream per (layer, kv head, token) row.
@@ -479,10 +526,12 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
     for (Index row = 0; row < Hkv * L; ++row) {
         const Index g = row / L, t = row % L;
         float* k = out.qkv.k.row(g, t);
-        Stream rng(streamKey(c.seed, gen::kTagKeyNoise, std::uint64_t(index), std::uint64_t(g), std::uint64_t(t)));
+        Stream rng(
+            streamKey(c.seed, gen::kTagKeyNoise, std::uint64_t(index), std::uint64_t(g), std::uint64_t(t)));
         // The sink key is a clean outlier: little content noise, so every head sees about the same sink.
         const float keyNoise = float(c.noise) * (t == 0 ? kSinkKeyNoise : 1.0f);
-        for (Index d = 0; d < D; ++d) k[d] = keyNoise * rng.normal();
+        for (Index d = 0; d < D; ++d)
+            k[d] = keyNoise * rng.normal();
         // Real keys are nearly silent in the sink dimensions except at the sinks; full noise there would
         // turn every query's large sink component into a strong random per-key bias.
         for (Index p = b.sinkBegin; p < pairs; ++p) {
@@ -497,18 +546,22 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
             }
         }
         if (t == 0)
-            for (Index p = b.sinkBegin; p < pairs; ++p) k[p] += float(sinkK0 * perSinkPair);
+            for (Index p = b.sinkBegin; p < pairs; ++p)
+                k[p] += float(sinkK0 * perSinkPair);
         else if (isDelim[std::size_t(t)])
-            for (Index p = b.sinkBegin; p < pairs; ++p) k[p + pairs] += float(delimAmp * perSinkPair);
+            for (Index p = b.sinkBegin; p < pairs; ++p)
+                k[p + pairs] += float(delimAmp * perSinkPair);
         const auto& hd = setup.heavyDir[std::size_t(g)];
         const auto& nd = setup.needleDir[std::size_t(g)];
         const float hz = float(heavyAmp) * z[std::size_t(t)];
         const float nz = isNeedle[std::size_t(t)] ? float(needleAmp) : 0.0f;
-        for (Index d = 0; d < D; ++d) k[d] += hz * hd[std::size_t(d)] + nz * nd[std::size_t(d)];
+        for (Index d = 0; d < D; ++d)
+            k[d] += hz * hd[std::size_t(d)] + nz * nd[std::size_t(d)];
         applyRope(k, pairs, m_cos.data() + t * pairs, m_sin.data() + t * pairs);
 
         float* v = out.qkv.v.row(g, t);
-        Stream vr(streamKey(c.seed, gen::kTagValueNoise, std::uint64_t(index), std::uint64_t(g), std::uint64_t(t)));
+        Stream vr(
+            streamKey(c.seed, gen::kTagValueNoise, std::uint64_t(index), std::uint64_t(g), std::uint64_t(t)));
         Stream topic(streamKey(c.seed, gen::kTagValueNoise, std::uint64_t(index), std::uint64_t(g),
                                0x8000000000000000ull | std::uint64_t(sentence[std::size_t(t)])));
         const auto& vm = setup.valueMean[std::size_t(g)];
@@ -524,9 +577,11 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
         const Index h = row / L, t = row % L, g = h / group;
         const HeadSetup& hs = setup.heads[std::size_t(h)];
         float* q = out.qkv.q.row(h, t);
-        Stream rng(streamKey(c.seed, gen::kTagQueryNoise, std::uint64_t(index), std::uint64_t(h), std::uint64_t(t)));
+        Stream rng(
+            streamKey(c.seed, gen::kTagQueryNoise, std::uint64_t(index), std::uint64_t(h), std::uint64_t(t)));
         const float noise = float(c.noise * hs.queryScale);
-        for (Index d = 0; d < D; ++d) q[d] = noise * rng.normal();
+        for (Index d = 0; d < D; ++d)
+            q[d] = noise * rng.normal();
         const auto& ph = setup.phases[std::size_t(g)];
         const float decay = float(hs.decay * hs.queryScale);
         for (Index p = 0; p < b.positional; ++p) {
@@ -546,7 +601,8 @@ Result<GeneratedLayer> Generator::layer(int index, int threads) const {
         const auto& nd = setup.needleDir[std::size_t(g)];
         const float hq = float(hs.heavyGain * hs.queryScale * heavyAmp);
         const float nq = t >= m_sequence.questionStart ? float(hs.needleGain * needleAmp) : 0.0f;
-        for (Index d = 0; d < D; ++d) q[d] += hq * hd[std::size_t(d)] + nq * nd[std::size_t(d)];
+        for (Index d = 0; d < D; ++d)
+            q[d] += hq * hd[std::size_t(d)] + nq * nd[std::size_t(d)];
         applyRope(q, pairs, m_cos.data() + t * pairs, m_sin.data() + t * pairs);
     }
     out.drift = drift(index);

@@ -43,13 +43,13 @@ struct GeneratorConfig {
     int semanticPairs = 4;
 
     // Attention sinks (logits are q.k/sqrt(D) at full head gain).
-    double sinkLogit = 5.0;        // token 0, above the adjacent token's logit
-    double delimiterLogit = 3.0;   // "." and newline tokens: weak secondary sinks
-    double delimiterRate = 0.08;   // fraction of text tokens that are delimiters
+    double sinkLogit = 5.0;      // token 0, above the adjacent token's logit
+    double delimiterLogit = 3.0; // "." and newline tokens: weak secondary sinks
+    double delimiterRate = 0.08; // fraction of text tokens that are delimiters
 
     // Distance decay built into the positional band: attention ~ (1 + distance)^-decay.
-    double localDecay = 2.2;       // local / streaming heads
-    double baseDecay = 1.8;        // every other head (RoPE long-term decay)
+    double localDecay = 2.2;        // local / streaming heads
+    double baseDecay = 1.8;         // every other head (RoPE long-term decay)
     double positionalRange = 65536; // distances the decay is fitted over (the "trained context")
 
     // Heavy hitters: a per-layer Gaussian importance field z_l(t), logit += gain * heavyHitterLogit * z.
@@ -71,24 +71,25 @@ struct GeneratorConfig {
     double localHeads = 0.25;
     double heavyHeads = 0.25;
     double retrievalHeads = 0.125;
-    double diffuseHeads = 0.125;    // in the first layer; tapers linearly to diffuseHeadsLast
-    double diffuseHeadsLast = 0.0;  // in the last layer (broad attention is an early-layer trait)
+    double diffuseHeads = 0.125;   // in the first layer; tapers linearly to diffuseHeadsLast
+    double diffuseHeadsLast = 0.0; // in the last layer (broad attention is an early-layer trait)
 
     // Values.
     double valueStd = 1.0;
-    double valueMean = 0.5;   // shared per-kv-head mean direction, as real V have
+    double valueMean = 0.5;      // shared per-kv-head mean direction, as real V have
     double sinkValueScale = 0.1; // real sinks carry near-zero values ("no-op" attention)
 
     // Per-token drift ||h_out - h_in|| / ||h_in||: a U-shaped profile over depth, jittered per layer.
     double driftBase = 0.15;
-    double driftEdge = 0.6;    // extra drift of the first and last layers
-    double driftJitter = 0.25; // lognormal per-layer jitter
+    double driftEdge = 0.6;        // extra drift of the first and last layers
+    double driftJitter = 0.25;     // lognormal per-layer jitter
     double driftTokenSpread = 0.3; // lognormal per-token spread
 };
 
 // Strict: unknown keys and wrong types are errors (a typo in a preset must not pass silently). Keys
 // not present keep the value from base.
-Result<GeneratorConfig> generatorConfigFromJson(const std::string& jsonText, const GeneratorConfig& base = {});
+Result<GeneratorConfig> generatorConfigFromJson(const std::string& jsonText,
+                                                const GeneratorConfig& base = {});
 Result<GeneratorConfig> loadGeneratorPreset(const std::string& path, const GeneratorConfig& base = {});
 // The effective configuration as JSON (every knob, seed included).
 std::string generatorConfigToJson(const GeneratorConfig& config, int indent = -1);
@@ -98,16 +99,16 @@ Status validateGeneratorConfig(const GeneratorConfig& config);
 struct SyntheticSequence {
     std::vector<std::int32_t> tokenIds;
     std::vector<std::string> tokenStrings;
-    std::vector<Index> needles;       // positions of the needle tokens, ascending
-    std::vector<Index> delimiters;    // positions of delimiter tokens, ascending
-    Index questionStart = 0;          // first query of the question part
+    std::vector<Index> needles;    // positions of the needle tokens, ascending
+    std::vector<Index> delimiters; // positions of delimiter tokens, ascending
+    Index questionStart = 0;       // first query of the question part
 };
 
 struct GeneratedLayer {
     int layer = 0;
     LayerQkv qkv;
-    std::vector<float> drift;        // [L]
-    std::vector<HeadRole> roles;     // [Hq]
+    std::vector<float> drift;    // [L]
+    std::vector<HeadRole> roles; // [Hq]
 };
 
 class Generator {
@@ -136,7 +137,7 @@ private:
     std::vector<double> m_frequencies;       // theta_p, p = 0..D/2-1
     std::vector<double> m_positionalWeights; // one per positional-band pair
     std::vector<double> m_positionalPhases;
-    std::vector<float> m_cos;                // [L, D/2] cos(t theta_p)
+    std::vector<float> m_cos; // [L, D/2] cos(t theta_p)
     std::vector<float> m_sin;
 };
 

@@ -1,10 +1,9 @@
 // GeneratorConfig <-> JSON (presets and the `generator` metadata of a synthetic capture) and validation.
 #include "core/generator.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <variant>
 
@@ -83,7 +82,8 @@ bool readInteger(const Json& v, T& out) {
         if constexpr (std::is_unsigned_v<T>) {
             if (s < 0) return false;
         } else {
-            if (s < std::int64_t(std::numeric_limits<T>::min()) || s > std::int64_t(std::numeric_limits<T>::max()))
+            if (s < std::int64_t(std::numeric_limits<T>::min()) ||
+                s > std::int64_t(std::numeric_limits<T>::max()))
                 return false;
         }
         out = T(s);
@@ -118,7 +118,8 @@ Result<GeneratorConfig> generatorConfigFromJson(const std::string& jsonText, con
         const Field* field = nullptr;
         for (const Field& f : fields())
             if (key == f.name) field = &f;
-        if (!field) return Status::error(ErrorCode::InvalidArgument, "generator config: unknown key '" + key + "'");
+        if (!field)
+            return Status::error(ErrorCode::InvalidArgument, "generator config: unknown key '" + key + "'");
         bool ok = true;
         std::visit(
             [&](auto ptr) {
@@ -135,8 +136,9 @@ Result<GeneratorConfig> generatorConfigFromJson(const std::string& jsonText, con
             },
             field->ptr);
         if (!ok)
-            return Status::error(ErrorCode::InvalidArgument,
-                                 "generator config: key '" + key + "' has the wrong type or range (" + v.dump() + ")");
+            return Status::error(ErrorCode::InvalidArgument, "generator config: key '" + key +
+                                                                 "' has the wrong type or range (" +
+                                                                 v.dump() + ")");
     }
     return config;
 }
@@ -150,7 +152,8 @@ Result<GeneratorConfig> loadGeneratorPreset(const std::string& path, const Gener
     if (!r.ok()) return Status::error(r.status().code, path + ": " + r.error());
     // A preset file without a "preset" key is named after the file (model = "synthetic:<name>").
     if (!Json::parse(ss.str()).contains("preset")) {
-        std::string name = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+        std::string name =
+            path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
         if (auto dot = name.rfind('.'); dot != std::string::npos && dot > 0) name = name.substr(0, dot);
         r->preset = name;
     }
@@ -165,35 +168,48 @@ std::string generatorConfigToJson(const GeneratorConfig& config, int indent) {
 }
 
 Status validateGeneratorConfig(const GeneratorConfig& c) {
-    auto bad = [](const std::string& msg) { return Status::error(ErrorCode::InvalidArgument, "generator: " + msg); };
+    auto bad = [](const std::string& msg) {
+        return Status::error(ErrorCode::InvalidArgument, "generator: " + msg);
+    };
     if (c.layers < 1 || c.layers > 4096) return bad("layers must be in [1, 4096]");
     if (c.qHeads < 1 || c.qHeads > 1024) return bad("q_heads must be in [1, 1024]");
     if (c.kvHeads < 1 || c.kvHeads > c.qHeads) return bad("kv_heads must be in [1, q_heads]");
     if (c.qHeads % c.kvHeads != 0) return bad("q_heads must be a multiple of kv_heads (GQA)");
     if (c.tokens < 2 || c.tokens > (Index(1) << 22)) return bad("tokens must be in [2, 4194304]");
-    if (c.headDim < 8 || c.headDim > 512 || c.headDim % 2 != 0) return bad("head_dim must be even, in [8, 512]");
+    if (c.headDim < 8 || c.headDim > 512 || c.headDim % 2 != 0)
+        return bad("head_dim must be even, in [8, 512]");
     const Index pairs = c.headDim / 2;
-    if (c.sinkPairs < 1 || c.semanticPairs < 1 || c.sinkPairs + c.semanticPairs >= pairs)
-        return bad("sink_pairs and semantic_pairs must be >= 1 and leave at least one positional pair (head_dim/2 = " +
-                   std::to_string(pairs) + ")");
+    // semantic_pairs is reduced to fit small heads (Generator::create); sink_pairs is not.
+    if (c.sinkPairs < 1 || c.semanticPairs < 1 || c.sinkPairs + 2 > pairs)
+        return bad(
+            "sink_pairs and semantic_pairs must be >= 1, and sink_pairs must leave at least one semantic and "
+            "one positional pair (head_dim/2 = " +
+            std::to_string(pairs) + ")");
     if (!(c.ropeTheta > 1.0) || !std::isfinite(c.ropeTheta)) return bad("rope_theta must be > 1");
-    if (!(c.positionalRange >= 16.0) || !std::isfinite(c.positionalRange)) return bad("positional_range must be >= 16");
-    const double nonNegative[] = {c.sinkLogit, c.delimiterLogit, c.delimiterRate, c.localDecay, c.baseDecay,
-                                  c.positionalRange, c.heavyHitterLogit, c.heavyHitterSpan, c.needleLogit, c.noise, c.headJitter,
-                                  c.sinkHeads, c.localHeads, c.heavyHeads, c.retrievalHeads, c.diffuseHeads, c.diffuseHeadsLast,
-                                  c.valueStd, c.valueMean, c.sinkValueScale, c.driftBase, c.driftEdge,
-                                  c.driftJitter, c.driftTokenSpread};
+    if (!(c.positionalRange >= 16.0) || !std::isfinite(c.positionalRange))
+        return bad("positional_range must be >= 16");
+    const double nonNegative[] = {
+        c.sinkLogit,       c.delimiterLogit,   c.delimiterRate,   c.localDecay,      c.baseDecay,
+        c.positionalRange, c.heavyHitterLogit, c.heavyHitterSpan, c.needleLogit,     c.noise,
+        c.headJitter,      c.sinkHeads,        c.localHeads,      c.heavyHeads,      c.retrievalHeads,
+        c.diffuseHeads,    c.diffuseHeadsLast, c.valueStd,        c.valueMean,       c.sinkValueScale,
+        c.driftBase,       c.driftEdge,        c.driftJitter,     c.driftTokenSpread};
     for (double v : nonNegative)
-        if (!(v >= 0.0) || !std::isfinite(v)) return bad("logits, decays, rates, fractions and scales must be finite and >= 0");
+        if (!(v >= 0.0) || !std::isfinite(v))
+            return bad("logits, decays, rates, fractions and scales must be finite and >= 0");
     if (c.delimiterRate > 0.5) return bad("delimiter_rate must be <= 0.5");
-    if (c.heavyHitterShift < 0.0 || c.heavyHitterShift > 1.0) return bad("heavy_hitter_shift must be in [0, 1]");
+    if (c.heavyHitterShift < 0.0 || c.heavyHitterShift > 1.0)
+        return bad("heavy_hitter_shift must be in [0, 1]");
     if (c.sinkHeads + c.localHeads + c.heavyHeads + c.retrievalHeads <= 0.0 &&
         std::min(c.diffuseHeads, c.diffuseHeadsLast) <= 0.0)
-        return bad("the head mix (sink_heads, local_heads, heavy_heads, retrieval_heads, diffuse_heads[_last]) is "
-                   "all zero");
-    if (c.diffuseHeads > 1.0 || c.diffuseHeadsLast > 1.0) return bad("diffuse_heads[_last] are fractions, <= 1");
-    if (c.needles < 0 || Index(c.needles) > c.tokens / 4) return bad("needles must be in [0, tokens / 4]");
-    if (!(c.questionFraction > 0.0) || c.questionFraction > 1.0) return bad("question_fraction must be in (0, 1]");
+        return bad(
+            "the head mix (sink_heads, local_heads, heavy_heads, retrieval_heads, diffuse_heads[_last]) is "
+            "all zero");
+    if (c.diffuseHeads > 1.0 || c.diffuseHeadsLast > 1.0)
+        return bad("diffuse_heads[_last] are fractions, <= 1");
+    if (c.needles < 0 || c.needles > (1 << 20)) return bad("needles must be in [0, 1048576]");
+    if (!(c.questionFraction > 0.0) || c.questionFraction > 1.0)
+        return bad("question_fraction must be in (0, 1]");
     if (c.driftBase + c.driftEdge <= 0.0) return bad("drift_base + drift_edge must be > 0");
     return Status::success();
 }

@@ -21,8 +21,8 @@ inline std::uint64_t mixKey(std::uint64_t key, std::uint64_t value) {
     return splitmix64(s);
 }
 
-inline std::uint64_t streamKey(std::uint64_t seed, std::uint64_t tag, std::uint64_t a = 0, std::uint64_t b = 0,
-                               std::uint64_t c = 0) {
+inline std::uint64_t streamKey(std::uint64_t seed, std::uint64_t tag, std::uint64_t a = 0,
+                               std::uint64_t b = 0, std::uint64_t c = 0) {
     return mixKey(mixKey(mixKey(mixKey(seed, tag), a), b), c);
 }
 

@@ -40,7 +40,8 @@ Result<SyntheticWriteSummary> writeSyntheticCapture(const GeneratorConfig& confi
     nlohmann::json roles = nlohmann::json::array();
     for (int l = 0; l < c.layers; ++l) {
         nlohmann::json row = nlohmann::json::array();
-        for (HeadRole r : gen->roles(l)) row.push_back(headRoleName(r));
+        for (HeadRole r : gen->roles(l))
+            row.push_back(headRoleName(r));
         roles.push_back(row);
     }
     meta["head_roles"] = roles.dump();
@@ -49,7 +50,8 @@ Result<SyntheticWriteSummary> writeSyntheticCapture(const GeneratorConfig& confi
 
     SafetensorsWriter writer;
     if (Status s = writer.open(path, specs, meta); !s.ok()) return s;
-    if (Status s = writer.writeBytes(seq.tokenIds.data(), seq.tokenIds.size() * sizeof(std::int32_t)); !s.ok())
+    if (Status s = writer.writeBytes(seq.tokenIds.data(), seq.tokenIds.size() * sizeof(std::int32_t));
+        !s.ok())
         return s;
     for (int l = 0; l < c.layers; ++l) {
         // One layer in memory at a time: a 32-layer, 32K-token capture needs one layer's worth of RAM.
@@ -69,7 +71,8 @@ Result<SyntheticWriteSummary> writeSyntheticCapture(const GeneratorConfig& confi
     std::uint64_t bytes = 8;
     for (const auto& spec : specs) {
         std::uint64_t n = dtypeSize(spec.dtype);
-        for (auto d : spec.shape) n *= std::uint64_t(d);
+        for (auto d : spec.shape)
+            n *= std::uint64_t(d);
         bytes += n;
     }
     summary.bytes = bytes;

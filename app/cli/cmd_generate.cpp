@@ -46,7 +46,9 @@ void printHelp(std::FILE* out) {
         out);
 }
 
-std::string presetDir() { return std::string(TSA_SAMPLE_DIR) + "/presets"; }
+std::string presetDir() {
+    return std::string(TSA_SAMPLE_DIR) + "/presets";
+}
 
 // NAME looks in the presets dir; anything with a slash or a .json suffix is a path.
 std::string resolvePreset(const std::string& arg) {
@@ -63,8 +65,9 @@ int usage(const std::string& message) {
 } // namespace
 
 int cmdGenerate(const std::vector<std::string>& argv) {
-    Args args({"out", "preset", "seed", "layers", "heads", "kv-heads", "tokens", "head-dim", "dtype", "threads"},
-              {"help", "list-presets", "print-config", "quiet"});
+    Args args(
+        {"out", "preset", "seed", "layers", "heads", "kv-heads", "tokens", "head-dim", "dtype", "threads"},
+        {"help", "list-presets", "print-config", "quiet"});
     if (!args.parse(argv)) return usage(args.error());
     if (args.has("help")) {
         printHelp(stdout);
@@ -77,13 +80,15 @@ int cmdGenerate(const std::vector<std::string>& argv) {
         for (const auto& e : std::filesystem::directory_iterator(presetDir(), ec))
             if (e.path().extension() == ".json") files.push_back(e.path());
         if (ec) {
-            std::fprintf(stderr, "tsa generate: cannot list %s: %s\n", presetDir().c_str(), ec.message().c_str());
+            std::fprintf(stderr, "tsa generate: cannot list %s: %s\n", presetDir().c_str(),
+                         ec.message().c_str());
             return kExitFailure;
         }
         std::sort(files.begin(), files.end());
         for (const auto& f : files) {
             auto p = loadGeneratorPreset(f.string());
-            std::printf("%-12s %s\n", f.stem().string().c_str(), p.ok() ? p->description.c_str() : p.error().c_str());
+            std::printf("%-12s %s\n", f.stem().string().c_str(),
+                        p.ok() ? p->description.c_str() : p.error().c_str());
         }
         return kExitOk;
     }
@@ -95,7 +100,8 @@ int cmdGenerate(const std::vector<std::string>& argv) {
 
     // Overrides: integers only, range-checked by validation below.
     if (auto s = args.value("seed")) {
-        if (s->empty() || (*s)[0] == '-') return usage("option --seed: '" + *s + "' is not an unsigned integer");
+        if (s->empty() || (*s)[0] == '-')
+            return usage("option --seed: '" + *s + "' is not an unsigned integer");
         try {
             std::size_t pos = 0;
             config.seed = std::stoull(*s, &pos, 0);
@@ -126,10 +132,14 @@ int cmdGenerate(const std::vector<std::string>& argv) {
     if (!out || out->empty()) return usage("--out FILE is required");
     SyntheticWriteOptions options;
     const std::string dtype = args.value("dtype").value_or("bf16");
-    if (dtype == "bf16" || dtype == "BF16") options.dtype = DType::BF16;
-    else if (dtype == "f16" || dtype == "F16") options.dtype = DType::F16;
-    else if (dtype == "f32" || dtype == "F32") options.dtype = DType::F32;
-    else return usage("option --dtype must be bf16, f16 or f32, got '" + dtype + "'");
+    if (dtype == "bf16" || dtype == "BF16")
+        options.dtype = DType::BF16;
+    else if (dtype == "f16" || dtype == "F16")
+        options.dtype = DType::F16;
+    else if (dtype == "f32" || dtype == "F32")
+        options.dtype = DType::F32;
+    else
+        return usage("option --dtype must be bf16, f16 or f32, got '" + dtype + "'");
     options.threads = int(threads);
 
     const bool quiet = args.has("quiet");
@@ -138,7 +148,8 @@ int cmdGenerate(const std::vector<std::string>& argv) {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     if (!quiet)
-        std::fprintf(stderr, "generating %s: preset %s, seed %llu, %d layers, %lld/%lld heads, %lld tokens, D %lld\n",
+        std::fprintf(stderr,
+                     "generating %s: preset %s, seed %llu, %d layers, %lld/%lld heads, %lld tokens, D %lld\n",
                      out->c_str(), config.preset.c_str(), (unsigned long long)config.seed, config.layers,
                      (long long)config.qHeads, (long long)config.kvHeads, (long long)config.tokens,
                      (long long)config.headDim);
@@ -152,7 +163,8 @@ int cmdGenerate(const std::vector<std::string>& argv) {
         return result.status().code == ErrorCode::InvalidArgument ? kExitUsage : kExitFailure;
     }
     if (!quiet)
-        std::fprintf(stderr, "wrote %s (%.1f MB) in %.1f s\n", out->c_str(), double(result->bytes) / 1e6, elapsed());
+        std::fprintf(stderr, "wrote %s (%.1f MB) in %.1f s\n", out->c_str(), double(result->bytes) / 1e6,
+                     elapsed());
     return kExitOk;
 }
 

@@ -6,18 +6,16 @@
 #include "core/generator.h"
 #include "core/selection.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <numeric>
 #include <set>
 #include <sstream>
-
 #include <unistd.h>
 
 namespace {
@@ -43,7 +41,9 @@ Generator make(const GeneratorConfig& c) {
     return std::move(g.value());
 }
 
-std::string presetDir() { return std::string(TSA_SOURCE_DIR) + "/sample_data/presets"; }
+std::string presetDir() {
+    return std::string(TSA_SOURCE_DIR) + "/sample_data/presets";
+}
 
 std::string readFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -61,13 +61,16 @@ std::vector<double> attentionRow(const tsa::LayerQkv& qkv, Index h, Index i) {
     for (Index j = 0; j <= i; ++j) {
         const float* k = qkv.k.row(g, j);
         double s = 0;
-        for (Index d = 0; d < D; ++d) s += double(q[d]) * double(k[d]);
+        for (Index d = 0; d < D; ++d)
+            s += double(q[d]) * double(k[d]);
         p[std::size_t(j)] = s / std::sqrt(double(D));
         mx = std::max(mx, p[std::size_t(j)]);
     }
     double sum = 0;
-    for (auto& v : p) sum += (v = std::exp(v - mx));
-    for (auto& v : p) v /= sum;
+    for (auto& v : p)
+        sum += (v = std::exp(v - mx));
+    for (auto& v : p)
+        v /= sum;
     return p;
 }
 
@@ -93,7 +96,8 @@ HeadStats headStats(const tsa::LayerQkv& qkv, Index h, Index last) {
         s.recent16 += rec;
         s.top1 += *std::max_element(p.begin(), p.end());
     }
-    for (double* v : {&s.entropy, &s.normEntropy, &s.sink, &s.recent16, &s.top1}) *v /= double(last);
+    for (double* v : {&s.entropy, &s.normEntropy, &s.sink, &s.recent16, &s.top1})
+        *v /= double(last);
     return s;
 }
 
@@ -110,7 +114,8 @@ double keptFraction(const tsa::LayerQkv& qkv, const tsa::TsaParams& params) {
 // Mean kept fraction over layers [first, last).
 double meanKept(const Generator& g, const tsa::TsaParams& params, int first, int last) {
     double sum = 0;
-    for (int l = first; l < last; ++l) sum += keptFraction(g.layer(l)->qkv, params);
+    for (int l = first; l < last; ++l)
+        sum += keptFraction(g.layer(l)->qkv, params);
     return sum / double(last - first);
 }
 
@@ -142,15 +147,28 @@ TEST(Generator, ShapesAndGqa) {
     for (Index a = 0; a < 4; ++a)
         for (Index b = a + 1; b < 4; ++b) {
             double diff = 0;
-            for (Index d = 0; d < 32; ++d) diff += std::abs(qkv.q.row(a, 100)[d] - qkv.q.row(b, 100)[d]);
+            for (Index d = 0; d < 32; ++d)
+                diff += std::abs(qkv.q.row(a, 100)[d] - qkv.q.row(b, 100)[d]);
             EXPECT_GT(diff, 1.0) << a << " " << b;
         }
-    for (float v : qkv.q.data) ASSERT_TRUE(std::isfinite(v));
+    for (float v : qkv.q.data)
+        ASSERT_TRUE(std::isfinite(v));
     EXPECT_EQ(g.sequence().tokenIds.size(), 512u);
     EXPECT_EQ(g.sequence().tokenStrings.size(), 512u);
     EXPECT_EQ(g.sequence().tokenStrings[0], "<s>");
-    for (Index n : g.sequence().needles) EXPECT_EQ(g.sequence().tokenStrings[std::size_t(n)], "NEEDLE");
+    for (Index n : g.sequence().needles)
+        EXPECT_EQ(g.sequence().tokenStrings[std::size_t(n)], "NEEDLE");
     EXPECT_EQ(g.sequence().needles.size(), std::size_t(c.needles));
+}
+
+TEST(Generator, SmallHeadsShrinkTheSemanticBand) {
+    // stories260K's shape: D 8 leaves room for 2 semantic pairs next to the sink pair.
+    auto c = smallConfig(64);
+    c.headDim = 8;
+    auto g = make(c);
+    EXPECT_EQ(g.config().semanticPairs, 2);
+    EXPECT_TRUE(g.layer(0).ok());
+    EXPECT_EQ(g.positionalWeights().size(), 1u);
 }
 
 TEST(Generator, RealisticMagnitudes) {
@@ -158,9 +176,11 @@ TEST(Generator, RealisticMagnitudes) {
     auto layer = g.layer(2);
     auto stdOf = [](const std::vector<float>& x) {
         double m = 0, s = 0;
-        for (float v : x) m += v;
+        for (float v : x)
+            m += v;
         m /= double(x.size());
-        for (float v : x) s += (v - m) * (v - m);
+        for (float v : x)
+            s += (v - m) * (v - m);
         return std::sqrt(s / double(x.size()));
     };
     const double qs = stdOf(layer->qkv.q.data), ks = stdOf(layer->qkv.k.data), vs = stdOf(layer->qkv.v.data);
@@ -216,13 +236,15 @@ TEST(Generator, RopeIsAppliedAndRelative) {
     const Index D = c.headDim;
     auto dot = [&](const float* a, const float* b) {
         double s = 0;
-        for (Index d = 0; d < D; ++d) s += double(a[d]) * double(b[d]);
+        for (Index d = 0; d < D; ++d)
+            s += double(a[d]) * double(b[d]);
         return s;
     };
     const float* k5 = qkv.k.row(0, 5);
     const float* k90 = qkv.k.row(0, 90);
     double diff = 0;
-    for (Index d = 0; d < D; ++d) diff += std::abs(k5[d] - k90[d]);
+    for (Index d = 0; d < D; ++d)
+        diff += std::abs(k5[d] - k90[d]);
     EXPECT_GT(diff, 1.0) << "keys at different positions must be rotated differently";
     EXPECT_NEAR(std::sqrt(dot(k5, k5)), std::sqrt(dot(k90, k90)), 1e-3 * std::sqrt(dot(k5, k5)));
     for (Index h : {0, 5}) {
@@ -241,7 +263,8 @@ TEST(Generator, RopeIsAppliedAndRelative) {
 TEST(Generator, PositionalKernelDecaysWithDistance) {
     auto g = make(smallConfig(4096));
     ASSERT_FALSE(g.positionalWeights().empty());
-    for (double w : g.positionalWeights()) EXPECT_GE(w, 0.0);
+    for (double w : g.positionalWeights())
+        EXPECT_GE(w, 0.0);
     // About -ln(1 + d) over the fitted range (65536 by default): monotone at every octave we check, and a
     // drop of ~ln(4097/33) ~ 4.8 between 32 and 4096.
     double previous = g.positionalKernel(1);
@@ -283,7 +306,8 @@ TEST(Generator, RetrievalHeadsFindNeedles) {
         for (Index h = 0; h < 8; ++h) {
             auto p = attentionRow(layer->qkv, h, 2047);
             double onNeedles = 0;
-            for (Index n : needles) onNeedles += p[std::size_t(n)];
+            for (Index n : needles)
+                onNeedles += p[std::size_t(n)];
             if (layer->roles[std::size_t(h)] == HeadRole::Retrieval) {
                 EXPECT_GT(onNeedles, 0.5) << "layer " << l << " head " << h;
                 ++checked;
@@ -299,7 +323,8 @@ TEST(Generator, RetrievalHeadsFindNeedles) {
         if (layer->roles[std::size_t(h)] != HeadRole::Retrieval) continue;
         auto p = attentionRow(layer->qkv, h, 1900);
         double onNeedles = 0;
-        for (Index n : needles) onNeedles += p[std::size_t(n)];
+        for (Index n : needles)
+            onNeedles += p[std::size_t(n)];
         EXPECT_LT(onNeedles, 0.2);
     }
 }
@@ -316,8 +341,10 @@ TEST(Generator, LocalHeadsAttendToRecentTokens) {
     int nd = 0, no = 0;
     for (Index h = 0; h < 8; ++h) {
         const auto s = headStats(layer->qkv, h, 32);
-        if (layer->roles[std::size_t(h)] == HeadRole::Diffuse) diffuse += s.normEntropy, ++nd;
-        else others += s.normEntropy, ++no;
+        if (layer->roles[std::size_t(h)] == HeadRole::Diffuse)
+            diffuse += s.normEntropy, ++nd;
+        else
+            others += s.normEntropy, ++no;
     }
     ASSERT_GT(nd, 0);
     EXPECT_GT(diffuse / nd, 0.5);
@@ -355,7 +382,8 @@ TEST(Generator, ShiftKnobChangesCrossLayerOverlap) {
     const double stable = topOverlap(make(c), 2, 3, 1000, 2000, 24);
     c.heavyHitterShift = 1.0;
     const double shifting = topOverlap(make(c), 2, 3, 1000, 2000, 24);
-    std::printf("top-24 Jaccard overlap, layers 2 vs 3: shift 0 -> %.2f, shift 1 -> %.2f\n", stable, shifting);
+    std::printf("top-24 Jaccard overlap, layers 2 vs 3: shift 0 -> %.2f, shift 1 -> %.2f\n", stable,
+                shifting);
     EXPECT_GT(stable, 2.0 * shifting);
     EXPECT_GT(stable, shifting + 0.12);
     EXPECT_LT(shifting, 0.2);
@@ -383,7 +411,8 @@ TEST(Generator, DriftVariesOverDepth) {
     for (int l = 0; l < 16; ++l) {
         auto d = g.drift(l);
         mean.push_back(std::accumulate(d.begin(), d.end(), 0.0) / double(d.size()));
-        for (float v : d) ASSERT_GT(v, 0.0f);
+        for (float v : d)
+            ASSERT_GT(v, 0.0f);
     }
     const double edges = (mean[0] + mean[15]) / 2;
     const double middle = (mean[7] + mean[8]) / 2;
@@ -431,7 +460,7 @@ TEST(Generator, BadConfigErrors) {
     {
         auto b = c;
         b.headDim = 8;
-        b.semanticPairs = 3;
+        b.sinkPairs = 3;
         expectBad(b, "no positional pair left");
     }
     {
@@ -480,7 +509,8 @@ TEST(Generator, PresetsParseAndValidate) {
         EXPECT_TRUE(tsa::validateGeneratorConfig(*p).ok()) << entry.path();
         names.insert(entry.path().stem().string());
     }
-    for (const char* n : {"default", "retrieval", "streaming", "diffuse", "shifting"}) EXPECT_TRUE(names.count(n)) << n;
+    for (const char* n : {"default", "retrieval", "streaming", "diffuse", "shifting"})
+        EXPECT_TRUE(names.count(n)) << n;
     // The code defaults are the default preset: a config built in code behaves like `--preset default`.
     auto def = tsa::loadGeneratorPreset(presetDir() + "/default.json");
     ASSERT_TRUE(def.ok());
@@ -589,13 +619,15 @@ TEST(GeneratorReport, KeptFractionByLength) {
     if (const char* env = std::getenv("TSA_GENERATOR_LENGTHS")) {
         lengths.clear();
         std::stringstream ss(env);
-        for (std::string item; std::getline(ss, item, ',');) lengths.push_back(std::stoll(item));
+        for (std::string item; std::getline(ss, item, ',');)
+            lengths.push_back(std::stoll(item));
     }
     tsa::TsaParams params; // tau 0.005, W 128, k 7, min_tokens 1024
     if (const char* env = std::getenv("TSA_GENERATOR_MIN_TOKENS")) params.minTokens = std::stoll(env);
-    std::printf("preset %s, %d layers (at least 8 measured), %lld q heads, %lld kv heads, D %lld, seed %llu\n", preset.c_str(),
-                base->layers, (long long)base->qHeads, (long long)base->kvHeads, (long long)base->headDim,
-                (unsigned long long)base->seed);
+    std::printf(
+        "preset %s, %d layers (at least 8 measured), %lld q heads, %lld kv heads, D %lld, seed %llu\n",
+        preset.c_str(), base->layers, (long long)base->qHeads, (long long)base->kvHeads,
+        (long long)base->headDim, (unsigned long long)base->seed);
     std::printf("%8s %12s %12s %s\n", "tokens", "kept(all)", "kept(2nd half)", "per layer");
     for (Index tokens : lengths) {
         auto c = *base;
@@ -604,12 +636,14 @@ TEST(GeneratorReport, KeptFractionByLength) {
         if (const char* env = std::getenv("TSA_GENERATOR_LAYERS")) c.layers = std::stoi(env);
         auto g = make(c);
         std::vector<double> kept;
-        for (int l = 0; l < c.layers; ++l) kept.push_back(keptFraction(g.layer(l)->qkv, params));
+        for (int l = 0; l < c.layers; ++l)
+            kept.push_back(keptFraction(g.layer(l)->qkv, params));
         const double all = std::accumulate(kept.begin(), kept.end(), 0.0) / double(kept.size());
-        const double half = std::accumulate(kept.begin() + c.layers / 2, kept.end(), 0.0) /
-                            double(c.layers - c.layers / 2);
+        const double half =
+            std::accumulate(kept.begin() + c.layers / 2, kept.end(), 0.0) / double(c.layers - c.layers / 2);
         std::printf("%8lld %12.3f %12.3f  ", (long long)tokens, all, half);
-        for (double k : kept) std::printf(" %.3f", k);
+        for (double k : kept)
+            std::printf(" %.3f", k);
         std::printf("\n");
         std::fflush(stdout);
     }
@@ -617,9 +651,10 @@ TEST(GeneratorReport, KeptFractionByLength) {
 
 TEST(GeneratorReport, AttentionStatsAt512) {
     if (!reportEnabled()) GTEST_SKIP() << "set TSA_GENERATOR_REPORT=1";
-    auto print = [](const std::string& name, const std::vector<std::shared_ptr<const tsa::LayerQkv>>& layers) {
-        std::printf("%s\n%6s %8s %8s %8s %8s %8s %8s %8s\n", name.c_str(), "layer", "entropy", "normEnt", "sink",
-                    "last16", "top1", "q std", "k std");
+    auto print = [](const std::string& name,
+                    const std::vector<std::shared_ptr<const tsa::LayerQkv>>& layers) {
+        std::printf("%s\n%6s %8s %8s %8s %8s %8s %8s %8s\n", name.c_str(), "layer", "entropy", "normEnt",
+                    "sink", "last16", "top1", "q std", "k std");
         HeadStats total;
         for (std::size_t l = 0; l < layers.size(); ++l) {
             HeadStats m;
@@ -634,27 +669,29 @@ TEST(GeneratorReport, AttentionStatsAt512) {
             }
             auto sd = [](const std::vector<float>& x) {
                 double a = 0, b = 0;
-                for (float v : x) a += v, b += double(v) * v;
+                for (float v : x)
+                    a += v, b += double(v) * v;
                 a /= double(x.size());
                 return std::sqrt(b / double(x.size()) - a * a);
             };
-            std::printf("%6zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n", l, m.entropy, m.normEntropy, m.sink,
-                        m.recent16, m.top1, sd(qkv.q.data), sd(qkv.k.data));
+            std::printf("%6zu %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %8.2f\n", l, m.entropy, m.normEntropy,
+                        m.sink, m.recent16, m.top1, sd(qkv.q.data), sd(qkv.k.data));
             total.entropy += m.entropy / double(layers.size());
             total.normEntropy += m.normEntropy / double(layers.size());
             total.sink += m.sink / double(layers.size());
             total.recent16 += m.recent16 / double(layers.size());
             total.top1 += m.top1 / double(layers.size());
         }
-        std::printf("%6s %8.3f %8.3f %8.3f %8.3f %8.3f\n", "mean", total.entropy, total.normEntropy, total.sink,
-                    total.recent16, total.top1);
+        std::printf("%6s %8.3f %8.3f %8.3f %8.3f %8.3f\n", "mean", total.entropy, total.normEntropy,
+                    total.sink, total.recent16, total.top1);
     };
     const std::string real = std::string(TSA_SOURCE_DIR) + "/../shared/data/stories260k/qkv_512.safetensors";
     if (std::filesystem::exists(real)) {
         auto cap = tsa::Capture::open(real);
         ASSERT_TRUE(cap.ok()) << cap.error();
         std::vector<std::shared_ptr<const tsa::LayerQkv>> layers;
-        for (int l = 0; l < (*cap)->info().layers; ++l) layers.push_back(*(*cap)->layer(l));
+        for (int l = 0; l < (*cap)->info().layers; ++l)
+            layers.push_back(*(*cap)->layer(l));
         print("stories260K (real, 5 layers, 8 q heads, 4 kv heads, D 8), last 128 queries", layers);
     }
     for (const std::string preset : {"default", "retrieval", "streaming", "diffuse", "shifting"}) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpus under tests/fuzz/seeds/ (small valid captures, .npy and .npz files laid out
-like numpy and safetensors write them). Standard library only; rerun after changing the format:
+like numpy and safetensors write them) and hand-made hostile inputs under tests/fuzz/regressions/ (limits
+and overflows the parsers must refuse cleanly). Standard library only; rerun after changing the format:
     python3 tests/fuzz/make_seeds.py
 """
 import json
@@ -55,7 +56,9 @@ def npz(path, arrays, compressed):
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with zipfile.ZipFile(path, "w", compression=mode) as zf:
         for name, blob in arrays:
-            with zf.open(name + ".npy", "w", force_zip64=True) as f:  # as numpy's savez does
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
+            info.compress_type = mode
+            with zf.open(info, "w", force_zip64=True) as f:  # as numpy's savez does
                 f.write(blob)
 
 
@@ -101,5 +104,35 @@ def main():
     npz(os.path.join(SEEDS, "npz", "deflated.npz"), arrays, True)
 
 
+def write_regression(name, blob):
+    with open(os.path.join(HERE, "regressions", name), "wb") as f:
+        f.write(blob)
+
+
+def regressions():
+    raw = lambda text: struct.pack("<Q", len(text)) + text.encode()
+    write_regression("st_header_length_max.safetensors", b"\xff" * 8 + b"{}")
+    write_regression("st_deep_json.safetensors", raw("[" * 5000 + "]" * 5000))
+    write_regression("st_shape_overflow.safetensors",
+                     raw('{"q":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}'))
+    write_regression("st_offsets_wrap.safetensors",
+                     raw('{"q":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551612,18446744073709551615]}}'))
+    write_regression("st_zero_heads.safetensors",
+                     safetensors([("q", "F32", [0, 4, 2]), ("k", "F32", [0, 4, 2]), ("v", "F32", [0, 4, 2])]))
+    write_regression("npy_deep_tuple.npy", npy("<f4", [], b"")[:10] + b"(" * 3000)
+    write_regression("npy_v2_huge_header.npy", b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{}")
+    # Zip: an end record that asks for zip64 with a locator pointing far outside the file.
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, 0xFFFFFFFFFFFF, 1)
+    write_regression("npz_zip64_locator_outside.npz", b"PK\x03\x04" + locator + eocd)
+    # A deflated member whose central directory claims 2 GB from a few bytes.
+    with open(os.path.join(SEEDS, "npz", "deflated.npz"), "rb") as f:
+        blob = bytearray(f.read())
+    cd = blob.find(b"PK\x01\x02")
+    blob[cd + 24:cd + 28] = struct.pack("<I", 0x7FFFFFFF)
+    write_regression("npz_claims_2gb.npz", bytes(blob))
+
+
 if __name__ == "__main__":
     main()
+    regressions()

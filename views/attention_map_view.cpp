@@ -9,7 +9,6 @@
 
 #include <QMouseEvent>
 #include <QPainter>
-
 #include <cmath>
 #include <limits>
 
@@ -57,13 +56,16 @@ void AttentionMapView::setData(AttentionBlocks data) {
         }
     }
     // Six decades below the strongest block: enough to see the faint background against sinks.
-    m_scale = AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : 1e-6, hi * 1e-6), hi > 0 ? hi : 1.0);
+    m_scale = AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : 1e-6, hi * 1e-6),
+                                     hi > 0 ? hi : 1.0);
     m_keptShare.assign(std::size_t(B), 1.0f);
     if (m_data.sparse) {
         std::vector<qint64> counts(std::size_t(B), 0);
         for (std::int32_t p : m_data.kept)
             if (p >= 0 && p < m_data.tokens) ++counts[std::size_t(p / m_data.blockSize)];
-        for (int b = 0; b < B; ++b) m_keptShare[std::size_t(b)] = float(double(counts[std::size_t(b)]) / double(blockEnd(b) - blockBegin(b)));
+        for (int b = 0; b < B; ++b)
+            m_keptShare[std::size_t(b)] =
+                float(double(counts[std::size_t(b)]) / double(blockEnd(b) - blockBegin(b)));
     }
     update();
 }
@@ -98,7 +100,8 @@ AttentionMapView::Layout AttentionMapView::layoutFor(const QSize& size) const {
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
     const double top = style::kTitleHeight + 30 + 22 + kStrip; // legend, top axis labels, key strip
     const double left = style::kLeftMargin + 8 + kStrip;
-    const double side = std::max(10.0, std::min(w - left - style::kColourBarReserve - 10, h - top - style::kBottomMargin));
+    const double side =
+        std::max(10.0, std::min(w - left - style::kColourBarReserve - 10, h - top - style::kBottomMargin));
     l.matrix = QRectF(left, top, side, side);
     l.rowStrip = QRectF(left - kStrip - 3, top, kStrip, side);
     l.colStrip = QRectF(left, top - kStrip - 3, side, kStrip);
@@ -151,7 +154,8 @@ void AttentionMapView::render(QPainter& painter, const QSize& size) const {
         return;
     }
     const double scale = style::deviceScale(painter);
-    const QSize pixels(std::max(1, int(std::lround(l.matrix.width() * scale))), std::max(1, int(std::lround(l.matrix.height() * scale))));
+    const QSize pixels(std::max(1, int(std::lround(l.matrix.width() * scale))),
+                       std::max(1, int(std::lround(l.matrix.height() * scale))));
     if (m_buffer.size() != pixels || m_bufferVersion != m_version) {
         m_buffer = drawBuffer(pixels);
         m_bufferVersion = m_version;
@@ -171,16 +175,31 @@ void AttentionMapView::render(QPainter& painter, const QSize& size) const {
     painter.setPen(QPen(QColor(160, 160, 160), 1.0, Qt::DotLine));
     painter.drawLine(l.matrix.topLeft(), l.matrix.bottomRight());
 
-    AxisSpec x{AxisScale{0.0, double(m_data.tokens), false}, Edge::Bottom, QStringLiteral("key position j"), TickStyle::Tokens, false, false};
+    AxisSpec x{AxisScale{0.0, double(m_data.tokens), false},
+               Edge::Bottom,
+               QStringLiteral("key position j"),
+               TickStyle::Tokens,
+               false,
+               false};
     drawAxis(painter, l.matrix, x);
-    AxisSpec y{AxisScale{double(m_data.tokens), 0.0, false}, Edge::Left, QStringLiteral("query position i"), TickStyle::Tokens, false, false};
+    AxisSpec y{AxisScale{double(m_data.tokens), 0.0, false},
+               Edge::Left,
+               QStringLiteral("query position i"),
+               TickStyle::Tokens,
+               false,
+               false};
     drawAxis(painter, l.rowStrip.united(QRectF(l.rowStrip.left(), l.matrix.top(), 1, l.matrix.height())), y);
-    drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale, QStringLiteral("share of a query's attention (log)"));
-    std::vector<LegendItem> legend{{QColor::fromRgb(kKeptStrip), QStringLiteral("kept share of block (strips)"), LegendItem::Shape::Box},
-                                   {QColor::fromRgb(kDroppedStrip), QStringLiteral("dropped"), LegendItem::Shape::Box}};
+    drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale,
+                  QStringLiteral("share of a query's attention (log)"));
+    std::vector<LegendItem> legend{
+        {QColor::fromRgb(kKeptStrip), QStringLiteral("kept share of block (strips)"), LegendItem::Shape::Box},
+        {QColor::fromRgb(kDroppedStrip), QStringLiteral("dropped"), LegendItem::Shape::Box}};
     if (m_overlay && m_data.sparse)
-        legend.push_back({QColor(245, 245, 245), QStringLiteral("faded: skipped by sparse attention"), LegendItem::Shape::Box});
-    if (!m_data.sparse) legend.push_back({style::denseLayer(), QStringLiteral("dense layer: everything computed"), LegendItem::Shape::Box});
+        legend.push_back({QColor(245, 245, 245), QStringLiteral("faded: skipped by sparse attention"),
+                          LegendItem::Shape::Box});
+    if (!m_data.sparse)
+        legend.push_back({style::denseLayer(), QStringLiteral("dense layer: everything computed"),
+                          LegendItem::Shape::Box});
     drawLegend(painter, l.legend.topLeft(), legend, true);
     painter.restore();
 }
@@ -199,12 +218,13 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
     const auto [r, c] = blockAt(pos);
     if (r < 0) return {};
     QString text = QStringLiteral("queries %1–%2, keys %3–%4\n")
-                       .arg(fmt::integer(blockBegin(r)), fmt::integer(blockEnd(r) - 1), fmt::integer(blockBegin(c)),
-                            fmt::integer(blockEnd(c) - 1));
+                       .arg(fmt::integer(blockBegin(r)), fmt::integer(blockEnd(r) - 1),
+                            fmt::integer(blockBegin(c)), fmt::integer(blockEnd(c) - 1));
     if (c > r) return text + QStringLiteral("above the diagonal: masked (causal)");
     const int B = m_data.blocks;
     text += QStringLiteral("attention mass (sum of p_ij): %1\nshare per query row: %2\n")
-                .arg(fmt::value(m_data.mass[std::size_t(r) * B + c], 6), fmt::value(m_share[std::size_t(r) * B + c], 6));
+                .arg(fmt::value(m_data.mass[std::size_t(r) * B + c], 6),
+                     fmt::value(m_share[std::size_t(r) * B + c], 6));
     text += QStringLiteral("kept: %1 of query rows, %2 of keys")
                 .arg(fmt::percent(m_keptShare[std::size_t(r)]), fmt::percent(m_keptShare[std::size_t(c)]));
     return text;
@@ -212,17 +232,18 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
 
 QString AttentionMapView::csv() const {
     CsvWriter out;
-    out.row({"layer_id", "head", "query_block", "key_block", "query_begin", "query_end", "key_begin", "key_end", "mass_sum",
-             "share_per_query", "query_kept_share", "key_kept_share"});
+    out.row({"layer_id", "head", "query_block", "key_block", "query_begin", "query_end", "key_begin",
+             "key_end", "mass_sum", "share_per_query", "query_kept_share", "key_kept_share"});
     if (!valid()) return out.text();
     const int B = m_data.blocks;
     for (int r = 0; r < B; ++r)
         for (int c = 0; c <= r; ++c)
-            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r), QString::number(c),
-                     QString::number(blockBegin(r)), QString::number(blockEnd(r)), QString::number(blockBegin(c)),
-                     QString::number(blockEnd(c)), fmt::csvValue(m_data.mass[std::size_t(r) * B + c]),
-                     fmt::csvValue(m_share[std::size_t(r) * B + c]), fmt::csvValue(m_keptShare[std::size_t(r)]),
-                     fmt::csvValue(m_keptShare[std::size_t(c)])});
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r),
+                     QString::number(c), QString::number(blockBegin(r)), QString::number(blockEnd(r)),
+                     QString::number(blockBegin(c)), QString::number(blockEnd(c)),
+                     fmt::csvValue(m_data.mass[std::size_t(r) * B + c]),
+                     fmt::csvValue(m_share[std::size_t(r) * B + c]),
+                     fmt::csvValue(m_keptShare[std::size_t(r)]), fmt::csvValue(m_keptShare[std::size_t(c)])});
     return out.text();
 }
 

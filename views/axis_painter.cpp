@@ -5,7 +5,6 @@
 
 #include <QFontMetricsF>
 #include <QPainter>
-
 #include <algorithm>
 #include <cmath>
 
@@ -13,7 +12,9 @@ namespace tsa::views {
 
 namespace {
 
-bool horizontal(Edge edge) { return edge == Edge::Bottom || edge == Edge::Top; }
+bool horizontal(Edge edge) {
+    return edge == Edge::Bottom || edge == Edge::Top;
+}
 
 QString tickLabel(double v, TickStyle style, double step, bool log) {
     if (log) return fmt::logTick(v);
@@ -84,10 +85,12 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
     }
     double step = 1.0;
     std::vector<double> ticks;
-    if (spec.scale.log) ticks = niceLogTicks(lo, hi, maxTicks);
+    if (spec.scale.log)
+        ticks = niceLogTicks(lo, hi, maxTicks);
     else if (spec.style == TickStyle::Integer || spec.style == TickStyle::Tokens)
         ticks = niceIntegerTicks(lo, hi, maxTicks, &step);
-    else ticks = niceLinearTicks(lo, hi, maxTicks, &step);
+    else
+        ticks = niceLinearTicks(lo, hi, maxTicks, &step);
 
     double labelExtent = 0.0;
     for (double t : ticks) {
@@ -95,8 +98,10 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
         const QString label = tickLabel(t, spec.style, step, spec.scale.log);
         if (spec.gridLines) {
             painter.setPen(QPen(style::grid(), 1.0));
-            if (horiz) painter.drawLine(QPointF(p, plot.top()), QPointF(p, plot.bottom()));
-            else painter.drawLine(QPointF(plot.left(), p), QPointF(plot.right(), p));
+            if (horiz)
+                painter.drawLine(QPointF(p, plot.top()), QPointF(p, plot.bottom()));
+            else
+                painter.drawLine(QPointF(plot.left(), p), QPointF(plot.right(), p));
         }
         painter.setPen(QPen(style::axis(), 1.0));
         const double w = fm.horizontalAdvance(label);
@@ -104,7 +109,8 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
         case Edge::Bottom:
             painter.drawLine(QPointF(p, plot.bottom()), QPointF(p, plot.bottom() + 4));
             painter.setPen(style::text());
-            painter.drawText(QRectF(p - w / 2 - 2, plot.bottom() + 5, w + 4, fm.height()), Qt::AlignCenter, label);
+            painter.drawText(QRectF(p - w / 2 - 2, plot.bottom() + 5, w + 4, fm.height()), Qt::AlignCenter,
+                             label);
             labelExtent = std::max(labelExtent, fm.height());
             break;
         case Edge::Top:
@@ -133,10 +139,18 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
     // The axis line itself.
     painter.setPen(QPen(style::axis(), 1.0));
     switch (spec.edge) {
-    case Edge::Bottom: painter.drawLine(plot.bottomLeft(), plot.bottomRight()); break;
-    case Edge::Top: painter.drawLine(plot.topLeft(), plot.topRight()); break;
-    case Edge::Left: painter.drawLine(plot.topLeft(), plot.bottomLeft()); break;
-    case Edge::Right: painter.drawLine(plot.topRight(), plot.bottomRight()); break;
+    case Edge::Bottom:
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight());
+        break;
+    case Edge::Top:
+        painter.drawLine(plot.topLeft(), plot.topRight());
+        break;
+    case Edge::Left:
+        painter.drawLine(plot.topLeft(), plot.bottomLeft());
+        break;
+    case Edge::Right:
+        painter.drawLine(plot.topRight(), plot.bottomRight());
+        break;
     }
     drawTitleText(painter, plot, spec.edge, spec.title, labelExtent + 9.0);
     painter.restore();
@@ -151,7 +165,8 @@ void drawCategoryAxis(QPainter& painter, const QRectF& plot, Edge edge, int coun
     const bool horiz = horizontal(edge);
     const double cell = (horiz ? plot.width() : plot.height()) / count;
     double widest = 0.0;
-    for (int i = 0; i < count; i += std::max(1, count / 64)) widest = std::max(widest, fm.horizontalAdvance(label(i)));
+    for (int i = 0; i < count; i += std::max(1, count / 64))
+        widest = std::max(widest, fm.horizontalAdvance(label(i)));
     widest = std::max(widest, fm.horizontalAdvance(label(count - 1)));
     const int stride = labelStride(cell, horiz ? widest + 6.0 : fm.height() + 1.0);
     double labelExtent = horiz ? fm.height() : 0.0;
@@ -173,18 +188,28 @@ void drawCategoryAxis(QPainter& painter, const QRectF& plot, Edge edge, int coun
             const double dir = edge == Edge::Left ? -1.0 : 1.0;
             painter.drawLine(QPointF(x, y), QPointF(x + 3 * dir, y));
             painter.setPen(style::text());
-            const QRectF box = edge == Edge::Left ? QRectF(x - 5 - w - 2, y - fm.height() / 2, w + 2, fm.height())
-                                                  : QRectF(x + 5, y - fm.height() / 2, w + 2, fm.height());
-            painter.drawText(box, (edge == Edge::Left ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter, text);
+            const QRectF box = edge == Edge::Left
+                                   ? QRectF(x - 5 - w - 2, y - fm.height() / 2, w + 2, fm.height())
+                                   : QRectF(x + 5, y - fm.height() / 2, w + 2, fm.height());
+            painter.drawText(box, (edge == Edge::Left ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter,
+                             text);
             labelExtent = std::max(labelExtent, w);
         }
     }
     painter.setPen(QPen(style::axis(), 1.0));
     switch (edge) {
-    case Edge::Bottom: painter.drawLine(plot.bottomLeft(), plot.bottomRight()); break;
-    case Edge::Top: painter.drawLine(plot.topLeft(), plot.topRight()); break;
-    case Edge::Left: painter.drawLine(plot.topLeft(), plot.bottomLeft()); break;
-    case Edge::Right: painter.drawLine(plot.topRight(), plot.bottomRight()); break;
+    case Edge::Bottom:
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight());
+        break;
+    case Edge::Top:
+        painter.drawLine(plot.topLeft(), plot.topRight());
+        break;
+    case Edge::Left:
+        painter.drawLine(plot.topLeft(), plot.bottomLeft());
+        break;
+    case Edge::Right:
+        painter.drawLine(plot.topRight(), plot.bottomRight());
+        break;
     }
     drawTitleText(painter, plot, edge, title, labelExtent + 8.0);
     painter.restore();

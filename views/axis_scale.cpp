@@ -76,7 +76,8 @@ std::vector<double> niceLinearTicks(double lo, double hi, int maxTicks, double* 
     const double step = niceStep(hi - lo, maxTicks);
     if (stepOut) *stepOut = step;
     const double eps = step * 1e-9;
-    for (double t = std::ceil((lo - eps) / step) * step; t <= hi + eps; t += step) ticks.push_back(t);
+    for (double t = std::ceil((lo - eps) / step) * step; t <= hi + eps; t += step)
+        ticks.push_back(t);
     return ticks;
 }
 
@@ -85,7 +86,8 @@ std::vector<double> niceIntegerTicks(double lo, double hi, int maxTicks, double*
     if (!(hi > lo)) return ticks;
     const double step = std::max(1.0, niceStep(hi - lo, maxTicks));
     if (stepOut) *stepOut = step;
-    for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9; t += step) ticks.push_back(t);
+    for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9; t += step)
+        ticks.push_back(t);
     return ticks;
 }
 

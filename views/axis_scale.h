@@ -30,7 +30,8 @@ AxisScale errorColourScale(double minPositive, double maxValue);
 
 // 1-2-5 steps, at most about maxTicks ticks inside [lo, hi].
 std::vector<double> niceLinearTicks(double lo, double hi, int maxTicks, double* stepOut = nullptr);
-// Powers of ten inside [lo, hi] (thinned to maxTicks); adds 2x and 5x ticks when the range spans under two decades.
+// Powers of ten inside [lo, hi] (thinned to maxTicks); adds 2x and 5x ticks when the range spans under two
+// decades.
 std::vector<double> niceLogTicks(double lo, double hi, int maxTicks);
 // Integer-valued 1-2-5 ticks (token positions, layer and head indices): the step is at least 1.
 std::vector<double> niceIntegerTicks(double lo, double hi, int maxTicks, double* stepOut = nullptr);

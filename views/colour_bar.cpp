@@ -14,7 +14,8 @@ void drawColourBar(QPainter& painter, const QRectF& bar, const ColourMap& map, c
     painter.save();
     // One pixel per colour-map entry, stretched: the bar is an image in exports, like the heatmaps.
     QImage strip(1, 256, QImage::Format_RGB32);
-    for (int i = 0; i < 256; ++i) strip.setPixel(0, 255 - i, map.entry(i));
+    for (int i = 0; i < 256; ++i)
+        strip.setPixel(0, 255 - i, map.entry(i));
     painter.drawImage(bar, strip);
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
@@ -87,9 +88,12 @@ void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<Leg
         }
         painter.setPen(style::text());
         const double tw = fm.horizontalAdvance(item.text);
-        painter.drawText(QRectF(x + kSwatch + 5, y, tw + 2, rowH - 3.0), Qt::AlignLeft | Qt::AlignVCenter, item.text);
-        if (horizontalLayout) x += kSwatch + 5 + tw + kGap;
-        else y += rowH;
+        painter.drawText(QRectF(x + kSwatch + 5, y, tw + 2, rowH - 3.0), Qt::AlignLeft | Qt::AlignVCenter,
+                         item.text);
+        if (horizontalLayout)
+            x += kSwatch + 5 + tw + kGap;
+        else
+            y += rowH;
     }
     painter.restore();
 }

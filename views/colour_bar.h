@@ -9,7 +9,6 @@
 #include <QColor>
 #include <QRectF>
 #include <QString>
-
 #include <vector>
 
 class QPainter;

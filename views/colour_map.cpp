@@ -31,7 +31,8 @@ const ColourMap& ColourMap::byName(const QString& name) {
 
 QStringList ColourMap::names() {
     QStringList out;
-    for (const ColourMap& map : allMaps()) out << map.name();
+    for (const ColourMap& map : allMaps())
+        out << map.name();
     return out;
 }
 

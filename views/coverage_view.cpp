@@ -19,7 +19,6 @@
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <QValueAxis>
-
 #include <algorithm>
 #include <cmath>
 
@@ -30,7 +29,9 @@ namespace {
 const QColor kHeadColour(120, 140, 170, 110);
 const QColor kLayerColour(20, 20, 20);
 
-double decadeFloor(double v) { return std::pow(10.0, std::floor(std::log10(v))); }
+double decadeFloor(double v) {
+    return std::pow(10.0, std::floor(std::log10(v)));
+}
 
 } // namespace
 
@@ -74,10 +75,12 @@ void CoverageView::setHighlightedHead(int head) {
 
 QString CoverageView::viewTitle() const {
     if (m_data.layer.dropped.empty()) return QStringLiteral("Coverage");
-    QString title = QStringLiteral("Coverage: layer %1, tau = %2").arg(m_data.layerId).arg(fmt::value(m_data.tau));
+    QString title =
+        QStringLiteral("Coverage: layer %1, tau = %2").arg(m_data.layerId).arg(fmt::value(m_data.tau));
     if (m_data.sparse && m_data.layer.budgetDropped > 0)
         title += QStringLiteral(", budget n + 1 = %1 tokens").arg(fmt::integer(m_data.layer.budgetDropped));
-    else title += QStringLiteral(" (dense)");
+    else
+        title += QStringLiteral(" (dense)");
     return title;
 }
 
@@ -89,7 +92,8 @@ double CoverageView::logFloor() const {
             if (v > 0) minPositive = std::min(minPositive, v);
     };
     scan(m_data.layer);
-    for (const auto& c : m_data.heads) scan(c);
+    for (const auto& c : m_data.heads)
+        scan(c);
     // Four decades below tau is where the budget is decided; deeper only adds decades of near-zero heads.
     double floor = std::max(minPositive, m_data.tau > 0 ? m_data.tau * 1e-4 : 1e-6);
     floor = std::min(floor, m_data.tau > 0 ? m_data.tau / 100.0 : 1e-4);
@@ -108,8 +112,9 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
     chart->legend()->setAlignment(size.width() > 700 ? Qt::AlignRight : Qt::AlignBottom);
 
     const double floor = logFloor();
-    const double xMax = std::max<double>(1.0, m_data.prefix > 0 ? double(m_data.prefix)
-                                                                 : (m_data.layer.dropped.empty() ? 1.0 : m_data.layer.dropped.back()));
+    const double xMax = std::max<double>(
+        1.0, m_data.prefix > 0 ? double(m_data.prefix)
+                               : (m_data.layer.dropped.empty() ? 1.0 : m_data.layer.dropped.back()));
     auto clampY = [&](double y) { return m_logY ? std::max(y, floor) : y; };
     auto addCurve = [&](const tsa::CoverageCurve& c, const QString& name, const QPen& pen) {
         auto* s = new QLineSeries(chart);
@@ -129,9 +134,10 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
         if (h > 0 && !(m_highlightedHead == 0 && h == 1)) s->setProperty("hideMarker", true);
     }
     if (m_highlightedHead >= 0 && m_highlightedHead < int(m_data.heads.size()))
-        addCurve(m_data.heads[std::size_t(m_highlightedHead)], QStringLiteral("head %1").arg(m_highlightedHead),
-                 QPen(style::highlight(), 2.0));
-    if (!m_data.layer.dropped.empty()) addCurve(m_data.layer, QStringLiteral("layer (G)"), QPen(kLayerColour, 3.0));
+        addCurve(m_data.heads[std::size_t(m_highlightedHead)],
+                 QStringLiteral("head %1").arg(m_highlightedHead), QPen(style::highlight(), 2.0));
+    if (!m_data.layer.dropped.empty())
+        addCurve(m_data.layer, QStringLiteral("layer (G)"), QPen(kLayerColour, 3.0));
 
     const double yLo = m_logY ? floor : 0.0;
     auto* tau = new QLineSeries(chart);
@@ -174,7 +180,8 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
         linAxis->setTickCount(6);
         y = linAxis;
     }
-    y->setTitleText(m_logY ? QStringLiteral("cumulative mass dropped (log)") : QStringLiteral("cumulative mass dropped"));
+    y->setTitleText(m_logY ? QStringLiteral("cumulative mass dropped (log)")
+                           : QStringLiteral("cumulative mass dropped"));
     for (QAbstractAxis* axis : {static_cast<QAbstractAxis*>(x), y}) {
         axis->setLabelsFont(style::tickFont());
         axis->setTitleFont(style::labelFont());
@@ -188,9 +195,11 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
         s->attachAxis(x);
         s->attachAxis(y);
         if (s->property("hideMarker").toBool())
-            for (QLegendMarker* marker : chart->legend()->markers(s)) marker->setVisible(false);
+            for (QLegendMarker* marker : chart->legend()->markers(s))
+                marker->setVisible(false);
     }
-    if (m_data.layer.dropped.empty() && m_data.heads.empty()) chart->setTitle(QStringLiteral("Coverage: no layer scored"));
+    if (m_data.layer.dropped.empty() && m_data.heads.empty())
+        chart->setTitle(QStringLiteral("Coverage: no layer scored"));
 }
 
 void CoverageView::rebuild() {
@@ -215,7 +224,8 @@ void CoverageView::render(QPainter& painter, const QSize& size) const {
     painter.save();
     painter.fillRect(QRectF(0, 0, size.width(), size.height()), style::background());
     painter.setRenderHint(QPainter::Antialiasing);
-    scene.render(&painter, QRectF(0, 0, size.width(), size.height()), QRectF(0, 0, size.width(), size.height()));
+    scene.render(&painter, QRectF(0, 0, size.width(), size.height()),
+                 QRectF(0, 0, size.width(), size.height()));
     painter.restore();
 }
 
@@ -224,11 +234,13 @@ QString CoverageView::csv() const {
     out.row({"layer_id", "curve", "tokens_dropped", "cumulative_mass", "tau", "budget_dropped"});
     auto write = [&](const tsa::CoverageCurve& c, const QString& name) {
         for (std::size_t i = 0; i < c.dropped.size() && i < c.cumulative.size(); ++i)
-            out.row({QString::number(m_data.layerId), name, fmt::csvValue(c.dropped[i]), fmt::csvValue(c.cumulative[i]),
-                     fmt::csvValue(m_data.tau), QString::number(c.budgetDropped)});
+            out.row({QString::number(m_data.layerId), name, fmt::csvValue(c.dropped[i]),
+                     fmt::csvValue(c.cumulative[i]), fmt::csvValue(m_data.tau),
+                     QString::number(c.budgetDropped)});
     };
     write(m_data.layer, QStringLiteral("layer"));
-    for (std::size_t h = 0; h < m_data.heads.size(); ++h) write(m_data.heads[h], QStringLiteral("head %1").arg(h));
+    for (std::size_t h = 0; h < m_data.heads.size(); ++h)
+        write(m_data.heads[h], QStringLiteral("head %1").arg(h));
     return out.text();
 }
 
@@ -259,11 +271,14 @@ QString CoverageView::toolTipAt(const QPoint& pos) const {
         }
     };
     consider(m_data.layer, QStringLiteral("layer %1 (G)").arg(m_data.layerId));
-    for (std::size_t h = 0; h < m_data.heads.size(); ++h) consider(m_data.heads[h], QStringLiteral("head %1 (n_h)").arg(h));
+    for (std::size_t h = 0; h < m_data.heads.size(); ++h)
+        consider(m_data.heads[h], QStringLiteral("head %1 (n_h)").arg(h));
     if (text.isEmpty())
-        text = QStringLiteral("tokens dropped %1, mass %2").arg(fmt::integer(qint64(std::max(0.0, value.x()))), fmt::value(value.y(), 4));
+        text = QStringLiteral("tokens dropped %1, mass %2")
+                   .arg(fmt::integer(qint64(std::max(0.0, value.x()))), fmt::value(value.y(), 4));
     if (m_data.sparse && m_data.layer.budgetDropped > 0)
-        text += QStringLiteral("\nbudget: %1 tokens dropped (tau = %2)").arg(fmt::integer(m_data.layer.budgetDropped), fmt::value(m_data.tau));
+        text += QStringLiteral("\nbudget: %1 tokens dropped (tau = %2)")
+                    .arg(fmt::integer(m_data.layer.budgetDropped), fmt::value(m_data.tau));
     return text;
 }
 
@@ -271,8 +286,10 @@ bool CoverageView::eventFilter(QObject* watched, QEvent* event) {
     if (watched == m_chartView->viewport() && event->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(event);
         const QString text = toolTipAt(mapFrom(m_chartView->viewport(), help->pos()));
-        if (text.isEmpty()) QToolTip::hideText();
-        else QToolTip::showText(help->globalPos(), text, m_chartView);
+        if (text.isEmpty())
+            QToolTip::hideText();
+        else
+            QToolTip::showText(help->globalPos(), text, m_chartView);
         return true;
     }
     return QWidget::eventFilter(watched, event);

@@ -9,7 +9,6 @@
 #include <QMouseEvent>
 #include <QPainter>
 #include <QWheelEvent>
-
 #include <cmath>
 
 namespace tsa::views {
@@ -36,7 +35,8 @@ void DepthView::setData(DepthData data) {
     for (int r = 0; r < layers(); ++r) {
         const DepthLayer& layer = m_data.layers[std::size_t(r)];
         std::uint8_t* row = m_kept.data() + qint64(r) * L;
-        if (!layer.sparse) std::fill(row, row + L, 1);
+        if (!layer.sparse)
+            std::fill(row, row + L, 1);
         else
             for (std::int32_t p : layer.kept)
                 if (p >= 0 && p < L) row[p] = 1;
@@ -64,7 +64,9 @@ void DepthView::setVisibleRange(qint64 begin, qint64 end) {
     }
 }
 
-void DepthView::resetZoom() { setVisibleRange(0, m_data.tokens); }
+void DepthView::resetZoom() {
+    setVisibleRange(0, m_data.tokens);
+}
 
 bool DepthView::hasJaccard() const {
     return layers() > 0 && m_data.jaccard.size() == std::size_t(layers()) * std::size_t(layers());
@@ -96,15 +98,16 @@ QImage DepthView::drawBuffer(const QSize& pixels, const TokenRange& range) const
     const int w = pixels.width();
     const int h = pixels.height();
     // Mean of the kept flags: the kept share of each pixel's tokens.
-    const std::vector<float> share =
-        aggregateGrid(m_kept.data(), m_data.tokens, 0, layers(), range.begin, range.end, h, w, Aggregate::Mean);
+    const std::vector<float> share = aggregateGrid(m_kept.data(), m_data.tokens, 0, layers(), range.begin,
+                                                   range.end, h, w, Aggregate::Mean);
     QImage image(w, h, QImage::Format_RGB32);
     for (int y = 0; y < h; ++y) {
         const BinRange rows = binRange(0, layers(), h, y);
         const bool dense = !m_data.layers[std::size_t(rows.begin)].sparse;
         auto* line = reinterpret_cast<QRgb*>(image.scanLine(y));
         for (int x = 0; x < w; ++x)
-            line[x] = dense ? kDenseColour : mixRgb(kKeptColour, kDroppedColour, share[std::size_t(y) * w + x]);
+            line[x] =
+                dense ? kDenseColour : mixRgb(kKeptColour, kDroppedColour, share[std::size_t(y) * w + x]);
     }
     return image;
 }
@@ -140,15 +143,16 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(l.map);
     auto layerLabel = [this](int r) { return QString::number(m_data.layers[std::size_t(r)].layerId); };
-    drawCategoryAxis(painter, QRectF(l.map.left() - 12, l.map.top(), l.map.width() + 12, l.map.height()), Edge::Left, n,
-                     layerLabel, QStringLiteral("layer"));
+    drawCategoryAxis(painter, QRectF(l.map.left() - 12, l.map.top(), l.map.width() + 12, l.map.height()),
+                     Edge::Left, n, layerLabel, QStringLiteral("layer"));
     AxisSpec x;
     x.scale = AxisScale{double(range.begin), double(range.end), false};
     x.edge = Edge::Bottom;
     x.style = TickStyle::Tokens;
     x.cellCentred = true;
-    x.title = range.size() > qint64(l.map.width()) ? QStringLiteral("token position (colour: kept share per pixel)")
-                                                    : QStringLiteral("token position");
+    x.title = range.size() > qint64(l.map.width())
+                  ? QStringLiteral("token position (colour: kept share per pixel)")
+                  : QStringLiteral("token position");
     drawAxis(painter, l.map, x);
 
     if (hasJaccard()) {
@@ -157,11 +161,13 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         for (int a = 0; a < n; ++a)
             for (int b = 0; b < n; ++b) {
                 const double v = m_data.jaccard[std::size_t(a) * n + b];
-                painter.fillRect(QRectF(l.matrix.left() + b * cell, l.matrix.top() + a * cell, cell + 0.5, cell + 0.5),
-                                 std::isnan(v) ? style::missing() : QColor::fromRgb(map.rgbAt(v)));
+                painter.fillRect(
+                    QRectF(l.matrix.left() + b * cell, l.matrix.top() + a * cell, cell + 0.5, cell + 0.5),
+                    std::isnan(v) ? style::missing() : QColor::fromRgb(map.rgbAt(v)));
             }
         for (int r = 0; r < n; ++r) {
-            const QColor kind = m_data.layers[std::size_t(r)].sparse ? style::sparseLayer() : style::denseLayer();
+            const QColor kind =
+                m_data.layers[std::size_t(r)].sparse ? style::sparseLayer() : style::denseLayer();
             painter.fillRect(QRectF(l.matrix.left() - 9, l.matrix.top() + r * cell, 6, cell + 0.5), kind);
             painter.fillRect(QRectF(l.matrix.left() + r * cell, l.matrix.bottom() + 3, cell + 0.5, 6), kind);
         }
@@ -170,12 +176,16 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         painter.drawRect(l.matrix);
         if (m_selectedLayer >= 0 && m_selectedLayer < n) {
             painter.setPen(QPen(style::highlight(), 2.0));
-            painter.drawRect(QRectF(l.matrix.left(), l.matrix.top() + m_selectedLayer * cell, l.matrix.width(), cell));
-            painter.drawRect(QRectF(l.matrix.left() + m_selectedLayer * cell, l.matrix.top(), cell, l.matrix.height()));
+            painter.drawRect(
+                QRectF(l.matrix.left(), l.matrix.top() + m_selectedLayer * cell, l.matrix.width(), cell));
+            painter.drawRect(
+                QRectF(l.matrix.left() + m_selectedLayer * cell, l.matrix.top(), cell, l.matrix.height()));
         }
-        drawCategoryAxis(painter, QRectF(l.matrix.left() - 10, l.matrix.top(), l.matrix.width() + 10, l.matrix.height()),
-                         Edge::Left, n, layerLabel, QString());
-        drawCategoryAxis(painter, QRectF(l.matrix.left(), l.matrix.top(), l.matrix.width(), l.matrix.height() + 10),
+        drawCategoryAxis(
+            painter, QRectF(l.matrix.left() - 10, l.matrix.top(), l.matrix.width() + 10, l.matrix.height()),
+            Edge::Left, n, layerLabel, QString());
+        drawCategoryAxis(painter,
+                         QRectF(l.matrix.left(), l.matrix.top(), l.matrix.width(), l.matrix.height() + 10),
                          Edge::Bottom, n, layerLabel, QStringLiteral("layer (Jaccard of kept sets)"));
         drawColourBar(painter, l.bar, map, AxisScale{0.0, 1.0, false}, QStringLiteral("Jaccard overlap"));
     } else {
@@ -188,13 +198,14 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(QRectF(l.map.left(), l.map.top() + m_selectedLayer * rowH, l.map.width(), rowH));
     }
-    drawLegend(painter, l.legend.topLeft(),
-               {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
-                {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
-                {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
-                {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
-                {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}},
-               true);
+    drawLegend(
+        painter, l.legend.topLeft(),
+        {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
+         {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
+         {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
+         {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
+         {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}},
+        true);
     painter.restore();
 }
 
@@ -211,11 +222,14 @@ QString DepthView::toolTipAt(const QPoint& pos) const {
                                       std::clamp<qint64>(qint64(pos.x() - l.map.left()), 0, columns - 1));
         const std::uint8_t* row = m_kept.data() + qint64(r) * m_data.tokens;
         QString text = QStringLiteral("layer %1, head %2").arg(layer.layerId).arg(m_data.head);
-        text += layer.sparse ? QStringLiteral(" (sparse)\n") : QStringLiteral(" (dense: %1)\n").arg(layer.denseReason);
+        text += layer.sparse ? QStringLiteral(" (sparse)\n")
+                             : QStringLiteral(" (dense: %1)\n").arg(layer.denseReason);
         if (bin.end - bin.begin == 1)
-            return text + QStringLiteral("position %1: %2").arg(fmt::integer(bin.begin), row[bin.begin] ? "kept" : "dropped");
+            return text + QStringLiteral("position %1: %2")
+                              .arg(fmt::integer(bin.begin), row[bin.begin] ? "kept" : "dropped");
         qint64 kept = 0;
-        for (qint64 t = bin.begin; t < bin.end; ++t) kept += row[t];
+        for (qint64 t = bin.begin; t < bin.end; ++t)
+            kept += row[t];
         return text + QStringLiteral("positions %1–%2: kept %3 of %4")
                           .arg(fmt::integer(bin.begin), fmt::integer(bin.end - 1), fmt::integer(kept),
                                fmt::integer(bin.end - bin.begin));
@@ -245,15 +259,18 @@ QString DepthView::csv() const {
                 continue;
             }
             qint64 e = t;
-            while (e < L && row[e]) ++e;
-            out.row({"kept_run", QString::number(m_data.head), id, QString(), QString::number(t), QString::number(e), "1"});
+            while (e < L && row[e])
+                ++e;
+            out.row({"kept_run", QString::number(m_data.head), id, QString(), QString::number(t),
+                     QString::number(e), "1"});
             t = e;
         }
     }
     if (hasJaccard())
         for (int a = 0; a < layers(); ++a)
             for (int b = 0; b < layers(); ++b)
-                out.row({"jaccard", QString::number(m_data.head), QString::number(m_data.layers[std::size_t(a)].layerId),
+                out.row({"jaccard", QString::number(m_data.head),
+                         QString::number(m_data.layers[std::size_t(a)].layerId),
                          QString::number(m_data.layers[std::size_t(b)].layerId), QString(), QString(),
                          fmt::csvValue(m_data.jaccard[std::size_t(a) * layers() + b])});
     return out.text();
@@ -261,8 +278,8 @@ QString DepthView::csv() const {
 
 void DepthView::wheelEvent(QWheelEvent* event) {
     const Layout l = layoutFor(size());
-    if (l.map.contains(event->position()) && m_zoom.wheel(event->angleDelta().y(),
-                                                          (event->position().x() - l.map.left()) / l.map.width())) {
+    if (l.map.contains(event->position()) &&
+        m_zoom.wheel(event->angleDelta().y(), (event->position().x() - l.map.left()) / l.map.width())) {
         update();
         emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
     }
@@ -291,7 +308,8 @@ void DepthView::mouseMoveEvent(QMouseEvent* event) {
     if (l.map.contains(event->position()) && m_data.tokens > 0) {
         const TokenRange range = m_zoom.range();
         const double f = (event->position().x() - l.map.left()) / l.map.width();
-        emit tokenHovered(std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
+        emit tokenHovered(
+            std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
     }
 }
 
@@ -307,12 +325,16 @@ void DepthView::mouseReleaseEvent(QMouseEvent* event) {
         setSelectedLayer(r);
         emit layerClicked(r);
     } else if (hasJaccard() && l.matrix.contains(event->position())) {
-        const int a = std::clamp(int((event->position().y() - l.matrix.top()) / l.matrix.height() * n), 0, n - 1);
-        const int b = std::clamp(int((event->position().x() - l.matrix.left()) / l.matrix.width() * n), 0, n - 1);
+        const int a =
+            std::clamp(int((event->position().y() - l.matrix.top()) / l.matrix.height() * n), 0, n - 1);
+        const int b =
+            std::clamp(int((event->position().x() - l.matrix.left()) / l.matrix.width() * n), 0, n - 1);
         emit layerPairClicked(a, b);
     }
 }
 
-void DepthView::mouseDoubleClickEvent(QMouseEvent*) { resetZoom(); }
+void DepthView::mouseDoubleClickEvent(QMouseEvent*) {
+    resetZoom();
+}
 
 } // namespace tsa::views

@@ -28,8 +28,8 @@ public:
     QString viewName() const override { return QStringLiteral("depth"); }
     QString viewTitle() const override;
     void render(QPainter& painter, const QSize& size) const override;
-    // Long format: kind "kept_run" rows (layer_id, position_begin, position_end of each run of kept positions)
-    // and kind "jaccard" rows (layer_id, other_layer_id, value).
+    // Long format: kind "kept_run" rows (layer_id, position_begin, position_end of each run of kept
+    // positions) and kind "jaccard" rows (layer_id, other_layer_id, value).
     QString csv() const override;
     QString toolTipAt(const QPoint& pos) const override;
 

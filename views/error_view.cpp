@@ -10,7 +10,6 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QWheelEvent>
-
 #include <algorithm>
 #include <cmath>
 
@@ -101,11 +100,16 @@ void ErrorView::setVisibleRange(qint64 begin, qint64 end) {
 
 QString ErrorView::metricName(ErrorMetric metric) {
     switch (metric) {
-    case ErrorMetric::RowErrorMedian: return QStringLiteral("median row error (kept rows)");
-    case ErrorMetric::RowErrorP95: return QStringLiteral("p95 row error (kept rows)");
-    case ErrorMetric::LastWindowError: return QStringLiteral("last-W-rows error");
-    case ErrorMetric::RetainedMassMedian: return QStringLiteral("median retained mass");
-    case ErrorMetric::DroppedRows: return QStringLiteral("dropped rows");
+    case ErrorMetric::RowErrorMedian:
+        return QStringLiteral("median row error (kept rows)");
+    case ErrorMetric::RowErrorP95:
+        return QStringLiteral("p95 row error (kept rows)");
+    case ErrorMetric::LastWindowError:
+        return QStringLiteral("last-W-rows error");
+    case ErrorMetric::RetainedMassMedian:
+        return QStringLiteral("median retained mass");
+    case ErrorMetric::DroppedRows:
+        return QStringLiteral("dropped rows");
     }
     return {};
 }
@@ -124,7 +128,8 @@ bool ErrorView::layerSparse(int layer) const {
     if (layer >= 0 && layer < int(m_data.sparse.size())) return m_data.sparse[std::size_t(layer)];
     const tsa::LayerMetrics* m = metricsAt(layer);
     if (!m) return true;
-    return std::any_of(m->heads.begin(), m->heads.end(), [](const tsa::HeadMetrics& h) { return h.droppedRows > 0; });
+    return std::any_of(m->heads.begin(), m->heads.end(),
+                       [](const tsa::HeadMetrics& h) { return h.droppedRows > 0; });
 }
 
 double ErrorView::value(int layer, int head) const {
@@ -132,11 +137,16 @@ double ErrorView::value(int layer, int head) const {
     if (!m) return NAN;
     const tsa::HeadMetrics& h = head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)];
     switch (m_metric) {
-    case ErrorMetric::RowErrorMedian: return h.rowError.median;
-    case ErrorMetric::RowErrorP95: return h.rowError.p95;
-    case ErrorMetric::LastWindowError: return h.lastWindowError;
-    case ErrorMetric::RetainedMassMedian: return h.retainedMass.median;
-    case ErrorMetric::DroppedRows: return double(h.droppedRows);
+    case ErrorMetric::RowErrorMedian:
+        return h.rowError.median;
+    case ErrorMetric::RowErrorP95:
+        return h.rowError.p95;
+    case ErrorMetric::LastWindowError:
+        return h.lastWindowError;
+    case ErrorMetric::RetainedMassMedian:
+        return h.retainedMass.median;
+    case ErrorMetric::DroppedRows:
+        return double(h.droppedRows);
     }
     return NAN;
 }
@@ -164,7 +174,8 @@ AxisScale ErrorView::colourScale() const {
             if (v > 0) minPositive = std::min(minPositive, v);
         }
     }
-    if (isErrorMetric()) return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
+    if (isErrorMetric())
+        return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
     if (m_metric == ErrorMetric::RetainedMassMedian) {
         if (!std::isfinite(lo) || lo >= 1.0) return AxisScale{0.9, 1.0, false};
         return AxisScale{std::floor(lo * 100.0) / 100.0, 1.0, false};
@@ -190,7 +201,8 @@ ErrorView::Layout ErrorView::layoutFor(const QSize& size) const {
     l.grid = QRectF(left, top, std::max(10.0, right - left), avail * 0.55);
     l.bar = QRectF(right + 16, top, 14, l.grid.height());
     const double traceTop = l.grid.bottom() + style::kBottomMargin + 28;
-    l.trace = QRectF(left, traceTop, l.grid.width(), std::max(10.0, h - traceTop - style::kBottomMargin - 12));
+    l.trace =
+        QRectF(left, traceTop, l.grid.width(), std::max(10.0, h - traceTop - style::kBottomMargin - 12));
     l.dropStrip = QRectF(left, l.trace.bottom() + 2, l.trace.width(), 8);
     return l;
 }
@@ -225,9 +237,12 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
             const QRectF cell(x, l.grid.top() + r * ch, cw + (c < cols - 1 ? 0.5 : 0.0), ch + 0.5);
             const double v = value(r, c);
             QColor colour;
-            if (!computed || std::isnan(v)) colour = style::missing();
-            else if (!sparse) colour = style::denseLayer().lighter(125);
-            else colour = QColor::fromRgb(map.rgbAt(scale.unitClamped(v)));
+            if (!computed || std::isnan(v))
+                colour = style::missing();
+            else if (!sparse)
+                colour = style::denseLayer().lighter(125);
+            else
+                colour = QColor::fromRgb(map.rgbAt(scale.unitClamped(v)));
             painter.fillRect(cell, colour);
         }
         const QRectF rowRect(l.grid.left(), l.grid.top() + r * ch, l.grid.width(), ch);
@@ -245,14 +260,17 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(QRectF(x, l.grid.top() + m_selectedLayer * ch, cw, ch));
     }
-    drawCategoryAxis(painter, l.grid, Edge::Left, rows, [this](int r) { return QString::number(m_data.layerIds[std::size_t(r)]); },
-                     QStringLiteral("layer"));
+    drawCategoryAxis(
+        painter, l.grid, Edge::Left, rows,
+        [this](int r) { return QString::number(m_data.layerIds[std::size_t(r)]); }, QStringLiteral("layer"));
     const QRectF headsRect(l.grid.left(), l.grid.top(), cols * cw, l.grid.height());
-    drawCategoryAxis(painter, headsRect, Edge::Bottom, cols, [](int c) { return QString::number(c); },
-                     QStringLiteral("query head"));
+    drawCategoryAxis(
+        painter, headsRect, Edge::Bottom, cols, [](int c) { return QString::number(c); },
+        QStringLiteral("query head"));
     painter.setFont(style::tickFont());
     painter.setPen(style::text());
-    painter.drawText(QRectF(l.grid.right() - cw - 20, l.grid.bottom() + 4, cw + 40, 16), Qt::AlignCenter, QStringLiteral("all"));
+    painter.drawText(QRectF(l.grid.right() - cw - 20, l.grid.bottom() + 4, cw + 40, 16), Qt::AlignCenter,
+                     QStringLiteral("all"));
     QString barTitle = metricName(m_metric);
     if (isErrorMetric()) barTitle += QStringLiteral(" (white = 1%)");
     drawColourBar(painter, l.bar, map, scale, barTitle);
@@ -268,14 +286,18 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         painter.setPen(QPen(QColor(200, 200, 200), 1.0, Qt::DashLine));
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(l.trace);
-        style::drawMessage(painter, l.trace,
-                           m_selectedLayer < 0 || !headOk ? QStringLiteral("Click a cell above to see its per-row error along the tokens")
-                                                          : QStringLiteral("computing…"));
+        style::drawMessage(
+            painter, l.trace,
+            m_selectedLayer < 0 || !headOk
+                ? QStringLiteral("Click a cell above to see its per-row error along the tokens")
+                : QStringLiteral("computing…"));
         return;
     }
     const int layerId = m_data.layerIds[std::size_t(m_selectedLayer)];
     painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
-                     QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2").arg(layerId).arg(m_selectedHead));
+                     QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
+                         .arg(layerId)
+                         .arg(m_selectedHead));
     const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
     const TokenRange range = m_zoom.range();
     const int columns = std::max(1, int(std::lround(l.trace.width())));
@@ -285,7 +307,8 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         if (b.lo > 0) minPositive = std::min(minPositive, b.lo);
         if (b.hi > hi) hi = b.hi;
     }
-    const AxisScale y = AxisScale::logarithmic(std::isfinite(minPositive) ? minPositive * 0.8 : 1e-6, hi > 0 ? hi * 1.25 : 1.0, 1e-9);
+    const AxisScale y = AxisScale::logarithmic(std::isfinite(minPositive) ? minPositive * 0.8 : 1e-6,
+                                               hi > 0 ? hi * 1.25 : 1.0, 1e-9);
     AxisSpec ySpec{y, Edge::Left, QStringLiteral("row error (log)"), TickStyle::Number, true, false};
     painter.fillRect(l.trace, style::background());
     drawAxis(painter, l.trace, ySpec);
@@ -298,8 +321,10 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
     auto flushBand = [&](int from, int to) {
         if (to <= from) return;
         QPolygonF poly;
-        for (int x = from; x < to; ++x) poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].hi));
-        for (int x = to - 1; x >= from; --x) poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].lo));
+        for (int x = from; x < to; ++x)
+            poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].hi));
+        for (int x = to - 1; x >= from; --x)
+            poly << QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].lo));
         band.addPolygon(poly);
         band.closeSubpath();
     };
@@ -314,8 +339,10 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
             continue;
         }
         if (runStart < 0) runStart = x;
-        if (open) line.lineTo(p);
-        else line.moveTo(p);
+        if (open)
+            line.lineTo(p);
+        else
+            line.moveTo(p);
         open = true;
     }
     if (runStart >= 0) flushBand(runStart, columns);
@@ -332,7 +359,8 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         if (share <= 0) continue;
         QColor c = kDroppedMark;
         c.setAlphaF(0.25 + 0.75 * share);
-        painter.fillRect(QRectF(l.dropStrip.left() + x * dx, l.dropStrip.top(), dx + 0.3, l.dropStrip.height()), c);
+        painter.fillRect(
+            QRectF(l.dropStrip.left() + x * dx, l.dropStrip.top(), dx + 0.3, l.dropStrip.height()), c);
     }
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
@@ -353,17 +381,20 @@ void ErrorView::render(QPainter& painter, const QSize& size) const {
     const Layout l = layoutFor(size);
     style::drawTitle(painter, l.title, viewTitle());
     if (m_data.layerIds.empty() || m_data.qHeads == 0) {
-        style::drawMessage(painter, all, QStringLiteral("No metrics: run with the dense reference to see errors"));
+        style::drawMessage(painter, all,
+                           QStringLiteral("No metrics: run with the dense reference to see errors"));
         painter.restore();
         return;
     }
     drawGrid(painter, l);
     drawTrace(painter, l);
-    std::vector<LegendItem> legend{{style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"), LegendItem::Shape::Box},
-                                   {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
-                                   {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
-                                   {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
-                                   {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
+    std::vector<LegendItem> legend{
+        {style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"),
+         LegendItem::Shape::Box},
+        {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
+        {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
+        {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
+        {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
     drawLegend(painter, l.legend.topLeft(), legend, true);
     painter.restore();
 }
@@ -379,40 +410,49 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
         const tsa::HeadMetrics& h = c >= m_data.qHeads ? m->layer : m->heads[std::size_t(c)];
         QString text = who + (layerSparse(r) ? QStringLiteral("\n") : QStringLiteral(" (dense layer)\n"));
         text += QStringLiteral("row error of kept rows: median %1, p95 %2, max %3 (%4 rows)\n")
-                    .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5), fmt::value(h.rowError.max, 5),
-                         fmt::integer(h.rowError.count));
-        text += QStringLiteral("last %1 rows error: %2\n").arg(m_data.window).arg(fmt::value(h.lastWindowError, 5));
-        text += QStringLiteral("retained mass: median %1, p95 %2\n").arg(fmt::value(h.retainedMass.median, 6), fmt::value(h.retainedMass.p95, 6));
+                    .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5),
+                         fmt::value(h.rowError.max, 5), fmt::integer(h.rowError.count));
+        text += QStringLiteral("last %1 rows error: %2\n")
+                    .arg(m_data.window)
+                    .arg(fmt::value(h.lastWindowError, 5));
+        text += QStringLiteral("retained mass: median %1, p95 %2\n")
+                    .arg(fmt::value(h.retainedMass.median, 6), fmt::value(h.retainedMass.p95, 6));
         text += QStringLiteral("dropped rows: %1").arg(fmt::integer(h.droppedRows));
         return text;
     }
     const Layout l = layoutFor(size());
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
-    if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads || !(l.trace.contains(pos) || l.dropStrip.contains(pos)))
+    if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads ||
+        !(l.trace.contains(pos) || l.dropStrip.contains(pos)))
         return {};
     if (m->rowError.size() < std::size_t(m_data.qHeads) * std::size_t(m->tokens)) return {};
     const TokenRange range = m_zoom.range();
     const int columns = std::max(1, int(std::lround(l.trace.width())));
-    const BinRange bin = binRange(range.begin, range.size(), columns, std::clamp<qint64>(qint64(pos.x() - l.trace.left()), 0, columns - 1));
+    const BinRange bin = binRange(range.begin, range.size(), columns,
+                                  std::clamp<qint64>(qint64(pos.x() - l.trace.left()), 0, columns - 1));
     const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
-    const float* mass = m->retainedMass.size() == m->rowError.size() ? m->retainedMass.data() + qint64(m_selectedHead) * m->tokens : nullptr;
+    const float* mass = m->retainedMass.size() == m->rowError.size()
+                            ? m->retainedMass.data() + qint64(m_selectedHead) * m->tokens
+                            : nullptr;
     if (bin.end - bin.begin == 1) {
         const qint64 t = bin.begin;
-        if (std::isnan(row[t])) return QStringLiteral("row %1: dropped (output zero by design)").arg(fmt::integer(t));
+        if (std::isnan(row[t]))
+            return QStringLiteral("row %1: dropped (output zero by design)").arg(fmt::integer(t));
         QString text = QStringLiteral("row %1: error %2").arg(fmt::integer(t), fmt::value(row[t], 6));
         if (mass) text += QStringLiteral(", retained mass %1").arg(fmt::value(mass[t], 6));
         return text;
     }
     const TraceBin b = traceBins(row + 0, TokenRange{bin.begin, bin.end}, 1)[0];
     return QStringLiteral("rows %1–%2\nerror min %3, mean %4, max %5\ndropped rows: %6")
-        .arg(fmt::integer(bin.begin), fmt::integer(bin.end - 1), fmt::value(b.lo, 4), fmt::value(b.mean, 4), fmt::value(b.hi, 4),
-             fmt::percent(b.dropped));
+        .arg(fmt::integer(bin.begin), fmt::integer(bin.end - 1), fmt::value(b.lo, 4), fmt::value(b.mean, 4),
+             fmt::value(b.hi, 4), fmt::percent(b.dropped));
 }
 
 QString ErrorView::csv() const {
     CsvWriter out;
     out.row({"kind", "layer_id", "head", "status", "row_error_median", "row_error_p95", "row_error_max",
-             "last_window_error", "retained_mass_median", "dropped_rows", "position", "row_error", "retained_mass"});
+             "last_window_error", "retained_mass_median", "dropped_rows", "position", "row_error",
+             "retained_mass"});
     for (int r = 0; r < int(m_data.layerIds.size()); ++r) {
         const tsa::LayerMetrics* m = metricsAt(r);
         for (int h = 0; h <= m_data.qHeads; ++h) {
@@ -424,8 +464,9 @@ QString ErrorView::csv() const {
             }
             const tsa::HeadMetrics& s = h == m_data.qHeads ? m->layer : m->heads[std::size_t(h)];
             out.row({"head", id, head, layerSparse(r) ? "sparse" : "dense", fmt::csvValue(s.rowError.median),
-                     fmt::csvValue(s.rowError.p95), fmt::csvValue(s.rowError.max), fmt::csvValue(s.lastWindowError),
-                     fmt::csvValue(s.retainedMass.median), QString::number(s.droppedRows), "", "", ""});
+                     fmt::csvValue(s.rowError.p95), fmt::csvValue(s.rowError.max),
+                     fmt::csvValue(s.lastWindowError), fmt::csvValue(s.retainedMass.median),
+                     QString::number(s.droppedRows), "", "", ""});
         }
     }
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
@@ -436,9 +477,11 @@ QString ErrorView::csv() const {
         const bool hasMass = m->retainedMass.size() == m->rowError.size();
         const QString id = QString::number(m_data.layerIds[std::size_t(m_selectedLayer)]);
         for (qint64 t = range.begin; t < range.end; ++t)
-            out.row({"trace", id, QString::number(m_selectedHead), std::isnan(row[t]) ? "dropped" : "kept", "", "", "", "", "", "",
-                     QString::number(t), fmt::csvValue(row[t]),
-                     hasMass ? fmt::csvValue(m->retainedMass[std::size_t(qint64(m_selectedHead) * m->tokens + t)]) : QString()});
+            out.row({"trace", id, QString::number(m_selectedHead), std::isnan(row[t]) ? "dropped" : "kept",
+                     "", "", "", "", "", "", QString::number(t), fmt::csvValue(row[t]),
+                     hasMass
+                         ? fmt::csvValue(m->retainedMass[std::size_t(qint64(m_selectedHead) * m->tokens + t)])
+                         : QString()});
     }
     return out.text();
 }
@@ -457,7 +500,8 @@ void ErrorView::mousePressEvent(QMouseEvent* event) {
     if (event->button() != Qt::LeftButton) return PlotView::mousePressEvent(event);
     const Layout l = layoutFor(size());
     m_pressPos = event->position();
-    if (l.trace.contains(event->position())) m_zoom.press((event->position().x() - l.trace.left()) / l.trace.width());
+    if (l.trace.contains(event->position()))
+        m_zoom.press((event->position().x() - l.trace.left()) / l.trace.width());
 }
 
 void ErrorView::mouseMoveEvent(QMouseEvent* event) {
@@ -472,7 +516,8 @@ void ErrorView::mouseMoveEvent(QMouseEvent* event) {
     if (l.trace.contains(event->position()) && traceTokens() > 0) {
         const TokenRange range = m_zoom.range();
         const double f = (event->position().x() - l.trace.left()) / l.trace.width();
-        emit tokenHovered(std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
+        emit tokenHovered(
+            std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
     }
 }
 
@@ -486,6 +531,8 @@ void ErrorView::mouseReleaseEvent(QMouseEvent* event) {
     emit cellClicked(r, c);
 }
 
-void ErrorView::mouseDoubleClickEvent(QMouseEvent*) { setVisibleRange(0, traceTokens()); }
+void ErrorView::mouseDoubleClickEvent(QMouseEvent*) {
+    setVisibleRange(0, traceTokens());
+}
 
 } // namespace tsa::views

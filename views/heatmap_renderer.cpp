@@ -6,8 +6,9 @@ QImage HeatmapRenderer::render(const Request& request) {
     const int w = request.pixels.width();
     const int h = request.pixels.height();
     if (w <= 0 || h <= 0 || request.map == nullptr) return {};
-    const std::vector<float> grid = aggregateGrid(request.data, request.stride, request.rowBegin, request.rowEnd,
-                                                  request.colBegin, request.colEnd, h, w, request.mode);
+    const std::vector<float> grid =
+        aggregateGrid(request.data, request.stride, request.rowBegin, request.rowEnd, request.colBegin,
+                      request.colEnd, h, w, request.mode);
     if (grid.empty()) return {};
     return colourise(grid, h, w, *request.map, request.scale, request.nanColour);
 }

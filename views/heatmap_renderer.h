@@ -14,7 +14,6 @@
 
 #include <QImage>
 #include <QSize>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -52,18 +51,24 @@ std::vector<float> aggregateGrid(const T* data, qint64 stride, qint64 r0, qint64
 
     auto combine = [mode](double acc, double v) {
         switch (mode) {
-        case Aggregate::Max: return v > acc ? v : acc;
-        case Aggregate::Min: return v < acc ? v : acc;
+        case Aggregate::Max:
+            return v > acc ? v : acc;
+        case Aggregate::Min:
+            return v < acc ? v : acc;
         case Aggregate::Mean:
-        case Aggregate::Sum: return acc + v;
+        case Aggregate::Sum:
+            return acc + v;
         }
         return acc;
     };
     auto initial = [mode]() {
         switch (mode) {
-        case Aggregate::Max: return -std::numeric_limits<double>::infinity();
-        case Aggregate::Min: return std::numeric_limits<double>::infinity();
-        default: return 0.0;
+        case Aggregate::Max:
+            return -std::numeric_limits<double>::infinity();
+        case Aggregate::Min:
+            return std::numeric_limits<double>::infinity();
+        default:
+            return 0.0;
         }
     };
 
@@ -111,10 +116,10 @@ class HeatmapRenderer {
 public:
     struct Request {
         const float* data = nullptr;
-        qint64 stride = 0;            // elements between rows
+        qint64 stride = 0;               // elements between rows
         qint64 rowBegin = 0, rowEnd = 0; // visible rows
         qint64 colBegin = 0, colEnd = 0; // visible columns
-        QSize pixels;                 // device pixels of the target rectangle
+        QSize pixels;                    // device pixels of the target rectangle
         Aggregate mode = Aggregate::Max;
         const ColourMap* map = nullptr;
         AxisScale scale;

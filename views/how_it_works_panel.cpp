@@ -12,7 +12,6 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QPushButton>
-
 #include <algorithm>
 #include <cmath>
 
@@ -26,8 +25,8 @@ const QColor kKept(35, 55, 110);
 const QColor kDropped(215, 215, 215);
 
 // A series drawn with one vertical min..max segment per pixel (LOD) plus the max line, clipped to rect.
-void drawSeries(QPainter& painter, const QRectF& rect, const float* v, qint64 n, const AxisScale& y, const QColor& colour,
-                double width) {
+void drawSeries(QPainter& painter, const QRectF& rect, const float* v, qint64 n, const AxisScale& y,
+                const QColor& colour, double width) {
     if (n <= 0) return;
     const int columns = std::max(1, int(rect.width()));
     QPainterPath path;
@@ -46,8 +45,10 @@ void drawSeries(QPainter& painter, const QRectF& rect, const float* v, qint64 n,
         const double yHi = rect.bottom() - y.unitClamped(hi) * rect.height();
         const double yLo = rect.bottom() - y.unitClamped(lo) * rect.height();
         if (b.end - b.begin > 1) painter.drawLine(QPointF(px, yLo), QPointF(px, yHi));
-        if (open) path.lineTo(px, yHi);
-        else path.moveTo(px, yHi);
+        if (open)
+            path.lineTo(px, yHi);
+        else
+            path.moveTo(px, yHi);
         open = true;
     }
     painter.setBrush(Qt::NoBrush);
@@ -57,7 +58,8 @@ void drawSeries(QPainter& painter, const QRectF& rect, const float* v, qint64 n,
 
 AxisScale logScaleOf(const float* v, qint64 n, double decades) {
     double hi = 0;
-    for (qint64 i = 0; i < n; ++i) hi = std::max(hi, double(v[i]));
+    for (qint64 i = 0; i < n; ++i)
+        hi = std::max(hi, double(v[i]));
     hi = hi > 0 ? hi : 1.0;
     return AxisScale::logarithmic(hi * std::pow(10.0, -decades), hi * 1.5);
 }
@@ -69,11 +71,15 @@ void drawKeptBar(QPainter& painter, const QRectF& rect, const std::vector<std::u
     for (int x = 0; x < columns; ++x) {
         const BinRange b = binRange(0, n, columns, x);
         qint64 k = 0;
-        for (qint64 i = b.begin; i < b.end; ++i) k += kept[std::size_t(i)];
+        for (qint64 i = b.begin; i < b.end; ++i)
+            k += kept[std::size_t(i)];
         const double share = b.end > b.begin ? double(k) / double(b.end - b.begin) : 0.0;
         auto mix = [share](int a, int c) { return int(std::lround(a * share + c * (1.0 - share))); };
-        const QColor c(mix(kKept.red(), kDropped.red()), mix(kKept.green(), kDropped.green()), mix(kKept.blue(), kDropped.blue()));
-        painter.fillRect(QRectF(rect.left() + x * rect.width() / columns, rect.top(), rect.width() / columns + 0.3, rect.height()), c);
+        const QColor c(mix(kKept.red(), kDropped.red()), mix(kKept.green(), kDropped.green()),
+                       mix(kKept.blue(), kDropped.blue()));
+        painter.fillRect(QRectF(rect.left() + x * rect.width() / columns, rect.top(),
+                                rect.width() / columns + 0.3, rect.height()),
+                         c);
     }
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
@@ -104,8 +110,12 @@ void HowItWorksPanel::setStep(int step) {
     emit stepChanged(step);
 }
 
-void HowItWorksPanel::next() { setStep(m_step + 1); }
-void HowItWorksPanel::previous() { setStep(m_step - 1); }
+void HowItWorksPanel::next() {
+    setStep(m_step + 1);
+}
+void HowItWorksPanel::previous() {
+    setStep(m_step - 1);
+}
 
 void HowItWorksPanel::updateButtons() {
     m_prev->setEnabled(m_step > 0);
@@ -121,12 +131,18 @@ void HowItWorksPanel::resizeEvent(QResizeEvent* event) {
 
 QString HowItWorksPanel::stepName(int step) {
     switch (step) {
-    case Score: return QStringLiteral("Score");
-    case Budget: return QStringLiteral("Budget");
-    case Select: return QStringLiteral("Select");
-    case Compress: return QStringLiteral("Compress");
-    case Attend: return QStringLiteral("Attend");
-    case Decompress: return QStringLiteral("Decompress");
+    case Score:
+        return QStringLiteral("Score");
+    case Budget:
+        return QStringLiteral("Budget");
+    case Select:
+        return QStringLiteral("Select");
+    case Compress:
+        return QStringLiteral("Compress");
+    case Attend:
+        return QStringLiteral("Attend");
+    case Decompress:
+        return QStringLiteral("Decompress");
     }
     return {};
 }
@@ -153,7 +169,9 @@ bool HowItWorksPanel::hasSelection() const {
            sel->indices.size() >= std::size_t(sel->qHeads * sel->kept);
 }
 
-qint64 HowItWorksPanel::prefix() const { return m_data.scores ? qint64(m_data.scores->prefix) : 0; }
+qint64 HowItWorksPanel::prefix() const {
+    return m_data.scores ? qint64(m_data.scores->prefix) : 0;
+}
 
 const float* HowItWorksPanel::headSeries(const std::vector<float>& all) const {
     return all.data() + qint64(m_data.head) * prefix();
@@ -171,7 +189,9 @@ std::vector<std::uint8_t> HowItWorksPanel::keptMask() const {
     return mask;
 }
 
-qint64 HowItWorksPanel::keptCount() const { return m_data.selection ? qint64(m_data.selection->kept) : 0; }
+qint64 HowItWorksPanel::keptCount() const {
+    return m_data.selection ? qint64(m_data.selection->kept) : 0;
+}
 
 double HowItWorksPanel::cutoffScore() const {
     // The lowest n_h the head keeps among prefix positions: everything above it is in S_h.
@@ -195,11 +215,14 @@ QString HowItWorksPanel::stepText() const {
     const qint64 W = s ? s->window : p.window;
     switch (m_step) {
     case Score: {
-        QString text = QStringLiteral(
-                           "The last W = %1 queries (the window) look at every earlier key: p_ij = softmax(q_i·k_j / sqrt(D)). "
-                           "The raw score of prefix position j is their mean attention a_h[j] (grey). A moving average of "
-                           "width k = %2 smooths it (blue; zero padding, divisor always k, so the two ends are damped), and "
-                           "n_h = s_h / sum(s_h) normalises it per head. Scoring costs about W/L = %3 of dense attention.")
+        QString text = QStringLiteral("The last W = %1 queries (the window) look at every earlier key: p_ij "
+                                      "= softmax(q_i·k_j / sqrt(D)). "
+                                      "The raw score of prefix position j is their mean attention a_h[j] "
+                                      "(grey). A moving average of "
+                                      "width k = %2 smooths it (blue; zero padding, divisor always k, so the "
+                                      "two ends are damped), and "
+                                      "n_h = s_h / sum(s_h) normalises it per head. Scoring costs about W/L "
+                                      "= %3 of dense attention.")
                            .arg(W)
                            .arg(s ? s->poolKernel : p.poolKernel)
                            .arg(L > 0 ? fmt::percent(double(W) / double(L)) : QStringLiteral("n/a"));
@@ -215,8 +238,10 @@ QString HowItWorksPanel::stepText() const {
     }
     case Budget: {
         QString text = QStringLiteral(
-            "The layer score G averages s_h over heads and normalises. Sorted ascending, its running sum is the attention "
-            "mass that dropping the lowest t tokens would lose. n counts the running sums below tau; the layer drops n + 1 "
+            "The layer score G averages s_h over heads and normalises. Sorted ascending, its running sum is "
+            "the attention "
+            "mass that dropping the lowest t tokens would lose. n counts the running sums below tau; the "
+            "layer drops n + 1 "
             "tokens' worth: capacity = max(min_tokens, P - (n + 1)). One capacity for the whole layer.");
         if (sel && sel->sparse)
             text += QStringLiteral(" Here tau = %1, P = %2, n = %3, so capacity = max(%4, %5) = %6.")
@@ -226,15 +251,18 @@ QString HowItWorksPanel::stepText() const {
                         .arg(fmt::integer(p.minTokens))
                         .arg(fmt::integer(P - (sel->budgetCount + 1)))
                         .arg(fmt::integer(sel->capacity));
-        else if (sel) text += QStringLiteral(" This layer stays dense: %1.").arg(denseReasonLabel(sel->denseReason));
+        else if (sel)
+            text += QStringLiteral(" This layer stays dense: %1.").arg(denseReasonLabel(sel->denseReason));
         return text;
     }
     case Select: {
-        QString text = QStringLiteral(
-            "Each head keeps the capacity prefix positions with the largest n_h (its own ranking, so heads keep different "
-            "tokens) plus all W window positions, sorted ascending: the index set S_h.");
+        QString text =
+            QStringLiteral("Each head keeps the capacity prefix positions with the largest n_h (its own "
+                           "ranking, so heads keep different "
+                           "tokens) plus all W window positions, sorted ascending: the index set S_h.");
         if (hasSelection())
-            text += QStringLiteral(" Head %1 keeps %2 prefix tokens with n_h >= %3 plus %4 window tokens: |S_h| = %5 of %6 (%7).")
+            text += QStringLiteral(" Head %1 keeps %2 prefix tokens with n_h >= %3 plus %4 window tokens: "
+                                   "|S_h| = %5 of %6 (%7).")
                         .arg(m_data.head)
                         .arg(fmt::integer(m_data.selection->capacity))
                         .arg(fmt::value(cutoffScore(), 4))
@@ -245,28 +273,32 @@ QString HowItWorksPanel::stepText() const {
         return text;
     }
     case Compress:
-        return QStringLiteral(
-                   "Compress: gather the rows of S_h from Q_h and from K and V of kv head %1 (group size %2: under GQA each "
-                   "query head gathers its own copy) into dense tensors of L' = %3 rows instead of L = %4. The order is kept, "
-                   "so causality by rank inside S_h equals causality by position.")
+        return QStringLiteral("Compress: gather the rows of S_h from Q_h and from K and V of kv head %1 "
+                              "(group size %2: under GQA each "
+                              "query head gathers its own copy) into dense tensors of L' = %3 rows instead "
+                              "of L = %4. The order is kept, "
+                              "so causality by rank inside S_h equals causality by position.")
             .arg(m_data.head / std::max(1, m_data.groupSize))
             .arg(m_data.groupSize)
             .arg(fmt::integer(keptCount()))
             .arg(fmt::integer(L));
     case Attend: {
         const double ratio = L > 0 ? double(keptCount()) / double(L) : 1.0;
-        return QStringLiteral(
-                   "Attend: any causal attention kernel runs on the compact L' x L' problem, dense flash-style or block-sparse "
-                   "(MInference, FlexPrefill, XAttention...). Cost scales with the causal triangle: (L'/L)^2 = %1 of dense "
-                   "here, an ideal speed-up of %2x before scoring and gather/scatter overheads.")
+        return QStringLiteral("Attend: any causal attention kernel runs on the compact L' x L' problem, "
+                              "dense flash-style or block-sparse "
+                              "(MInference, FlexPrefill, XAttention...). Cost scales with the causal "
+                              "triangle: (L'/L)^2 = %1 of dense "
+                              "here, an ideal speed-up of %2x before scoring and gather/scatter overheads.")
             .arg(fmt::percent(ratio * ratio))
             .arg(ratio > 0 ? QString::number(1.0 / (ratio * ratio), 'f', 2) : QStringLiteral("n/a"));
     }
     case Decompress:
-        return QStringLiteral(
-                   "Decompress: compact output row r goes back to position S_h[r]; the %1 dropped rows are zero in this "
-                   "layer's attention output, and the residual connection carries those tokens through unchanged. The next "
-                   "layer scores and selects again from the full sequence, so no token is lost for good (\"interleaved\").")
+        return QStringLiteral("Decompress: compact output row r goes back to position S_h[r]; the %1 dropped "
+                              "rows are zero in this "
+                              "layer's attention output, and the residual connection carries those tokens "
+                              "through unchanged. The next "
+                              "layer scores and selects again from the full sequence, so no token is lost "
+                              "for good (\"interleaved\").")
             .arg(fmt::integer(std::max<qint64>(0, L - keptCount())));
     }
     return {};
@@ -279,10 +311,12 @@ HowItWorksPanel::Layout HowItWorksPanel::layoutFor(const QSize& size) const {
     l.header = QRectF(10, 0, w - 210, 34);
     // The explanation takes the height its words need; the diagram gets the rest.
     const QFontMetricsF fm(style::labelFont());
-    const double needed = fm.boundingRect(QRectF(0, 0, w - 32, 1000), Qt::AlignLeft | Qt::TextWordWrap, stepText()).height();
+    const double needed =
+        fm.boundingRect(QRectF(0, 0, w - 32, 1000), Qt::AlignLeft | Qt::TextWordWrap, stepText()).height();
     const double textH = std::clamp(needed + 8, 40.0, h * 0.4);
     l.text = QRectF(16, h - textH - 6, w - 32, textH);
-    l.diagram = QRectF(style::kLeftMargin + 10, 44 + 26, w - style::kLeftMargin - 40, std::max(20.0, l.text.top() - 44 - 26 - style::kBottomMargin - 6));
+    l.diagram = QRectF(style::kLeftMargin + 10, 44 + 26, w - style::kLeftMargin - 40,
+                       std::max(20.0, l.text.top() - 44 - 26 - style::kBottomMargin - 6));
     return l;
 }
 
@@ -292,17 +326,22 @@ void HowItWorksPanel::drawScore(QPainter& painter, const QRectF& r) const {
     const float* raw = headSeries(s.raw);
     const float* smooth = headSeries(s.smoothed);
     const AxisScale y = logScaleOf(raw, P, 5.0);
-    drawAxis(painter, r, AxisSpec{y, Edge::Left, QStringLiteral("score (log)"), TickStyle::Number, true, false});
+    drawAxis(painter, r,
+             AxisSpec{y, Edge::Left, QStringLiteral("score (log)"), TickStyle::Number, true, false});
     drawSeries(painter, r, raw, P, y, kRaw, 1.0);
     drawSeries(painter, r, smooth, P, y, kSmoothed, 1.4);
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(r);
-    drawAxis(painter, r, AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom, QStringLiteral("prefix position j (window of %1 follows)").arg(s.window), TickStyle::Tokens, false, false});
-    drawLegend(painter, QPointF(r.left(), r.top() - 26),
-               {{kRaw, QStringLiteral("raw a_h (mean attention of the window queries)"), LegendItem::Shape::Line},
-                {kSmoothed, QStringLiteral("smoothed s_h (k = %1)").arg(s.poolKernel), LegendItem::Shape::Line}},
-               true);
+    drawAxis(painter, r,
+             AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom,
+                      QStringLiteral("prefix position j (window of %1 follows)").arg(s.window),
+                      TickStyle::Tokens, false, false});
+    drawLegend(
+        painter, QPointF(r.left(), r.top() - 26),
+        {{kRaw, QStringLiteral("raw a_h (mean attention of the window queries)"), LegendItem::Shape::Line},
+         {kSmoothed, QStringLiteral("smoothed s_h (k = %1)").arg(s.poolKernel), LegendItem::Shape::Line}},
+        true);
 }
 
 void HowItWorksPanel::drawBudget(QPainter& painter, const QRectF& r) const {
@@ -312,27 +351,34 @@ void HowItWorksPanel::drawBudget(QPainter& painter, const QRectF& r) const {
     const double tau = m_data.params.tau;
     const AxisScale y = AxisScale::logarithmic(std::max(1e-9, tau * 1e-4), 1.0);
     std::vector<float> cum(s.layerCumulative.begin(), s.layerCumulative.end());
-    drawAxis(painter, r, AxisSpec{y, Edge::Left, QStringLiteral("cumulative mass (log)"), TickStyle::Number, true, false});
+    drawAxis(
+        painter, r,
+        AxisSpec{y, Edge::Left, QStringLiteral("cumulative mass (log)"), TickStyle::Number, true, false});
     drawSeries(painter, r, cum.data(), P, y, QColor(20, 20, 20), 2.0);
     const double ty = r.bottom() - y.unitClamped(tau) * r.height();
     painter.setPen(QPen(style::tauLine(), 1.5, Qt::DashLine));
     painter.drawLine(QPointF(r.left(), ty), QPointF(r.right(), ty));
     const tsa::Selection* sel = m_data.selection.get();
-    std::vector<LegendItem> legend{{QColor(20, 20, 20), QStringLiteral("sorted G, running sum"), LegendItem::Shape::ThickLine},
-                                   {style::tauLine(), QStringLiteral("tau = %1").arg(fmt::value(tau)), LegendItem::Shape::DashedLine}};
+    std::vector<LegendItem> legend{
+        {QColor(20, 20, 20), QStringLiteral("sorted G, running sum"), LegendItem::Shape::ThickLine},
+        {style::tauLine(), QStringLiteral("tau = %1").arg(fmt::value(tau)), LegendItem::Shape::DashedLine}};
     if (sel && sel->sparse) {
         const double bx = r.left() + double(sel->budgetCount + 1) / double(P) * r.width();
         painter.setPen(QPen(style::budgetLine(), 1.5, Qt::DashDotLine));
         painter.drawLine(QPointF(bx, r.top()), QPointF(bx, r.bottom()));
         painter.setFont(style::smallFont());
         painter.setPen(style::text());
-        painter.drawText(QRectF(bx + 4, ty + 4, 220, 16), Qt::AlignLeft, QStringLiteral("n + 1 = %1 dropped").arg(fmt::integer(sel->budgetCount + 1)));
-        legend.push_back({style::budgetLine(), QStringLiteral("budget n + 1"), LegendItem::Shape::DashedLine});
+        painter.drawText(QRectF(bx + 4, ty + 4, 220, 16), Qt::AlignLeft,
+                         QStringLiteral("n + 1 = %1 dropped").arg(fmt::integer(sel->budgetCount + 1)));
+        legend.push_back(
+            {style::budgetLine(), QStringLiteral("budget n + 1"), LegendItem::Shape::DashedLine});
     }
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(r);
-    drawAxis(painter, r, AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom, QStringLiteral("tokens dropped, lowest G first"), TickStyle::Tokens, false, false});
+    drawAxis(painter, r,
+             AxisSpec{AxisScale{0.0, double(P), false}, Edge::Bottom,
+                      QStringLiteral("tokens dropped, lowest G first"), TickStyle::Tokens, false, false});
     drawLegend(painter, QPointF(r.left(), r.top() - 26), legend, true);
 }
 
@@ -344,17 +390,22 @@ void HowItWorksPanel::drawSelect(QPainter& painter, const QRectF& r) const {
     const QRectF bar(r.left(), r.bottom() - 18, r.width(), 18);
     const double cut = cutoffScore();
     AxisScale y = logScaleOf(n, P, 5.0);
-    if (!std::isnan(cut) && cut > 0 && cut < y.lo * 2) y.lo = std::max(1e-12, cut / 10.0); // keep the cut-off in view
-    drawAxis(painter, plot, AxisSpec{y, Edge::Left, QStringLiteral("n_h (log)"), TickStyle::Number, true, false});
+    if (!std::isnan(cut) && cut > 0 && cut < y.lo * 2)
+        y.lo = std::max(1e-12, cut / 10.0); // keep the cut-off in view
+    drawAxis(painter, plot,
+             AxisSpec{y, Edge::Left, QStringLiteral("n_h (log)"), TickStyle::Number, true, false});
     drawSeries(painter, plot, n, P, y, kSmoothed, 1.0);
     if (!std::isnan(cut)) {
         const double cy = plot.bottom() - y.unitClamped(cut) * plot.height();
-        painter.fillRect(QRectF(plot.left(), cy, plot.width(), plot.bottom() - cy), QColor(200, 200, 200, 90));
+        painter.fillRect(QRectF(plot.left(), cy, plot.width(), plot.bottom() - cy),
+                         QColor(200, 200, 200, 90));
         painter.setPen(QPen(style::highlight(), 1.5, Qt::DashLine));
         painter.drawLine(QPointF(plot.left(), cy), QPointF(plot.right(), cy));
         painter.setFont(style::smallFont());
-        const QString label = QStringLiteral("cut-off: n_h = %1 (below: dropped, shaded)").arg(fmt::value(cut, 3));
-        const QRectF box(plot.left() + 6, std::max(plot.top() + 2, cy - 18), QFontMetricsF(painter.font()).horizontalAdvance(label) + 8, 15);
+        const QString label =
+            QStringLiteral("cut-off: n_h = %1 (below: dropped, shaded)").arg(fmt::value(cut, 3));
+        const QRectF box(plot.left() + 6, std::max(plot.top() + 2, cy - 18),
+                         QFontMetricsF(painter.font()).horizontalAdvance(label) + 8, 15);
         painter.fillRect(box, QColor(255, 255, 255, 220));
         painter.setPen(style::text());
         painter.drawText(box, Qt::AlignCenter, label);
@@ -365,9 +416,12 @@ void HowItWorksPanel::drawSelect(QPainter& painter, const QRectF& r) const {
     // The kept set over the whole sequence, window included.
     if (!kept.empty()) drawKeptBar(painter, bar, kept);
     const qint64 L = qint64(kept.size());
-    drawAxis(painter, bar, AxisSpec{AxisScale{0.0, double(std::max(L, P)), false}, Edge::Bottom, QStringLiteral("position (bar: S_h, dark = kept)"), TickStyle::Tokens, false, false});
+    drawAxis(painter, bar,
+             AxisSpec{AxisScale{0.0, double(std::max(L, P)), false}, Edge::Bottom,
+                      QStringLiteral("position (bar: S_h, dark = kept)"), TickStyle::Tokens, false, false});
     drawLegend(painter, QPointF(r.left(), r.top() - 26),
-               {{kSmoothed, QStringLiteral("n_h of head %1 (max per pixel)").arg(m_data.head), LegendItem::Shape::Line},
+               {{kSmoothed, QStringLiteral("n_h of head %1 (max per pixel)").arg(m_data.head),
+                 LegendItem::Shape::Line},
                 {kKept, QStringLiteral("kept"), LegendItem::Shape::Box},
                 {kDropped, QStringLiteral("dropped"), LegendItem::Shape::Box}},
                true);
@@ -391,15 +445,17 @@ void HowItWorksPanel::drawCompress(QPainter& painter, const QRectF& r) const {
     for (int i = 0; i < lines; ++i) {
         const qint64 rIdx = qint64(double(i) / (lines - 1) * double(Lc - 1));
         const qint64 pos = idx ? idx[rIdx] : rIdx;
-        painter.drawLine(QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.bottom()),
-                         QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.top()));
+        painter.drawLine(
+            QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.bottom()),
+            QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.top()));
     }
     painter.setFont(style::labelFont());
     painter.setPen(style::text());
     painter.drawText(QRectF(full.left(), full.top() - 20, full.width(), 18), Qt::AlignLeft,
                      QStringLiteral("full sequence: L = %1 rows of Q, K, V").arg(fmt::integer(L)));
     painter.drawText(QRectF(compact.left(), compact.bottom() + 4, r.width(), 18), Qt::AlignLeft,
-                     QStringLiteral("compact: L' = |S_h| = %1 rows (%2 of L)").arg(fmt::integer(Lc), fmt::percent(double(Lc) / double(L))));
+                     QStringLiteral("compact: L' = |S_h| = %1 rows (%2 of L)")
+                         .arg(fmt::integer(Lc), fmt::percent(double(Lc) / double(L))));
 }
 
 void HowItWorksPanel::drawAttend(QPainter& painter, const QRectF& r) const {
@@ -427,7 +483,8 @@ void HowItWorksPanel::drawAttend(QPainter& painter, const QRectF& r) const {
     painter.drawText(QRectF(big.left(), big.bottom() + 4, side + 100, 18), Qt::AlignLeft,
                      QStringLiteral("dense: L x L / 2 with L = %1").arg(fmt::integer(L)));
     painter.drawText(QRectF(small.left(), big.bottom() + 4, r.right() - small.left(), 18), Qt::AlignLeft,
-                     QStringLiteral("sparse: L' x L' / 2, (L'/L)^2 = %1").arg(fmt::percent(std::pow(double(Lc) / double(L), 2))));
+                     QStringLiteral("sparse: L' x L' / 2, (L'/L)^2 = %1")
+                         .arg(fmt::percent(std::pow(double(Lc) / double(L), 2))));
 }
 
 void HowItWorksPanel::drawDecompress(QPainter& painter, const QRectF& r) const {
@@ -448,15 +505,18 @@ void HowItWorksPanel::drawDecompress(QPainter& painter, const QRectF& r) const {
     for (int i = 0; i < lines; ++i) {
         const qint64 rIdx = qint64(double(i) / (lines - 1) * double(Lc - 1));
         const qint64 pos = idx ? idx[rIdx] : rIdx;
-        painter.drawLine(QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.bottom()),
-                         QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.top()));
+        painter.drawLine(
+            QPointF(compact.left() + (double(rIdx) + 0.5) / double(Lc) * compact.width(), compact.bottom()),
+            QPointF(full.left() + (double(pos) + 0.5) / double(L) * full.width(), full.top()));
     }
     painter.setFont(style::labelFont());
     painter.setPen(style::text());
     painter.drawText(QRectF(compact.left(), compact.top() - 20, r.width(), 18), Qt::AlignLeft,
                      QStringLiteral("compact output: %1 rows").arg(fmt::integer(Lc)));
-    painter.drawText(QRectF(full.left(), full.bottom() + 4, r.width(), 18), Qt::AlignLeft,
-                     QStringLiteral("scattered to positions S_h[r]; light = %1 zero rows (residual carries them)").arg(fmt::integer(L - Lc)));
+    painter.drawText(
+        QRectF(full.left(), full.bottom() + 4, r.width(), 18), Qt::AlignLeft,
+        QStringLiteral("scattered to positions S_h[r]; light = %1 zero rows (residual carries them)")
+            .arg(fmt::integer(L - Lc)));
 }
 
 void HowItWorksPanel::render(QPainter& painter, const QSize& size) const {
@@ -481,10 +541,12 @@ void HowItWorksPanel::render(QPainter& painter, const QSize& size) const {
     if ((needScores && !hasScores()) || (needSelection && !hasSelection())) {
         QString why = QStringLiteral("No scores for this layer yet: run the analysis.");
         if (const tsa::Selection* sel = m_data.selection.get(); sel && !sel->sparse && needSelection)
-            why = QStringLiteral("Layer %1 runs dense (%2): nothing is selected. Pick a sparse layer to step through selection.")
+            why = QStringLiteral("Layer %1 runs dense (%2): nothing is selected. Pick a sparse layer to step "
+                                 "through selection.")
                       .arg(m_data.layerId)
                       .arg(denseReasonLabel(sel->denseReason));
-        else if (m_step == Budget && hasScores()) why.clear();
+        else if (m_step == Budget && hasScores())
+            why.clear();
         if (!why.isEmpty()) style::drawMessage(painter, diagram, why);
     }
     if (hasScores() && m_step == Score) drawScore(painter, diagram);
@@ -508,18 +570,23 @@ QString HowItWorksPanel::toolTipAt(const QPoint& pos) const {
     const double f = (pos.x() - diagram.left()) / diagram.width();
     const qint64 P = prefix();
     if (m_step == Score || m_step == Select) {
-        const qint64 j = std::clamp<qint64>(qint64(f * double(m_step == Select && m_data.selection ? m_data.selection->tokens : P)), 0, P - 1);
+        const qint64 j = std::clamp<qint64>(
+            qint64(f * double(m_step == Select && m_data.selection ? m_data.selection->tokens : P)), 0,
+            P - 1);
         QString text = QStringLiteral("position %1\nraw a_h = %2\nsmoothed s_h = %3\nn_h = %4")
                            .arg(fmt::integer(j), fmt::value(headSeries(m_data.scores->raw)[j], 5),
-                                fmt::value(headSeries(m_data.scores->smoothed)[j], 5), fmt::value(headSeries(m_data.scores->headNorm)[j], 5));
-        if (hasSelection()) text += keptMask()[std::size_t(j)] ? QStringLiteral("\nkept") : QStringLiteral("\ndropped");
+                                fmt::value(headSeries(m_data.scores->smoothed)[j], 5),
+                                fmt::value(headSeries(m_data.scores->headNorm)[j], 5));
+        if (hasSelection())
+            text += keptMask()[std::size_t(j)] ? QStringLiteral("\nkept") : QStringLiteral("\ndropped");
         return text;
     }
     if (m_step == Budget && !m_data.scores->layerCumulative.empty()) {
         const qint64 n = qint64(m_data.scores->layerCumulative.size());
         const qint64 t = std::clamp<qint64>(qint64(f * double(n)), 0, n - 1);
         return QStringLiteral("dropping the %1 lowest-G tokens loses mass %2 (tau = %3)")
-            .arg(fmt::integer(t + 1), fmt::value(m_data.scores->layerCumulative[std::size_t(t)], 6), fmt::value(m_data.params.tau));
+            .arg(fmt::integer(t + 1), fmt::value(m_data.scores->layerCumulative[std::size_t(t)], 6),
+                 fmt::value(m_data.params.tau));
     }
     return {};
 }
@@ -535,7 +602,8 @@ QString HowItWorksPanel::csv() const {
         const std::vector<std::uint8_t> kept = keptMask();
         for (qint64 j = 0; j < P; ++j)
             out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(j),
-                     fmt::csvValue(headSeries(m_data.scores->raw)[j]), fmt::csvValue(headSeries(m_data.scores->smoothed)[j]),
+                     fmt::csvValue(headSeries(m_data.scores->raw)[j]),
+                     fmt::csvValue(headSeries(m_data.scores->smoothed)[j]),
                      fmt::csvValue(headSeries(m_data.scores->headNorm)[j]),
                      j < qint64(kept.size()) ? QString::number(kept[std::size_t(j)]) : QString()});
         break;
@@ -547,8 +615,11 @@ QString HowItWorksPanel::csv() const {
         for (std::size_t t = 0; t < s.layerCumulative.size() && t < s.layerAscending.size(); ++t) {
             const std::int32_t pos = s.layerAscending[t];
             out.row({QString::number(m_data.layerId), QString::number(t), QString::number(pos),
-                     pos >= 0 && std::size_t(pos) < s.layerNorm.size() ? fmt::csvValue(s.layerNorm[std::size_t(pos)]) : QString(),
-                     fmt::csvValue(s.layerCumulative[t]), s.layerCumulative[t] < m_data.params.tau ? "1" : "0"});
+                     pos >= 0 && std::size_t(pos) < s.layerNorm.size()
+                         ? fmt::csvValue(s.layerNorm[std::size_t(pos)])
+                         : QString(),
+                     fmt::csvValue(s.layerCumulative[t]),
+                     s.layerCumulative[t] < m_data.params.tau ? "1" : "0"});
         }
         break;
     }
@@ -559,7 +630,8 @@ QString HowItWorksPanel::csv() const {
         if (!hasSelection()) break;
         const tsa::Selection& sel = *m_data.selection;
         for (qint64 r = 0; r < sel.kept; ++r)
-            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r), QString::number(sel.head(m_data.head)[r])});
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r),
+                     QString::number(sel.head(m_data.head)[r])});
         break;
     }
     }

@@ -1,7 +1,6 @@
 #include "views/number_format.h"
 
 #include <QLocale>
-
 #include <cmath>
 
 namespace tsa::views::fmt {
@@ -21,10 +20,12 @@ QString csvValue(double v) {
 }
 
 QString integer(qint64 n) {
-    // The C locale has no group separator; format groups by hand so output does not depend on the user's locale.
+    // The C locale has no group separator; format groups by hand so output does not depend on the user's
+    // locale.
     const bool negative = n < 0;
     QString digits = QString::number(negative ? -n : n);
-    for (int i = digits.size() - 3; i > 0; i -= 3) digits.insert(i, QLatin1Char(','));
+    for (int i = digits.size() - 3; i > 0; i -= 3)
+        digits.insert(i, QLatin1Char(','));
     return negative ? QLatin1Char('-') + digits : digits;
 }
 
@@ -54,7 +55,8 @@ QString logTick(double v) {
     const double e = std::log10(v);
     if (e >= -3 && e <= 4) return QString::number(v, 'g', 6);
     const double mantissa = v / std::pow(10.0, std::floor(e + 1e-9));
-    if (std::fabs(mantissa - 1.0) < 1e-6) return QStringLiteral("1e%1").arg(static_cast<int>(std::floor(e + 1e-9)));
+    if (std::fabs(mantissa - 1.0) < 1e-6)
+        return QStringLiteral("1e%1").arg(static_cast<int>(std::floor(e + 1e-9)));
     return QString::number(v, 'g', 2);
 }
 

@@ -5,14 +5,13 @@
 #include "views/number_format.h"
 #include "views/view_style.h"
 
+#include <QFontMetricsF>
 #include <QMouseEvent>
 #include <QPainter>
-
 #include <algorithm>
 #include <cmath>
 
 namespace tsa::views {
-
 
 OverviewView::OverviewView(QWidget* parent) : PlotView(parent) {}
 
@@ -43,9 +42,12 @@ void OverviewView::setColourMap(const QString& name) {
 
 QString OverviewView::metricName(OverviewMetric metric) {
     switch (metric) {
-    case OverviewMetric::KeptFraction: return QStringLiteral("kept fraction");
-    case OverviewMetric::ErrorP95: return QStringLiteral("p95 row error (kept rows)");
-    case OverviewMetric::RetainedMass: return QStringLiteral("median retained mass");
+    case OverviewMetric::KeptFraction:
+        return QStringLiteral("kept fraction");
+    case OverviewMetric::ErrorP95:
+        return QStringLiteral("p95 row error (kept rows)");
+    case OverviewMetric::RetainedMass:
+        return QStringLiteral("median retained mass");
     }
     return {};
 }
@@ -56,9 +58,12 @@ QString OverviewView::viewTitle() const {
 
 const std::vector<float>* OverviewView::metricValues(const OverviewLayer& layer) const {
     switch (m_metric) {
-    case OverviewMetric::KeptFraction: return &layer.keptFraction;
-    case OverviewMetric::ErrorP95: return &layer.errorP95;
-    case OverviewMetric::RetainedMass: return &layer.retainedMass;
+    case OverviewMetric::KeptFraction:
+        return &layer.keptFraction;
+    case OverviewMetric::ErrorP95:
+        return &layer.errorP95;
+    case OverviewMetric::RetainedMass:
+        return &layer.retainedMass;
     }
     return nullptr;
 }
@@ -69,9 +74,12 @@ const ColourMap& OverviewView::colourMap() const {
 
 QString OverviewView::colourBarTitle() const {
     switch (m_metric) {
-    case OverviewMetric::KeptFraction: return QStringLiteral("kept fraction |S_h| / L");
-    case OverviewMetric::ErrorP95: return QStringLiteral("p95 row error (white = 1%)");
-    case OverviewMetric::RetainedMass: return QStringLiteral("median retained mass");
+    case OverviewMetric::KeptFraction:
+        return QStringLiteral("kept fraction |S_h| / L");
+    case OverviewMetric::ErrorP95:
+        return QStringLiteral("p95 row error (white = 1%)");
+    case OverviewMetric::RetainedMass:
+        return QStringLiteral("median retained mass");
     }
     return {};
 }
@@ -86,7 +94,8 @@ AxisScale OverviewView::colourScale() const {
             if (v > 0) minPositive = std::min(minPositive, double(v));
         }
     switch (m_metric) {
-    case OverviewMetric::KeptFraction: return AxisScale{0.0, 1.0, false};
+    case OverviewMetric::KeptFraction:
+        return AxisScale{0.0, 1.0, false};
     case OverviewMetric::ErrorP95:
         return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
     case OverviewMetric::RetainedMass:
@@ -104,7 +113,8 @@ OverviewView::Layout OverviewView::layoutFor(const QSize& size) const {
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
     const double top = style::kTitleHeight + 30;
-    l.plot = QRectF(style::kLeftMargin + 14, top, std::max(10.0, w - style::kLeftMargin - 14 - style::kColourBarReserve),
+    l.plot = QRectF(style::kLeftMargin + 14, top,
+                    std::max(10.0, w - style::kLeftMargin - 14 - style::kColourBarReserve),
                     std::max(10.0, h - top - style::kBottomMargin));
     l.bar = QRectF(l.plot.right() + 16, l.plot.top(), 14, l.plot.height());
     return l;
@@ -157,14 +167,6 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
                 painter.fillRect(cell, QColor::fromRgb(map.rgbAt(scale.unitClamped(v))));
             }
         }
-        if (layer.sparse && std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); }) &&
-            ch >= 12) {
-            painter.setFont(style::smallFont());
-            painter.setPen(QColor(110, 110, 110));
-            painter.drawText(QRectF(l.plot.left(), l.plot.top() + r * ch, l.plot.width(), ch), Qt::AlignCenter,
-                             QStringLiteral("computing…"));
-            painter.setPen(Qt::NoPen);
-        }
         if (!layer.sparse) {
             // Dense layers: hatched, so their (trivial) values do not read as a sparse result.
             const QRectF rowRect(l.plot.left(), l.plot.top() + r * ch, l.plot.width(), ch);
@@ -183,22 +185,43 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
             painter.drawLine(QPointF(x, l.plot.top()), QPointF(x, l.plot.bottom()));
         }
     }
+    // "computing…" over rows still waiting for their numbers, on top of the group separators.
+    painter.setFont(style::smallFont());
+    const QFontMetricsF small(painter.font());
+    for (int r = 0; r < rows && ch >= 12; ++r) {
+        const OverviewLayer& layer = m_data.layers[std::size_t(r)];
+        const std::vector<float>& values = *metricValues(layer);
+        if (!layer.sparse ||
+            !std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); }))
+            continue;
+        const QString text = QStringLiteral("computing…");
+        const QRectF box(l.plot.center().x() - small.horizontalAdvance(text) / 2 - 4,
+                         l.plot.top() + r * ch + (ch - small.height()) / 2, small.horizontalAdvance(text) + 8,
+                         small.height());
+        painter.fillRect(box, style::missing());
+        painter.setPen(QColor(110, 110, 110));
+        painter.drawText(box, Qt::AlignCenter, text);
+    }
     if (m_selectedLayer >= 0 && m_selectedLayer < rows && m_selectedHead >= 0 && m_selectedHead < cols) {
         painter.setPen(QPen(style::highlight(), 2.5));
         painter.setBrush(Qt::NoBrush);
-        painter.drawRect(QRectF(l.plot.left() + m_selectedHead * cw, l.plot.top() + m_selectedLayer * ch, cw, ch));
+        painter.drawRect(
+            QRectF(l.plot.left() + m_selectedHead * cw, l.plot.top() + m_selectedLayer * ch, cw, ch));
     }
-    drawCategoryAxis(painter, QRectF(l.plot.left() - 12, l.plot.top(), l.plot.width() + 12, l.plot.height()),
-                     Edge::Left, rows, [this](int r) { return QString::number(m_data.layers[r].layerId); },
-                     QStringLiteral("layer"));
-    drawCategoryAxis(painter, l.plot, Edge::Bottom, cols, [](int c) { return QString::number(c); },
-                     m_data.kvHeads > 1 ? QStringLiteral("query head (white lines: kv groups)")
-                                        : QStringLiteral("query head"));
+    drawCategoryAxis(
+        painter, QRectF(l.plot.left() - 12, l.plot.top(), l.plot.width() + 12, l.plot.height()), Edge::Left,
+        rows, [this](int r) { return QString::number(m_data.layers[r].layerId); }, QStringLiteral("layer"));
+    drawCategoryAxis(
+        painter, l.plot, Edge::Bottom, cols, [](int c) { return QString::number(c); },
+        m_data.kvHeads > 1 ? QStringLiteral("query head (white lines: kv groups)")
+                           : QStringLiteral("query head"));
     drawColourBar(painter, l.bar, map, scale, colourBarTitle(),
                   m_metric == OverviewMetric::ErrorP95 ? TickStyle::Number : TickStyle::Number);
-    std::vector<LegendItem> legend{{style::sparseLayer(), QStringLiteral("sparse layer"), LegendItem::Shape::Box},
-                                   {style::denseLayer(), QStringLiteral("dense layer (hatched)"), LegendItem::Shape::Box}};
-    if (anyMissing) legend.push_back({style::missing(), QStringLiteral("not computed yet"), LegendItem::Shape::Box});
+    std::vector<LegendItem> legend{
+        {style::sparseLayer(), QStringLiteral("sparse layer"), LegendItem::Shape::Box},
+        {style::denseLayer(), QStringLiteral("dense layer (hatched)"), LegendItem::Shape::Box}};
+    if (anyMissing)
+        legend.push_back({style::missing(), QStringLiteral("not computed yet"), LegendItem::Shape::Box});
     drawLegend(painter, l.legend.topLeft(), legend, true);
     painter.restore();
 }
@@ -233,7 +256,8 @@ QString OverviewView::toolTipAt(const QPoint& pos) const {
                 .arg(fmt::value(at(layer.keptFraction), 6), fmt::percent(at(layer.keptFraction), 2));
     const double err = at(layer.errorP95);
     const double mass = at(layer.retainedMass);
-    text += QStringLiteral("p95 row error: %1\n").arg(std::isnan(err) ? QStringLiteral("computing…") : fmt::value(err, 6));
+    text += QStringLiteral("p95 row error: %1\n")
+                .arg(std::isnan(err) ? QStringLiteral("computing…") : fmt::value(err, 6));
     text += QStringLiteral("median retained mass: %1")
                 .arg(std::isnan(mass) ? QStringLiteral("computing…") : fmt::value(mass, 6));
     return text;

@@ -9,7 +9,6 @@
 #include <QMouseEvent>
 #include <QPainter>
 #include <QWheelEvent>
-
 #include <cmath>
 #include <limits>
 
@@ -30,7 +29,8 @@ QRgb blend(QRgb kept, QRgb dropped, float keptShare) {
     if (keptShare >= 1.0f) return kept;
     if (keptShare <= 0.0f) return dropped;
     auto mix = [keptShare](int a, int b) { return int(std::lround(a * keptShare + b * (1.0f - keptShare))); };
-    return qRgb(mix(qRed(kept), qRed(dropped)), mix(qGreen(kept), qGreen(dropped)), mix(qBlue(kept), qBlue(dropped)));
+    return qRgb(mix(qRed(kept), qRed(dropped)), mix(qGreen(kept), qGreen(dropped)),
+                mix(qBlue(kept), qBlue(dropped)));
 }
 
 } // namespace
@@ -69,7 +69,8 @@ void SelectionMapView::setData(SelectionMapData data) {
         }
     // Log colour scale over five decades below the peak: sinks sit at the top, the flat tail at the bottom.
     hi = hi > 0 ? hi : 1.0;
-    m_scale = AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : hi * 1e-5, hi * 1e-5), hi);
+    m_scale =
+        AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : hi * 1e-5, hi * 1e-5), hi);
     m_zoom.reset(m_tokens);
     ++m_version;
     if (m_selectedHead >= m_heads) m_selectedHead = -1;
@@ -94,17 +95,21 @@ void SelectionMapView::setVisibleRange(qint64 begin, qint64 end) {
     }
 }
 
-void SelectionMapView::resetZoom() { setVisibleRange(0, m_tokens); }
+void SelectionMapView::resetZoom() {
+    setVisibleRange(0, m_tokens);
+}
 
 QString SelectionMapView::viewTitle() const {
     const tsa::Selection* sel = m_data.selection.get();
     if (!sel || m_tokens == 0) return QStringLiteral("Selection map");
     QString title = QStringLiteral("Selection map: layer %1").arg(m_data.layerId);
     if (sel->sparse)
-        title += QStringLiteral(", kept %1 of %2 per head (%3), capacity %4 + W %5")
-                     .arg(fmt::integer(sel->kept), fmt::integer(sel->tokens), fmt::percent(sel->keptFraction()),
-                          fmt::integer(sel->capacity), fmt::integer(sel->window));
-    else title += QStringLiteral(", dense (all %1 tokens kept)").arg(fmt::integer(sel->tokens));
+        title +=
+            QStringLiteral(", kept %1 of %2 per head (%3), capacity %4 + W %5")
+                .arg(fmt::integer(sel->kept), fmt::integer(sel->tokens), fmt::percent(sel->keptFraction()),
+                     fmt::integer(sel->capacity), fmt::integer(sel->window));
+    else
+        title += QStringLiteral(", dense (all %1 tokens kept)").arg(fmt::integer(sel->tokens));
     return title;
 }
 
@@ -186,7 +191,8 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
     if (group > 1) {
         painter.setPen(QPen(Qt::white, 2.0));
         for (int g = group; g < m_heads; g += group)
-            painter.drawLine(QPointF(l.plot.left(), l.plot.top() + g * rowH), QPointF(l.plot.right(), l.plot.top() + g * rowH));
+            painter.drawLine(QPointF(l.plot.left(), l.plot.top() + g * rowH),
+                             QPointF(l.plot.right(), l.plot.top() + g * rowH));
         painter.setFont(style::tickFont());
         const QFontMetricsF fm(painter.font());
         const int groups = (m_heads + group - 1) / group;
@@ -218,10 +224,13 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
         }
         painter.setFont(style::smallFont());
         painter.setPen(style::text());
-        const QString label = QStringLiteral("window W = %1 from position %2").arg(m_tokens - m_prefix).arg(fmt::integer(m_prefix));
+        const QString label = QStringLiteral("window W = %1 from position %2")
+                                  .arg(m_tokens - m_prefix)
+                                  .arg(fmt::integer(m_prefix));
         const QFontMetricsF fm(painter.font());
         const double lw = fm.horizontalAdvance(label);
-        painter.drawText(QRectF(std::max(l.plot.left(), x0 - lw - 6), l.plot.top() - 12 - fm.height() + 2, lw + 2, fm.height()),
+        painter.drawText(QRectF(std::max(l.plot.left(), x0 - lw - 6), l.plot.top() - 12 - fm.height() + 2,
+                                lw + 2, fm.height()),
                          Qt::AlignRight | Qt::AlignVCenter, label);
     }
     painter.setPen(QPen(style::axis(), 1.0));
@@ -229,35 +238,43 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
     painter.drawRect(l.plot);
 
     // The axis title goes beyond the kv labels, so it is drawn here rather than by drawCategoryAxis.
-    drawCategoryAxis(painter, l.plot, Edge::Left, m_heads, [](int h) { return QString::number(h); }, QString());
+    drawCategoryAxis(
+        painter, l.plot, Edge::Left, m_heads, [](int h) { return QString::number(h); }, QString());
     painter.save();
     painter.setFont(style::labelFont());
     painter.setPen(style::text());
     painter.translate(4, l.plot.bottom());
     painter.rotate(-90);
     painter.drawText(QRectF(0, 0, l.plot.height(), QFontMetricsF(painter.font()).height()), Qt::AlignCenter,
-                     group > 1 ? QStringLiteral("query head, grouped by kv head") : QStringLiteral("query head"));
+                     group > 1 ? QStringLiteral("query head, grouped by kv head")
+                               : QStringLiteral("query head"));
     painter.restore();
     AxisSpec x;
     x.scale = AxisScale{double(range.begin), double(range.end), false};
     x.edge = Edge::Bottom;
     x.style = TickStyle::Tokens;
     x.cellCentred = true;
-    const qint64 perPixel = (range.size() + qint64(l.plot.width()) - 1) / std::max<qint64>(1, qint64(l.plot.width()));
-    x.title = perPixel > 1 ? QStringLiteral("token position (%1 shown, up to %2 per pixel: max score, kept share blends to grey)")
-                                 .arg(fmt::integer(range.size()), fmt::integer(perPixel))
-                           : QStringLiteral("token position");
+    const qint64 perPixel =
+        (range.size() + qint64(l.plot.width()) - 1) / std::max<qint64>(1, qint64(l.plot.width()));
+    x.title = perPixel > 1
+                  ? QStringLiteral(
+                        "token position (%1 shown, up to %2 per pixel: max score, kept share blends to grey)")
+                        .arg(fmt::integer(range.size()), fmt::integer(perPixel))
+                  : QStringLiteral("token position");
     drawAxis(painter, l.plot, x);
     if (m_hasScores)
-        drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale, QStringLiteral("normalised score n_h (log)"));
+        drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale,
+                      QStringLiteral("normalised score n_h (log)"));
     const ColourMap& map = ColourMap::byName(m_colourMap);
-    drawLegend(painter, l.legend.topLeft(),
-               {{map.colourAt(0.7), QStringLiteral("kept (colour = n_h)"), LegendItem::Shape::Box},
-                {QColor(droppedGrey(0.5)), QStringLiteral("dropped (darker = higher n_h)"), LegendItem::Shape::Box},
-                {style::windowTokens(), QStringLiteral("window (always kept)"), LegendItem::Shape::Box}},
-               true);
+    drawLegend(
+        painter, l.legend.topLeft(),
+        {{map.colourAt(0.7), QStringLiteral("kept (colour = n_h)"), LegendItem::Shape::Box},
+         {QColor(droppedGrey(0.5)), QStringLiteral("dropped (darker = higher n_h)"), LegendItem::Shape::Box},
+         {style::windowTokens(), QStringLiteral("window (always kept)"), LegendItem::Shape::Box}},
+        true);
     if (const tsa::Selection* sel = m_data.selection.get(); sel && !sel->sparse)
-        style::drawBanner(painter, l.plot, QStringLiteral("dense layer: %1").arg(denseReasonLabel(sel->denseReason)));
+        style::drawBanner(painter, l.plot,
+                          QStringLiteral("dense layer: %1").arg(denseReasonLabel(sel->denseReason)));
     painter.restore();
 }
 
@@ -301,14 +318,16 @@ QString SelectionMapView::toolTipAt(const QPoint& pos) const {
         const QString token = tokenText(t);
         if (!token.isNull()) text += QStringLiteral("  token \"%1\"").arg(token);
         text += QLatin1Char('\n');
-        if (t >= m_prefix) text += QStringLiteral("window position: always kept");
+        if (t >= m_prefix)
+            text += QStringLiteral("window position: always kept");
         else {
             if (m_hasScores) {
                 const tsa::LayerScores& s = *m_data.scores;
                 const std::size_t i = std::size_t(h * s.prefix + t);
                 text += QStringLiteral("n_h = %1").arg(fmt::value(score[t], 6));
                 if (i < s.raw.size() && i < s.smoothed.size())
-                    text += QStringLiteral("  (raw a = %1, smoothed s = %2)").arg(fmt::value(s.raw[i], 5), fmt::value(s.smoothed[i], 5));
+                    text += QStringLiteral("  (raw a = %1, smoothed s = %2)")
+                                .arg(fmt::value(s.raw[i], 5), fmt::value(s.smoothed[i], 5));
                 text += QLatin1Char('\n');
             }
             text += kept[t] ? QStringLiteral("kept") : QStringLiteral("dropped");
@@ -329,15 +348,16 @@ QString SelectionMapView::toolTipAt(const QPoint& pos) const {
                 .arg(fmt::integer(bin.begin), fmt::integer(bin.end - 1), fmt::integer(bin.end - bin.begin));
     text += QStringLiteral("kept %1 of %2").arg(fmt::integer(keptCount), fmt::integer(bin.end - bin.begin));
     if (scored > 0)
-        text += QStringLiteral("\nmax n_h = %1, mean n_h = %2").arg(fmt::value(maxScore, 5), fmt::value(sum / double(scored), 5));
+        text += QStringLiteral("\nmax n_h = %1, mean n_h = %2")
+                    .arg(fmt::value(maxScore, 5), fmt::value(sum / double(scored), 5));
     if (bin.end > m_prefix) text += QStringLiteral("\nincludes window positions");
     return text;
 }
 
 QString SelectionMapView::csv() const {
     CsvWriter out;
-    out.row({"layer_id", "head", "kv_head", "position_begin", "position_end", "token", "kept_count", "token_count",
-             "n_h_max", "n_h_mean"});
+    out.row({"layer_id", "head", "kv_head", "position_begin", "position_end", "token", "kept_count",
+             "token_count", "n_h_max", "n_h_mean"});
     const TokenRange range = m_zoom.range();
     if (m_heads == 0 || range.isEmpty()) return out.text();
     const qint64 cells = qint64(m_heads) * range.size();
@@ -358,9 +378,10 @@ QString SelectionMapView::csv() const {
                     ++scored;
                 }
             }
-            out.row({QString::number(m_data.layerId), QString::number(h), QString::number(h / group), QString::number(b),
-                     QString::number(e), e - b == 1 ? tokenText(b) : QString(), QString::number(keptCount),
-                     QString::number(e - b), fmt::csvValue(maxScore), fmt::csvValue(scored ? sum / double(scored) : NAN)});
+            out.row({QString::number(m_data.layerId), QString::number(h), QString::number(h / group),
+                     QString::number(b), QString::number(e), e - b == 1 ? tokenText(b) : QString(),
+                     QString::number(keptCount), QString::number(e - b), fmt::csvValue(maxScore),
+                     fmt::csvValue(scored ? sum / double(scored) : NAN)});
         }
     }
     return out.text();
@@ -414,8 +435,12 @@ void SelectionMapView::mouseReleaseEvent(QMouseEvent* event) {
     }
 }
 
-void SelectionMapView::mouseDoubleClickEvent(QMouseEvent*) { resetZoom(); }
+void SelectionMapView::mouseDoubleClickEvent(QMouseEvent*) {
+    resetZoom();
+}
 
-void SelectionMapView::leaveEvent(QEvent*) { emit tokenHovered(-1); }
+void SelectionMapView::leaveEvent(QEvent*) {
+    emit tokenHovered(-1);
+}
 
 } // namespace tsa::views

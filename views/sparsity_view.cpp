@@ -8,7 +8,6 @@
 
 #include <QMouseEvent>
 #include <QPainter>
-
 #include <cmath>
 
 namespace tsa::views {
@@ -35,7 +34,8 @@ QString SparsityView::viewTitle() const {
             sum += 1.0 - layer.keptFraction;
             ++n;
         }
-    if (n > 0) title += QStringLiteral(", mean sparsity of %1 sparse layers: %2").arg(n).arg(fmt::percent(sum / n));
+    if (n > 0)
+        title += QStringLiteral(", mean sparsity of %1 sparse layers: %2").arg(n).arg(fmt::percent(sum / n));
     if (m_data.tokens > 0) title += QStringLiteral(", L = %1").arg(fmt::integer(m_data.tokens));
     return title;
 }
@@ -58,7 +58,8 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
         return;
     }
     const QRectF plot = plotRect(size);
-    AxisSpec y{AxisScale{0.0, 1.0, false}, Edge::Left, QStringLiteral("kept fraction |S_h| / L"), TickStyle::Percent, true, false};
+    AxisSpec y{AxisScale{0.0, 1.0, false}, Edge::Left, QStringLiteral("kept fraction |S_h| / L"),
+               TickStyle::Percent,         true,       false};
     drawAxis(painter, plot, y);
     const double slot = plot.width() / n;
     const double barW = std::max(1.0, slot * 0.75);
@@ -67,7 +68,8 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
         const SparsityLayer& layer = m_data.layers[std::size_t(i)];
         if (std::isnan(layer.keptFraction)) {
             // Not selected yet: an outlined placeholder, not a bar that would read as "all kept".
-            const QRectF slotRect(plot.left() + i * slot + (slot - barW) / 2, plot.top(), barW, plot.height());
+            const QRectF slotRect(plot.left() + i * slot + (slot - barW) / 2, plot.top(), barW,
+                                  plot.height());
             painter.setPen(QPen(QColor(190, 190, 190), 1.0, Qt::DashLine));
             painter.setBrush(style::missing());
             painter.drawRect(slotRect);
@@ -75,7 +77,8 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
             continue;
         }
         const double f = std::clamp(layer.keptFraction, 0.0, 1.0);
-        const QRectF bar(plot.left() + i * slot + (slot - barW) / 2, plot.bottom() - f * plot.height(), barW, f * plot.height());
+        const QRectF bar(plot.left() + i * slot + (slot - barW) / 2, plot.bottom() - f * plot.height(), barW,
+                         f * plot.height());
         painter.fillRect(bar, layer.sparse ? style::sparseLayer() : style::denseLayer());
         (layer.sparse ? anySparse : anyDense) = true;
         if (i == m_selectedLayer) {
@@ -87,15 +90,22 @@ void SparsityView::render(QPainter& painter, const QSize& size) const {
         if (layer.sparse && barW >= 26) {
             painter.setFont(style::smallFont());
             painter.setPen(style::text());
-            painter.drawText(QRectF(bar.left() - 6, bar.top() - 15, barW + 12, 14), Qt::AlignCenter, fmt::percent(f, 0));
+            painter.drawText(QRectF(bar.left() - 6, bar.top() - 15, barW + 12, 14), Qt::AlignCenter,
+                             fmt::percent(f, 0));
         }
     }
-    drawCategoryAxis(painter, plot, Edge::Bottom, n, [this](int i) { return QString::number(m_data.layers[std::size_t(i)].layerId); },
-                     QStringLiteral("layer"));
+    drawCategoryAxis(
+        painter, plot, Edge::Bottom, n,
+        [this](int i) { return QString::number(m_data.layers[std::size_t(i)].layerId); },
+        QStringLiteral("layer"));
     std::vector<LegendItem> legend;
-    if (anySparse) legend.push_back({style::sparseLayer(), QStringLiteral("sparse layer"), LegendItem::Shape::Box});
-    if (anyDense) legend.push_back({style::denseLayer(), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box});
-    if (anyPending) legend.push_back({style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box});
+    if (anySparse)
+        legend.push_back({style::sparseLayer(), QStringLiteral("sparse layer"), LegendItem::Shape::Box});
+    if (anyDense)
+        legend.push_back(
+            {style::denseLayer(), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box});
+    if (anyPending)
+        legend.push_back({style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box});
     drawLegend(painter, QPointF(10, style::kTitleHeight), legend, true);
     painter.restore();
 }
@@ -112,24 +122,31 @@ QString SparsityView::toolTipAt(const QPoint& pos) const {
     if (i < 0) return {};
     const SparsityLayer& layer = m_data.layers[std::size_t(i)];
     if (std::isnan(layer.keptFraction))
-        return QStringLiteral("layer %1: selection computing…\n%2").arg(layer.layerId).arg(layer.sparse ? "sparse layer" : "dense layer");
+        return QStringLiteral("layer %1: selection computing…\n%2")
+            .arg(layer.layerId)
+            .arg(layer.sparse ? "sparse layer" : "dense layer");
     QString text = QStringLiteral("layer %1: kept fraction %2 (%3), sparsity %4\n")
                        .arg(layer.layerId)
-                       .arg(fmt::value(layer.keptFraction, 6), fmt::percent(layer.keptFraction, 2), fmt::percent(1.0 - layer.keptFraction, 2));
+                       .arg(fmt::value(layer.keptFraction, 6), fmt::percent(layer.keptFraction, 2),
+                            fmt::percent(1.0 - layer.keptFraction, 2));
     if (m_data.tokens > 0)
         text += QStringLiteral("kept %1 of %2 tokens per head\n")
-                    .arg(fmt::integer(qint64(std::llround(layer.keptFraction * double(m_data.tokens)))), fmt::integer(m_data.tokens));
-    text += layer.sparse ? QStringLiteral("sparse layer") : QStringLiteral("dense layer: %1").arg(layer.denseReason);
+                    .arg(fmt::integer(qint64(std::llround(layer.keptFraction * double(m_data.tokens)))),
+                         fmt::integer(m_data.tokens));
+    text += layer.sparse ? QStringLiteral("sparse layer")
+                         : QStringLiteral("dense layer: %1").arg(layer.denseReason);
     return text;
 }
 
 QString SparsityView::csv() const {
     CsvWriter out;
-    out.row({"layer_index", "layer_id", "sparse", "dense_reason", "kept_fraction", "sparsity", "tau", "tokens"});
+    out.row(
+        {"layer_index", "layer_id", "sparse", "dense_reason", "kept_fraction", "sparsity", "tau", "tokens"});
     for (int i = 0; i < int(m_data.layers.size()); ++i) {
         const SparsityLayer& layer = m_data.layers[std::size_t(i)];
-        out.row({QString::number(i), QString::number(layer.layerId), layer.sparse ? "1" : "0", layer.denseReason,
-                 fmt::csvValue(layer.keptFraction), fmt::csvValue(1.0 - layer.keptFraction), fmt::csvValue(m_data.tau),
+        out.row({QString::number(i), QString::number(layer.layerId), layer.sparse ? "1" : "0",
+                 layer.denseReason, fmt::csvValue(layer.keptFraction),
+                 fmt::csvValue(1.0 - layer.keptFraction), fmt::csvValue(m_data.tau),
                  QString::number(m_data.tokens)});
     }
     return out.text();

@@ -1,5 +1,6 @@
 // Sparsity: kept fraction |S_h| / L per layer as bars (every head of a layer keeps the same count), sparse
-// and dense layers in different colours, tau and the mean in-layer sparsity of the sparse layers in the title.
+// and dense layers in different colours, tau and the mean in-layer sparsity of the sparse layers in the
+// title.
 #pragma once
 
 #include "views/plot_view.h"

@@ -51,7 +51,8 @@ void TokenZoom::press(double fraction) {
 
 bool TokenZoom::drag(double fraction) {
     if (!m_dragging) return false;
-    const auto delta = static_cast<qint64>(std::llround((m_pressFraction - fraction) * double(m_pressRange.size())));
+    const auto delta =
+        static_cast<qint64>(std::llround((m_pressFraction - fraction) * double(m_pressRange.size())));
     return setRange(m_pressRange.panned(delta, m_total));
 }
 

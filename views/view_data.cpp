@@ -8,16 +8,22 @@ namespace tsa::views {
 QString denseReasonLabel(tsa::DenseReason reason) {
     // Worded for the UI; core's denseReasonText is for logs and the command line.
     switch (reason) {
-    case tsa::DenseReason::None: return QString();
-    case tsa::DenseReason::NotSparseLayer: return QStringLiteral("not a sparse layer");
-    case tsa::DenseReason::TooShort: return QStringLiteral("too short (L <= min_tokens + W)");
-    case tsa::DenseReason::TauZero: return QStringLiteral("tau = 0");
-    case tsa::DenseReason::BudgetEmpty: return QStringLiteral("budget empty (no token below tau)");
+    case tsa::DenseReason::None:
+        return QString();
+    case tsa::DenseReason::NotSparseLayer:
+        return QStringLiteral("not a sparse layer");
+    case tsa::DenseReason::TooShort:
+        return QStringLiteral("too short (L <= min_tokens + W)");
+    case tsa::DenseReason::TauZero:
+        return QStringLiteral("tau = 0");
+    case tsa::DenseReason::BudgetEmpty:
+        return QStringLiteral("budget empty (no token below tau)");
     }
     return QStringLiteral("dense");
 }
 
-OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection, const tsa::LayerMetrics* metrics) {
+OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection,
+                                const tsa::LayerMetrics* metrics) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     OverviewLayer layer;
     layer.layerId = layerId;

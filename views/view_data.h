@@ -11,7 +11,6 @@
 #include "core/selection.h"
 
 #include <QString>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,9 +25,9 @@ QString denseReasonLabel(tsa::DenseReason reason);
 enum class OverviewMetric { KeptFraction, ErrorP95, RetainedMass };
 
 struct OverviewLayer {
-    int layerId = 0;             // model layer index (axis label)
-    bool sparse = false;         // selection dropped tokens in this layer
-    QString denseReason;         // why dense; empty when sparse
+    int layerId = 0;                 // model layer index (axis label)
+    bool sparse = false;             // selection dropped tokens in this layer
+    QString denseReason;             // why dense; empty when sparse
     std::vector<float> keptFraction; // [Hq] |S_h| / L; NaN = not known yet
     std::vector<float> errorP95;     // [Hq] p95 per-row output error of kept rows; NaN = not computed yet
     std::vector<float> retainedMass; // [Hq] median retained attention mass of kept rows; NaN = not computed
@@ -70,8 +69,8 @@ struct DepthData {
 struct CoverageData {
     int layerId = -1;
     double tau = 0.005;
-    qint64 prefix = 0;   // P: the x range
-    bool sparse = false; // false: the layer stays dense; the budget marker is not drawn
+    qint64 prefix = 0;                     // P: the x range
+    bool sparse = false;                   // false: the layer stays dense; the budget marker is not drawn
     tsa::CoverageCurve layer;              // G
     std::vector<tsa::CoverageCurve> heads; // n_h per head
 };
@@ -81,8 +80,8 @@ enum class ErrorMetric { RowErrorMedian, RowErrorP95, LastWindowError, RetainedM
 
 struct ErrorData {
     int qHeads = 0;
-    qint64 window = 0;          // W, for labels
-    std::vector<int> layerIds;  // rows
+    qint64 window = 0;         // W, for labels
+    std::vector<int> layerIds; // rows
     // Per row; null = not computed yet ("computing..."). Rows fill in progressively via
     // ErrorView::setLayerMetrics.
     std::vector<std::shared_ptr<const tsa::LayerMetrics>> metrics;
@@ -126,12 +125,13 @@ struct HowItWorksData {
     int head = 0;
     int groupSize = 1;
     tsa::TsaParams params;
-    std::shared_ptr<const tsa::LayerScores> scores;  // raw, smoothed, headNorm, layer cumulative
+    std::shared_ptr<const tsa::LayerScores> scores; // raw, smoothed, headNorm, layer cumulative
     std::shared_ptr<const tsa::Selection> selection;
 };
 
 // ---- Builders: core results -> view data (cheap except buildDepthData's Jaccard matrix; call on a worker).
-OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection, const tsa::LayerMetrics* metrics);
+OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection,
+                                const tsa::LayerMetrics* metrics);
 SparsityLayer makeSparsityLayer(int layerId, const tsa::Selection& selection);
 // Kept positions of one head across layers plus their Jaccard matrix (tsa::jaccard).
 DepthData buildDepthData(int head, const std::vector<int>& layerIds,

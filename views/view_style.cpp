@@ -3,7 +3,6 @@
 #include <QFontMetricsF>
 #include <QPaintDevice>
 #include <QPainter>
-
 #include <cmath>
 
 namespace tsa::views::style {
@@ -20,24 +19,56 @@ QFont makeFont(int pixels, bool bold = false) {
 
 } // namespace
 
-QFont titleFont() { return makeFont(14, true); }
-QFont labelFont() { return makeFont(12); }
-QFont tickFont() { return makeFont(11); }
-QFont smallFont() { return makeFont(10); }
+QFont titleFont() {
+    return makeFont(14, true);
+}
+QFont labelFont() {
+    return makeFont(12);
+}
+QFont tickFont() {
+    return makeFont(11);
+}
+QFont smallFont() {
+    return makeFont(10);
+}
 
-QColor background() { return QColor(255, 255, 255); }
-QColor text() { return QColor(32, 32, 32); }
-QColor axis() { return QColor(70, 70, 70); }
-QColor grid() { return QColor(228, 228, 228); }
-QColor missing() { return QColor(243, 243, 243); }
-QColor highlight() { return QColor(230, 20, 60); }
-QColor sparseLayer() { return QColor(31, 119, 180); }
-QColor denseLayer() { return QColor(170, 170, 170); }
-QColor windowTokens() { return QColor(255, 127, 14); }
-QColor tauLine() { return QColor(214, 39, 40); }
-QColor budgetLine() { return QColor(44, 160, 44); }
+QColor background() {
+    return QColor(255, 255, 255);
+}
+QColor text() {
+    return QColor(32, 32, 32);
+}
+QColor axis() {
+    return QColor(70, 70, 70);
+}
+QColor grid() {
+    return QColor(228, 228, 228);
+}
+QColor missing() {
+    return QColor(243, 243, 243);
+}
+QColor highlight() {
+    return QColor(230, 20, 60);
+}
+QColor sparseLayer() {
+    return QColor(31, 119, 180);
+}
+QColor denseLayer() {
+    return QColor(170, 170, 170);
+}
+QColor windowTokens() {
+    return QColor(255, 127, 14);
+}
+QColor tauLine() {
+    return QColor(214, 39, 40);
+}
+QColor budgetLine() {
+    return QColor(44, 160, 44);
+}
 
-void fillBackground(QPainter& painter, const QRectF& rect) { painter.fillRect(rect, background()); }
+void fillBackground(QPainter& painter, const QRectF& rect) {
+    painter.fillRect(rect, background());
+}
 
 void drawTitle(QPainter& painter, const QRectF& rect, const QString& title) {
     painter.save();

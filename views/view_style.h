@@ -21,11 +21,11 @@ QColor background();
 QColor text();
 QColor axis();
 QColor grid();
-QColor missing();     // data not available yet / not applicable
-QColor highlight();   // selected cell outline, hover marker
-QColor sparseLayer(); // bars and marks of sparse layers
-QColor denseLayer();  // bars and marks of dense layers
-QColor windowTokens();// the last W positions (always kept)
+QColor missing();      // data not available yet / not applicable
+QColor highlight();    // selected cell outline, hover marker
+QColor sparseLayer();  // bars and marks of sparse layers
+QColor denseLayer();   // bars and marks of dense layers
+QColor windowTokens(); // the last W positions (always kept)
 QColor tauLine();
 QColor budgetLine();
 

@@ -3,7 +3,6 @@
 // answers hover hit-tests with exact values. The shared pieces (ticks, LOD bins, colour maps, CSV quoting,
 // zoom ranges) are checked directly.
 #include "test_views_fake_data.h"
-
 #include "views/attention_map_view.h"
 #include "views/axis_scale.h"
 #include "views/colour_map.h"
@@ -48,7 +47,8 @@ bool looksDrawn(const QImage& image, int minColours = 8) {
         return false;
     QSet<QRgb> colours;
     for (int y = 0; y < image.height(); y += 2)
-        for (int x = 0; x < image.width(); x += 2) colours.insert(image.pixel(x, y));
+        for (int x = 0; x < image.width(); x += 2)
+            colours.insert(image.pixel(x, y));
     return colours.size() >= minColours;
 }
 
@@ -147,7 +147,7 @@ private slots:
         const std::vector<float> data{1, 5, NAN, 2, NAN, NAN, 3, 0};
         const auto maxGrid = aggregateGrid(data.data(), 8, 0, 1, 0, 8, 1, 4, Aggregate::Max);
         QCOMPARE(maxGrid[0], 5.0f);
-        QCOMPARE(maxGrid[1], 2.0f);     // NaN ignored
+        QCOMPARE(maxGrid[1], 2.0f);      // NaN ignored
         QVERIFY(std::isnan(maxGrid[2])); // all NaN stays NaN
         const auto meanGrid = aggregateGrid(data.data(), 8, 0, 1, 0, 8, 1, 4, Aggregate::Mean);
         QCOMPARE(meanGrid[0], 3.0f);
@@ -158,7 +158,8 @@ private slots:
     }
 
     void colourMaps() {
-        for (const QString& name : {"viridis", "magma", "inferno", "cividis", "greys", "rdbu"}) QVERIFY(ColourMap::exists(name));
+        for (const QString& name : {"viridis", "magma", "inferno", "cividis", "greys", "rdbu"})
+            QVERIFY(ColourMap::exists(name));
         QCOMPARE(ColourMap::names().size(), 6);
         QCOMPARE(ColourMap::byName("nonsense").name(), QStringLiteral("viridis"));
         const ColourMap& v = ColourMap::byName("viridis");
@@ -203,9 +204,11 @@ private slots:
         data.qHeads = m.heads;
         data.kvHeads = m.kvHeads;
         for (int l = 0; l < m.layers; ++l)
-            data.layers.push_back(makeOverviewLayer(l, *m.selections[std::size_t(l)], l < 3 ? m.metrics[std::size_t(l)].get() : nullptr));
+            data.layers.push_back(makeOverviewLayer(l, *m.selections[std::size_t(l)],
+                                                    l < 3 ? m.metrics[std::size_t(l)].get() : nullptr));
         view.setData(data);
-        for (auto metric : {OverviewMetric::KeptFraction, OverviewMetric::ErrorP95, OverviewMetric::RetainedMass}) {
+        for (auto metric :
+             {OverviewMetric::KeptFraction, OverviewMetric::ErrorP95, OverviewMetric::RetainedMass}) {
             view.setMetric(metric);
             const QImage image = renderImage(view, {700, 400});
             QCOMPARE(image.size(), QSize(700, 400));
@@ -250,22 +253,26 @@ private slots:
         QVERIFY(looksDrawn(image, 30));
         QVERIFY(looksDrawn(renderImage(view, {600, 300}, 2.0), 30));
         const QStringList lines = csvLines(view.csv());
-        QCOMPARE(lines[0], QStringLiteral("layer_id,head,kv_head,position_begin,position_end,token,kept_count,token_count,n_h_max,n_h_mean"));
+        QCOMPARE(lines[0], QStringLiteral("layer_id,head,kv_head,position_begin,position_end,token,kept_"
+                                          "count,token_count,n_h_max,n_h_mean"));
         QCOMPARE(lines.size(), 1 + m.heads * int(m.tokens));
         QVERIFY(lines[1].startsWith("3,0,0,0,1,<s>,"));
         // Kept counts in the CSV add up to the selection's per-head count.
         qint64 kept = 0;
         for (int i = 1; i < lines.size(); ++i)
-            if (lines[i].startsWith("3,2,")) kept += lines[i].section(',', -4, -4).toLongLong(); // from the end: tokens may hold commas
+            if (lines[i].startsWith("3,2,"))
+                kept += lines[i].section(',', -4, -4).toLongLong(); // from the end: tokens may hold commas
         QCOMPARE(kept, qint64(m.selections[3]->kept));
 
         view.resize(900, 420);
         const QString tip = view.toolTipAt(QPoint(450, 200));
-        QVERIFY2(tip.contains("head") && (tip.contains("positions") || tip.contains("position")), qPrintable(tip));
+        QVERIFY2(tip.contains("head") && (tip.contains("positions") || tip.contains("position")),
+                 qPrintable(tip));
         view.setVisibleRange(100, 140); // fewer tokens than pixels: exact positions
         QCOMPARE(view.visibleRange(), (TokenRange{100, 140}));
         const QString exact = view.toolTipAt(QPoint(450, 200));
-        QVERIFY2(exact.contains("token \"") && exact.contains("n_h = ") && (exact.contains("kept") || exact.contains("dropped")),
+        QVERIFY2(exact.contains("token \"") && exact.contains("n_h = ") &&
+                     (exact.contains("kept") || exact.contains("dropped")),
                  qPrintable(exact));
         const qint64 t = view.tokenAt(QPoint(450, 200));
         QVERIFY(t >= 100 && t < 140);
@@ -274,8 +281,8 @@ private slots:
         // Wheel zoom around the cursor, drag pan, double-click reset.
         view.resetZoom();
         QSignalSpy ranges(&view, &SelectionMapView::visibleRangeChanged);
-        QWheelEvent wheel(QPointF(450, 200), view.mapToGlobal(QPointF(450, 200)), QPoint(), QPoint(0, 240), Qt::NoButton, {},
-                          Qt::NoScrollPhase, false);
+        QWheelEvent wheel(QPointF(450, 200), view.mapToGlobal(QPointF(450, 200)), QPoint(), QPoint(0, 240),
+                          Qt::NoButton, {}, Qt::NoScrollPhase, false);
         QApplication::sendEvent(&view, &wheel);
         QCOMPARE(ranges.size(), 1);
         QVERIFY(view.visibleRange().size() < m.tokens);
@@ -324,7 +331,8 @@ private slots:
         const qint64 zoomMs = timer.restart();
         const QString csv = view.csv();
         const qint64 csvMs = timer.elapsed();
-        qInfo("128K x 32 heads: fake data %lld ms, setData %lld ms, first render %lld ms, zoomed render %lld ms, csv %lld ms (%lld rows)",
+        qInfo("128K x 32 heads: fake data %lld ms, setData %lld ms, first render %lld ms, zoomed render %lld "
+              "ms, csv %lld ms (%lld rows)",
               makeMs, setMs, firstMs, zoomMs, csvMs, qint64(csvLines(csv).size()));
         QVERIFY(looksDrawn(first, 30));
         QVERIFY(firstMs < 5000); // generous: a sanity bound, not a benchmark
@@ -340,7 +348,8 @@ private slots:
         QCOMPARE(image.size(), QSize(1000, 500));
         QVERIFY(looksDrawn(image, 20));
         const QStringList lines = csvLines(view.csv());
-        QCOMPARE(lines[0], QStringLiteral("kind,head,layer_id,other_layer_id,position_begin,position_end,value"));
+        QCOMPARE(lines[0],
+                 QStringLiteral("kind,head,layer_id,other_layer_id,position_begin,position_end,value"));
         QCOMPARE(lines.filter(QRegularExpression("^jaccard,")).size(), m.layers * m.layers);
         // A dense layer is one kept run over the whole sequence.
         QVERIFY(lines.contains(QStringLiteral("kept_run,1,0,,0,%1,1").arg(m.tokens)));
@@ -350,7 +359,8 @@ private slots:
         // Jaccard matrix: square right of the map; its centre sits left of the colour bar.
         QString matrixTip;
         for (int x = 990; x > 500 && matrixTip.isEmpty(); x -= 10)
-            if (view.toolTipAt(QPoint(x, 200)).contains("Jaccard")) matrixTip = view.toolTipAt(QPoint(x, 200));
+            if (view.toolTipAt(QPoint(x, 200)).contains("Jaccard"))
+                matrixTip = view.toolTipAt(QPoint(x, 200));
         QVERIFY2(!matrixTip.isEmpty(), "no Jaccard tooltip found");
         QSignalSpy clicked(&view, &DepthView::layerClicked);
         QTest::mouseClick(&view, Qt::LeftButton, {}, QPoint(300, 300));
@@ -377,7 +387,8 @@ private slots:
         const DepthData built = buildDepthData(2, ids, sels);
         const DepthData expected = fake::depthData(m.selections, 2);
         QCOMPARE(built.jaccard.size(), expected.jaccard.size());
-        for (std::size_t i = 0; i < built.jaccard.size(); ++i) QVERIFY(std::fabs(built.jaccard[i] - expected.jaccard[i]) < 1e-9);
+        for (std::size_t i = 0; i < built.jaccard.size(); ++i)
+            QVERIFY(std::fabs(built.jaccard[i] - expected.jaccard[i]) < 1e-9);
         QCOMPARE(built.tokens, m.tokens);
         QVERIFY(!built.layers[0].sparse);
         QCOMPARE(qint64(built.layers[3].kept.size()), qint64(m.selections[3]->kept));
@@ -392,7 +403,8 @@ private slots:
         data.prefix = m.scores[3]->prefix;
         data.sparse = true;
         data.layer = fake::coverage(*m.scores[3], -1, m.tau, 256);
-        for (int h = 0; h < m.heads; ++h) data.heads.push_back(fake::coverage(*m.scores[3], h, m.tau, 256));
+        for (int h = 0; h < m.heads; ++h)
+            data.heads.push_back(fake::coverage(*m.scores[3], h, m.tau, 256));
         view.setData(data);
         for (bool log : {true, false}) {
             view.setLogY(log);
@@ -403,7 +415,8 @@ private slots:
         QVERIFY(view.logFloor() > 0 && view.logFloor() < m.tau);
         QVERIFY(view.viewTitle().contains("budget"));
         const QStringList lines = csvLines(view.csv());
-        QCOMPARE(lines[0], QStringLiteral("layer_id,curve,tokens_dropped,cumulative_mass,tau,budget_dropped"));
+        QCOMPARE(lines[0],
+                 QStringLiteral("layer_id,curve,tokens_dropped,cumulative_mass,tau,budget_dropped"));
         QCOMPARE(lines.size(), 1 + int(data.layer.dropped.size()) * (1 + m.heads));
         // Hover: lay the widget out, then ask inside and outside the plot.
         view.resize(800, 450);
@@ -424,15 +437,19 @@ private slots:
         ErrorData data;
         data.qHeads = m.heads;
         data.window = m.window;
-        for (int l = 0; l < m.layers; ++l) data.layerIds.push_back(l);
+        for (int l = 0; l < m.layers; ++l)
+            data.layerIds.push_back(l);
         view.setData(data);
         QVERIFY(looksDrawn(renderImage(view, {800, 600}))); // all computing
-        QCOMPARE(csvLines(view.csv()).filter(QRegularExpression("computing")).size(), m.layers * (m.heads + 1));
-        for (int l = 0; l < 3; ++l) view.setLayerMetrics(l, m.metrics[std::size_t(l)]);
+        QCOMPARE(csvLines(view.csv()).filter(QRegularExpression("computing")).size(),
+                 m.layers * (m.heads + 1));
+        for (int l = 0; l < 3; ++l)
+            view.setLayerMetrics(l, m.metrics[std::size_t(l)]);
         view.setLayerMetrics(3, m.metrics[3]);
         view.setSelected(3, 2);
-        for (auto metric : {ErrorMetric::RowErrorMedian, ErrorMetric::RowErrorP95, ErrorMetric::LastWindowError,
-                            ErrorMetric::RetainedMassMedian, ErrorMetric::DroppedRows}) {
+        for (auto metric :
+             {ErrorMetric::RowErrorMedian, ErrorMetric::RowErrorP95, ErrorMetric::LastWindowError,
+              ErrorMetric::RetainedMassMedian, ErrorMetric::DroppedRows}) {
             view.setMetric(metric);
             QVERIFY(looksDrawn(renderImage(view, {800, 600}), 12));
         }
@@ -489,7 +506,8 @@ private slots:
         SparsityData data;
         data.tau = m.tau;
         data.tokens = m.tokens;
-        for (int l = 0; l < m.layers; ++l) data.layers.push_back(makeSparsityLayer(l, *m.selections[std::size_t(l)]));
+        for (int l = 0; l < m.layers; ++l)
+            data.layers.push_back(makeSparsityLayer(l, *m.selections[std::size_t(l)]));
         SparsityLayer pending;
         pending.layerId = m.layers;
         pending.sparse = true;
@@ -572,7 +590,8 @@ private slots:
         OverviewView overview;
         OverviewData od;
         od.qHeads = m.heads;
-        for (int l = 0; l < m.layers; ++l) od.layers.push_back(makeOverviewLayer(l, *m.selections[std::size_t(l)], nullptr));
+        for (int l = 0; l < m.layers; ++l)
+            od.layers.push_back(makeOverviewLayer(l, *m.selections[std::size_t(l)], nullptr));
         overview.setData(od);
         SelectionMapView selection;
         selection.setData(selectionData(3));
@@ -595,14 +614,16 @@ private slots:
         attention.setData(fake::attentionBlocks(m.tokens, 128, m.selections[3].get(), 0));
         SparsityView sparsity;
         SparsityData sd;
-        for (int l = 0; l < m.layers; ++l) sd.layers.push_back(makeSparsityLayer(l, *m.selections[std::size_t(l)]));
+        for (int l = 0; l < m.layers; ++l)
+            sd.layers.push_back(makeSparsityLayer(l, *m.selections[std::size_t(l)]));
         sparsity.setData(sd);
         HowItWorksPanel how;
         HowItWorksData hd;
         hd.scores = m.scores[3];
         hd.selection = m.selections[3];
         how.setData(hd);
-        const std::vector<ExportableView*> all{&overview, &selection, &depth, &coverage, &error, &attention, &sparsity, &how};
+        const std::vector<ExportableView*> all{&overview, &selection, &depth,    &coverage,
+                                               &error,    &attention, &sparsity, &how};
         QSet<QString> names;
         for (ExportableView* v : all) {
             const QByteArray svg = renderSvg(*v, {640, 400});

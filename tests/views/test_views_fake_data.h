@@ -37,13 +37,17 @@ inline std::shared_ptr<tsa::LayerScores> scores(int heads, qint64 tokens, qint64
             logv = 0.97 * logv + 0.7 * flatness * noise(rng);
             double v = std::exp(logv) * (1.0 + recency * std::pow(double(j) / double(P), 6.0));
             if (j == 0) v += 400.0 + 50.0 * h;
-            v *= 1.0 + 0.8 * std::sin(double(j) / (40.0 + 13.0 * h)) * std::sin(double(j) / (40.0 + 13.0 * h));
+            v *=
+                1.0 + 0.8 * std::sin(double(j) / (40.0 + 13.0 * h)) * std::sin(double(j) / (40.0 + 13.0 * h));
             s->raw[std::size_t(h * P + j)] = float(v);
         }
-        for (int k = 0; k < 6; ++k) s->raw[std::size_t(h * P + (P / 7) * (k + 1) + h * 11 % P)] += 60.f;
+        for (int k = 0; k < 6; ++k)
+            s->raw[std::size_t(h * P + (P / 7) * (k + 1) + h * 11 % P)] += 60.f;
         double sum = 0;
-        for (qint64 j = 0; j < P; ++j) sum += s->raw[std::size_t(h * P + j)];
-        for (qint64 j = 0; j < P; ++j) s->raw[std::size_t(h * P + j)] = float(s->raw[std::size_t(h * P + j)] / sum * 0.8);
+        for (qint64 j = 0; j < P; ++j)
+            sum += s->raw[std::size_t(h * P + j)];
+        for (qint64 j = 0; j < P; ++j)
+            s->raw[std::size_t(h * P + j)] = float(s->raw[std::size_t(h * P + j)] / sum * 0.8);
     }
     const qint64 r = s->poolKernel / 2;
     s->smoothed.assign(s->raw.size(), 0.f);
@@ -59,21 +63,27 @@ inline std::shared_ptr<tsa::LayerScores> scores(int heads, qint64 tokens, qint64
             sm[j] = float(acc / double(s->poolKernel));
             total += sm[j];
         }
-        for (qint64 j = 0; j < P; ++j) s->headNorm[std::size_t(h * P + j)] = float(sm[j] / (total + 1e-8));
+        for (qint64 j = 0; j < P; ++j)
+            s->headNorm[std::size_t(h * P + j)] = float(sm[j] / (total + 1e-8));
     }
     std::vector<double> g(std::size_t(P), 0.0);
     for (int h = 0; h < heads; ++h)
-        for (qint64 j = 0; j < P; ++j) g[std::size_t(j)] += s->smoothed[std::size_t(h * P + j)] / heads;
+        for (qint64 j = 0; j < P; ++j)
+            g[std::size_t(j)] += s->smoothed[std::size_t(h * P + j)] / heads;
     const double gs = std::accumulate(g.begin(), g.end(), 0.0);
     s->layerNorm.resize(std::size_t(P));
-    for (qint64 j = 0; j < P; ++j) s->layerNorm[std::size_t(j)] = float(g[std::size_t(j)] / (gs + 1e-8));
+    for (qint64 j = 0; j < P; ++j)
+        s->layerNorm[std::size_t(j)] = float(g[std::size_t(j)] / (gs + 1e-8));
     s->layerAscending.resize(std::size_t(P));
     std::iota(s->layerAscending.begin(), s->layerAscending.end(), 0);
-    std::stable_sort(s->layerAscending.begin(), s->layerAscending.end(),
-                     [&](int x, int y) { return s->layerNorm[std::size_t(x)] < s->layerNorm[std::size_t(y)]; });
+    std::stable_sort(s->layerAscending.begin(), s->layerAscending.end(), [&](int x, int y) {
+        return s->layerNorm[std::size_t(x)] < s->layerNorm[std::size_t(y)];
+    });
     s->layerCumulative.resize(std::size_t(P));
     double c = 0;
-    for (qint64 i = 0; i < P; ++i) s->layerCumulative[std::size_t(i)] = c += s->layerNorm[std::size_t(s->layerAscending[std::size_t(i)])];
+    for (qint64 i = 0; i < P; ++i)
+        s->layerCumulative[std::size_t(i)] = c +=
+            s->layerNorm[std::size_t(s->layerAscending[std::size_t(i)])];
     s->headRank.resize(s->raw.size());
     for (int h = 0; h < heads; ++h) {
         auto* order = s->headRank.data() + h * P;
@@ -84,7 +94,8 @@ inline std::shared_ptr<tsa::LayerScores> scores(int heads, qint64 tokens, qint64
     return s;
 }
 
-inline std::shared_ptr<tsa::Selection> selection(const tsa::LayerScores& s, double tau, qint64 minTokens, bool sparseLayer) {
+inline std::shared_ptr<tsa::Selection> selection(const tsa::LayerScores& s, double tau, qint64 minTokens,
+                                                 bool sparseLayer) {
     auto sel = std::make_shared<tsa::Selection>();
     sel->qHeads = s.qHeads;
     sel->tokens = s.tokens;
@@ -96,7 +107,8 @@ inline std::shared_ptr<tsa::Selection> selection(const tsa::LayerScores& s, doub
         return sel;
     }
     qint64 n = 0;
-    while (n < s.prefix && s.layerCumulative[std::size_t(n)] < tau) ++n;
+    while (n < s.prefix && s.layerCumulative[std::size_t(n)] < tau)
+        ++n;
     if (n == 0) {
         sel->denseReason = tsa::DenseReason::BudgetEmpty;
         sel->kept = s.tokens;
@@ -111,7 +123,8 @@ inline std::shared_ptr<tsa::Selection> selection(const tsa::LayerScores& s, doub
     for (int h = 0; h < s.qHeads; ++h) {
         std::int32_t* out = sel->indices.data() + h * sel->kept;
         std::copy(s.headOrder(h), s.headOrder(h) + sel->capacity, out);
-        for (qint64 w = 0; w < s.window; ++w) out[sel->capacity + w] = std::int32_t(s.prefix + w);
+        for (qint64 w = 0; w < s.window; ++w)
+            out[sel->capacity + w] = std::int32_t(s.prefix + w);
         std::sort(out, out + sel->kept);
     }
     return sel;
@@ -129,7 +142,8 @@ inline std::shared_ptr<tsa::LayerMetrics> metrics(const tsa::Selection& sel, uns
     for (int h = 0; h < sel.qHeads; ++h) {
         std::vector<std::uint8_t> kept(std::size_t(L), sel.sparse ? 0 : 1);
         if (sel.sparse)
-            for (qint64 i = 0; i < sel.kept; ++i) kept[std::size_t(sel.head(h)[i])] = 1;
+            for (qint64 i = 0; i < sel.kept; ++i)
+                kept[std::size_t(sel.head(h)[i])] = 1;
         tsa::HeadMetrics hm;
         std::vector<double> err, mass;
         for (qint64 i = 0; i < L; ++i) {
@@ -140,7 +154,8 @@ inline std::shared_ptr<tsa::LayerMetrics> metrics(const tsa::Selection& sel, uns
                 ++hm.droppedRows;
                 continue;
             }
-            const double base = sel.sparse ? 2e-3 * (1.0 + 0.3 * (h % 5)) * (0.2 + double(i) / double(L)) : 0.0;
+            const double base =
+                sel.sparse ? 2e-3 * (1.0 + 0.3 * (h % 5)) * (0.2 + double(i) / double(L)) : 0.0;
             const double e = base * std::exp(noise(rng));
             m->rowError[k] = float(e);
             m->retainedMass[k] = float(sel.sparse ? 1.0 - 0.5 * e : 1.0);
@@ -154,7 +169,8 @@ inline std::shared_ptr<tsa::LayerMetrics> metrics(const tsa::Selection& sel, uns
         };
         hm.keptFraction = sel.keptFraction();
         hm.rowError = {q(err, 0.5), q(err, 0.95), err.empty() ? 0 : err.back(), 0, qint64(err.size())};
-        hm.retainedMass = {q(mass, 0.5), q(mass, 0.95), mass.empty() ? 0 : mass.back(), 0, qint64(mass.size())};
+        hm.retainedMass = {q(mass, 0.5), q(mass, 0.95), mass.empty() ? 0 : mass.back(), 0,
+                           qint64(mass.size())};
         hm.lastWindowError = sel.sparse ? q(err, 0.5) * 1.4 : 0.0;
         m->heads.push_back(hm);
     }
@@ -164,8 +180,10 @@ inline std::shared_ptr<tsa::LayerMetrics> metrics(const tsa::Selection& sel, uns
 
 inline tsa::CoverageCurve coverage(const tsa::LayerScores& s, int head, double tau, qint64 maxPoints = 2048) {
     std::vector<double> sorted;
-    if (head < 0) sorted.assign(s.layerNorm.begin(), s.layerNorm.end());
-    else sorted.assign(s.headNorm.begin() + head * s.prefix, s.headNorm.begin() + (head + 1) * s.prefix);
+    if (head < 0)
+        sorted.assign(s.layerNorm.begin(), s.layerNorm.end());
+    else
+        sorted.assign(s.headNorm.begin() + head * s.prefix, s.headNorm.begin() + (head + 1) * s.prefix);
     std::sort(sorted.begin(), sorted.end());
     tsa::CoverageCurve c;
     const qint64 P = qint64(sorted.size());
@@ -187,12 +205,14 @@ inline tsa::CoverageCurve coverage(const tsa::LayerScores& s, int head, double t
 }
 
 inline std::shared_ptr<std::vector<std::string>> tokenStrings(qint64 tokens) {
-    static const char* words[] = {"The", " quick", " brown", " fox", ",", " jumps", " over", " the", " lazy", " dog",
-                                  ".", "\n", " In", " 1987", " \"needle\"", " said", " Alice"};
+    static const char* words[] = {"The",   " quick", " brown",      " fox",  ",",     " jumps",
+                                  " over", " the",   " lazy",       " dog",  ".",     "\n",
+                                  " In",   " 1987",  " \"needle\"", " said", " Alice"};
     auto out = std::make_shared<std::vector<std::string>>();
     out->reserve(std::size_t(tokens));
     out->push_back("<s>");
-    for (qint64 i = 1; i < tokens; ++i) out->push_back(words[(i * 7 + i / 13) % 17]);
+    for (qint64 i = 1; i < tokens; ++i)
+        out->push_back(words[(i * 7 + i / 13) % 17]);
     return out;
 }
 
@@ -214,7 +234,8 @@ inline AttentionBlocks attentionBlocks(qint64 tokens, qint64 blockSize, const ts
             w[std::size_t(c)] = v;
             sum += v;
         }
-        for (int c = 0; c <= r; ++c) b.mass[std::size_t(r) * b.blocks + c] = float(w[std::size_t(c)] / sum * double(rows));
+        for (int c = 0; c <= r; ++c)
+            b.mass[std::size_t(r) * b.blocks + c] = float(w[std::size_t(c)] / sum * double(rows));
     }
     if (sel && sel->sparse) {
         b.sparse = true;
@@ -247,7 +268,8 @@ inline DepthData depthData(const std::vector<std::shared_ptr<tsa::Selection>>& s
         std::vector<std::uint8_t> mask(std::size_t(s.tokens), s.sparse ? 0 : 1);
         if (s.sparse) {
             layer.kept.assign(s.head(head), s.head(head) + s.kept);
-            for (auto p : layer.kept) mask[std::size_t(p)] = 1;
+            for (auto p : layer.kept)
+                mask[std::size_t(p)] = 1;
         }
         masks.push_back(std::move(mask));
         d.layers.push_back(std::move(layer));
@@ -255,7 +277,8 @@ inline DepthData depthData(const std::vector<std::shared_ptr<tsa::Selection>>& s
     const std::size_t n = masks.size();
     d.jaccard.resize(n * n);
     for (std::size_t a = 0; a < n; ++a)
-        for (std::size_t b = 0; b < n; ++b) d.jaccard[a * n + b] = jaccardOf(masks[a], masks[b]);
+        for (std::size_t b = 0; b < n; ++b)
+            d.jaccard[a * n + b] = jaccardOf(masks[a], masks[b]);
     return d;
 }
 

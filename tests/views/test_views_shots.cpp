@@ -1,7 +1,7 @@
 // Renders every view with realistic fake data to PNG (and SVG) for a human to look at: the images land in
-// $TSA_VIEWS_SHOTS_DIR (default /tmp/views-shots). Also checks each picture is the requested size and not blank.
+// $TSA_VIEWS_SHOTS_DIR (default /tmp/views-shots). Also checks each picture is the requested size and not
+// blank.
 #include "test_views_fake_data.h"
-
 #include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
@@ -42,7 +42,8 @@ QImage shoot(const ExportableView& view, const QSize& size, const QString& name)
 int distinctColours(const QImage& image) {
     QSet<QRgb> colours;
     for (int y = 0; y < image.height(); y += 3)
-        for (int x = 0; x < image.width(); x += 3) colours.insert(image.pixel(x, y));
+        for (int x = 0; x < image.width(); x += 3)
+            colours.insert(image.pixel(x, y));
     return colours.size();
 }
 
@@ -79,7 +80,8 @@ private slots:
         data.qHeads = m_model.heads;
         data.kvHeads = m_model.kvHeads;
         for (int l = 0; l < m_model.layers; ++l)
-            data.layers.push_back(makeOverviewLayer(l, *m_model.selections[l], l < 13 ? m_model.metrics[l].get() : nullptr));
+            data.layers.push_back(
+                makeOverviewLayer(l, *m_model.selections[l], l < 13 ? m_model.metrics[l].get() : nullptr));
         view.setData(data);
         view.setSelected(10, 5);
         QImage a = shoot(view, {900, 560}, "overview_kept");
@@ -128,7 +130,8 @@ private slots:
         data.prefix = m_model.scores[12]->prefix;
         data.sparse = true;
         data.layer = fake::coverage(*m_model.scores[12], -1, data.tau);
-        for (int h = 0; h < m_model.heads; ++h) data.heads.push_back(fake::coverage(*m_model.scores[12], h, data.tau));
+        for (int h = 0; h < m_model.heads; ++h)
+            data.heads.push_back(fake::coverage(*m_model.scores[12], h, data.tau));
         view.setData(data);
         view.resize(900, 500);
         QImage a = shoot(view, {900, 500}, "coverage_log");
@@ -144,9 +147,11 @@ private slots:
         ErrorData data;
         data.qHeads = m_model.heads;
         data.window = m_model.window;
-        for (int l = 0; l < m_model.layers; ++l) data.layerIds.push_back(l);
+        for (int l = 0; l < m_model.layers; ++l)
+            data.layerIds.push_back(l);
         view.setData(data);
-        for (int l = 0; l < 13; ++l) view.setLayerMetrics(l, m_model.metrics[l]);
+        for (int l = 0; l < 13; ++l)
+            view.setLayerMetrics(l, m_model.metrics[l]);
         view.setSelected(12, 5);
         QImage a = shoot(view, {1000, 720}, "error");
         QVERIFY(distinctColours(a) > 20);
@@ -169,7 +174,8 @@ private slots:
         SparsityData data;
         data.tau = m_model.tau;
         data.tokens = m_model.tokens;
-        for (int l = 0; l < m_model.layers; ++l) data.layers.push_back(makeSparsityLayer(l, *m_model.selections[l]));
+        for (int l = 0; l < m_model.layers; ++l)
+            data.layers.push_back(makeSparsityLayer(l, *m_model.selections[l]));
         view.setData(data);
         view.setSelectedLayer(12);
         QImage a = shoot(view, {900, 420}, "sparsity");
@@ -187,7 +193,10 @@ private slots:
         view.setData(data);
         for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
             view.setStep(step);
-            QImage a = shoot(view, {960, 600}, QStringLiteral("howitworks_%1_%2").arg(step + 1).arg(HowItWorksPanel::stepName(step).toLower()));
+            QImage a = shoot(view, {960, 600},
+                             QStringLiteral("howitworks_%1_%2")
+                                 .arg(step + 1)
+                                 .arg(HowItWorksPanel::stepName(step).toLower()));
             QVERIFY(distinctColours(a) > 5);
         }
     }

@@ -14,7 +14,11 @@
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
 
+#include <QClipboard>
 #include <QComboBox>
+#include <QGuiApplication>
+#include <QMimeData>
+#include <QUrl>
 #include <QDir>
 #include <QImage>
 #include <QLineEdit>
@@ -323,6 +327,34 @@ private slots:
         QVERIFY(waitFor([&] { return w.controller()->hasCapture(); }));
         QCOMPARE(w.controller()->layerCount(), 2);
         QCOMPARE(w.controller()->tokenCount(), tsa::Index(1300));
+    }
+
+    void dropAndClipboard() {
+        MainWindow w(nullptr, false);
+        w.show();
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(m_capture)});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &drop);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture(); }));
+        QCOMPARE(w.controller()->filePath(), QFileInfo(m_capture).absoluteFilePath());
+        // Something that is not a capture is refused at the door.
+        QMimeData text;
+        text.setUrls({QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("notes.txt")))});
+        QDragEnterEvent refuse(QPoint(10, 10), Qt::CopyAction, &text, Qt::LeftButton, Qt::NoModifier);
+        refuse.setAccepted(false);
+        QCoreApplication::sendEvent(&w, &refuse);
+        QVERIFY(!refuse.isAccepted());
+
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedAllSelections, 60000));
+        w.showView(QStringLiteral("overview"));
+        QGuiApplication::clipboard()->clear();
+        w.copyImage();
+        const QImage copied = QGuiApplication::clipboard()->image();
+        QVERIFY(hasContent(copied));
     }
 
     void keyboardStepsLayersAndHeads() {

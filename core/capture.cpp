@@ -7,8 +7,6 @@
 #include "core/npz.h"
 #include "core/safetensors_reader.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,6 +14,7 @@
 #include <list>
 #include <mutex>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace tsa {
@@ -29,8 +28,8 @@ struct TensorLoc {
     DType dtype = DType::Unknown;
     std::vector<std::int64_t> shape; // as stored (batch dimension included)
     std::uint64_t elements = 0;
-    std::uint64_t offset = 0;        // absolute offset of the data when it can be addressed in place
-    int member = -1;                 // npz member index when the data must be inflated
+    std::uint64_t offset = 0; // absolute offset of the data when it can be addressed in place
+    int member = -1;          // npz member index when the data must be inflated
 };
 
 struct LayerLoc {
@@ -46,11 +45,14 @@ constexpr int kMaxLayerId = 1000000;
 // twice and mapped pages can be released as soon as they are converted.
 constexpr std::size_t kChunkBytes = std::size_t(8) << 20;
 
-bool isFloatDtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+bool isFloatDtype(DType t) {
+    return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
 
 std::string joinIds(const std::vector<int>& ids) {
     std::string s;
-    for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(ids[i]);
     return s;
 }
 
@@ -128,7 +130,9 @@ public:
     std::size_t cachedBytes = 0;
 
     const std::string& path() const { return info.path; }
-    Status fileError(ErrorCode code, const std::string& what) const { return Status::error(code, path() + ": " + what); }
+    Status fileError(ErrorCode code, const std::string& what) const {
+        return Status::error(code, path() + ": " + what);
+    }
     Status tensorError(ErrorCode code, const std::string& tensor, const std::string& what) const {
         return Status::error(code, path() + ": tensor '" + tensor + "': " + what);
     }
@@ -136,7 +140,8 @@ public:
     Status streamTensor(const TensorLoc& t, std::size_t chunkBytes, const ByteSink& sink) const;
     Status load(Result<std::shared_ptr<Capture>>& result);
     Status readMetadataMember(std::map<std::string, std::string>* meta) const;
-    Status convertQkv(const TensorLoc& t, int layerId, Tensor3* out, std::vector<NonFiniteReport>* found) const;
+    Status convertQkv(const TensorLoc& t, int layerId, Tensor3* out,
+                      std::vector<NonFiniteReport>* found) const;
     Loaded convertLayer(int index, std::vector<NonFiniteReport>* found) const;
     Result<std::shared_ptr<const LayerQkv>> layer(int index);
     Status readFloats(const TensorLoc& t, std::vector<float>* out) const;
@@ -144,8 +149,8 @@ public:
 
 Status CaptureImpl::streamTensor(const TensorLoc& t, std::size_t chunkBytes, const ByteSink& sink) const {
     if (t.member >= 0)
-        return readNpzMember(bytes->data(), bytes->size(), path(), archive.members[std::size_t(t.member)], chunkBytes,
-                             sink);
+        return readNpzMember(bytes->data(), bytes->size(), path(), archive.members[std::size_t(t.member)],
+                             chunkBytes, sink);
     const std::uint64_t total = t.elements * dtypeSize(t.dtype == DType::Unknown ? DType::U8 : t.dtype);
     const unsigned char* p = bytes->data() + t.offset;
     for (std::uint64_t done = 0; done < total;) {
@@ -162,8 +167,10 @@ Status CaptureImpl::readMetadataMember(std::map<std::string, std::string>* meta)
     if (!m) return Status::success();
     const std::string label = "member '" + m->memberName + "'";
     if ((m->npy.kind != 'U' && m->npy.kind != 'S') || m->npy.elements != 1)
-        return fileError(ErrorCode::Format, label + ": must hold one string (np.savez(..., __metadata__=json.dumps({...})))");
-    if (m->npy.dataBytes > kMaxSafetensorsHeaderBytes) return fileError(ErrorCode::Format, label + ": too large");
+        return fileError(ErrorCode::Format,
+                         label + ": must hold one string (np.savez(..., __metadata__=json.dumps({...})))");
+    if (m->npy.dataBytes > kMaxSafetensorsHeaderBytes)
+        return fileError(ErrorCode::Format, label + ": too large");
     std::string raw;
     Status s = readNpzMember(bytes->data(), bytes->size(), path(), *m, kChunkBytes,
                              [&](const unsigned char* b, std::size_t n) {
@@ -186,9 +193,12 @@ Status CaptureImpl::readMetadataMember(std::map<std::string, std::string>* meta)
     if (j.is_discarded() || !j.is_object())
         return fileError(ErrorCode::Format, label + ": not a JSON object of strings");
     for (auto it = j.begin(); it != j.end(); ++it) {
-        if (it.value().is_string()) (*meta)[it.key()] = it.value().get<std::string>();
-        else if (it.value().is_primitive()) (*meta)[it.key()] = it.value().dump();
-        else return fileError(ErrorCode::Format, label + ": value '" + it.key() + "' is not a string");
+        if (it.value().is_string())
+            (*meta)[it.key()] = it.value().get<std::string>();
+        else if (it.value().is_primitive())
+            (*meta)[it.key()] = it.value().dump();
+        else
+            return fileError(ErrorCode::Format, label + ": value '" + it.key() + "' is not a string");
     }
     return Status::success();
 }
@@ -196,8 +206,11 @@ Status CaptureImpl::readMetadataMember(std::map<std::string, std::string>* meta)
 Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
     const unsigned char* data = bytes->data();
     const std::uint64_t size = bytes->size();
-    if (size == 0) return fileError(ErrorCode::Format, "file is empty (0 bytes); expected a safetensors or .npz capture");
-    npz = size >= 4 && data[0] == 'P' && data[1] == 'K' && ((data[2] == 3 && data[3] == 4) || (data[2] == 5 && data[3] == 6));
+    if (size == 0)
+        return fileError(ErrorCode::Format,
+                         "file is empty (0 bytes); expected a safetensors or .npz capture");
+    npz = size >= 4 && data[0] == 'P' && data[1] == 'K' &&
+          ((data[2] == 3 && data[3] == 4) || (data[2] == 5 && data[3] == 6));
 
     std::vector<TensorLoc> tensors;
     std::map<std::string, std::string> metadata;
@@ -216,8 +229,10 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             t.dtype = m.npy.dtype;
             t.shape = m.npy.shape;
             t.elements = m.npy.elements;
-            if (m.compressed) t.member = int(i);
-            else t.offset = m.dataStart + m.npy.dataOffset;
+            if (m.compressed)
+                t.member = int(i);
+            else
+                t.offset = m.dataStart + m.npy.dataOffset;
             tensors.push_back(std::move(t));
         }
         if (Status s = readMetadataMember(&metadata); !s.ok()) return s;
@@ -242,15 +257,19 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
     if (auto it = metadata.find("format"); it != metadata.end()) {
         const std::string& f = it->second;
         if (f.rfind("tsa-qkv/", 0) == 0 && f != "tsa-qkv/1")
-            return fileError(ErrorCode::Unsupported, "metadata format '" + f + "' is not supported (this build reads tsa-qkv/1)");
+            return fileError(ErrorCode::Unsupported,
+                             "metadata format '" + f + "' is not supported (this build reads tsa-qkv/1)");
         if (f.rfind("tsa-qkv/", 0) != 0)
-            result.warnings.push_back(path() + ": metadata format '" + f + "' is not tsa-qkv/1; reading it as one");
+            result.warnings.push_back(path() + ": metadata format '" + f +
+                                      "' is not tsa-qkv/1; reading it as one");
     }
     bool lhd = false;
     if (auto it = metadata.find("layout"); it != metadata.end()) {
-        if (it->second == "LHD") lhd = true;
+        if (it->second == "LHD")
+            lhd = true;
         else if (it->second != "HLD")
-            return fileError(ErrorCode::Unsupported, "metadata layout '" + it->second + "' is not supported (HLD or LHD)");
+            return fileError(ErrorCode::Unsupported,
+                             "metadata layout '" + it->second + "' is not supported (HLD or LHD)");
     }
     info.layout = lhd ? "LHD" : "HLD";
 
@@ -263,7 +282,8 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         std::string part;
         if (t.name == "tokens") {
             tokens = t;
-        } else if (splitLayerName(t.name, &id, &part) && (part == "q" || part == "k" || part == "v" || part == "drift")) {
+        } else if (splitLayerName(t.name, &id, &part) &&
+                   (part == "q" || part == "k" || part == "v" || part == "drift")) {
             numbered = true;
             byLayer[id][part] = &t;
         } else if (t.name == "q" || t.name == "k" || t.name == "v" || t.name == "drift") {
@@ -274,15 +294,21 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         }
     }
     if (numbered && single)
-        return fileError(ErrorCode::Format, "mixes single-layer tensors (q, k, v) with numbered ones (layers.N.q); use one naming");
+        return fileError(
+            ErrorCode::Format,
+            "mixes single-layer tensors (q, k, v) with numbered ones (layers.N.q); use one naming");
     if (!ignored.empty()) {
         std::string list;
-        for (std::size_t i = 0; i < ignored.size() && i < kMaxIgnoredNamesShown; ++i) list += (i ? ", " : "") + ignored[i];
-        if (ignored.size() > kMaxIgnoredNamesShown) list += ", ... (" + std::to_string(ignored.size()) + " in all)";
-        result.warnings.push_back(path() + ": ignored tensors that are not part of the capture format: " + list);
+        for (std::size_t i = 0; i < ignored.size() && i < kMaxIgnoredNamesShown; ++i)
+            list += (i ? ", " : "") + ignored[i];
+        if (ignored.size() > kMaxIgnoredNamesShown)
+            list += ", ... (" + std::to_string(ignored.size()) + " in all)";
+        result.warnings.push_back(path() +
+                                  ": ignored tensors that are not part of the capture format: " + list);
     }
     if (byLayer.empty())
-        return fileError(ErrorCode::Format, "no Q/K/V tensors: expected layers.{l}.q, layers.{l}.k, layers.{l}.v (or q, k, v)");
+        return fileError(ErrorCode::Format,
+                         "no Q/K/V tensors: expected layers.{l}.q, layers.{l}.k, layers.{l}.v (or q, k, v)");
 
     // Per layer: all three present, float dtypes, shapes consistent.
     auto fullName = [&](int id, const std::string& part) {
@@ -295,19 +321,24 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         std::vector<std::int64_t> s = t.shape;
         if (s.size() == 4) {
             if (s[0] != 1)
-                return tensorError(ErrorCode::Shape, t.name, "shape " + shapeText(t.shape) +
-                                                                 ": a leading batch dimension must be 1");
+                return tensorError(ErrorCode::Shape, t.name,
+                                   "shape " + shapeText(t.shape) + ": a leading batch dimension must be 1");
             s.erase(s.begin());
         }
         if (s.size() != 3)
-            return tensorError(ErrorCode::Shape, t.name, "shape " + shapeText(t.shape) + " is not 3-D (" +
-                                                             (lhd ? "[L, H, D]" : "[H, L, D]") + ", optionally with a batch of 1)");
-        if (lhd) *d = {s[1], s[0], s[2]};
-        else *d = {s[0], s[1], s[2]};
+            return tensorError(ErrorCode::Shape, t.name,
+                               "shape " + shapeText(t.shape) + " is not 3-D (" +
+                                   (lhd ? "[L, H, D]" : "[H, L, D]") + ", optionally with a batch of 1)");
+        if (lhd)
+            *d = {s[1], s[0], s[2]};
+        else
+            *d = {s[0], s[1], s[2]};
         if (d->heads <= 0 || d->tokens <= 0 || d->dim <= 0)
-            return tensorError(ErrorCode::Shape, t.name, "shape " + shapeText(t.shape) + " has an empty dimension");
+            return tensorError(ErrorCode::Shape, t.name,
+                               "shape " + shapeText(t.shape) + " has an empty dimension");
         if (!isFloatDtype(t.dtype))
-            return tensorError(ErrorCode::Unsupported, t.name, "unsupported dtype '" + t.dtypeText + "' (expected F32, F16 or BF16)");
+            return tensorError(ErrorCode::Unsupported, t.name,
+                               "unsupported dtype '" + t.dtypeText + "' (expected F32, F16 or BF16)");
         return Status::success();
     };
 
@@ -319,8 +350,10 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         for (const char* need : {"q", "k", "v"}) {
             if (!parts.count(need)) {
                 std::string present;
-                for (const auto& [p, t] : parts) present += (present.empty() ? "" : ", ") + t->name;
-                return fileError(ErrorCode::Format, "layer " + std::to_string(id) + ": tensor '" + fullName(id, need) +
+                for (const auto& [p, t] : parts)
+                    present += (present.empty() ? "" : ", ") + t->name;
+                return fileError(ErrorCode::Format, "layer " + std::to_string(id) + ": tensor '" +
+                                                        fullName(id, need) +
                                                         "' is missing (present: " + present + ")");
             }
         }
@@ -334,26 +367,32 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         if (Status s = dimsOf(loc.k, &k); !s.ok()) return s;
         if (Status s = dimsOf(loc.v, &v); !s.ok()) return s;
         if (k.heads != v.heads || k.tokens != v.tokens || k.dim != v.dim)
-            return tensorError(ErrorCode::Shape, loc.v.name, "shape " + shapeText(loc.v.shape) + " differs from '" +
-                                                                 loc.k.name + "' " + shapeText(loc.k.shape));
+            return tensorError(ErrorCode::Shape, loc.v.name,
+                               "shape " + shapeText(loc.v.shape) + " differs from '" + loc.k.name + "' " +
+                                   shapeText(loc.k.shape));
         if (q.tokens != k.tokens)
-            return tensorError(ErrorCode::Shape, loc.k.name, std::to_string(k.tokens) + " tokens, but '" + loc.q.name +
-                                                                 "' has " + std::to_string(q.tokens));
+            return tensorError(ErrorCode::Shape, loc.k.name,
+                               std::to_string(k.tokens) + " tokens, but '" + loc.q.name + "' has " +
+                                   std::to_string(q.tokens));
         if (q.dim != k.dim)
-            return tensorError(ErrorCode::Shape, loc.k.name, "head dim " + std::to_string(k.dim) + ", but '" + loc.q.name +
-                                                                 "' has " + std::to_string(q.dim));
+            return tensorError(ErrorCode::Shape, loc.k.name,
+                               "head dim " + std::to_string(k.dim) + ", but '" + loc.q.name + "' has " +
+                                   std::to_string(q.dim));
         if (q.heads % k.heads != 0)
-            return tensorError(ErrorCode::Shape, loc.q.name, std::to_string(q.heads) + " query heads is not a multiple of the " +
-                                                                 std::to_string(k.heads) + " kv heads of '" + loc.k.name + "'");
+            return tensorError(ErrorCode::Shape, loc.q.name,
+                               std::to_string(q.heads) + " query heads is not a multiple of the " +
+                                   std::to_string(k.heads) + " kv heads of '" + loc.k.name + "'");
         if (refName.empty()) {
             ref = {q.heads, q.tokens, q.dim};
             info.kvHeads = k.heads;
             refName = loc.q.name;
-        } else if (q.heads != ref.heads || q.tokens != ref.tokens || q.dim != ref.dim || k.heads != info.kvHeads) {
+        } else if (q.heads != ref.heads || q.tokens != ref.tokens || q.dim != ref.dim ||
+                   k.heads != info.kvHeads) {
             return tensorError(ErrorCode::Shape, loc.q.name,
                                "shape " + shapeText(loc.q.shape) + " (kv heads " + std::to_string(k.heads) +
-                                   ") differs from '" + refName + "' " + shapeText(layers.front().q.shape) + " (kv heads " +
-                                   std::to_string(info.kvHeads) + "): all layers must share heads, tokens and head dim");
+                                   ") differs from '" + refName + "' " + shapeText(layers.front().q.shape) +
+                                   " (kv heads " + std::to_string(info.kvHeads) +
+                                   "): all layers must share heads, tokens and head dim");
         }
         dtypes.insert(loc.q.dtype);
         dtypes.insert(loc.k.dtype);
@@ -363,10 +402,12 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             const bool shapeOk = (t.shape.size() == 1 && t.shape[0] == q.tokens) ||
                                  (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] == q.tokens);
             if (!shapeOk)
-                return tensorError(ErrorCode::Shape, t.name, "shape " + shapeText(t.shape) + ", expected [" +
-                                                                 std::to_string(q.tokens) + "] (one value per token)");
+                return tensorError(ErrorCode::Shape, t.name,
+                                   "shape " + shapeText(t.shape) + ", expected [" + std::to_string(q.tokens) +
+                                       "] (one value per token)");
             if (!isFloatDtype(t.dtype) && t.dtype != DType::F64)
-                return tensorError(ErrorCode::Unsupported, t.name, "unsupported dtype '" + t.dtypeText + "' (expected F32)");
+                return tensorError(ErrorCode::Unsupported, t.name,
+                                   "unsupported dtype '" + t.dtypeText + "' (expected F32)");
             loc.drift = t;
             ++driftCount;
         }
@@ -383,7 +424,8 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
                                   " (every tensor is converted to fp32 anyway)");
     info.hasDrift = driftCount == layers.size();
     if (driftCount > 0 && !info.hasDrift)
-        result.warnings.push_back(path() + ": only " + std::to_string(driftCount) + " of " + std::to_string(layers.size()) +
+        result.warnings.push_back(path() + ": only " + std::to_string(driftCount) + " of " +
+                                  std::to_string(layers.size()) +
                                   " layers have drift; drift-based layer planning is not available");
 
     // Model depth: num_layers when given (must cover every id), else max id + 1. Gaps are a partial capture.
@@ -394,24 +436,30 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         int n = 0;
         bool ok = !s.empty() && s.size() <= 7;
         for (char c : s) {
-            if (c < '0' || c > '9') ok = false;
-            else n = n * 10 + (c - '0');
+            if (c < '0' || c > '9')
+                ok = false;
+            else
+                n = n * 10 + (c - '0');
         }
-        if (!ok || n <= 0) return fileError(ErrorCode::Format, "metadata num_layers '" + s + "' is not a positive integer");
+        if (!ok || n <= 0)
+            return fileError(ErrorCode::Format, "metadata num_layers '" + s + "' is not a positive integer");
         if (maxId >= n)
-            return fileError(ErrorCode::Format, "tensor '" + fullName(maxId, "q") + "': layer id " + std::to_string(maxId) +
+            return fileError(ErrorCode::Format, "tensor '" + fullName(maxId, "q") + "': layer id " +
+                                                    std::to_string(maxId) +
                                                     " is out of range for num_layers " + std::to_string(n));
         info.modelLayers = n;
     } else if (info.layers != info.modelLayers) {
         std::vector<int> missing;
         for (int id = 0, i = 0; id <= maxId && missing.size() < 16; ++id) {
-            if (i < info.layers && info.layerIds[std::size_t(i)] == id) ++i;
-            else missing.push_back(id);
+            if (i < info.layers && info.layerIds[std::size_t(i)] == id)
+                ++i;
+            else
+                missing.push_back(id);
         }
-        result.warnings.push_back(path() + ": layer ids have gaps (missing " + joinIds(missing) +
-                                  (missing.size() == 16 ? ", ..." : "") +
-                                  "); read as a partial capture of a model of at least " + std::to_string(info.modelLayers) +
-                                  " layers (set metadata num_layers to say how many)");
+        result.warnings.push_back(
+            path() + ": layer ids have gaps (missing " + joinIds(missing) +
+            (missing.size() == 16 ? ", ..." : "") + "); read as a partial capture of a model of at least " +
+            std::to_string(info.modelLayers) + " layers (set metadata num_layers to say how many)");
     }
 
     if (tokens) {
@@ -419,19 +467,23 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         const bool shapeOk = (t.shape.size() == 1 && t.shape[0] == info.tokens) ||
                              (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] == info.tokens);
         if (!shapeOk)
-            return tensorError(ErrorCode::Shape, t.name, "shape " + shapeText(t.shape) + ", expected [" +
-                                                             std::to_string(info.tokens) + "] (one id per token)");
+            return tensorError(ErrorCode::Shape, t.name,
+                               "shape " + shapeText(t.shape) + ", expected [" + std::to_string(info.tokens) +
+                                   "] (one id per token)");
         if (t.dtype != DType::I32 && t.dtype != DType::I64)
-            return tensorError(ErrorCode::Unsupported, t.name, "unsupported dtype '" + t.dtypeText + "' (expected I32)");
+            return tensorError(ErrorCode::Unsupported, t.name,
+                               "unsupported dtype '" + t.dtypeText + "' (expected I32)");
         info.hasTokenIds = true;
     }
     if (auto it = metadata.find("token_strings"); it != metadata.end()) {
         nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
         bool ok = !j.is_discarded() && j.is_array() && Index(j.size()) == info.tokens;
         if (ok)
-            for (const auto& e : j) ok = ok && e.is_string();
+            for (const auto& e : j)
+                ok = ok && e.is_string();
         if (ok) {
-            for (const auto& e : j) tokenStrings.push_back(e.get<std::string>());
+            for (const auto& e : j)
+                tokenStrings.push_back(e.get<std::string>());
             info.hasTokenStrings = true;
         } else {
             result.warnings.push_back(path() + ": metadata token_strings ignored: not a JSON list of " +
@@ -443,7 +495,8 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
 
 // Converts one q/k/v tensor into [heads, tokens, dim] fp32, row by row (LHD transposed on the way),
 // counting and optionally replacing non-finite values.
-Status CaptureImpl::convertQkv(const TensorLoc& t, int layerId, Tensor3* out, std::vector<NonFiniteReport>* found) const {
+Status CaptureImpl::convertQkv(const TensorLoc& t, int layerId, Tensor3* out,
+                               std::vector<NonFiniteReport>* found) const {
     const bool lhd = info.layout == "LHD";
     const std::size_t n = t.shape.size();
     const Index a = t.shape[n - 3], b = t.shape[n - 2], dim = t.shape[n - 1];
@@ -468,13 +521,16 @@ Status CaptureImpl::convertQkv(const TensorLoc& t, int layerId, Tensor3* out, st
             return;
         for (std::size_t i = 0; i < n; ++i) {
             if (std::isfinite(dst[i])) continue;
-            if (std::isnan(dst[i])) ++nan;
-            else ++inf;
+            if (std::isnan(dst[i]))
+                ++nan;
+            else
+                ++inf;
             if (replace) dst[i] = 0.0f;
         }
     };
     Status s = streamTensor(t, chunk, [&](const unsigned char* bytes, std::size_t count) -> Status {
-        if (count % rowBytes != 0) return tensorError(ErrorCode::Format, t.name, "data does not split into rows");
+        if (count % rowBytes != 0)
+            return tensorError(ErrorCode::Format, t.name, "data does not split into rows");
         const std::size_t rows = count / rowBytes;
         if (!lhd) { // file order is the output order: one conversion per chunk
             float* dst = out->data.data() + row * dim;
@@ -512,7 +568,8 @@ CaptureImpl::Loaded CaptureImpl::convertLayer(int index, std::vector<NonFiniteRe
         }
         r.layer = std::move(layer);
     } catch (const std::bad_alloc&) {
-        r.status = fileError(ErrorCode::Io, "layer " + std::to_string(loc.id) + ": out of memory converting it to fp32");
+        r.status = fileError(ErrorCode::Io,
+                             "layer " + std::to_string(loc.id) + ": out of memory converting it to fp32");
     } catch (const std::exception& e) {
         r.status = fileError(ErrorCode::Io, "layer " + std::to_string(loc.id) + ": " + e.what());
     }
@@ -554,8 +611,9 @@ Result<std::shared_ptr<const LayerQkv>> CaptureImpl::layer(int index) {
             std::vector<std::string> warnings;
             for (const NonFiniteReport& f : found) {
                 reports[{f.layer, f.tensor}] = f;
-                warnings.push_back(path() + ": layer " + std::to_string(f.layer) + " tensor " + f.tensor + ": " +
-                                   std::to_string(f.nanCount) + " NaN and " + std::to_string(f.infCount) + " Inf values" +
+                warnings.push_back(path() + ": layer " + std::to_string(f.layer) + " tensor " + f.tensor +
+                                   ": " + std::to_string(f.nanCount) + " NaN and " +
+                                   std::to_string(f.infCount) + " Inf values" +
                                    (options.replaceNonFinite ? " replaced by 0" : " left in place"));
             }
             layerWarnings[index] = std::move(warnings);
@@ -594,8 +652,8 @@ Capture::~Capture() = default;
 
 namespace {
 
-Result<std::shared_ptr<Capture>> openSource(std::shared_ptr<const ByteSource> src, const CaptureOptions& options,
-                                            std::unique_ptr<CaptureImpl> impl,
+Result<std::shared_ptr<Capture>> openSource(std::shared_ptr<const ByteSource> src,
+                                            const CaptureOptions& options, std::unique_ptr<CaptureImpl> impl,
                                             std::shared_ptr<Capture> (*make)(std::unique_ptr<CaptureImpl>)) {
     impl->bytes = std::move(src);
     impl->options = options;
@@ -622,17 +680,21 @@ Result<std::shared_ptr<Capture>> openSource(std::shared_ptr<const ByteSource> sr
 Result<std::shared_ptr<Capture>> Capture::open(const std::string& path, const CaptureOptions& options) {
     auto file = MappedFile::open(path);
     if (!file.ok()) return file.status();
-    return openSource(*file, options, std::make_unique<CaptureImpl>(),
-                      [](std::unique_ptr<CaptureImpl> i) { return std::shared_ptr<Capture>(new Capture(std::move(i))); });
+    return openSource(*file, options, std::make_unique<CaptureImpl>(), [](std::unique_ptr<CaptureImpl> i) {
+        return std::shared_ptr<Capture>(new Capture(std::move(i)));
+    });
 }
 
-Result<std::shared_ptr<Capture>> Capture::openBuffer(std::vector<unsigned char> bytes, const std::string& name,
-                                                     const CaptureOptions& options) {
-    return openSource(std::make_shared<BufferSource>(name, std::move(bytes)), options, std::make_unique<CaptureImpl>(),
-                      [](std::unique_ptr<CaptureImpl> i) { return std::shared_ptr<Capture>(new Capture(std::move(i))); });
+Result<std::shared_ptr<Capture>> Capture::openBuffer(std::vector<unsigned char> bytes,
+                                                     const std::string& name, const CaptureOptions& options) {
+    return openSource(
+        std::make_shared<BufferSource>(name, std::move(bytes)), options, std::make_unique<CaptureImpl>(),
+        [](std::unique_ptr<CaptureImpl> i) { return std::shared_ptr<Capture>(new Capture(std::move(i))); });
 }
 
-const CaptureInfo& Capture::info() const { return m_impl->info; }
+const CaptureInfo& Capture::info() const {
+    return m_impl->info;
+}
 
 int Capture::indexOfLayerId(int layerId) const {
     const auto& ids = m_impl->info.layerIds;
@@ -642,9 +704,10 @@ int Capture::indexOfLayerId(int layerId) const {
 
 Result<std::shared_ptr<const LayerQkv>> Capture::layer(int index) const {
     if (index < 0 || index >= m_impl->info.layers)
-        return Status::error(ErrorCode::InvalidArgument, m_impl->path() + ": layer index " + std::to_string(index) +
-                                                             " out of range (the file has " +
-                                                             std::to_string(m_impl->info.layers) + " layers)");
+        return Status::error(ErrorCode::InvalidArgument,
+                             m_impl->path() + ": layer index " + std::to_string(index) +
+                                 " out of range (the file has " + std::to_string(m_impl->info.layers) +
+                                 " layers)");
     return m_impl->layer(index);
 }
 
@@ -708,12 +771,15 @@ const std::vector<std::int32_t>& Capture::tokenIds() const {
     return m_impl->tokenIds;
 }
 
-const std::vector<std::string>& Capture::tokenStrings() const { return m_impl->tokenStrings; }
+const std::vector<std::string>& Capture::tokenStrings() const {
+    return m_impl->tokenStrings;
+}
 
 std::vector<NonFiniteReport> Capture::nonFiniteReports() const {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     std::vector<NonFiniteReport> out;
-    for (const auto& [key, r] : m_impl->reports) out.push_back(r);
+    for (const auto& [key, r] : m_impl->reports)
+        out.push_back(r);
     return out;
 }
 

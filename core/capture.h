@@ -58,8 +58,8 @@ public:
     static Result<std::shared_ptr<Capture>> open(const std::string& path, const CaptureOptions& options = {});
     // The same on bytes already in memory (tests, fuzzers); name stands for the path in messages. The
     // format is told by the content: a zip archive is read as .npz, anything else as safetensors.
-    static Result<std::shared_ptr<Capture>> openBuffer(std::vector<unsigned char> bytes, const std::string& name,
-                                                       const CaptureOptions& options = {});
+    static Result<std::shared_ptr<Capture>>
+    openBuffer(std::vector<unsigned char> bytes, const std::string& name, const CaptureOptions& options = {});
     ~Capture();
 
     const CaptureInfo& info() const;

@@ -13,8 +13,7 @@ namespace tsa {
 
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return Status::error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
+    if (fd < 0) return Status::error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         const int err = errno;

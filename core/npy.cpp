@@ -17,9 +17,9 @@ struct PyValue {
     bool b = false;
     std::int64_t i = 0;
     std::string s;
-    std::vector<PyValue> items;      // tuple, list, or dict values
-    std::vector<std::string> keys;   // dict keys, parallel to items (a pair with an incomplete type is
-                                     // not allowed in a vector, a PyValue is)
+    std::vector<PyValue> items;    // tuple, list, or dict values
+    std::vector<std::string> keys; // dict keys, parallel to items (a pair with an incomplete type is
+                                   // not allowed in a vector, a PyValue is)
 };
 
 class PyLiteralParser {
@@ -43,7 +43,8 @@ private:
     static constexpr int kMaxDepth = 16;
 
     void skipSpace() {
-        while (m_p < m_end && (*m_p == ' ' || *m_p == '\t' || *m_p == '\n' || *m_p == '\r')) ++m_p;
+        while (m_p < m_end && (*m_p == ' ' || *m_p == '\t' || *m_p == '\n' || *m_p == '\r'))
+            ++m_p;
     }
     bool fail(const std::string& what) {
         if (m_error.empty()) m_error = what;
@@ -97,8 +98,10 @@ private:
                 out->items.emplace_back();
                 if (!value(&out->items.back(), depth + 1)) return false;
                 skipSpace();
-                if (m_p < m_end && *m_p == ',') ++m_p;
-                else if (!(m_p < m_end && *m_p == close)) return fail("expected ',' or a closing bracket");
+                if (m_p < m_end && *m_p == ',')
+                    ++m_p;
+                else if (!(m_p < m_end && *m_p == close))
+                    return fail("expected ',' or a closing bracket");
             }
         }
         if (c == '{') {
@@ -111,7 +114,8 @@ private:
                     return true;
                 }
                 std::string key;
-                if (m_p == m_end || (*m_p != '\'' && *m_p != '"')) return fail("header dict keys must be strings");
+                if (m_p == m_end || (*m_p != '\'' && *m_p != '"'))
+                    return fail("header dict keys must be strings");
                 if (!string(&key)) return false;
                 skipSpace();
                 if (m_p == m_end || *m_p != ':') return fail("expected ':' in the header dict");
@@ -121,8 +125,10 @@ private:
                 out->keys.push_back(std::move(key));
                 out->items.push_back(std::move(v));
                 skipSpace();
-                if (m_p < m_end && *m_p == ',') ++m_p;
-                else if (!(m_p < m_end && *m_p == '}')) return fail("expected ',' or '}' in the header dict");
+                if (m_p < m_end && *m_p == ',')
+                    ++m_p;
+                else if (!(m_p < m_end && *m_p == '}'))
+                    return fail("expected ',' or '}' in the header dict");
             }
         }
         return fail(std::string("unexpected character '") + c + "' in the header dict");
@@ -187,20 +193,27 @@ bool parseDescr(const std::string& d, char* order, char* kind, std::size_t* item
 
 DType dtypeOf(char kind, std::size_t size) {
     switch (kind) {
-    case 'f': return size == 4 ? DType::F32 : size == 2 ? DType::F16 : size == 8 ? DType::F64 : DType::Unknown;
-    case 'i': return size == 4 ? DType::I32 : size == 8 ? DType::I64 : DType::Unknown;
-    case 'u': return size == 1 ? DType::U8 : DType::Unknown;
-    case 'b': return size == 1 ? DType::Bool : DType::Unknown;
-    default: return DType::Unknown;
+    case 'f':
+        return size == 4 ? DType::F32 : size == 2 ? DType::F16 : size == 8 ? DType::F64 : DType::Unknown;
+    case 'i':
+        return size == 4 ? DType::I32 : size == 8 ? DType::I64 : DType::Unknown;
+    case 'u':
+        return size == 1 ? DType::U8 : DType::Unknown;
+    case 'b':
+        return size == 1 ? DType::Bool : DType::Unknown;
+    default:
+        return DType::Unknown;
     }
 }
 
 } // namespace
 
-std::uint64_t npyHeaderSpan(const unsigned char* data, std::size_t size, const std::string& name, Status* error) {
+std::uint64_t npyHeaderSpan(const unsigned char* data, std::size_t size, const std::string& name,
+                            Status* error) {
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     if (size < 10 || std::memcmp(data, magic, 6) != 0) {
-        *error = npyError(ErrorCode::Format, name, size < 10 ? "truncated .npy header" : "not a .npy array (bad magic)");
+        *error = npyError(ErrorCode::Format, name,
+                          size < 10 ? "truncated .npy header" : "not a .npy array (bad magic)");
         return 0;
     }
     const unsigned major = data[6];
@@ -217,12 +230,14 @@ std::uint64_t npyHeaderSpan(const unsigned char* data, std::size_t size, const s
               (std::uint64_t(data[11]) << 24);
         pre = 12;
     } else {
-        *error = npyError(ErrorCode::Unsupported, name, "unsupported .npy version " + std::to_string(major) + "." +
-                                                             std::to_string(unsigned(data[7])));
+        *error = npyError(ErrorCode::Unsupported, name,
+                          "unsupported .npy version " + std::to_string(major) + "." +
+                              std::to_string(unsigned(data[7])));
         return 0;
     }
     if (len > kMaxNpyHeaderBytes) {
-        *error = npyError(ErrorCode::Format, name, ".npy header length " + std::to_string(len) + " exceeds the 1 MB limit");
+        *error = npyError(ErrorCode::Format, name,
+                          ".npy header length " + std::to_string(len) + " exceeds the 1 MB limit");
         return 0;
     }
     return pre + len;
@@ -235,33 +250,41 @@ Result<NpyHeader> parseNpyHeader(const unsigned char* data, std::size_t size, st
     const std::uint64_t span = npyHeaderSpan(data, size, name, &err);
     if (span == 0) return err;
     if (span > size || span > totalSize)
-        return npyError(ErrorCode::Format, name, "truncated: .npy header of " + std::to_string(span) +
-                                                     " bytes runs past the end (" + std::to_string(totalSize) + " bytes)");
+        return npyError(ErrorCode::Format, name,
+                        "truncated: .npy header of " + std::to_string(span) + " bytes runs past the end (" +
+                            std::to_string(totalSize) + " bytes)");
     const std::size_t pre = data[6] == 1 ? 10 : 12;
     const char* text = reinterpret_cast<const char*>(data + pre);
     std::size_t textLen = std::size_t(span - pre);
-    while (textLen > 0 && (text[textLen - 1] == '\n' || text[textLen - 1] == ' ' || text[textLen - 1] == '\0'))
+    while (textLen > 0 &&
+           (text[textLen - 1] == '\n' || text[textLen - 1] == ' ' || text[textLen - 1] == '\0'))
         --textLen;
 
     PyValue root;
     std::string perr;
     if (!PyLiteralParser(text, textLen).parse(&root, &perr))
         return npyError(ErrorCode::Format, name, "invalid .npy header: " + perr);
-    if (root.kind != PyValue::Dict) return npyError(ErrorCode::Format, name, "invalid .npy header: not a dict");
+    if (root.kind != PyValue::Dict)
+        return npyError(ErrorCode::Format, name, "invalid .npy header: not a dict");
     const PyValue* descr = nullptr;
     const PyValue* fortran = nullptr;
     const PyValue* shape = nullptr;
     for (std::size_t i = 0; i < root.keys.size(); ++i) {
         const std::string& k = root.keys[i];
-        if (k == "descr") descr = &root.items[i];
-        else if (k == "fortran_order") fortran = &root.items[i];
-        else if (k == "shape") shape = &root.items[i];
+        if (k == "descr")
+            descr = &root.items[i];
+        else if (k == "fortran_order")
+            fortran = &root.items[i];
+        else if (k == "shape")
+            shape = &root.items[i];
     }
     if (!descr || !fortran || !shape)
-        return npyError(ErrorCode::Format, name, "invalid .npy header: needs 'descr', 'fortran_order' and 'shape'");
+        return npyError(ErrorCode::Format, name,
+                        "invalid .npy header: needs 'descr', 'fortran_order' and 'shape'");
     if (descr->kind != PyValue::Str)
         return npyError(ErrorCode::Unsupported, name, "structured .npy dtypes are not supported");
-    if (fortran->kind != PyValue::Bool) return npyError(ErrorCode::Format, name, "'fortran_order' is not a bool");
+    if (fortran->kind != PyValue::Bool)
+        return npyError(ErrorCode::Format, name, "'fortran_order' is not a bool");
     if (fortran->b)
         return npyError(ErrorCode::Unsupported, name,
                         "fortran_order=True is not supported (save np.ascontiguousarray(x) instead)");
@@ -276,22 +299,24 @@ Result<NpyHeader> parseNpyHeader(const unsigned char* data, std::size_t size, st
     if (order == '>' && (h.itemSize > 1 && h.kind != 'S' && h.kind != 'V'))
         return npyError(ErrorCode::Unsupported, name, "big-endian dtype '" + h.descr + "' is not supported");
     h.dtype = dtypeOf(h.kind, h.itemSize);
-    if (shape->items.size() > 16) return npyError(ErrorCode::Format, name, "shape has more than 16 dimensions");
+    if (shape->items.size() > 16)
+        return npyError(ErrorCode::Format, name, "shape has more than 16 dimensions");
     for (const PyValue& d : shape->items) {
         if (d.kind != PyValue::Int || d.i < 0)
             return npyError(ErrorCode::Format, name, "shape entries must be non-negative integers");
         h.shape.push_back(d.i);
     }
     if (!shapeElements(h.shape, &h.elements) || h.elements > ~std::uint64_t(0) / h.itemSize)
-        return npyError(ErrorCode::Format, name, "shape " + shapeText(h.shape) + " has an element count that overflows");
+        return npyError(ErrorCode::Format, name,
+                        "shape " + shapeText(h.shape) + " has an element count that overflows");
     h.dataBytes = h.elements * h.itemSize;
     h.dataOffset = span;
     const std::uint64_t available = totalSize - span;
     if (available != h.dataBytes)
         return npyError(ErrorCode::Format, name,
-                        (available < h.dataBytes ? "truncated: " : "size mismatch: ") + std::to_string(available) +
-                            " data bytes, but shape " + shapeText(h.shape) + " of '" + h.descr + "' needs " +
-                            std::to_string(h.dataBytes));
+                        (available < h.dataBytes ? "truncated: " : "size mismatch: ") +
+                            std::to_string(available) + " data bytes, but shape " + shapeText(h.shape) +
+                            " of '" + h.descr + "' needs " + std::to_string(h.dataBytes));
     return h;
 }
 

@@ -30,7 +30,8 @@ struct NpyHeader {
 constexpr std::size_t kNpyPreambleBytes = 12;
 // Total header size (preamble + dict) from the first kNpyPreambleBytes bytes; 0 with *error set when the
 // preamble is invalid.
-std::uint64_t npyHeaderSpan(const unsigned char* data, std::size_t size, const std::string& name, Status* error);
+std::uint64_t npyHeaderSpan(const unsigned char* data, std::size_t size, const std::string& name,
+                            Status* error);
 
 // Parses a .npy header from `size` available bytes; totalSize is the whole .npy size (array data
 // included) and must hold exactly dataOffset + dataBytes. `name` (file and member) starts every message.

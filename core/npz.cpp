@@ -3,12 +3,11 @@
 // addressed in place; deflated members go through libzip on a read-only buffer source.
 #include "core/npz.h"
 
-#include <zip.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <set>
+#include <zip.h>
 
 namespace tsa {
 
@@ -25,7 +24,8 @@ constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
 std::uint64_t le(const unsigned char* p, int bytes) {
     std::uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = bytes - 1; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -71,27 +71,31 @@ Status openMember(const unsigned char* data, std::uint64_t size, const std::stri
         return zipError(ErrorCode::Format, name, "member '" + m.memberName + "' not found by libzip");
     h->file = zip_fopen_index(h->archive, zip_uint64_t(index), 0);
     if (!h->file)
-        return zipError(ErrorCode::Format, name, "member '" + m.memberName +
-                                                     "': cannot inflate: " + zip_strerror(h->archive));
+        return zipError(ErrorCode::Format, name,
+                        "member '" + m.memberName + "': cannot inflate: " + zip_strerror(h->archive));
     return Status::success();
 }
 
 // Reads exactly n bytes (or fails) from an open member.
-Status readExactly(ZipHandle* h, const std::string& name, const NpzMember& m, unsigned char* out, std::uint64_t n) {
+Status readExactly(ZipHandle* h, const std::string& name, const NpzMember& m, unsigned char* out,
+                   std::uint64_t n) {
     while (n > 0) {
         const zip_int64_t got = zip_fread(h->file, out, n);
         if (got < 0)
-            return zipError(ErrorCode::Format, name, "member '" + m.memberName +
-                                                         "': corrupt compressed data: " + zip_file_strerror(h->file));
+            return zipError(ErrorCode::Format, name,
+                            "member '" + m.memberName +
+                                "': corrupt compressed data: " + zip_file_strerror(h->file));
         if (got == 0)
-            return zipError(ErrorCode::Format, name, "member '" + m.memberName + "': compressed data ends early");
+            return zipError(ErrorCode::Format, name,
+                            "member '" + m.memberName + "': compressed data ends early");
         out += got;
         n -= std::uint64_t(got);
     }
     return Status::success();
 }
 
-Status parseMemberHeader(const unsigned char* data, std::uint64_t size, const std::string& name, NpzMember* m) {
+Status parseMemberHeader(const unsigned char* data, std::uint64_t size, const std::string& name,
+                         NpzMember* m) {
     const std::string memberLabel = name + ": member '" + m->memberName + "'";
     if (!m->compressed) {
         const std::uint64_t avail = std::min<std::uint64_t>(m->uncompressedSize, kMaxNpyHeaderBytes + 16);
@@ -103,7 +107,8 @@ Status parseMemberHeader(const unsigned char* data, std::uint64_t size, const st
     if (m->uncompressedSize == 0) return zipError(ErrorCode::Format, memberLabel, "empty .npy (0 bytes)");
     ZipHandle zh;
     if (Status s = openMember(data, size, name, *m, &zh); !s.ok()) return s;
-    std::vector<unsigned char> head(std::size_t(std::min<std::uint64_t>(kNpyPreambleBytes, m->uncompressedSize)));
+    std::vector<unsigned char> head(
+        std::size_t(std::min<std::uint64_t>(kNpyPreambleBytes, m->uncompressedSize)));
     if (Status s = readExactly(&zh, name, *m, head.data(), head.size()); !s.ok()) return s;
     Status err;
     const std::uint64_t span = npyHeaderSpan(head.data(), head.size(), memberLabel, &err);
@@ -132,7 +137,8 @@ const NpzMember* NpzArchive::find(const std::string& n) const {
 }
 
 Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const std::string& name) {
-    if (size == 0) return zipError(ErrorCode::Format, name, "file is empty (0 bytes); expected an .npz archive");
+    if (size == 0)
+        return zipError(ErrorCode::Format, name, "file is empty (0 bytes); expected an .npz archive");
     if (size < 22) return zipError(ErrorCode::Format, name, "truncated: too short for a zip archive");
     // The end-of-central-directory record sits in the last 22 + 65535 (comment) bytes.
     std::uint64_t eocd = ~std::uint64_t(0);
@@ -144,7 +150,8 @@ Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const
         }
     }
     if (eocd == ~std::uint64_t(0))
-        return zipError(ErrorCode::Format, name, "truncated or not a zip archive: no end-of-central-directory record");
+        return zipError(ErrorCode::Format, name,
+                        "truncated or not a zip archive: no end-of-central-directory record");
     std::uint64_t entries = le(data + eocd + 10, 2);
     std::uint64_t cdSize = le(data + eocd + 12, 4);
     std::uint64_t cdOffset = le(data + eocd + 16, 4);
@@ -152,22 +159,25 @@ Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const
         return zipError(ErrorCode::Unsupported, name, "multi-disk zip archives are not supported");
     if (entries == 0xFFFF || cdSize == 0xFFFFFFFF || cdOffset == 0xFFFFFFFF) {
         if (eocd < 20 || le(data + eocd - 20, 4) != kZip64LocatorSig)
-            return zipError(ErrorCode::Format, name, "zip64 archive without a zip64 end-of-central-directory locator");
+            return zipError(ErrorCode::Format, name,
+                            "zip64 archive without a zip64 end-of-central-directory locator");
         const std::uint64_t z = le(data + eocd - 20 + 8, 8);
         if (!inside(z, 56, size) || le(data + z, 4) != kZip64EocdSig)
-            return zipError(ErrorCode::Format, name, "zip64 end-of-central-directory record out of range or corrupt");
+            return zipError(ErrorCode::Format, name,
+                            "zip64 end-of-central-directory record out of range or corrupt");
         entries = le(data + z + 32, 8);
         cdSize = le(data + z + 40, 8);
         cdOffset = le(data + z + 48, 8);
     }
     if (!inside(cdOffset, cdSize, size))
-        return zipError(ErrorCode::Format, name, "truncated: central directory [" + std::to_string(cdOffset) + ", +" +
-                                                     std::to_string(cdSize) + ") lies outside the file (" +
-                                                     std::to_string(size) + " bytes)");
+        return zipError(ErrorCode::Format, name,
+                        "truncated: central directory [" + std::to_string(cdOffset) + ", +" +
+                            std::to_string(cdSize) + ") lies outside the file (" + std::to_string(size) +
+                            " bytes)");
     if (entries > cdSize / 46)
-        return zipError(ErrorCode::Format, name, "central directory claims " + std::to_string(entries) +
-                                                     " entries, more than fit in its " + std::to_string(cdSize) +
-                                                     " bytes");
+        return zipError(ErrorCode::Format, name,
+                        "central directory claims " + std::to_string(entries) +
+                            " entries, more than fit in its " + std::to_string(cdSize) + " bytes");
 
     NpzArchive archive;
     std::set<std::string> seen;
@@ -185,7 +195,8 @@ Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const
         const std::uint64_t commentLen = le(data + p + 32, 2);
         std::uint64_t localOffset = le(data + p + 42, 4);
         if (!inside(p + 46, nameLen + extraLen + commentLen, cdEnd))
-            return zipError(ErrorCode::Format, name, "central directory entry " + std::to_string(e) + " runs past its end");
+            return zipError(ErrorCode::Format, name,
+                            "central directory entry " + std::to_string(e) + " runs past its end");
         const std::string memberName(reinterpret_cast<const char*>(data + p + 46), std::size_t(nameLen));
         const std::string label = name + ": member '" + memberName + "'";
         // Zip64 extended information: present fields follow the order uncompressed, compressed, offset.
@@ -211,23 +222,28 @@ Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const
         }
         if (flags & 1) return zipError(ErrorCode::Unsupported, label, "encrypted members are not supported");
         if (method != 0 && method != 8)
-            return zipError(ErrorCode::Unsupported, label, "compression method " + std::to_string(method) +
-                                                               " is not supported (only stored and deflate)");
+            return zipError(ErrorCode::Unsupported, label,
+                            "compression method " + std::to_string(method) +
+                                " is not supported (only stored and deflate)");
         if (!inside(localOffset, 30, size) || le(data + localOffset, 4) != kLocalSig)
-            return zipError(ErrorCode::Format, label, "local header offset " + std::to_string(localOffset) +
-                                                          " out of range or corrupt");
+            return zipError(ErrorCode::Format, label,
+                            "local header offset " + std::to_string(localOffset) +
+                                " out of range or corrupt");
         const std::uint64_t dataStart =
             localOffset + 30 + le(data + localOffset + 26, 2) + le(data + localOffset + 28, 2);
         if (!inside(dataStart, compSize, size))
-            return zipError(ErrorCode::Format, label, "truncated: data [" + std::to_string(dataStart) + ", +" +
-                                                          std::to_string(compSize) + ") runs past the end of the file");
+            return zipError(ErrorCode::Format, label,
+                            "truncated: data [" + std::to_string(dataStart) + ", +" +
+                                std::to_string(compSize) + ") runs past the end of the file");
         if (method == 0 && compSize != uncompSize)
-            return zipError(ErrorCode::Format, label, "stored member with compressed size " + std::to_string(compSize) +
-                                                          " != uncompressed size " + std::to_string(uncompSize));
+            return zipError(ErrorCode::Format, label,
+                            "stored member with compressed size " + std::to_string(compSize) +
+                                " != uncompressed size " + std::to_string(uncompSize));
         if (method == 8 && uncompSize > compSize * kMaxDeflateRatio + 1024)
-            return zipError(ErrorCode::Format, label, "claims " + std::to_string(uncompSize) + " bytes from " +
-                                                          std::to_string(compSize) +
-                                                          " compressed bytes, beyond what deflate can produce");
+            return zipError(ErrorCode::Format, label,
+                            "claims " + std::to_string(uncompSize) + " bytes from " +
+                                std::to_string(compSize) +
+                                " compressed bytes, beyond what deflate can produce");
         NpzMember m;
         m.memberName = memberName;
         m.name = memberName.substr(0, memberName.size() - 4);
@@ -244,8 +260,8 @@ Result<NpzArchive> parseNpz(const unsigned char* data, std::uint64_t size, const
     return archive;
 }
 
-Status readNpzMember(const unsigned char* data, std::uint64_t size, const std::string& name, const NpzMember& m,
-                     std::size_t chunkBytes, const ByteSink& sink) {
+Status readNpzMember(const unsigned char* data, std::uint64_t size, const std::string& name,
+                     const NpzMember& m, std::size_t chunkBytes, const ByteSink& sink) {
     chunkBytes = std::max<std::size_t>(chunkBytes, 1);
     if (!m.compressed) {
         const unsigned char* p = data + m.dataStart + m.npy.dataOffset;
@@ -271,23 +287,32 @@ Status readNpzMember(const unsigned char* data, std::uint64_t size, const std::s
     unsigned char extra;
     const zip_int64_t tail = zip_fread(zh.file, &extra, 1);
     if (tail != 0)
-        return zipError(ErrorCode::Format, name, "member '" + m.memberName + "': " +
-                                                     (tail < 0 ? std::string("corrupt compressed data: ") + zip_file_strerror(zh.file)
-                                                               : std::string("more data than its header says")));
+        return zipError(ErrorCode::Format, name,
+                        "member '" + m.memberName + "': " +
+                            (tail < 0 ? std::string("corrupt compressed data: ") + zip_file_strerror(zh.file)
+                                      : std::string("more data than its header says")));
     return Status::success();
 }
 
 std::vector<unsigned char> makeNpy(const std::string& descr, const std::vector<std::int64_t>& shape,
                                    const void* data, std::size_t bytes) {
     std::string dims;
-    for (std::size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        dims += (i ? ", " : "") + std::to_string(shape[i]);
     if (shape.size() == 1) dims += ','; // a Python 1-tuple
     std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
     // Like numpy: pad with spaces and a newline so the data starts 64-byte aligned.
     const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
     dict.append(total - 10 - dict.size() - 1, ' ');
     dict += '\n';
-    const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+    const unsigned char preamble[10] = {0x93,
+                                        'N',
+                                        'U',
+                                        'M',
+                                        'P',
+                                        'Y',
+                                        1,
+                                        0,
                                         static_cast<unsigned char>(dict.size() & 0xFF),
                                         static_cast<unsigned char>(dict.size() >> 8)};
     std::vector<unsigned char> out(10 + dict.size() + bytes);
@@ -300,10 +325,14 @@ std::vector<unsigned char> makeNpy(const std::string& descr, const std::vector<s
 Status writeNpz(const std::string& path, const std::vector<NpzEntry>& entries, bool compressed) {
     int err = 0;
     zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-    if (!za) return Status::error(ErrorCode::Io, path + ": cannot create zip archive (libzip error " + std::to_string(err) + ")");
+    if (!za)
+        return Status::error(ErrorCode::Io,
+                             path + ": cannot create zip archive (libzip error " + std::to_string(err) + ")");
     for (const NpzEntry& e : entries) {
         zip_source_t* src = zip_source_buffer(za, e.npy.data(), e.npy.size(), 0);
-        const zip_int64_t idx = src ? zip_file_add(za, (e.verbatim ? e.name : e.name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
+        const zip_int64_t idx =
+            src ? zip_file_add(za, (e.verbatim ? e.name : e.name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8)
+                : -1;
         if (idx < 0) {
             if (src) zip_source_free(src);
             const std::string msg = zip_strerror(za);

@@ -25,7 +25,7 @@ struct NpzMember {
 };
 
 struct NpzArchive {
-    std::vector<NpzMember> members; // in central-directory order
+    std::vector<NpzMember> members;   // in central-directory order
     std::vector<std::string> ignored; // members that are not .npy files
     const NpzMember* find(const std::string& name) const;
 };

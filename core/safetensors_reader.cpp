@@ -2,10 +2,9 @@
 // tensor entry against the file size, without touching tensor data.
 #include "core/safetensors_reader.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace tsa {
 
@@ -23,8 +22,10 @@ bool jsonDepthOk(const char* p, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const char c = p[i];
         if (inString) {
-            if (c == '\\') ++i;
-            else if (c == '"') inString = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                inString = false;
         } else if (c == '"') {
             inString = true;
         } else if (c == '{' || c == '[') {
@@ -60,9 +61,9 @@ bool jsonUint(const json& v, std::uint64_t* out) {
 
 std::size_t safetensorsDtypeSize(const std::string& n) {
     static const std::map<std::string, std::size_t> sizes = {
-        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2},
-        {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},    {"U32", 4},     {"F32", 4},
-        {"F64", 8},  {"I64", 8}, {"U64", 8}};
+        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+        {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
     auto it = sizes.find(n);
     return it == sizes.end() ? 0 : it->second;
 }
@@ -93,13 +94,15 @@ const SafetensorsEntry* SafetensorsHeader::find(const std::string& n) const {
     return nullptr;
 }
 
-Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint64_t size, const std::string& name) {
+Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint64_t size,
+                                           const std::string& name) {
     if (size == 0) return formatError(name, "file is empty (0 bytes); expected a safetensors capture");
     if (size < 8)
         return formatError(name, "truncated: " + std::to_string(size) +
                                      " bytes, shorter than the 8-byte safetensors header length");
     std::uint64_t headerBytes = 0;
-    for (int i = 7; i >= 0; --i) headerBytes = (headerBytes << 8) | data[i];
+    for (int i = 7; i >= 0; --i)
+        headerBytes = (headerBytes << 8) | data[i];
     if (headerBytes > kMaxSafetensorsHeaderBytes)
         return formatError(name, "header length " + std::to_string(headerBytes) + " bytes exceeds the " +
                                      std::to_string(kMaxSafetensorsHeaderBytes >> 20) +
@@ -108,14 +111,17 @@ Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint6
         return formatError(name, "truncated: header length " + std::to_string(headerBytes) +
                                      " bytes runs past the end of the file (" + std::to_string(size) +
                                      " bytes)");
-    if (headerBytes < 2) return formatError(name, "header length " + std::to_string(headerBytes) + " is too short for a JSON object");
+    if (headerBytes < 2)
+        return formatError(name, "header length " + std::to_string(headerBytes) +
+                                     " is too short for a JSON object");
 
     SafetensorsHeader header;
     header.headerBytes = headerBytes;
     header.dataStart = 8 + headerBytes;
     const char* text = reinterpret_cast<const char*>(data + 8);
     if (!jsonDepthOk(text, std::size_t(headerBytes)))
-        return formatError(name, "invalid JSON header: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        return formatError(name, "invalid JSON header: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                     " levels");
     json root;
     try {
         root = json::parse(text, text + headerBytes);
@@ -134,9 +140,13 @@ Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint6
             for (auto m = v.begin(); m != v.end(); ++m) {
                 // The format says string -> string; numbers and booleans from lenient writers are kept as
                 // their JSON text rather than refusing an otherwise good capture.
-                if (m.value().is_string()) header.metadata[m.key()] = m.value().get<std::string>();
-                else if (m.value().is_primitive()) header.metadata[m.key()] = m.value().dump();
-                else return formatError(name, "invalid header: __metadata__ value '" + m.key() + "' is not a string");
+                if (m.value().is_string())
+                    header.metadata[m.key()] = m.value().get<std::string>();
+                else if (m.value().is_primitive())
+                    header.metadata[m.key()] = m.value().dump();
+                else
+                    return formatError(name, "invalid header: __metadata__ value '" + m.key() +
+                                                 "' is not a string");
             }
             continue;
         }
@@ -159,7 +169,8 @@ Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint6
         if (elemSize == 0)
             return Status::error(ErrorCode::Unsupported, pre + "unsupported dtype '" + e.dtypeName + "'");
         e.dtype = dtypeFromName(e.dtypeName);
-        if (sh->size() > 16) return Status::error(ErrorCode::Format, pre + "shape has more than 16 dimensions");
+        if (sh->size() > 16)
+            return Status::error(ErrorCode::Format, pre + "shape has more than 16 dimensions");
         for (const json& d : *sh) {
             std::uint64_t u = 0;
             if (!jsonUint(d, &u) || u > (std::uint64_t(1) << 62))
@@ -167,8 +178,8 @@ Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint6
             e.shape.push_back(std::int64_t(u));
         }
         if (!shapeElements(e.shape, &e.elements))
-            return Status::error(ErrorCode::Format,
-                                 pre + "shape " + shapeText(e.shape) + " has an element count that overflows");
+            return Status::error(ErrorCode::Format, pre + "shape " + shapeText(e.shape) +
+                                                        " has an element count that overflows");
         std::uint64_t b = 0, en = 0;
         if (!jsonUint((*off)[0], &b) || !jsonUint((*off)[1], &en))
             return Status::error(ErrorCode::Format, pre + "data_offsets must be non-negative integers");
@@ -181,10 +192,11 @@ Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint6
                                      "] out of range: the data section has " + std::to_string(dataBytes) +
                                      " bytes (file truncated?)");
         if (e.elements > ~std::uint64_t(0) / elemSize || e.elements * elemSize != en - b)
-            return Status::error(ErrorCode::Format,
-                                 pre + "byte length " + std::to_string(en - b) + " does not match shape " +
-                                     shapeText(e.shape) + " of " + e.dtypeName + " (" +
-                                     std::to_string(e.elements) + " x " + std::to_string(elemSize) + " bytes)");
+            return Status::error(ErrorCode::Format, pre + "byte length " + std::to_string(en - b) +
+                                                        " does not match shape " + shapeText(e.shape) +
+                                                        " of " + e.dtypeName + " (" +
+                                                        std::to_string(e.elements) + " x " +
+                                                        std::to_string(elemSize) + " bytes)");
         e.begin = header.dataStart + b;
         e.end = header.dataStart + en;
         header.tensors.push_back(std::move(e));

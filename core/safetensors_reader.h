@@ -18,18 +18,18 @@ constexpr std::uint64_t kMaxSafetensorsHeaderBytes = std::uint64_t(100) << 20;
 
 struct SafetensorsEntry {
     std::string name;
-    std::string dtypeName;          // as written in the file ("F32", "I8", ...)
-    DType dtype = DType::Unknown;   // Unknown for valid safetensors dtypes TSA does not convert
+    std::string dtypeName;        // as written in the file ("F32", "I8", ...)
+    DType dtype = DType::Unknown; // Unknown for valid safetensors dtypes TSA does not convert
     std::vector<std::int64_t> shape;
     std::uint64_t elements = 0;
-    std::uint64_t begin = 0;        // absolute file offsets (header included), end - begin == bytes
+    std::uint64_t begin = 0; // absolute file offsets (header included), end - begin == bytes
     std::uint64_t end = 0;
     std::uint64_t bytes() const { return end - begin; }
 };
 
 struct SafetensorsHeader {
-    std::uint64_t headerBytes = 0;  // the JSON length from the first 8 bytes
-    std::uint64_t dataStart = 0;    // 8 + headerBytes
+    std::uint64_t headerBytes = 0;         // the JSON length from the first 8 bytes
+    std::uint64_t dataStart = 0;           // 8 + headerBytes
     std::vector<SafetensorsEntry> tensors; // sorted by name (JSON object order is not kept)
     std::map<std::string, std::string> metadata;
     const SafetensorsEntry* find(const std::string& name) const;
@@ -40,7 +40,8 @@ struct SafetensorsHeader {
 // known dtype, non-negative shape whose element count does not overflow, offsets inside the data section,
 // byte length equal to elements x dtype size, no two tensors overlapping. `name` (usually the path) starts
 // every message.
-Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint64_t size, const std::string& name);
+Result<SafetensorsHeader> parseSafetensors(const unsigned char* data, std::uint64_t size,
+                                           const std::string& name);
 
 // Bytes per element of a safetensors dtype name, 0 when unknown (covers dtypes DType does not have).
 std::size_t safetensorsDtypeSize(const std::string& dtypeName);

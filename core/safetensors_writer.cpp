@@ -5,12 +5,11 @@
 
 #include "core/safetensors_reader.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +34,9 @@ std::string baseName(const std::string& path) {
 
 } // namespace
 
-SafetensorsWriter::~SafetensorsWriter() { cancel(); }
+SafetensorsWriter::~SafetensorsWriter() {
+    cancel();
+}
 
 void SafetensorsWriter::cancel() {
     if (m_file) std::fclose(m_file);
@@ -51,7 +52,8 @@ Status SafetensorsWriter::fail(ErrorCode code, const std::string& what) {
 
 Status SafetensorsWriter::open(const std::string& path, std::vector<TensorSpec> tensors,
                                const std::map<std::string, std::string>& metadata) {
-    if (m_file) return Status::error(ErrorCode::InvalidArgument, path + ": writer is already open on " + m_path);
+    if (m_file)
+        return Status::error(ErrorCode::InvalidArgument, path + ": writer is already open on " + m_path);
     m_path = path;
     m_committed = false;
     m_tensors.clear();
@@ -62,7 +64,8 @@ Status SafetensorsWriter::open(const std::string& path, std::vector<TensorSpec> 
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty()) {
         nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : metadata) meta[k] = v;
+        for (const auto& [k, v] : metadata)
+            meta[k] = v;
         header["__metadata__"] = std::move(meta);
     }
     std::set<std::string> names;
@@ -101,8 +104,8 @@ Status SafetensorsWriter::open(const std::string& path, std::vector<TensorSpec> 
     if (fd < 0) {
         const int err = errno;
         m_tempPath.clear();
-        return Status::error(ErrorCode::Io, path + ": cannot create a temporary file in " + directoryOf(path) +
-                                                ": " + std::strerror(err));
+        return Status::error(ErrorCode::Io, path + ": cannot create a temporary file in " +
+                                                directoryOf(path) + ": " + std::strerror(err));
     }
     m_tempPath = templ.data();
     ::fchmod(fd, 0644); // mkstemp makes 0600; a capture is an ordinary shareable file
@@ -115,8 +118,10 @@ Status SafetensorsWriter::open(const std::string& path, std::vector<TensorSpec> 
 
     unsigned char len[8];
     std::uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    if (std::fwrite(len, 1, 8, m_file) != 8 || std::fwrite(text.data(), 1, text.size(), m_file) != text.size())
+    for (int i = 0; i < 8; ++i)
+        len[i] = static_cast<unsigned char>(n >> (8 * i));
+    if (std::fwrite(len, 1, 8, m_file) != 8 ||
+        std::fwrite(text.data(), 1, text.size(), m_file) != text.size())
         return fail(ErrorCode::Io, std::string("cannot write the header: ") + std::strerror(errno));
     return advance(0); // skips leading empty tensors
 }
@@ -163,7 +168,8 @@ Status SafetensorsWriter::writeFloats(const float* values, std::size_t count) {
                 out = m_buffer.data();
             }
             if (std::fwrite(out, elemSize, n, m_file) != n)
-                return fail(ErrorCode::Io, "write failed in tensor '" + t.name + "': " + std::strerror(errno));
+                return fail(ErrorCode::Io,
+                            "write failed in tensor '" + t.name + "': " + std::strerror(errno));
             done += n;
         }
         advance(take * elemSize);
@@ -192,9 +198,10 @@ Status SafetensorsWriter::writeBytes(const void* bytes, std::size_t count) {
 Status SafetensorsWriter::commit() {
     if (!m_file) return checkWritable(0, false);
     if (m_current < m_tensors.size())
-        return fail(ErrorCode::InvalidArgument,
-                    "tensor '" + m_tensors[m_current].name + "' incomplete: " + std::to_string(m_writtenInCurrent) +
-                        " of " + std::to_string(m_tensorBytes[m_current]) + " bytes written");
+        return fail(ErrorCode::InvalidArgument, "tensor '" + m_tensors[m_current].name +
+                                                    "' incomplete: " + std::to_string(m_writtenInCurrent) +
+                                                    " of " + std::to_string(m_tensorBytes[m_current]) +
+                                                    " bytes written");
     if (std::fflush(m_file) != 0 || ::fsync(::fileno(m_file)) != 0)
         return fail(ErrorCode::Io, std::string("cannot flush to disk: ") + std::strerror(errno));
     const int closed = std::fclose(m_file);

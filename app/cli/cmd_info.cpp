@@ -3,9 +3,8 @@
 #include "app/cli/cli_args.h"
 #include "core/capture.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace tsa::cli {
@@ -13,22 +12,25 @@ namespace tsa::cli {
 namespace {
 
 void printInfoUsage(std::FILE* out) {
-    std::fputs("usage: tsa info FILE [--json]\n"
-               "\n"
-               "Describes a Q/K/V capture (.safetensors or .npz): layers, query and kv heads, tokens, head dim,\n"
-               "dtype, and whether token ids, token strings and per-token drift are present.\n"
-               "  --json   print one JSON object (keys layers, q_heads, kv_heads, tokens, head_dim, dtype,\n"
-               "           has_tokens, has_drift, has_token_strings, model, layer_ids, model_layers, layout)\n",
-               out);
+    std::fputs(
+        "usage: tsa info FILE [--json]\n"
+        "\n"
+        "Describes a Q/K/V capture (.safetensors or .npz): layers, query and kv heads, tokens, head dim,\n"
+        "dtype, and whether token ids, token strings and per-token drift are present.\n"
+        "  --json   print one JSON object (keys layers, q_heads, kv_heads, tokens, head_dim, dtype,\n"
+        "           has_tokens, has_drift, has_token_strings, model, layer_ids, model_layers, layout)\n",
+        out);
 }
 
 // "0-4" for a contiguous run, else the ids listed.
 std::string layerIdText(const std::vector<int>& ids) {
     if (ids.empty()) return "";
     if (ids.back() - ids.front() + 1 == int(ids.size()))
-        return ids.size() == 1 ? std::to_string(ids[0]) : std::to_string(ids.front()) + "-" + std::to_string(ids.back());
+        return ids.size() == 1 ? std::to_string(ids[0])
+                               : std::to_string(ids.front()) + "-" + std::to_string(ids.back());
     std::string s;
-    for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        s += (i ? "," : "") + std::to_string(ids[i]);
     return s;
 }
 
@@ -46,13 +48,15 @@ int cmdInfo(const std::vector<std::string>& argv) {
         return kExitOk;
     }
     if (args.positional().size() != 1) {
-        std::fputs(args.positional().empty() ? "tsa info: missing FILE\n" : "tsa info: expected one FILE\n", stderr);
+        std::fputs(args.positional().empty() ? "tsa info: missing FILE\n" : "tsa info: expected one FILE\n",
+                   stderr);
         printInfoUsage(stderr);
         return kExitUsage;
     }
     const std::string& path = args.positional()[0];
     auto capture = Capture::open(path);
-    for (const std::string& w : capture.warnings) std::fprintf(stderr, "tsa info: warning: %s\n", w.c_str());
+    for (const std::string& w : capture.warnings)
+        std::fprintf(stderr, "tsa info: warning: %s\n", w.c_str());
     if (!capture.ok()) {
         std::fprintf(stderr, "tsa info: %s\n", capture.error().c_str());
         return kExitUsage;

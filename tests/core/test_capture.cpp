@@ -5,13 +5,12 @@
 #include "core/safetensors_writer.h"
 #include "test_capture_helpers.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <limits>
 #include <thread>
 #include <unistd.h>
@@ -51,7 +50,8 @@ TEST(Capture, OpensStories260K) {
     EXPECT_EQ(drift->size(), 512u);
     const auto means = (*cap)->layerDrift();
     ASSERT_EQ(means.size(), 5u);
-    for (double m : means) EXPECT_TRUE(std::isfinite(m) && m > 0);
+    for (double m : means)
+        EXPECT_TRUE(std::isfinite(m) && m > 0);
     EXPECT_TRUE((*cap)->nonFiniteReports().empty());
 }
 
@@ -84,7 +84,8 @@ TEST(Capture, TokenStringsFromMetadata) {
     TempDir dir;
     const std::string path = dir.file("s.safetensors");
     nlohmann::json strings = nlohmann::json::array();
-    for (int i = 0; i < 16; ++i) strings.push_back("tok" + std::to_string(i));
+    for (int i = 0; i < 16; ++i)
+        strings.push_back("tok" + std::to_string(i));
     ASSERT_TRUE(writeQkvCapture(path, {0}, {4, 2, 16, 8}, DType::F32,
                                 {{"format", "tsa-qkv/1"}, {"token_strings", strings.dump()}, {"model", "m"}})
                     .ok());
@@ -98,7 +99,8 @@ TEST(Capture, TokenStringsFromMetadata) {
 TEST(Capture, BadTokenStringsAreAWarningNotAnError) {
     TempDir dir;
     const std::string path = dir.file("s.safetensors");
-    ASSERT_TRUE(writeQkvCapture(path, {0}, {4, 2, 16, 8}, DType::F32, {{"token_strings", "[\"only one\"]"}}).ok());
+    ASSERT_TRUE(
+        writeQkvCapture(path, {0}, {4, 2, 16, 8}, DType::F32, {{"token_strings", "[\"only one\"]"}}).ok());
     auto cap = Capture::open(path);
     ASSERT_TRUE(cap.ok()) << cap.error();
     EXPECT_FALSE((*cap)->info().hasTokenStrings);
@@ -110,7 +112,8 @@ namespace {
 
 std::vector<float> seq(std::size_t n, float scale = 1.0f) {
     std::vector<float> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = float(i) * scale;
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = float(i) * scale;
     return v;
 }
 
@@ -153,7 +156,8 @@ TEST(Capture, LhdLayoutIsTransposed) {
         std::vector<float> v;
         for (Index l = 0; l < L; ++l)
             for (Index h = 0; h < heads; ++h)
-                for (Index d = 0; d < D; ++d) v.push_back(offset + float(100 * h + 10 * l + d));
+                for (Index d = 0; d < D; ++d)
+                    v.push_back(offset + float(100 * h + 10 * l + d));
         return floatBytes(v);
     };
     writeFile(path, buildSafetensors({{"layers.3.q", "F32", {L, Hq, D}, lhd(Hq, 0)},
@@ -174,7 +178,8 @@ TEST(Capture, LhdLayoutIsTransposed) {
     ASSERT_TRUE(layer.ok()) << layer.error();
     for (Index h = 0; h < Hq; ++h)
         for (Index l = 0; l < L; ++l)
-            for (Index d = 0; d < D; ++d) ASSERT_EQ((*layer)->q.row(h, l)[d], float(100 * h + 10 * l + d));
+            for (Index d = 0; d < D; ++d)
+                ASSERT_EQ((*layer)->q.row(h, l)[d], float(100 * h + 10 * l + d));
     EXPECT_EQ((*layer)->k.row(1, 4)[2], 1000.0f + 142.0f);
     EXPECT_EQ((*layer)->v.row(0, 2)[0], 2000.0f + 20.0f);
 }
@@ -261,7 +266,8 @@ TEST(Capture, ConcurrentLayerAccessIsSafe) {
             }
         });
     }
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     EXPECT_EQ(bad.load(), 0);
     EXPECT_LE((*cap)->cachedBytes(), opt.cacheBytes);
 }
@@ -324,7 +330,9 @@ TEST(Capture, NonFiniteInHalfPrecision) {
     q[0] = 0x00, q[1] = 0x7C, q[2] = 0x00, q[3] = 0x7E;
     Bytes kb = kv;
     kb[0] = 0xC0, kb[1] = 0x7F, kb[6] = 0x80, kb[7] = 0xFF;
-    writeFile(path, buildSafetensors({{"q", "F16", {2, 2, 2}, q}, {"k", "BF16", {1, 2, 2}, kb}, {"v", "BF16", {1, 2, 2}, kv}}));
+    writeFile(path,
+              buildSafetensors(
+                  {{"q", "F16", {2, 2, 2}, q}, {"k", "BF16", {1, 2, 2}, kb}, {"v", "BF16", {1, 2, 2}, kv}}));
     auto cap = Capture::open(path);
     ASSERT_TRUE(cap.ok()) << cap.error();
     auto l = (*cap)->layer(0);
@@ -350,7 +358,8 @@ TEST(Capture, LargeSparseCaptureOpensFastWith64BitOffsets) {
     nlohmann::json h = nlohmann::json::object();
     h["__metadata__"] = {{"format", "tsa-qkv/1"}, {"model", "sparse-test"}};
     std::uint64_t off = 0;
-    auto add = [&](const std::string& name, const char* dtype, std::vector<std::int64_t> shape, std::uint64_t bytes) {
+    auto add = [&](const std::string& name, const char* dtype, std::vector<std::int64_t> shape,
+                   std::uint64_t bytes) {
         h[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {off, off + bytes}}};
         const std::uint64_t begin = off;
         off += bytes;
@@ -376,7 +385,8 @@ TEST(Capture, LargeSparseCaptureOpensFastWith64BitOffsets) {
         ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), ssize_t(head.size()));
         // The last layer's drift, about 48 GB in: token t holds t * 0.5.
         std::vector<float> drift(static_cast<std::size_t>(L));
-        for (std::int64_t t = 0; t < L; ++t) drift[std::size_t(t)] = float(t) * 0.5f;
+        for (std::int64_t t = 0; t < L; ++t)
+            drift[std::size_t(t)] = float(t) * 0.5f;
         ASSERT_EQ(::pwrite(fd, drift.data(), drift.size() * 4, off_t(dataStart + driftAt.back())),
                   ssize_t(drift.size() * 4));
         if (::ftruncate(fd, off_t(total)) != 0) {
@@ -409,7 +419,8 @@ TEST(Capture, LargeSparseCaptureOpensFastWith64BitOffsets) {
 // about 3.2 GB of memory, so it runs only with TSA_LARGE_TESTS=1. Checks values planted at the far ends
 // of q and v, i.e. 64-bit element indices and file offsets in the conversion itself.
 TEST(Capture, LargeLayerConvertsWith64BitIndices) {
-    if (!std::getenv("TSA_LARGE_TESTS")) GTEST_SKIP() << "set TSA_LARGE_TESTS=1 (needs about 3.5 GB of memory)";
+    if (!std::getenv("TSA_LARGE_TESTS"))
+        GTEST_SKIP() << "set TSA_LARGE_TESTS=1 (needs about 3.5 GB of memory)";
     TempDir dir;
     const std::string path = dir.file("big.safetensors");
     const std::int64_t L = 131072, Hq = 32, Hkv = 8, D = 128;

@@ -3,10 +3,9 @@
 #include "core/capture.h"
 #include "test_capture_helpers.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <cstdlib>
+#include <gtest/gtest.h>
 #include <random>
 
 using namespace tsa;
@@ -22,12 +21,16 @@ struct BadCase {
     ErrorCode code;
 };
 
-Bytes f32(std::size_t n) { return Bytes(n * 4, 0); }
+Bytes f32(std::size_t n) {
+    return Bytes(n * 4, 0);
+}
 
 RawTensor t(const std::string& name, std::vector<std::int64_t> shape, const char* dtype = "F32") {
     std::uint64_t n = 1;
-    for (auto d : shape) n *= std::uint64_t(d);
-    return {name, dtype, shape, Bytes(std::size_t(n) * (std::string(dtype) == "F32" || std::string(dtype) == "I32" ? 4 : 2), 0)};
+    for (auto d : shape)
+        n *= std::uint64_t(d);
+    return {name, dtype, shape,
+            Bytes(std::size_t(n) * (std::string(dtype) == "F32" || std::string(dtype) == "I32" ? 4 : 2), 0)};
 }
 
 // A good single layer q [4, 8, 2], k/v [2, 8, 2] under the given id.
@@ -57,78 +60,136 @@ std::vector<BadCase> badCases() {
     }
     {
         Bytes b = rawSafetensors("{}");
-        for (int i = 0; i < 8; ++i) b[std::size_t(i)] = 0xFF; // 2^64 - 1: must not wrap around
+        for (int i = 0; i < 8; ++i)
+            b[std::size_t(i)] = 0xFF; // 2^64 - 1: must not wrap around
         c.push_back({"max_header_length", b, "", {"exceeds"}, ErrorCode::Format});
     }
-    c.push_back({"invalid_json", rawSafetensors("{\"layers.0.q\": {\"dtype\": \"F32\", "), "", {"invalid JSON"}, ErrorCode::Format});
+    c.push_back({"invalid_json",
+                 rawSafetensors("{\"layers.0.q\": {\"dtype\": \"F32\", "),
+                 "",
+                 {"invalid JSON"},
+                 ErrorCode::Format});
     c.push_back({"not_an_object", rawSafetensors("[1, 2, 3]   "), "", {"not an object"}, ErrorCode::Format});
-    c.push_back({"too_deep", rawSafetensors(std::string(100, '[') + std::string(100, ']')), "", {"nested"}, ErrorCode::Format});
-    c.push_back({"offsets_out_of_range",
-                 rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[4,8,2],"data_offsets":[0,256]}})", f32(10)),
-                 "layers.0.q", {"out of range"}, ErrorCode::Format});
-    c.push_back({"offsets_reversed",
-                 rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", f32(10)),
-                 "layers.0.q", {"end before"}, ErrorCode::Format});
+    c.push_back({"too_deep",
+                 rawSafetensors(std::string(100, '[') + std::string(100, ']')),
+                 "",
+                 {"nested"},
+                 ErrorCode::Format});
+    c.push_back(
+        {"offsets_out_of_range",
+         rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[4,8,2],"data_offsets":[0,256]}})", f32(10)),
+         "layers.0.q",
+         {"out of range"},
+         ErrorCode::Format});
+    c.push_back(
+        {"offsets_reversed",
+         rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", f32(10)),
+         "layers.0.q",
+         {"end before"},
+         ErrorCode::Format});
     c.push_back({"offsets_overlap",
                  rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
                                 R"("layers.0.k":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
                                 f32(6)),
-                 "layers.0.q", {"overlap", "layers.0.k"}, ErrorCode::Format});
-    c.push_back({"length_mismatch",
-                 rawSafetensors(R"({"layers.0.q":{"dtype":"F16","shape":[4,8,2],"data_offsets":[0,256]}})", f32(64)),
-                 "layers.0.q", {"byte length", "[4, 8, 2]", "F16"}, ErrorCode::Format});
+                 "layers.0.q",
+                 {"overlap", "layers.0.k"},
+                 ErrorCode::Format});
+    c.push_back(
+        {"length_mismatch",
+         rawSafetensors(R"({"layers.0.q":{"dtype":"F16","shape":[4,8,2],"data_offsets":[0,256]}})", f32(64)),
+         "layers.0.q",
+         {"byte length", "[4, 8, 2]", "F16"},
+         ErrorCode::Format});
     c.push_back({"unknown_dtype",
                  rawSafetensors(R"({"layers.0.q":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", f32(1)),
-                 "layers.0.q", {"unsupported dtype", "F12"}, ErrorCode::Unsupported});
+                 "layers.0.q",
+                 {"unsupported dtype", "F12"},
+                 ErrorCode::Unsupported});
     {
         auto tensors = goodLayer(0);
         tensors[1] = t("layers.0.k", {2, 8, 2}, "I32");
-        c.push_back({"integer_qkv", buildSafetensors(tensors), "layers.0.k", {"unsupported dtype", "I32"}, ErrorCode::Unsupported});
+        c.push_back({"integer_qkv",
+                     buildSafetensors(tensors),
+                     "layers.0.k",
+                     {"unsupported dtype", "I32"},
+                     ErrorCode::Unsupported});
     }
-    c.push_back({"shape_overflow",
-                 rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})", f32(1)),
-                 "layers.0.q", {"overflow"}, ErrorCode::Format});
-    c.push_back({"negative_shape",
-                 rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,4]}})", f32(1)),
-                 "layers.0.q", {"non-negative"}, ErrorCode::Format});
-    c.push_back({"missing_data_offsets", rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[1]}})", f32(1)),
-                 "layers.0.q", {"data_offsets"}, ErrorCode::Format});
+    c.push_back(
+        {"shape_overflow",
+         rawSafetensors(
+             R"({"layers.0.q":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})",
+             f32(1)),
+         "layers.0.q",
+         {"overflow"},
+         ErrorCode::Format});
+    c.push_back(
+        {"negative_shape",
+         rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,4]}})", f32(1)),
+         "layers.0.q",
+         {"non-negative"},
+         ErrorCode::Format});
+    c.push_back({"missing_data_offsets",
+                 rawSafetensors(R"({"layers.0.q":{"dtype":"F32","shape":[1]}})", f32(1)),
+                 "layers.0.q",
+                 {"data_offsets"},
+                 ErrorCode::Format});
     {
         auto tensors = goodLayer(0);
         tensors[1] = t("layers.0.k", {2, 7, 2});
         tensors[2] = t("layers.0.v", {2, 7, 2});
-        c.push_back({"tokens_disagree", buildSafetensors(tensors), "layers.0.k", {"tokens"}, ErrorCode::Shape});
+        c.push_back(
+            {"tokens_disagree", buildSafetensors(tensors), "layers.0.k", {"tokens"}, ErrorCode::Shape});
     }
     {
         auto tensors = goodLayer(0);
         tensors[1] = t("layers.0.k", {2, 8, 4});
         tensors[2] = t("layers.0.v", {2, 8, 4});
-        c.push_back({"head_dim_disagree", buildSafetensors(tensors), "layers.0.k", {"head dim"}, ErrorCode::Shape});
+        c.push_back(
+            {"head_dim_disagree", buildSafetensors(tensors), "layers.0.k", {"head dim"}, ErrorCode::Shape});
     }
     {
         auto tensors = goodLayer(0);
         tensors[2] = t("layers.0.v", {2, 8, 3});
-        c.push_back({"k_v_disagree", buildSafetensors(tensors), "layers.0.v", {"differs", "layers.0.k"}, ErrorCode::Shape});
+        c.push_back({"k_v_disagree",
+                     buildSafetensors(tensors),
+                     "layers.0.v",
+                     {"differs", "layers.0.k"},
+                     ErrorCode::Shape});
     }
     {
         auto tensors = goodLayer(0);
         tensors[0] = t("layers.0.q", {3, 8, 2});
-        c.push_back({"gqa_not_multiple", buildSafetensors(tensors), "layers.0.q", {"not a multiple", "3", "2"}, ErrorCode::Shape});
+        c.push_back({"gqa_not_multiple",
+                     buildSafetensors(tensors),
+                     "layers.0.q",
+                     {"not a multiple", "3", "2"},
+                     ErrorCode::Shape});
     }
     {
         auto tensors = concat(goodLayer(0), goodLayer(1));
         tensors.push_back(t("layers.2.q", {4, 8, 2}));
         tensors.push_back(t("layers.2.v", {2, 8, 2}));
-        c.push_back({"missing_k", buildSafetensors(tensors), "layers.2.k", {"layer 2", "missing", "layers.2.q"}, ErrorCode::Format});
+        c.push_back({"missing_k",
+                     buildSafetensors(tensors),
+                     "layers.2.k",
+                     {"layer 2", "missing", "layers.2.q"},
+                     ErrorCode::Format});
     }
-    c.push_back({"id_beyond_num_layers", buildSafetensors(concat(goodLayer(0), goodLayer(4)), {{"num_layers", "4"}}),
-                 "layers.4.q", {"num_layers", "out of range"}, ErrorCode::Format});
-    c.push_back({"num_layers_not_a_number", buildSafetensors(goodLayer(0), {{"num_layers", "four"}}), "",
-                 {"num_layers", "four"}, ErrorCode::Format});
+    c.push_back({"id_beyond_num_layers",
+                 buildSafetensors(concat(goodLayer(0), goodLayer(4)), {{"num_layers", "4"}}),
+                 "layers.4.q",
+                 {"num_layers", "out of range"},
+                 ErrorCode::Format});
+    c.push_back({"num_layers_not_a_number",
+                 buildSafetensors(goodLayer(0), {{"num_layers", "four"}}),
+                 "",
+                 {"num_layers", "four"},
+                 ErrorCode::Format});
     {
         auto tensors = concat(goodLayer(0), goodLayer(1));
         tensors[3] = t("layers.1.q", {2, 8, 2});
-        c.push_back({"layers_disagree", buildSafetensors(tensors), "layers.1.q", {"all layers"}, ErrorCode::Shape});
+        c.push_back(
+            {"layers_disagree", buildSafetensors(tensors), "layers.1.q", {"all layers"}, ErrorCode::Shape});
     }
     {
         auto tensors = goodLayer(0);
@@ -145,19 +206,39 @@ std::vector<BadCase> badCases() {
         tensors[0] = t("layers.0.q", {4, 0, 2});
         tensors[1] = t("layers.0.k", {2, 0, 2});
         tensors[2] = t("layers.0.v", {2, 0, 2});
-        c.push_back({"zero_tokens", buildSafetensors(tensors), "layers.0.q", {"empty dimension"}, ErrorCode::Shape});
+        c.push_back(
+            {"zero_tokens", buildSafetensors(tensors), "layers.0.q", {"empty dimension"}, ErrorCode::Shape});
     }
-    c.push_back({"mixed_naming", buildSafetensors(concat(goodLayer(0), {t("q", {4, 8, 2})})), "", {"mixes"}, ErrorCode::Format});
+    c.push_back({"mixed_naming",
+                 buildSafetensors(concat(goodLayer(0), {t("q", {4, 8, 2})})),
+                 "",
+                 {"mixes"},
+                 ErrorCode::Format});
     c.push_back({"no_qkv", buildSafetensors({t("weights", {4})}), "", {"no Q/K/V"}, ErrorCode::Format});
-    c.push_back({"drift_wrong_length", buildSafetensors(concat(goodLayer(0), {t("layers.0.drift", {7})})),
-                 "layers.0.drift", {"expected [8]"}, ErrorCode::Shape});
-    c.push_back({"tokens_wrong_dtype", buildSafetensors(concat(goodLayer(0), {t("tokens", {8}, "F32")})), "tokens",
-                 {"unsupported dtype"}, ErrorCode::Unsupported});
-    c.push_back({"tokens_wrong_length", buildSafetensors(concat(goodLayer(0), {t("tokens", {9}, "I32")})), "tokens",
-                 {"expected [8]"}, ErrorCode::Shape});
-    c.push_back({"unknown_layout", buildSafetensors(goodLayer(0), {{"layout", "DLH"}}), "", {"layout", "DLH"},
+    c.push_back({"drift_wrong_length",
+                 buildSafetensors(concat(goodLayer(0), {t("layers.0.drift", {7})})),
+                 "layers.0.drift",
+                 {"expected [8]"},
+                 ErrorCode::Shape});
+    c.push_back({"tokens_wrong_dtype",
+                 buildSafetensors(concat(goodLayer(0), {t("tokens", {8}, "F32")})),
+                 "tokens",
+                 {"unsupported dtype"},
                  ErrorCode::Unsupported});
-    c.push_back({"newer_format", buildSafetensors(goodLayer(0), {{"format", "tsa-qkv/2"}}), "", {"tsa-qkv/2"},
+    c.push_back({"tokens_wrong_length",
+                 buildSafetensors(concat(goodLayer(0), {t("tokens", {9}, "I32")})),
+                 "tokens",
+                 {"expected [8]"},
+                 ErrorCode::Shape});
+    c.push_back({"unknown_layout",
+                 buildSafetensors(goodLayer(0), {{"layout", "DLH"}}),
+                 "",
+                 {"layout", "DLH"},
+                 ErrorCode::Unsupported});
+    c.push_back({"newer_format",
+                 buildSafetensors(goodLayer(0), {{"format", "tsa-qkv/2"}}),
+                 "",
+                 {"tsa-qkv/2"},
                  ErrorCode::Unsupported});
     return c;
 }
@@ -179,7 +260,8 @@ TEST(CaptureErrors, EachMalformedFileGetsAClearError) {
             EXPECT_NE(msg.find("'" + c.tensor + "'"), std::string::npos) << msg;
         }
         const std::string problem = msg.substr(std::min(msg.size(), path.size()));
-        for (const auto& w : c.words) EXPECT_NE(problem.find(w), std::string::npos) << "'" << w << "' not in: " << msg;
+        for (const auto& w : c.words)
+            EXPECT_NE(problem.find(w), std::string::npos) << "'" << w << "' not in: " << msg;
         EXPECT_EQ(int(cap.status().code), int(c.code)) << msg;
         // The in-memory path gives the same verdict.
         auto mem = Capture::openBuffer(c.bytes, "buffer");
@@ -199,7 +281,8 @@ TEST(CaptureErrors, MissingFileAndDirectoryAreIoErrors) {
 }
 
 TEST(CaptureErrors, IgnoredTensorsAndForeignFormatAreWarnings) {
-    auto bytes = buildSafetensors(concat(goodLayer(0), {t("lm_head", {4}), t("layers.0.mlp", {4})}), {{"format", "other"}});
+    auto bytes = buildSafetensors(concat(goodLayer(0), {t("lm_head", {4}), t("layers.0.mlp", {4})}),
+                                  {{"format", "other"}});
     auto cap = Capture::openBuffer(bytes, "mem");
     ASSERT_TRUE(cap.ok()) << cap.error();
     ASSERT_EQ(cap.warnings.size(), 2u);

@@ -4,8 +4,6 @@
 
 #include "core/safetensors_writer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,7 +52,8 @@ inline Bytes rawSafetensors(const std::string& header, const Bytes& data = {}) {
     Bytes out;
     out.reserve(8 + header.size() + data.size());
     const std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(n >> (8 * i)));
+    for (int i = 0; i < 8; ++i)
+        out.push_back(static_cast<unsigned char>(n >> (8 * i)));
     out.insert(out.end(), header.begin(), header.end());
     out.insert(out.end(), data.begin(), data.end());
     return out;
@@ -67,12 +67,15 @@ struct RawTensor {
 };
 
 // A well-formed safetensors image of the given tensors (offsets computed in order).
-inline Bytes buildSafetensors(const std::vector<RawTensor>& tensors, const nlohmann::json& metadata = nullptr) {
+inline Bytes buildSafetensors(const std::vector<RawTensor>& tensors,
+                              const nlohmann::json& metadata = nullptr) {
     nlohmann::json h = nlohmann::json::object();
     if (!metadata.is_null()) h["__metadata__"] = metadata;
     Bytes data;
     for (const auto& t : tensors) {
-        h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.data.size()}}};
+        h[t.name] = {{"dtype", t.dtype},
+                     {"shape", t.shape},
+                     {"data_offsets", {data.size(), data.size() + t.data.size()}}};
         data.insert(data.end(), t.data.begin(), t.data.end());
     }
     std::string text = h.dump();
@@ -114,7 +117,8 @@ inline Status writeQkvCapture(const std::string& path, const std::vector<int>& i
     if (Status st = w.open(path, specs, metadata); !st.ok()) return st;
     if (withTokens) {
         std::vector<std::int32_t> tok(std::size_t(s.tokens));
-        for (std::int64_t i = 0; i < s.tokens; ++i) tok[std::size_t(i)] = std::int32_t(i * 3 + 1);
+        for (std::int64_t i = 0; i < s.tokens; ++i)
+            tok[std::size_t(i)] = std::int32_t(i * 3 + 1);
         if (Status st = w.writeBytes(tok.data(), tok.size() * 4); !st.ok()) return st;
     }
     for (int id : ids) {
@@ -123,13 +127,15 @@ inline Status writeQkvCapture(const std::string& path, const std::vector<int>& i
             std::vector<float> row(std::size_t(s.dim));
             for (std::int64_t h = 0; h < heads; ++h)
                 for (std::int64_t l = 0; l < s.tokens; ++l) {
-                    for (std::int64_t d = 0; d < s.dim; ++d) row[std::size_t(d)] = qkvValue(id, t, h, l, d);
+                    for (std::int64_t d = 0; d < s.dim; ++d)
+                        row[std::size_t(d)] = qkvValue(id, t, h, l, d);
                     if (Status st = w.writeFloats(row.data(), row.size()); !st.ok()) return st;
                 }
         }
         if (withDrift) {
             std::vector<float> drift(std::size_t(s.tokens));
-            for (std::int64_t l = 0; l < s.tokens; ++l) drift[std::size_t(l)] = 0.01f * float(id + 1) + 0.001f * float(l);
+            for (std::int64_t l = 0; l < s.tokens; ++l)
+                drift[std::size_t(l)] = 0.01f * float(id + 1) + 0.001f * float(l);
             if (Status st = w.writeFloats(drift.data(), drift.size()); !st.ok()) return st;
         }
     }

@@ -2,11 +2,10 @@
 // a brute-force reference on random and boundary floats, subnormals, overflow, Inf and NaN.
 #include "core/dtype.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <gtest/gtest.h>
 #include <limits>
 #include <random>
 #include <vector>
@@ -24,8 +23,8 @@ float bitsToFloat(std::uint32_t b) {
 // Nearest representable value (ties to the even encoding) among the non-negative finite values of a
 // 16-bit format, given as (value, encoding) sorted by value. Returns the encoding, or `infBits` when x
 // rounds past the largest finite value (halfway counts as past, like IEEE).
-std::uint16_t nearest(const std::vector<std::pair<double, std::uint16_t>>& table, double x, double nextAfterMax,
-                      std::uint16_t infBits) {
+std::uint16_t nearest(const std::vector<std::pair<double, std::uint16_t>>& table, double x,
+                      double nextAfterMax, std::uint16_t infBits) {
     const double maxv = table.back().first;
     if (x >= (maxv + nextAfterMax) / 2) return infBits;
     auto it = std::lower_bound(table.begin(), table.end(), std::make_pair(x, std::uint16_t(0)),
@@ -39,16 +38,19 @@ std::uint16_t nearest(const std::vector<std::pair<double, std::uint16_t>>& table
     return (lo.second & 1) == 0 ? lo.second : hi.second;
 }
 
-std::vector<std::pair<double, std::uint16_t>> positiveTable(float (*decode)(std::uint16_t), std::uint16_t infBits) {
+std::vector<std::pair<double, std::uint16_t>> positiveTable(float (*decode)(std::uint16_t),
+                                                            std::uint16_t infBits) {
     std::vector<std::pair<double, std::uint16_t>> t;
-    for (std::uint32_t b = 0; b < infBits; ++b) t.emplace_back(double(decode(std::uint16_t(b))), std::uint16_t(b));
+    for (std::uint32_t b = 0; b < infBits; ++b)
+        t.emplace_back(double(decode(std::uint16_t(b))), std::uint16_t(b));
     return t; // encodings of non-negative finite values increase with value
 }
 
 } // namespace
 
 TEST(DType, NamesAndSizes) {
-    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32, DType::I64, DType::U8, DType::Bool})
+    for (DType t :
+         {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32, DType::I64, DType::U8, DType::Bool})
         EXPECT_EQ(dtypeFromName(dtypeName(t)), t);
     EXPECT_EQ(dtypeFromName("F8_E4M3"), DType::Unknown);
     EXPECT_EQ(dtypeFromName("f32"), DType::Unknown) << "safetensors names are upper case";
@@ -86,7 +88,7 @@ TEST(DType, F16KnownValues) {
     EXPECT_EQ(f16ToFloat(0x3C00), 1.0f);
     EXPECT_EQ(f16ToFloat(0xC000), -2.0f);
     EXPECT_EQ(f16ToFloat(0x7BFF), 65504.0f);
-    EXPECT_EQ(f16ToFloat(0x0001), std::ldexp(1.0f, -24)); // smallest subnormal
+    EXPECT_EQ(f16ToFloat(0x0001), std::ldexp(1.0f, -24));    // smallest subnormal
     EXPECT_EQ(f16ToFloat(0x03FF), std::ldexp(1023.0f, -24)); // largest subnormal
     EXPECT_EQ(f16ToFloat(0x0400), std::ldexp(1.0f, -14));    // smallest normal
     EXPECT_TRUE(std::isinf(f16ToFloat(0x7C00)) && f16ToFloat(0x7C00) > 0);
@@ -124,7 +126,8 @@ TEST(DType, Bf16KnownValues) {
     EXPECT_EQ(floatToBf16(std::numeric_limits<float>::infinity()), 0x7F80);
     EXPECT_EQ(floatToBf16(-std::numeric_limits<float>::infinity()), 0xFF80);
     EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(std::numeric_limits<float>::quiet_NaN()))));
-    EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(bitsToFloat(0x7F800001u))))) << "low-payload NaN stays NaN";
+    EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(bitsToFloat(0x7F800001u)))))
+        << "low-payload NaN stays NaN";
     EXPECT_EQ(floatToBf16(bitsToFloat(0x00000001u)), 0x0000) << "smallest float subnormal rounds to 0";
     EXPECT_EQ(floatToBf16(bitsToFloat(0x00008000u)), 0x0000) << "tie to even";
     EXPECT_EQ(floatToBf16(bitsToFloat(0x00018000u)), 0x0002) << "tie to even";
@@ -136,8 +139,10 @@ TEST(DType, RoundToNearestEvenAgainstBruteForce) {
     const auto bf16 = positiveTable(bf16ToFloat, 0x7F80);
     std::mt19937 rng(42);
     std::vector<float> xs;
-    for (int i = 0; i < 200000; ++i) xs.push_back(bitsToFloat(rng() & 0x7FFFFFFFu)); // any positive bit pattern
-    for (int i = 0; i < 100000; ++i) xs.push_back(std::ldexp(float(rng() % 1000000) / 1000000.0f, int(rng() % 50) - 30));
+    for (int i = 0; i < 200000; ++i)
+        xs.push_back(bitsToFloat(rng() & 0x7FFFFFFFu)); // any positive bit pattern
+    for (int i = 0; i < 100000; ++i)
+        xs.push_back(std::ldexp(float(rng() % 1000000) / 1000000.0f, int(rng() % 50) - 30));
     for (const auto& [v, b] : f16) { // exact midpoints and their neighbours
         (void)b;
         const float x = float(v);

@@ -12,7 +12,9 @@ using namespace tsa::test;
 
 namespace {
 
-std::vector<std::int64_t> qkvShape(int t, QkvShape s) { return {t == 0 ? s.qHeads : s.kvHeads, s.tokens, s.dim}; }
+std::vector<std::int64_t> qkvShape(int t, QkvShape s) {
+    return {t == 0 ? s.qHeads : s.kvHeads, s.tokens, s.dim};
+}
 
 Bytes npyOf(const std::vector<float>& v, const std::vector<std::int64_t>& shape) {
     return makeNpy("<f4", shape, v.data(), v.size() * 4);
@@ -23,7 +25,8 @@ std::vector<float> qkvData(int layer, int t, QkvShape s) {
     const auto shape = qkvShape(t, s);
     for (std::int64_t h = 0; h < shape[0]; ++h)
         for (std::int64_t l = 0; l < s.tokens; ++l)
-            for (std::int64_t d = 0; d < s.dim; ++d) v.push_back(qkvValue(layer, t, h, l, d));
+            for (std::int64_t d = 0; d < s.dim; ++d)
+                v.push_back(qkvValue(layer, t, h, l, d));
     return v;
 }
 
@@ -31,11 +34,13 @@ std::vector<NpzEntry> qkvEntries(const std::vector<int>& ids, QkvShape s, bool w
     std::vector<NpzEntry> e;
     for (int id : ids)
         for (int t = 0; t < 3; ++t)
-            e.push_back({"layers." + std::to_string(id) + "." + "qkv"[t], npyOf(qkvData(id, t, s), qkvShape(t, s))});
+            e.push_back(
+                {"layers." + std::to_string(id) + "." + "qkv"[t], npyOf(qkvData(id, t, s), qkvShape(t, s))});
     if (withTokens) {
         // numpy's default integer is int64: accepted and narrowed.
         std::vector<std::int64_t> tok(std::size_t(s.tokens));
-        for (std::size_t i = 0; i < tok.size(); ++i) tok[i] = std::int64_t(i) * 2;
+        for (std::size_t i = 0; i < tok.size(); ++i)
+            tok[i] = std::int64_t(i) * 2;
         e.push_back({"tokens", makeNpy("<i8", {s.tokens}, tok.data(), tok.size() * 8)});
     }
     return e;
@@ -106,12 +111,14 @@ TEST(Npz, SingleLayerAndMetadataMemberWithLhdLayout) {
     std::vector<float> lhd;
     for (std::int64_t l = 0; l < L; ++l)
         for (std::int64_t h = 0; h < H; ++h)
-            for (std::int64_t d = 0; d < D; ++d) lhd.push_back(float(100 * h + 10 * l + d));
+            for (std::int64_t d = 0; d < D; ++d)
+                lhd.push_back(float(100 * h + 10 * l + d));
     ASSERT_TRUE(writeNpz(path,
                          {{"q", npyOf(lhd, {1, L, H, D})},
                           {"k", npyOf(lhd, {L, H, D})},
                           {"v", npyOf(lhd, {L, H, D})},
-                          {"__metadata__", unicodeScalar(R"({"layout": "LHD", "model": "np-model", "num_layers": 2})")}},
+                          {"__metadata__",
+                           unicodeScalar(R"({"layout": "LHD", "model": "np-model", "num_layers": 2})")}},
                          true)
                     .ok());
     auto cap = Capture::open(path);
@@ -158,7 +165,8 @@ TEST(Npz, SameDataAsSafetensors) {
     auto a = Capture::open(dir.file("a.safetensors"));
     auto b = Capture::open(dir.file("a.npz"));
     ASSERT_TRUE(a.ok() && b.ok());
-    for (int i = 0; i < 2; ++i) EXPECT_EQ((*(*a)->layer(i))->k.data, (*(*b)->layer(i))->k.data);
+    for (int i = 0; i < 2; ++i)
+        EXPECT_EQ((*(*a)->layer(i))->k.data, (*(*b)->layer(i))->k.data);
 }
 
 TEST(NpyHeader, ParsesNumpyHeaders) {
@@ -199,7 +207,8 @@ Bytes npyWithDict(const std::string& dict, std::size_t dataBytes, unsigned char 
         v.push_back(static_cast<unsigned char>(dict.size() & 0xFF));
         v.push_back(static_cast<unsigned char>(dict.size() >> 8));
     } else {
-        for (int i = 0; i < 4; ++i) v.push_back(static_cast<unsigned char>(dict.size() >> (8 * i)));
+        for (int i = 0; i < 4; ++i)
+            v.push_back(static_cast<unsigned char>(dict.size() >> (8 * i)));
     }
     v.insert(v.end(), dict.begin(), dict.end());
     v.resize(v.size() + dataBytes);
@@ -240,7 +249,8 @@ TEST(NpyHeader, MalformedHeadersAreErrors) {
         {"not_dict", npyWithDict("(1, 2)", 0), "not a dict"},
     };
     for (const Case& c : cases) {
-        auto h = parseNpyHeader(c.bytes.data(), c.bytes.size(), c.bytes.size(), std::string("f.npz: member '") + c.label + "'");
+        auto h = parseNpyHeader(c.bytes.data(), c.bytes.size(), c.bytes.size(),
+                                std::string("f.npz: member '") + c.label + "'");
         ASSERT_FALSE(h.ok()) << c.label;
         EXPECT_NE(h.error().find(c.label), std::string::npos) << h.error();
         EXPECT_NE(h.error().find(c.word), std::string::npos) << c.label << ": " << h.error();
@@ -266,7 +276,8 @@ TEST(Npz, MalformedArchivesAreErrors) {
         EXPECT_NE(cap.error().find(word), std::string::npos) << cap.error();
     };
     // Truncated: the end-of-central-directory record is gone.
-    expectError("truncated", Bytes(good.begin(), good.begin() + std::ptrdiff_t(good.size() / 2)), "truncated");
+    expectError("truncated", Bytes(good.begin(), good.begin() + std::ptrdiff_t(good.size() / 2)),
+                "truncated");
     // Truncated zip magic only.
     expectError("zip_magic_only", Bytes{'P', 'K', 3, 4}, "truncated");
     // The .npy inside a stored member disagrees with its data length.

@@ -51,10 +51,10 @@ TEST(Safetensors, MetadataForms) {
 TEST(Safetensors, EmptyTensorsHolesAndAllStandardDtypes) {
     std::string header = "{";
     std::uint64_t off = 0;
-    const std::vector<std::pair<std::string, int>> dtypes = {{"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1},
-                                                            {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
-                                                            {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4},
-                                                            {"F64", 8},  {"I64", 8}, {"U64", 8}};
+    const std::vector<std::pair<std::string, int>> dtypes = {
+        {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+        {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
     for (const auto& [name, size] : dtypes) {
         header += "\"t_" + name + "\":{\"dtype\":\"" + name + "\",\"shape\":[3],\"data_offsets\":[" +
                   std::to_string(off) + "," + std::to_string(off + 3 * std::uint64_t(size)) + "]},";
@@ -90,7 +90,8 @@ TEST(Safetensors, HeaderOnlyFileAndLengthEdgeCases) {
     // Exactly at the cap is still only a length check away from the file size.
     b = rawSafetensors("{}");
     const std::uint64_t cap = kMaxSafetensorsHeaderBytes;
-    for (int i = 0; i < 8; ++i) b[std::size_t(i)] = static_cast<unsigned char>(cap >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        b[std::size_t(i)] = static_cast<unsigned char>(cap >> (8 * i));
     h = parseSafetensors(b.data(), b.size(), "m");
     ASSERT_FALSE(h.ok());
     EXPECT_NE(h.error().find("past the end"), std::string::npos) << h.error();

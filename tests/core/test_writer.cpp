@@ -5,9 +5,8 @@
 #include "core/safetensors_writer.h"
 #include "test_capture_helpers.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+#include <gtest/gtest.h>
 
 using namespace tsa;
 using namespace tsa::test;
@@ -18,7 +17,8 @@ void expectRoundTrip(DType dtype) {
     TempDir dir;
     const std::string path = dir.file(std::string("rt_") + dtypeName(dtype) + ".safetensors");
     QkvShape s{4, 2, 24, 8};
-    ASSERT_TRUE(writeQkvCapture(path, {0, 1, 2}, s, dtype, {{"format", "tsa-qkv/1"}, {"model", "unit"}}).ok());
+    ASSERT_TRUE(
+        writeQkvCapture(path, {0, 1, 2}, s, dtype, {{"format", "tsa-qkv/1"}, {"model", "unit"}}).ok());
     auto cap = Capture::open(path);
     ASSERT_TRUE(cap.ok()) << cap.error();
     const CaptureInfo& info = (*cap)->info();
@@ -44,9 +44,15 @@ void expectRoundTrip(DType dtype) {
 
 } // namespace
 
-TEST(Writer, RoundTripF32) { expectRoundTrip(DType::F32); }
-TEST(Writer, RoundTripF16) { expectRoundTrip(DType::F16); }
-TEST(Writer, RoundTripBF16) { expectRoundTrip(DType::BF16); }
+TEST(Writer, RoundTripF32) {
+    expectRoundTrip(DType::F32);
+}
+TEST(Writer, RoundTripF16) {
+    expectRoundTrip(DType::F16);
+}
+TEST(Writer, RoundTripBF16) {
+    expectRoundTrip(DType::BF16);
+}
 
 TEST(Writer, RoundingOnConversion) {
     TempDir dir;
@@ -66,7 +72,7 @@ TEST(Writer, RoundingOnConversion) {
     EXPECT_EQ(bf16ToFloat(u16(a)), 1.0f); // halfway rounds to even
     EXPECT_EQ(u16(a + 2), floatToBf16(v[1]));
     EXPECT_EQ(u16(c), floatToF16(v[3]));
-    EXPECT_EQ(f16ToFloat(u16(c)), 1.0f);        // halfway rounds to even
+    EXPECT_EQ(f16ToFloat(u16(c)), 1.0f);             // halfway rounds to even
     EXPECT_TRUE(std::isinf(f16ToFloat(u16(c + 2)))); // 65520 rounds past the largest half
     EXPECT_EQ(f16ToFloat(u16(c + 4)), 0.0f);
 }
@@ -75,7 +81,8 @@ TEST(Writer, HeaderIsPaddedAndOffsetsAreContiguous) {
     TempDir dir;
     const std::string path = dir.file("pad.safetensors");
     SafetensorsWriter w;
-    ASSERT_TRUE(w.open(path, {{"x", DType::F32, {3}}, {"empty", DType::F32, {0, 4}}, {"ids", DType::I32, {2}}},
+    ASSERT_TRUE(w.open(path,
+                       {{"x", DType::F32, {3}}, {"empty", DType::F32, {0, 4}}, {"ids", DType::I32, {2}}},
                        {{"format", "tsa-qkv/1"}, {"k", "v\"quoted\""}})
                     .ok());
     const float x[3] = {1, 2, 3};
@@ -85,7 +92,8 @@ TEST(Writer, HeaderIsPaddedAndOffsetsAreContiguous) {
     ASSERT_TRUE(w.commit().ok());
     const Bytes b = readFile(path);
     std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | b[std::size_t(i)];
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | b[std::size_t(i)];
     EXPECT_EQ(n % 8, 0u);
     EXPECT_EQ(b.size(), 8 + n + 12 + 8);
     EXPECT_EQ(b[8 + n - 1], ' ');
@@ -114,7 +122,8 @@ TEST(Writer, NothingAppearsBeforeCommitAndOldFileSurvivesAFailedWrite) {
     }
     EXPECT_EQ(readFile(path), (Bytes{'o', 'l', 'd'}));
     int entries = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++entries;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        (void)e, ++entries;
     EXPECT_EQ(entries, 1) << "temporary file left behind";
 }
 
@@ -184,6 +193,7 @@ TEST(Writer, CancelRemovesTheTemporaryAndAllowsReopening) {
     ASSERT_TRUE(w.writeFloats(&x, 1).ok());
     ASSERT_TRUE(w.commit().ok());
     int entries = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++entries;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        (void)e, ++entries;
     EXPECT_EQ(entries, 1);
 }

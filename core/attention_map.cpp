@@ -1,10 +1,9 @@
 #include "core/attention_map.h"
 
 #include <Eigen/Core>
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
+#include <omp.h>
 #include <string>
 
 namespace tsa {
@@ -13,23 +12,29 @@ namespace {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-bool cancelled(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
+bool cancelled(const std::atomic<bool>* flag) {
+    return flag && flag->load(std::memory_order_relaxed);
+}
 
 } // namespace
 
 Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head, const float* lse,
                                          const AttentionMapConfig& config) {
-    if (q.empty() || k.empty()) return Status::error(ErrorCode::InvalidArgument, "attention map: empty tensors");
+    if (q.empty() || k.empty())
+        return Status::error(ErrorCode::InvalidArgument, "attention map: empty tensors");
     if (k.heads <= 0 || q.heads % k.heads != 0 || q.tokens != k.tokens || q.dim != k.dim)
         return Status::error(ErrorCode::Shape, "attention map: q and k shapes disagree");
     if (head < 0 || head >= q.heads)
         return Status::error(ErrorCode::InvalidArgument, "attention map: head " + std::to_string(head) +
-                                                             " out of range 0.." + std::to_string(q.heads - 1));
+                                                             " out of range 0.." +
+                                                             std::to_string(q.heads - 1));
     if (config.blocks <= 0 || config.rowsPerBlock <= 0)
-        return Status::error(ErrorCode::InvalidArgument, "attention map: blocks and rows per block must be positive");
+        return Status::error(ErrorCode::InvalidArgument,
+                             "attention map: blocks and rows per block must be positive");
 
     const Index tokens = q.tokens, dim = q.dim;
-    // Equal blocks of ceil(L / B) tokens (the last one shorter), so a block is the same token span everywhere.
+    // Equal blocks of ceil(L / B) tokens (the last one shorter), so a block is the same token span
+    // everywhere.
     const Index blockSize = (tokens + std::min(config.blocks, tokens) - 1) / std::min(config.blocks, tokens);
     const Index blocks = (tokens + blockSize - 1) / blockSize;
     const Index kvHead = head / (q.heads / k.heads);
@@ -41,7 +46,8 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
     map.blocks = blocks;
     map.blockSize = blockSize;
     map.blockStart.resize(std::size_t(blocks + 1));
-    for (Index b = 0; b <= blocks; ++b) map.blockStart[std::size_t(b)] = std::min(b * blockSize, tokens);
+    for (Index b = 0; b <= blocks; ++b)
+        map.blockStart[std::size_t(b)] = std::min(b * blockSize, tokens);
     map.sampledRows.assign(std::size_t(blocks), 0);
     map.mass.assign(std::size_t(blocks * blocks), 0.0f);
 
@@ -61,11 +67,13 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
                 stop = true;
                 continue;
             }
-            const Index start = map.blockStart[std::size_t(rb)], size = map.blockStart[std::size_t(rb + 1)] - start;
+            const Index start = map.blockStart[std::size_t(rb)],
+                        size = map.blockStart[std::size_t(rb + 1)] - start;
             const Index n = std::min(size, config.rowsPerBlock);
             rowIds.resize(std::size_t(n));
             // Evenly spaced rows, one in the middle of each of n equal slices of the block.
-            for (Index m = 0; m < n; ++m) rowIds[std::size_t(m)] = start + ((2 * m + 1) * size) / (2 * n);
+            for (Index m = 0; m < n; ++m)
+                rowIds[std::size_t(m)] = start + ((2 * m + 1) * size) / (2 * n);
             const Index keyCount = rowIds.back() + 1;
             rows.resize(n, dim);
             for (Index m = 0; m < n; ++m)
@@ -76,15 +84,18 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
             for (Index m = 0; m < n; ++m) {
                 const Index i = rowIds[std::size_t(m)];
                 float* row = logits.data() + m * keyCount;
-                for (Index j = 0; j <= i; ++j) row[j] *= scale;
+                for (Index j = 0; j <= i; ++j)
+                    row[j] *= scale;
                 double rowLse;
                 if (lse) {
                     rowLse = lse[i];
                 } else {
                     float maxLogit = -INFINITY;
-                    for (Index j = 0; j <= i; ++j) maxLogit = std::max(maxLogit, row[j]);
+                    for (Index j = 0; j <= i; ++j)
+                        maxLogit = std::max(maxLogit, row[j]);
                     double total = 0.0;
-                    for (Index j = 0; j <= i; ++j) total += std::exp(double(row[j] - maxLogit));
+                    for (Index j = 0; j <= i; ++j)
+                        total += std::exp(double(row[j] - maxLogit));
                     rowLse = double(maxLogit) + std::log(total);
                 }
                 for (Index c = 0; c <= rb; ++c) {
@@ -92,16 +103,19 @@ Result<AttentionMap> computeAttentionMap(ConstView3 q, ConstView3 k, Index head,
                     const Index to = std::min(map.blockStart[std::size_t(c + 1)], i + 1);
                     const float shift = float(rowLse);
                     float s = 0.0f; // a block sums at most 1, so float is exact enough here
-                    for (Index j = from; j < to; ++j) s += std::exp(row[j] - shift);
+                    for (Index j = from; j < to; ++j)
+                        s += std::exp(row[j] - shift);
                     sums[std::size_t(c)] += double(s);
                 }
             }
             float* out = map.mass.data() + rb * blocks;
-            for (Index c = 0; c <= rb; ++c) out[c] = float(sums[std::size_t(c)] / double(n));
+            for (Index c = 0; c <= rb; ++c)
+                out[c] = float(sums[std::size_t(c)] / double(n));
             map.sampledRows[std::size_t(rb)] = n;
         }
     }
-    if (stop || cancelled(config.cancel)) return Status::error(ErrorCode::Cancelled, "attention map cancelled");
+    if (stop || cancelled(config.cancel))
+        return Status::error(ErrorCode::Cancelled, "attention map cancelled");
     return map;
 }
 

@@ -13,9 +13,9 @@
 namespace tsa {
 
 struct AttentionMapConfig {
-    Index blocks = 128;       // B at most: blocks are ceil(L / B) tokens wide (the last one shorter)
-    Index rowsPerBlock = 16;  // rows sampled per row block; every row when the block is not larger
-    int threads = 0;          // 0: OpenMP default
+    Index blocks = 128;      // B at most: blocks are ceil(L / B) tokens wide (the last one shorter)
+    Index rowsPerBlock = 16; // rows sampled per row block; every row when the block is not larger
+    int threads = 0;         // 0: OpenMP default
     const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -23,11 +23,11 @@ struct AttentionMap {
     Index head = 0;
     Index tokens = 0;
     Index blocks = 0;
-    Index blockSize = 0;           // tokens per block; the last block may be shorter
-    std::vector<Index> blockStart;    // [B + 1]: block b covers tokens blockStart[b] .. blockStart[b+1]-1
-    std::vector<Index> sampledRows;   // [B]: rows that went into each row block's average
-    // [B, B] row-major: mean over the sampled rows i of row block r of sum_{j in column block c, j <= i} p_ij.
-    // Each row sums to 1 (up to rounding); blocks above the diagonal are 0.
+    Index blockSize = 0;            // tokens per block; the last block may be shorter
+    std::vector<Index> blockStart;  // [B + 1]: block b covers tokens blockStart[b] .. blockStart[b+1]-1
+    std::vector<Index> sampledRows; // [B]: rows that went into each row block's average
+    // [B, B] row-major: mean over the sampled rows i of row block r of sum_{j in column block c, j <= i}
+    // p_ij. Each row sums to 1 (up to rounding); blocks above the diagonal are 0.
     std::vector<float> mass;
 
     float at(Index r, Index c) const { return mass[std::size_t(r * blocks + c)]; }

@@ -13,7 +13,6 @@
 #include <QApplication>
 #include <QFileInfo>
 #include <QStringList>
-
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -25,29 +24,30 @@ namespace {
 
 void printExportUsage(std::FILE* out) {
     const std::string views = tsa::app::explorerViewNames().join(QStringLiteral(", ")).toStdString();
-    std::fprintf(out,
-                 "usage: tsa export FILE --view NAME --out PATH [options]\n"
-                 "\n"
-                 "Renders one explorer view of a capture without a window: PNG or SVG by the extension of PATH,\n"
-                 "or the data behind the view with .csv. Waits for the background work the view needs.\n"
-                 "\n"
-                 "  --view NAME           %s\n"
-                 "  --out PATH            output file (.png, .svg or .csv), written atomically\n"
-                 "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
-                 "  --layer L             model layer to show (default: the first sparse layer)\n"
-                 "  --head H              query head to show (default 0)\n"
-                 "  --window W            window W (default 128)\n"
-                 "  --pool-kernel K       smoothing kernel k, odd (default 7)\n"
-                 "  --min-tokens N        min_tokens (default 1024)\n"
-                 "  --sparse-layers MODE  half (default), drift, all or list\n"
-                 "  --delta D             drift quantile for --sparse-layers drift (default 0.5)\n"
-                 "  --layer-list LIST     model layers for --sparse-layers list, e.g. 16-31\n"
-                 "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
-                 "  --metric NAME         overview metric: kept (default), error-p95, retained-mass\n"
-                 "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
-                 "  --scale S             PNG pixels per logical pixel (default 1)\n"
-                 "  --timeout S           seconds to wait for background work (default 600)\n",
-                 views.c_str());
+    std::fprintf(
+        out,
+        "usage: tsa export FILE --view NAME --out PATH [options]\n"
+        "\n"
+        "Renders one explorer view of a capture without a window: PNG or SVG by the extension of PATH,\n"
+        "or the data behind the view with .csv. Waits for the background work the view needs.\n"
+        "\n"
+        "  --view NAME           %s\n"
+        "  --out PATH            output file (.png, .svg or .csv), written atomically\n"
+        "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
+        "  --layer L             model layer to show (default: the first sparse layer)\n"
+        "  --head H              query head to show (default 0)\n"
+        "  --window W            window W (default 128)\n"
+        "  --pool-kernel K       smoothing kernel k, odd (default 7)\n"
+        "  --min-tokens N        min_tokens (default 1024)\n"
+        "  --sparse-layers MODE  half (default), drift, all or list\n"
+        "  --delta D             drift quantile for --sparse-layers drift (default 0.5)\n"
+        "  --layer-list LIST     model layers for --sparse-layers list, e.g. 16-31\n"
+        "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
+        "  --metric NAME         overview metric: kept (default), error-p95, retained-mass\n"
+        "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
+        "  --scale S             PNG pixels per logical pixel (default 1)\n"
+        "  --timeout S           seconds to wait for background work (default 600)\n",
+        views.c_str());
 }
 
 int usageError(const std::string& message) {
@@ -58,8 +58,8 @@ int usageError(const std::string& message) {
 } // namespace
 
 int cmdExport(const std::vector<std::string>& argv) {
-    Args args({"view", "out", "tau", "layer", "head", "window", "pool-kernel", "min-tokens", "sparse-layers", "delta",
-               "layer-list", "colormap", "metric", "width", "height", "scale", "timeout"},
+    Args args({"view", "out", "tau", "layer", "head", "window", "pool-kernel", "min-tokens", "sparse-layers",
+               "delta", "layer-list", "colormap", "metric", "width", "height", "scale", "timeout"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -74,7 +74,8 @@ int cmdExport(const std::vector<std::string>& argv) {
     if (!out) return usageError("missing --out PATH");
     const QStringList names = tsa::app::explorerViewNames();
     if (!names.contains(QString::fromStdString(*view)))
-        return usageError("unknown view '" + *view + "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
+        return usageError("unknown view '" + *view +
+                          "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
     if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Unknown)
         return usageError("--out " + *out + ": the extension must be .png, .svg or .csv");
 
@@ -91,10 +92,12 @@ int cmdExport(const std::vector<std::string>& argv) {
     const double scale = args.number("scale", 1.0);
     const long long timeout = args.integer("timeout", 600);
     if (args.failed()) return usageError(args.error());
-    if (!(params.tsa.tau == 0.0 || (params.tsa.tau >= tsa::app::kTauMin && params.tsa.tau <= tsa::app::kTauMax)))
+    if (!(params.tsa.tau == 0.0 ||
+          (params.tsa.tau >= tsa::app::kTauMin && params.tsa.tau <= tsa::app::kTauMax)))
         return usageError("--tau must be 0 or between 1e-4 and 0.5");
     if (params.tsa.window < 1) return usageError("--window must be positive");
-    if (params.tsa.poolKernel < 1 || params.tsa.poolKernel % 2 == 0) return usageError("--pool-kernel must be odd and positive");
+    if (params.tsa.poolKernel < 1 || params.tsa.poolKernel % 2 == 0)
+        return usageError("--pool-kernel must be odd and positive");
     if (params.tsa.minTokens < 0) return usageError("--min-tokens must not be negative");
     if (params.plan.delta < 0 || params.plan.delta > 1) return usageError("--delta must be in [0, 1]");
     if (params.head < 0) return usageError("--head must not be negative");
@@ -114,11 +117,14 @@ int cmdExport(const std::vector<std::string>& argv) {
     if (auto colormap = args.value("colormap")) params.colorMap = QString::fromStdString(*colormap);
     if (auto metric = args.value("metric")) {
         params.overviewMetric = QString::fromStdString(*metric);
-        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"), QStringLiteral("retained-mass")};
-        if (!metrics.contains(params.overviewMetric)) return usageError("--metric '" + *metric + "' is not kept, error-p95 or retained-mass");
+        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"),
+                                     QStringLiteral("retained-mass")};
+        if (!metrics.contains(params.overviewMetric))
+            return usageError("--metric '" + *metric + "' is not kept, error-p95 or retained-mass");
     }
     const QString file = QString::fromStdString(args.positional()[0]);
-    if (!QFileInfo(file).isFile()) return usageError("cannot open " + args.positional()[0] + ": no such file");
+    if (!QFileInfo(file).isFile())
+        return usageError("cannot open " + args.positional()[0] + ": no such file");
 
     // Views are widgets: they need a QApplication, and without a display an explicit offscreen platform.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -136,17 +142,20 @@ int cmdExport(const std::vector<std::string>& argv) {
     if (!tsa::app::openForHeadless(controller, file, params, layerId, int(timeout * 1000), &error))
         return usageError(error.toStdString());
     if (!controller.waitUntilReady(views.needsOf(params.view), int(timeout * 1000))) {
-        std::fprintf(stderr, "tsa export: timed out after %lld s waiting for the %s view's data\n", timeout, view->c_str());
+        std::fprintf(stderr, "tsa export: timed out after %lld s waiting for the %s view's data\n", timeout,
+                     view->c_str());
         return kExitFailure;
     }
     views.flush();
     tsa::views::ExportableView* target = views.view(params.view);
-    if (!tsa::app::writeView(*target, QString::fromStdString(*out), QSize(int(width), int(height)), scale, &error)) {
+    if (!tsa::app::writeView(*target, QString::fromStdString(*out), QSize(int(width), int(height)), scale,
+                             &error)) {
         std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());
         return kExitFailure;
     }
     std::printf("%s: %s view of layer %d, head %d, tau %g\n", out->c_str(), view->c_str(),
-                controller.modelLayerId(controller.params().layer), controller.params().head, controller.params().tsa.tau);
+                controller.modelLayerId(controller.params().layer), controller.params().head,
+                controller.params().tsa.tau);
     return kExitOk;
 }
 

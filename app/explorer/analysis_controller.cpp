@@ -6,7 +6,6 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFileInfo>
-
 #include <algorithm>
 #include <cmath>
 
@@ -40,7 +39,9 @@ LayerMetrics denseLayerMetrics(const Selection& sel) {
     return computeLayerMetrics(sel, empty, empty, nullptr, nullptr);
 }
 
-QString fromStd(const std::string& s) { return QString::fromStdString(s); }
+QString fromStd(const std::string& s) {
+    return QString::fromStdString(s);
+}
 
 } // namespace
 
@@ -61,9 +62,15 @@ AnalysisController::~AnalysisController() {
 
 // ------------------------------------------------------------------------------------------------ file
 
-int AnalysisController::layerCount() const { return m_capture ? m_capture->info().layers : 0; }
-int AnalysisController::headCount() const { return m_capture ? int(m_capture->info().qHeads) : 0; }
-Index AnalysisController::tokenCount() const { return m_capture ? m_capture->info().tokens : 0; }
+int AnalysisController::layerCount() const {
+    return m_capture ? m_capture->info().layers : 0;
+}
+int AnalysisController::headCount() const {
+    return m_capture ? int(m_capture->info().qHeads) : 0;
+}
+Index AnalysisController::tokenCount() const {
+    return m_capture ? m_capture->info().tokens : 0;
+}
 
 int AnalysisController::modelLayerId(int layer) const {
     if (!m_capture || layer < 0 || layer >= layerCount()) return layer;
@@ -89,12 +96,15 @@ void AnalysisController::startOpen(const QString& file, quint64 openId) {
     CaptureOptions options;
     options.cacheBytes = m_options.captureCacheBytes;
     m_openRunner.start(tr("Opening"), [this, file, openId, options](const std::atomic<bool>&) {
-        auto result = std::make_shared<Result<std::shared_ptr<Capture>>>(Capture::open(file.toStdString(), options));
-        return std::function<void()>([this, file, openId, result] { finishOpen(file, openId, std::move(*result)); });
+        auto result =
+            std::make_shared<Result<std::shared_ptr<Capture>>>(Capture::open(file.toStdString(), options));
+        return std::function<void()>(
+            [this, file, openId, result] { finishOpen(file, openId, std::move(*result)); });
     });
 }
 
-void AnalysisController::finishOpen(const QString& file, quint64 openId, Result<std::shared_ptr<Capture>> result) {
+void AnalysisController::finishOpen(const QString& file, quint64 openId,
+                                    Result<std::shared_ptr<Capture>> result) {
     if (openId != m_openId) {
         startOpen(m_openingPath, m_openId); // a newer request came in while this one ran
         return;
@@ -114,7 +124,8 @@ void AnalysisController::finishOpen(const QString& file, quint64 openId, Result<
     recomputePlan();
     if (m_params.layer < 0 || m_params.layer >= layerCount()) m_params.layer = firstSparseLayer();
     m_params.head = std::clamp(m_params.head, 0, std::max(0, headCount() - 1));
-    for (const auto& w : result.warnings) emit warning(fromStd(w));
+    for (const auto& w : result.warnings)
+        emit warning(fromStd(w));
     refreshVisibleSelection();
     emit fileOpened(file);
     emit paramsChanged();
@@ -156,7 +167,8 @@ void AnalysisController::recomputePlan() {
         if (drift.size() == std::size_t(info.layers) && info.layers != info.modelLayers) {
             // A partial capture: the quantile can only be taken over the layers present.
             plan = planSparseLayers(info.layers, m_params.plan, drift);
-            for (int i = 0; i < info.layers; ++i) ids[std::size_t(i)] = i;
+            for (int i = 0; i < info.layers; ++i)
+                ids[std::size_t(i)] = i;
         } else {
             plan = planSparseLayers(info.modelLayers, m_params.plan, drift);
         }
@@ -164,7 +176,8 @@ void AnalysisController::recomputePlan() {
         plan = planSparseLayers(info.modelLayers, m_params.plan);
     }
     if (!plan.ok()) {
-        m_planProblem = tr("Sparse layers: %1; using the second half of the layers instead.").arg(fromStd(plan.error()));
+        m_planProblem =
+            tr("Sparse layers: %1; using the second half of the layers instead.").arg(fromStd(plan.error()));
         ids = info.layerIds;
         plan = planSparseLayers(info.modelLayers, LayerPlanConfig{});
         emit warning(m_planProblem);
@@ -183,8 +196,8 @@ void AnalysisController::setParams(const ExplorerParams& requested) {
     const ExplorerParams old = m_params;
     const bool scoresChange = p.tsa.window != old.tsa.window || p.tsa.poolKernel != old.tsa.poolKernel;
     const bool planChange = !samePlan(p.plan, old.plan);
-    const bool selectionChange = scoresChange || planChange || p.tsa.tau != old.tsa.tau ||
-                                 p.tsa.minTokens != old.tsa.minTokens;
+    const bool selectionChange =
+        scoresChange || planChange || p.tsa.tau != old.tsa.tau || p.tsa.minTokens != old.tsa.minTokens;
     m_params = p;
     if (m_capture) {
         if (m_params.layer < 0) m_params.layer = firstSparseLayer();
@@ -192,9 +205,12 @@ void AnalysisController::setParams(const ExplorerParams& requested) {
         m_params.head = std::clamp(m_params.head, 0, std::max(0, headCount() - 1));
     }
     if (planChange) recomputePlan();
-    if (scoresChange) scoreParamsChanged();
-    else if (selectionChange) selectionParamsChanged();
-    else refreshVisibleSelection();
+    if (scoresChange)
+        scoreParamsChanged();
+    else if (selectionChange)
+        selectionParamsChanged();
+    else
+        refreshVisibleSelection();
     emit paramsChanged();
     if (old.layer != m_params.layer || old.head != m_params.head) emit attentionMapChanged();
     schedule();
@@ -421,8 +437,10 @@ AnalysisController::Task AnalysisController::nextTask() {
     for (int l = 0; l < layerCount(); ++l) {
         if (m_failedLayers.count(l) || selection(l)) continue;
         // Dense layers are described without work; sparse ones with scores go to one batch job.
-        if (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa)) ensureSelection(l);
-        else if (scores(l)) batch = true;
+        if (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa))
+            ensureSelection(l);
+        else if (scores(l))
+            batch = true;
     }
     if (batch) return {TaskKind::Selections, -1, -1, m_selectionGen};
     if (metricsAllowed) {
@@ -462,12 +480,18 @@ void AnalysisController::schedule() {
 QString AnalysisController::taskLabel(const Task& task) const {
     const QString layer = tr("layer %1").arg(modelLayerId(task.layer));
     switch (task.kind) {
-    case TaskKind::Scores: return tr("Scoring %1").arg(layer);
-    case TaskKind::AttentionMap: return tr("Attention map of %1, head %2").arg(layer).arg(task.head);
-    case TaskKind::Dense: return tr("Dense attention of %1").arg(layer);
-    case TaskKind::Metrics: return tr("Error metrics of %1").arg(layer);
-    case TaskKind::Selections: return tr("Selecting tokens in every layer");
-    case TaskKind::None: break;
+    case TaskKind::Scores:
+        return tr("Scoring %1").arg(layer);
+    case TaskKind::AttentionMap:
+        return tr("Attention map of %1, head %2").arg(layer).arg(task.head);
+    case TaskKind::Dense:
+        return tr("Dense attention of %1").arg(layer);
+    case TaskKind::Metrics:
+        return tr("Error metrics of %1").arg(layer);
+    case TaskKind::Selections:
+        return tr("Selecting tokens in every layer");
+    case TaskKind::None:
+        break;
     }
     return {};
 }
@@ -476,7 +500,8 @@ void AnalysisController::reportProgress() {
     if (!m_runner.busy()) {
         m_progressDone = 0;
         m_progressTotal = 0;
-        emit progress(m_metricsDelay.isActive() ? tr("Waiting for the parameters to settle…") : QString(), 0, 0);
+        emit progress(m_metricsDelay.isActive() ? tr("Waiting for the parameters to settle…") : QString(), 0,
+                      0);
         return;
     }
     m_progressTotal = std::max(m_progressTotal, m_progressDone + std::max(1, pendingTaskCount()));
@@ -503,11 +528,12 @@ void AnalysisController::startTask(const Task& task) {
 
     // Loads the layer on the worker; on failure returns the closure that reports it.
     auto loadLayer = [this, capture, l, layerName](std::shared_ptr<const LayerQkv>* out,
-                                                    std::function<void()>* failure) {
+                                                   std::function<void()>* failure) {
         auto r = capture->layer(l);
         if (!r.ok()) {
-            const QString msg = tr("Cannot read %1 of %2: %3")
-                                    .arg(layerName, QString::fromStdString(capture->info().path), fromStd(r.error()));
+            const QString msg =
+                tr("Cannot read %1 of %2: %3")
+                    .arg(layerName, QString::fromStdString(capture->info().path), fromStd(r.error()));
             *failure = [this, l, msg, capture] {
                 if (capture == m_capture) fail(l, msg);
             };
@@ -536,7 +562,8 @@ void AnalysisController::startTask(const Task& task) {
             ScoringConfig c = config;
             c.cancel = &cancel;
             auto r = scoreLayer(*qkv, c);
-            if (!r.ok()) return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
+            if (!r.ok())
+                return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
             auto scores = std::make_shared<const LayerScores>(std::move(r.value()));
             return [this, l, gen, scores] {
                 if (gen != m_scoreGen) return;
@@ -609,7 +636,8 @@ void AnalysisController::startTask(const Task& task) {
             c.cancel = &cancel;
             const float* lse = dense ? dense->lse.data() + head * qkv->tokens() : nullptr;
             auto r = computeAttentionMap(qkv->q.cview(), qkv->k.cview(), head, lse, c);
-            if (!r.ok()) return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
+            if (!r.ok())
+                return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
             auto map = std::make_shared<const AttentionMap>(std::move(r.value()));
             return [this, l, head, gen, map] {
                 if (gen != m_captureGen) return;
@@ -630,17 +658,20 @@ void AnalysisController::startTask(const Task& task) {
             std::vector<std::pair<int, std::shared_ptr<const Selection>>> out;
             for (const auto& [layer, sc] : inputs) {
                 if (cancel.load()) return nullptr;
-                out.emplace_back(layer, std::make_shared<const Selection>(selectTokens(*sc, hq, tokens, params)));
+                out.emplace_back(layer,
+                                 std::make_shared<const Selection>(selectTokens(*sc, hq, tokens, params)));
             }
             return [this, gen, out] {
                 if (gen != m_selectionGen) return;
-                for (const auto& [layer, sel] : out) m_selections[layer] = {sel, gen};
+                for (const auto& [layer, sel] : out)
+                    m_selections[layer] = {sel, gen};
                 emit layersChanged();
             };
         };
         break;
     }
-    case TaskKind::None: return;
+    case TaskKind::None:
+        return;
     }
     m_running = task;
     m_runner.start(taskLabel(task), std::move(work));

@@ -24,7 +24,6 @@
 #include <QObject>
 #include <QString>
 #include <QTimer>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,7 +105,7 @@ public:
     bool isSparseLayer(int layer) const;
     int firstSparseLayer() const;
     const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
-    QString planProblem() const { return m_planProblem; }               // why the plan fell back, if it did
+    QString planProblem() const { return m_planProblem; }              // why the plan fell back, if it did
     std::size_t denseCacheBytes() const { return m_dense.bytes(); }
 
     bool isReady(int needs) const;

@@ -6,8 +6,8 @@
 namespace tsa::app {
 
 QStringList explorerViewNames() {
-    return {QStringLiteral("overview"), QStringLiteral("selection"), QStringLiteral("coverage"),
-            QStringLiteral("attention"), QStringLiteral("error"),    QStringLiteral("depth"),
+    return {QStringLiteral("overview"),  QStringLiteral("selection"), QStringLiteral("coverage"),
+            QStringLiteral("attention"), QStringLiteral("error"),     QStringLiteral("depth"),
             QStringLiteral("sparsity"),  QStringLiteral("howitworks")};
 }
 
@@ -28,33 +28,73 @@ void CommandLine::applyTo(ExplorerParams* p) const {
 ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString* message) {
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        QCoreApplication::translate("main", "TSA Explorer: explore Token Sparse Attention on Q/K/V captures.\n\n"
-                                            "Views (--view): %1")
+        QCoreApplication::translate("main",
+                                    "TSA Explorer: explore Token Sparse Attention on Q/K/V captures.\n\n"
+                                    "Views (--view): %1")
             .arg(explorerViewNames().join(QStringLiteral(", "))));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Capture (.safetensors, .npz) or session (.json)"));
-    const QCommandLineOption tau(QStringLiteral("tau"), QStringLiteral("Coverage tau (0, or 1e-4 to 0.5)."), QStringLiteral("T"));
-    const QCommandLineOption window(QStringLiteral("window"), QStringLiteral("Window W."), QStringLiteral("W"));
-    const QCommandLineOption kernel(QStringLiteral("pool-kernel"), QStringLiteral("Pool kernel k (odd)."), QStringLiteral("K"));
-    const QCommandLineOption minTokens(QStringLiteral("min-tokens"), QStringLiteral("min_tokens."), QStringLiteral("N"));
-    const QCommandLineOption mode(QStringLiteral("sparse-layers"), QStringLiteral("half, drift, all or list."), QStringLiteral("MODE"));
-    const QCommandLineOption delta(QStringLiteral("delta"), QStringLiteral("Drift quantile for --sparse-layers drift."), QStringLiteral("D"));
-    const QCommandLineOption list(QStringLiteral("layer-list"), QStringLiteral("Sparse layers for --sparse-layers list, e.g. 16-31."), QStringLiteral("LIST"));
-    const QCommandLineOption layer(QStringLiteral("layer"), QStringLiteral("Model layer to show."), QStringLiteral("L"));
-    const QCommandLineOption head(QStringLiteral("head"), QStringLiteral("Query head to show."), QStringLiteral("H"));
-    const QCommandLineOption view(QStringLiteral("view"), QStringLiteral("View to show: %1.").arg(explorerViewNames().join(QStringLiteral(", "))), QStringLiteral("NAME"));
-    const QCommandLineOption colorMap(QStringLiteral("colormap"), QStringLiteral("Colour map (viridis, magma, inferno, cividis, greys, rdbu)."), QStringLiteral("NAME"));
-    const QCommandLineOption metric(QStringLiteral("metric"), QStringLiteral("Overview metric: kept, error-p95, retained-mass."), QStringLiteral("NAME"));
-    const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render the view as shown in the window to OUT.png and exit (waits for the view's background work)."), QStringLiteral("OUT.png"));
-    const QCommandLineOption fullWindow(QStringLiteral("full-window"), QStringLiteral("With --screenshot: the whole window, not just the view."));
-    const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for --screenshot and --bench-ui (default 1440x900)."), QStringLiteral("WxH"));
-    const QCommandLineOption bench(QStringLiteral("bench-ui"), QStringLiteral("Time tau changes on the first sparse layer until the selection view is repainted; prints median_ms and p95_ms."));
-    const QCommandLineOption benchMetrics(QStringLiteral("bench-metrics"), QStringLiteral("With --bench-ui: also time a tau change until the visible layer's error metrics are current (dense reference cached)."));
-    const QCommandLineOption changes(QStringLiteral("changes"), QStringLiteral("Number of tau changes for --bench-ui (default 30)."), QStringLiteral("N"));
-    const QCommandLineOption timeout(QStringLiteral("timeout"), QStringLiteral("Seconds to wait for background work in headless modes (default 600)."), QStringLiteral("S"));
-    parser.addOptions({tau, window, kernel, minTokens, mode, delta, list, layer, head, view, colorMap, metric, screenshot,
-                       fullWindow, size, bench, benchMetrics, changes, timeout});
+    parser.addPositionalArgument(QStringLiteral("file"),
+                                 QStringLiteral("Capture (.safetensors, .npz) or session (.json)"));
+    const QCommandLineOption tau(QStringLiteral("tau"), QStringLiteral("Coverage tau (0, or 1e-4 to 0.5)."),
+                                 QStringLiteral("T"));
+    const QCommandLineOption window(QStringLiteral("window"), QStringLiteral("Window W."),
+                                    QStringLiteral("W"));
+    const QCommandLineOption kernel(QStringLiteral("pool-kernel"), QStringLiteral("Pool kernel k (odd)."),
+                                    QStringLiteral("K"));
+    const QCommandLineOption minTokens(QStringLiteral("min-tokens"), QStringLiteral("min_tokens."),
+                                       QStringLiteral("N"));
+    const QCommandLineOption mode(QStringLiteral("sparse-layers"),
+                                  QStringLiteral("half, drift, all or list."), QStringLiteral("MODE"));
+    const QCommandLineOption delta(QStringLiteral("delta"),
+                                   QStringLiteral("Drift quantile for --sparse-layers drift."),
+                                   QStringLiteral("D"));
+    const QCommandLineOption list(QStringLiteral("layer-list"),
+                                  QStringLiteral("Sparse layers for --sparse-layers list, e.g. 16-31."),
+                                  QStringLiteral("LIST"));
+    const QCommandLineOption layer(QStringLiteral("layer"), QStringLiteral("Model layer to show."),
+                                   QStringLiteral("L"));
+    const QCommandLineOption head(QStringLiteral("head"), QStringLiteral("Query head to show."),
+                                  QStringLiteral("H"));
+    const QCommandLineOption view(
+        QStringLiteral("view"),
+        QStringLiteral("View to show: %1.").arg(explorerViewNames().join(QStringLiteral(", "))),
+        QStringLiteral("NAME"));
+    const QCommandLineOption colorMap(
+        QStringLiteral("colormap"),
+        QStringLiteral("Colour map (viridis, magma, inferno, cividis, greys, rdbu)."),
+        QStringLiteral("NAME"));
+    const QCommandLineOption metric(QStringLiteral("metric"),
+                                    QStringLiteral("Overview metric: kept, error-p95, retained-mass."),
+                                    QStringLiteral("NAME"));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                        QStringLiteral("Render the view as shown in the window to OUT.png "
+                                                       "and exit (waits for the view's background work)."),
+                                        QStringLiteral("OUT.png"));
+    const QCommandLineOption fullWindow(
+        QStringLiteral("full-window"),
+        QStringLiteral("With --screenshot: the whole window, not just the view."));
+    const QCommandLineOption size(
+        QStringLiteral("size"),
+        QStringLiteral("Window size for --screenshot and --bench-ui (default 1440x900)."),
+        QStringLiteral("WxH"));
+    const QCommandLineOption bench(
+        QStringLiteral("bench-ui"),
+        QStringLiteral("Time tau changes on the first sparse layer until the selection view is repainted; "
+                       "prints median_ms and p95_ms."));
+    const QCommandLineOption benchMetrics(
+        QStringLiteral("bench-metrics"),
+        QStringLiteral("With --bench-ui: also time a tau change until the visible layer's error metrics are "
+                       "current (dense reference cached)."));
+    const QCommandLineOption changes(QStringLiteral("changes"),
+                                     QStringLiteral("Number of tau changes for --bench-ui (default 30)."),
+                                     QStringLiteral("N"));
+    const QCommandLineOption timeout(
+        QStringLiteral("timeout"),
+        QStringLiteral("Seconds to wait for background work in headless modes (default 600)."),
+        QStringLiteral("S"));
+    parser.addOptions({tau, window, kernel, minTokens, mode, delta, list, layer, head, view, colorMap, metric,
+                       screenshot, fullWindow, size, bench, benchMetrics, changes, timeout});
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -65,7 +105,8 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         return ParseOutcome::ExitOk;
     }
     if (parser.isSet(QStringLiteral("version"))) {
-        *message = QCoreApplication::applicationName() + QLatin1Char(' ') + QCoreApplication::applicationVersion();
+        *message =
+            QCoreApplication::applicationName() + QLatin1Char(' ') + QCoreApplication::applicationVersion();
         return ParseOutcome::ExitOk;
     }
     CommandLine cl;
@@ -82,7 +123,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         bool ok = false;
         const double v = parser.value(o).toDouble(&ok);
         if (!ok || v < lo || v > hi) {
-            error = QStringLiteral("--%1: '%2' is not a number in [%3, %4]").arg(o.names().first(), parser.value(o)).arg(lo).arg(hi);
+            error = QStringLiteral("--%1: '%2' is not a number in [%3, %4]")
+                        .arg(o.names().first(), parser.value(o))
+                        .arg(lo)
+                        .arg(hi);
             return std::nullopt;
         }
         return v;
@@ -92,7 +136,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         bool ok = false;
         const qint64 v = parser.value(o).toLongLong(&ok);
         if (!ok || v < lo || v > hi) {
-            error = QStringLiteral("--%1: '%2' is not an integer in [%3, %4]").arg(o.names().first(), parser.value(o)).arg(lo).arg(hi);
+            error = QStringLiteral("--%1: '%2' is not an integer in [%3, %4]")
+                        .arg(o.names().first(), parser.value(o))
+                        .arg(lo)
+                        .arg(hi);
             return std::nullopt;
         }
         return v;
@@ -102,50 +149,65 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         error = QStringLiteral("--tau: %1 is below %2 (use 0 for dense)").arg(*cl.tau).arg(kTauMin);
     if (auto v = integer(window, 1, 1 << 20)) cl.window = *v;
     if (auto v = integer(kernel, 1, 1001)) {
-        if (*v % 2 == 0 && error.isEmpty()) error = QStringLiteral("--pool-kernel: %1 is even; the kernel must be odd").arg(*v);
+        if (*v % 2 == 0 && error.isEmpty())
+            error = QStringLiteral("--pool-kernel: %1 is even; the kernel must be odd").arg(*v);
         cl.poolKernel = *v;
     }
     if (auto v = integer(minTokens, 0, qint64(1) << 30)) cl.minTokens = *v;
     if (parser.isSet(mode) && error.isEmpty()) {
         bool ok = false;
         cl.mode = parseSparseLayerMode(parser.value(mode).toStdString(), &ok);
-        if (!ok) error = QStringLiteral("--sparse-layers: '%1' is not half, drift, all or list").arg(parser.value(mode));
+        if (!ok)
+            error = QStringLiteral("--sparse-layers: '%1' is not half, drift, all or list")
+                        .arg(parser.value(mode));
     }
     cl.delta = number(delta, 0.0, 1.0);
     if (parser.isSet(list) && error.isEmpty()) {
         std::vector<int> layers;
-        if (!parseLayerList(parser.value(list), &layers)) error = QStringLiteral("--layer-list: cannot read '%1'").arg(parser.value(list));
-        else cl.layerList = layers;
+        if (!parseLayerList(parser.value(list), &layers))
+            error = QStringLiteral("--layer-list: cannot read '%1'").arg(parser.value(list));
+        else
+            cl.layerList = layers;
     }
     if (auto v = integer(layer, 0, 1 << 20)) cl.layerId = int(*v);
     if (auto v = integer(head, 0, 1 << 20)) cl.head = int(*v);
     if (parser.isSet(view) && error.isEmpty()) {
         cl.view = parser.value(view);
         if (!explorerViewNames().contains(*cl.view))
-            error = QStringLiteral("--view: unknown view '%1' (views: %2)").arg(*cl.view, explorerViewNames().join(QStringLiteral(", ")));
+            error = QStringLiteral("--view: unknown view '%1' (views: %2)")
+                        .arg(*cl.view, explorerViewNames().join(QStringLiteral(", ")));
     }
     if (parser.isSet(colorMap)) cl.colorMap = parser.value(colorMap);
     if (parser.isSet(metric) && error.isEmpty()) {
         cl.metric = parser.value(metric);
-        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"), QStringLiteral("retained-mass")};
-        if (!metrics.contains(*cl.metric)) error = QStringLiteral("--metric: unknown metric '%1' (%2)").arg(*cl.metric, metrics.join(QStringLiteral(", ")));
+        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"),
+                                     QStringLiteral("retained-mass")};
+        if (!metrics.contains(*cl.metric))
+            error = QStringLiteral("--metric: unknown metric '%1' (%2)")
+                        .arg(*cl.metric, metrics.join(QStringLiteral(", ")));
     }
     cl.screenshot = parser.value(screenshot);
     cl.fullWindow = parser.isSet(fullWindow);
     if (parser.isSet(size) && error.isEmpty()) {
         const QStringList parts = parser.value(size).toLower().split(QLatin1Char('x'));
         bool ok1 = false, ok2 = false;
-        const int w = parts.size() == 2 ? parts[0].toInt(&ok1) : 0, h = parts.size() == 2 ? parts[1].toInt(&ok2) : 0;
-        if (!ok1 || !ok2 || w < 320 || h < 240 || w > 8000 || h > 8000) error = QStringLiteral("--size: '%1' is not WIDTHxHEIGHT (320x240 to 8000x8000)").arg(parser.value(size));
-        else cl.size = QSize(w, h);
+        const int w = parts.size() == 2 ? parts[0].toInt(&ok1) : 0,
+                  h = parts.size() == 2 ? parts[1].toInt(&ok2) : 0;
+        if (!ok1 || !ok2 || w < 320 || h < 240 || w > 8000 || h > 8000)
+            error = QStringLiteral("--size: '%1' is not WIDTHxHEIGHT (320x240 to 8000x8000)")
+                        .arg(parser.value(size));
+        else
+            cl.size = QSize(w, h);
     }
     cl.benchUi = parser.isSet(bench);
     cl.benchMetrics = parser.isSet(benchMetrics);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
     if (error.isEmpty() && cl.headless() && cl.file.isEmpty())
-        error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE") : QStringLiteral("--screenshot needs a FILE");
-    if (error.isEmpty() && !cl.screenshot.isEmpty() && !cl.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))
+        error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE")
+                           : QStringLiteral("--screenshot needs a FILE");
+    if (error.isEmpty() && !cl.screenshot.isEmpty() &&
+        !cl.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))
         error = QStringLiteral("--screenshot: '%1' must end in .png").arg(cl.screenshot);
     if (!error.isEmpty()) {
         *message = error;

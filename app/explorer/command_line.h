@@ -8,7 +8,6 @@
 #include <QSize>
 #include <QString>
 #include <QStringList>
-
 #include <optional>
 
 namespace tsa::app {
@@ -29,7 +28,7 @@ struct CommandLine {
     std::optional<QString> colorMap;
     std::optional<QString> metric;
 
-    QString screenshot;     // OUT.png
+    QString screenshot;      // OUT.png
     bool fullWindow = false; // screenshot the whole window instead of the view
     QSize size{1440, 900};   // window size for headless runs
     bool benchUi = false;

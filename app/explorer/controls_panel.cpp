@@ -21,7 +21,9 @@ namespace tsa::app {
 
 namespace {
 
-QString count(qint64 n) { return QLocale().toString(n); }
+QString count(qint64 n) {
+    return QLocale().toString(n);
+}
 
 } // namespace
 
@@ -40,7 +42,8 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
 
     m_window->setObjectName(QStringLiteral("windowBox"));
     m_window->setRange(1, 1 << 16);
-    m_window->setToolTip(tr("W: the most recent queries that score the prefix; these tokens are always kept"));
+    m_window->setToolTip(
+        tr("W: the most recent queries that score the prefix; these tokens are always kept"));
     m_kernel->setObjectName(QStringLiteral("kernelBox"));
     m_kernel->setRange(1, 255);
     m_kernel->setSingleStep(2);
@@ -132,9 +135,8 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     connect(m_mode, &QComboBox::currentIndexChanged, this, &ControlsPanel::applyPlan);
     connect(m_delta, &QDoubleSpinBox::valueChanged, this, &ControlsPanel::applyPlan);
     connect(m_list, &QLineEdit::editingFinished, this, &ControlsPanel::applyPlan);
-    connect(m_layer, &QComboBox::activated, this, [this](int index) {
-        m_controller->setLayer(m_layer->itemData(index).toInt());
-    });
+    connect(m_layer, &QComboBox::activated, this,
+            [this](int index) { m_controller->setLayer(m_layer->itemData(index).toInt()); });
     connect(m_head, &QSpinBox::valueChanged, m_controller, &AnalysisController::setHead);
     connect(m_colourMap, &QComboBox::currentTextChanged, m_controller, &AnalysisController::setColorMap);
     connect(m_metric, &QComboBox::currentIndexChanged, this,
@@ -158,8 +160,8 @@ void ControlsPanel::applyScoring() {
 void ControlsPanel::applyPlan() {
     LayerPlanConfig plan = m_controller->params().plan;
     const QString mode = m_mode->currentData().toString();
-    plan.mode = mode == QLatin1String("drift") ? SparseLayerMode::Drift
-                : mode == QLatin1String("all") ? SparseLayerMode::All
+    plan.mode = mode == QLatin1String("drift")  ? SparseLayerMode::Drift
+                : mode == QLatin1String("all")  ? SparseLayerMode::All
                 : mode == QLatin1String("list") ? SparseLayerMode::List
                                                 : SparseLayerMode::Half;
     plan.delta = m_delta->value();
@@ -183,26 +185,28 @@ void ControlsPanel::rebuildLayerList() {
         const bool sparse = m_controller->isSparseLayer(l);
         const QString text =
             tr("Layer %1%2").arg(m_controller->modelLayerId(l)).arg(sparse ? tr("  · sparse") : QString());
-        if (l < m_layer->count()) m_layer->setItemText(l, text);
-        else m_layer->addItem(text, l);
+        if (l < m_layer->count())
+            m_layer->setItemText(l, text);
+        else
+            m_layer->addItem(text, l);
     }
     m_layer->setCurrentIndex(m_controller->params().layer);
     if (const CaptureInfo* info = m_controller->info()) {
         const QString layersText = info->layers == info->modelLayers
                                        ? tr("%1 layers").arg(info->layers)
                                        : tr("%1 of %2 layers").arg(info->layers).arg(info->modelLayers);
-        m_fileSummary->setText(tr("<b>%1</b><br>%2 tokens · %3 · %4 query / %5 kv heads · head dim %6 · %7%8")
-                                   .arg(QFileInfo(QString::fromStdString(info->path)).fileName().toHtmlEscaped())
-                                   .arg(count(info->tokens))
-                                   .arg(layersText)
-                                   .arg(info->qHeads)
-                                   .arg(info->kvHeads)
-                                   .arg(info->headDim)
-                                   .arg(QString::fromLatin1(dtypeName(info->dtype)))
-                                   .arg(info->model.empty()
-                                            ? QString()
-                                            : QStringLiteral(" · ") +
-                                                  QString::fromStdString(info->model).toHtmlEscaped()));
+        m_fileSummary->setText(
+            tr("<b>%1</b><br>%2 tokens · %3 · %4 query / %5 kv heads · head dim %6 · %7%8")
+                .arg(QFileInfo(QString::fromStdString(info->path)).fileName().toHtmlEscaped())
+                .arg(count(info->tokens))
+                .arg(layersText)
+                .arg(info->qHeads)
+                .arg(info->kvHeads)
+                .arg(info->headDim)
+                .arg(QString::fromLatin1(dtypeName(info->dtype)))
+                .arg(info->model.empty()
+                         ? QString()
+                         : QStringLiteral(" · ") + QString::fromStdString(info->model).toHtmlEscaped()));
     } else {
         m_fileSummary->setText(tr("No file open. File ▸ Open, or drop a .safetensors / .npz capture here."));
     }
@@ -231,7 +235,8 @@ void ControlsPanel::syncFromController() {
     const CaptureInfo* info = m_controller->info();
     if (info && info->kvHeads > 0 && info->qHeads > 0)
         m_kvHead->setText(tr("kv head %1").arg(p.head / (info->qHeads / info->kvHeads)));
-    else m_kvHead->clear();
+    else
+        m_kvHead->clear();
     m_colourMap->setCurrentText(p.colorMap);
     m_metric->setCurrentIndex(std::max(0, m_metric->findData(p.overviewMetric)));
     updateSummary();
@@ -259,7 +264,8 @@ void ControlsPanel::updateSummary() {
                     .arg(count(sel->budgetCount));
     }
     if (!m_controller->planProblem().isEmpty())
-        text += QStringLiteral("<br><span style='color:#a33'>%1</span>").arg(m_controller->planProblem().toHtmlEscaped());
+        text += QStringLiteral("<br><span style='color:#a33'>%1</span>")
+                    .arg(m_controller->planProblem().toHtmlEscaped());
     m_selectionSummary->setText(text);
 }
 

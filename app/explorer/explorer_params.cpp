@@ -3,17 +3,20 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSettings>
-
 #include <algorithm>
 
 namespace tsa::app {
 
 QString sparseModeName(SparseLayerMode mode) {
     switch (mode) {
-    case SparseLayerMode::Half: return QStringLiteral("half");
-    case SparseLayerMode::Drift: return QStringLiteral("drift");
-    case SparseLayerMode::All: return QStringLiteral("all");
-    case SparseLayerMode::List: return QStringLiteral("list");
+    case SparseLayerMode::Half:
+        return QStringLiteral("half");
+    case SparseLayerMode::Drift:
+        return QStringLiteral("drift");
+    case SparseLayerMode::All:
+        return QStringLiteral("all");
+    case SparseLayerMode::List:
+        return QStringLiteral("list");
     }
     return QStringLiteral("half");
 }
@@ -21,7 +24,8 @@ QString sparseModeName(SparseLayerMode mode) {
 namespace {
 
 SparseLayerMode modeFromName(const QString& name, SparseLayerMode fallback) {
-    for (auto m : {SparseLayerMode::Half, SparseLayerMode::Drift, SparseLayerMode::All, SparseLayerMode::List})
+    for (auto m :
+         {SparseLayerMode::Half, SparseLayerMode::Drift, SparseLayerMode::All, SparseLayerMode::List})
         if (sparseModeName(m) == name) return m;
     return fallback;
 }
@@ -30,7 +34,8 @@ SparseLayerMode modeFromName(const QString& name, SparseLayerMode fallback) {
 
 QString layerListText(const std::vector<int>& layers) {
     QStringList parts;
-    for (int l : layers) parts << QString::number(l);
+    for (int l : layers)
+        parts << QString::number(l);
     return parts.join(QLatin1Char(','));
 }
 
@@ -45,7 +50,8 @@ bool parseLayerList(const QString& text, std::vector<int>* layers) {
         if (dash > 0) {
             const int a = part.left(dash).trimmed().toInt(&ok1), b = part.mid(dash + 1).trimmed().toInt(&ok2);
             if (!ok1 || !ok2 || a < 0 || b < a || b - a > 100000) return false;
-            for (int l = a; l <= b; ++l) out.push_back(l);
+            for (int l = a; l <= b; ++l)
+                out.push_back(l);
         } else {
             const int a = part.toInt(&ok1);
             if (!ok1 || a < 0) return false;
@@ -74,7 +80,8 @@ ExplorerParams sanitised(ExplorerParams p) {
 
 QJsonObject toJson(const ExplorerParams& p) {
     QJsonArray list;
-    for (int l : p.plan.list) list.append(l);
+    for (int l : p.plan.list)
+        list.append(l);
     return QJsonObject{
         {QStringLiteral("tau"), p.tsa.tau},
         {QStringLiteral("window"), double(p.tsa.window)},

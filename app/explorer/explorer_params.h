@@ -17,7 +17,7 @@ struct ExplorerParams {
     TsaParams tsa;
     LayerPlanConfig plan;
     int layer = -1; // position in CaptureInfo::layerIds (not the model layer id); -1: first sparse layer
-    int head = 0;  // query head
+    int head = 0;   // query head
     QString colorMap = QStringLiteral("viridis");
     QString overviewMetric = QStringLiteral("kept");
     QString view = QStringLiteral("overview");

@@ -28,7 +28,8 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const QSize& size, bool
     m_height->setValue(settings.value(QStringLiteral("export/height"), size.height()).toInt());
     m_width->setSuffix(tr(" px"));
     m_height->setSuffix(tr(" px"));
-    for (int s : {1, 2, 3, 4}) m_scale->addItem(QStringLiteral("%1×").arg(s), s);
+    for (int s : {1, 2, 3, 4})
+        m_scale->addItem(QStringLiteral("%1×").arg(s), s);
     m_scale->setCurrentIndex(m_scale->findData(settings.value(QStringLiteral("export/scale"), 2).toInt()));
     m_scale->setToolTip(tr("PNG pixels per logical pixel; SVG is resolution independent"));
 
@@ -60,17 +61,29 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const QSize& size, bool
     form->addRow(buttons);
 }
 
-QString ExportDialog::path() const { return m_path->text().trimmed(); }
-QSize ExportDialog::imageSize() const { return {m_width->value(), m_height->value()}; }
-double ExportDialog::scale() const { return m_scale->currentData().toDouble(); }
-bool ExportDialog::wantPng() const { return !m_formats || m_formats->currentData().toString().contains(QLatin1String("png")); }
-bool ExportDialog::wantSvg() const { return !m_formats || m_formats->currentData().toString().contains(QLatin1String("svg")); }
-bool ExportDialog::wantCsv() const { return !m_formats || m_formats->currentData().toString().contains(QLatin1String("csv")); }
+QString ExportDialog::path() const {
+    return m_path->text().trimmed();
+}
+QSize ExportDialog::imageSize() const {
+    return {m_width->value(), m_height->value()};
+}
+double ExportDialog::scale() const {
+    return m_scale->currentData().toDouble();
+}
+bool ExportDialog::wantPng() const {
+    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("png"));
+}
+bool ExportDialog::wantSvg() const {
+    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("svg"));
+}
+bool ExportDialog::wantCsv() const {
+    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("csv"));
+}
 
 void ExportDialog::browse() {
-    const QString chosen = m_folderMode
-                               ? QFileDialog::getExistingDirectory(this, windowTitle(), path())
-                               : QFileDialog::getSaveFileName(this, windowTitle(), path(), exportFileFilter());
+    const QString chosen =
+        m_folderMode ? QFileDialog::getExistingDirectory(this, windowTitle(), path())
+                     : QFileDialog::getSaveFileName(this, windowTitle(), path(), exportFileFilter());
     if (!chosen.isEmpty()) m_path->setText(chosen);
 }
 

@@ -24,7 +24,8 @@ namespace tsa::app {
 QStringList GenerateDialog::presetDirectories() {
     const QString appDir = QCoreApplication::applicationDirPath();
     return {QStringLiteral(TSA_SAMPLE_DIR "/presets"), appDir + QStringLiteral("/presets"),
-            appDir + QStringLiteral("/sample_data/presets"), appDir + QStringLiteral("/../share/tsa-explorer/presets")};
+            appDir + QStringLiteral("/sample_data/presets"),
+            appDir + QStringLiteral("/../share/tsa-explorer/presets")};
 }
 
 GenerateDialog::GenerateDialog(QWidget* parent)
@@ -40,7 +41,8 @@ GenerateDialog::GenerateDialog(QWidget* parent)
     m_preset->addItem(tr("default"), QString());
     QStringList seen;
     for (const QString& dir : presetDirectories()) {
-        for (const QFileInfo& f : QDir(dir).entryInfoList({QStringLiteral("*.json")}, QDir::Files, QDir::Name)) {
+        for (const QFileInfo& f :
+             QDir(dir).entryInfoList({QStringLiteral("*.json")}, QDir::Files, QDir::Name)) {
             if (seen.contains(f.completeBaseName())) continue;
             seen << f.completeBaseName();
             m_preset->addItem(f.completeBaseName(), f.absoluteFilePath());
@@ -70,7 +72,8 @@ GenerateDialog::GenerateDialog(QWidget* parent)
     m_dtype->addItem(QStringLiteral("F32"), int(DType::F32));
 
     const QString docs = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-    m_output->setText(QDir(docs.isEmpty() ? QDir::homePath() : docs).filePath(QStringLiteral("synthetic.safetensors")));
+    m_output->setText(
+        QDir(docs.isEmpty() ? QDir::homePath() : docs).filePath(QStringLiteral("synthetic.safetensors")));
     auto* browse = new QPushButton(tr("Browse…"), this);
     connect(browse, &QPushButton::clicked, this, &GenerateDialog::browse);
     auto* outRow = new QHBoxLayout;
@@ -122,7 +125,8 @@ void GenerateDialog::loadPreset() {
     if (!path.isEmpty()) {
         auto r = loadGeneratorPreset(path.toStdString());
         if (!r.ok()) {
-            m_status->setText(tr("Preset %1: %2").arg(QFileInfo(path).fileName(), QString::fromStdString(r.error())));
+            m_status->setText(
+                tr("Preset %1: %2").arg(QFileInfo(path).fileName(), QString::fromStdString(r.error())));
             return;
         }
         config = r.value();
@@ -138,8 +142,8 @@ void GenerateDialog::loadPreset() {
 }
 
 void GenerateDialog::setRunning(bool running) {
-    for (QWidget* w : std::initializer_list<QWidget*>{m_preset, m_seed, m_layers, m_qHeads, m_kvHeads, m_tokens,
-                                                      m_headDim, m_dtype, m_output})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_preset, m_seed, m_layers, m_qHeads, m_kvHeads,
+                                                      m_tokens, m_headDim, m_dtype, m_output})
         w->setEnabled(!running);
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(!running);
     m_progress->setVisible(running);
@@ -175,7 +179,8 @@ void GenerateDialog::start() {
     QPointer<GenerateDialog> self(this);
     options.progress = [self, cancel](int done, int total) {
         QMetaObject::invokeMethod(
-            self, [self, done, total] {
+            self,
+            [self, done, total] {
                 if (!self) return;
                 self->m_progress->setRange(0, total);
                 self->m_progress->setValue(done);
@@ -192,9 +197,12 @@ void GenerateDialog::start() {
         auto r = writeSyntheticCapture(config, out.toStdString(), options);
         const bool ok = r.ok();
         const QString text = ok ? out : QString::fromStdString(r.error());
-        QMetaObject::invokeMethod(self, [self, ok, text] {
-            if (self) self->finish(ok, text);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, ok, text] {
+                if (self) self->finish(ok, text);
+            },
+            Qt::QueuedConnection);
     });
     m_thread->start();
 }

@@ -13,7 +13,6 @@
 #include <QFileInfo>
 #include <QSlider>
 #include <QWidget>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -45,7 +44,8 @@ bool openForHeadless(AnalysisController& controller, const QString& file, const 
     bool opened = false;
     auto c1 = QObject::connect(&controller, &AnalysisController::fileOpenFailed,
                                [&](const QString&, const QString& msg) { failure = msg; });
-    auto c2 = QObject::connect(&controller, &AnalysisController::fileOpened, [&](const QString&) { opened = true; });
+    auto c2 = QObject::connect(&controller, &AnalysisController::fileOpened,
+                               [&](const QString&) { opened = true; });
     controller.setMetricsDelay(0);
     controller.openFileWith(QFileInfo(file).absoluteFilePath(), params);
     QElapsedTimer timer;
@@ -65,8 +65,11 @@ bool openForHeadless(AnalysisController& controller, const QString& file, const 
         const auto it = std::find(ids.begin(), ids.end(), *layerId);
         if (it == ids.end()) {
             QStringList present;
-            for (int id : ids) present << QString::number(id);
-            *error = QStringLiteral("layer %1 is not in %2 (layers: %3)").arg(*layerId).arg(file, present.join(QLatin1Char(',')));
+            for (int id : ids)
+                present << QString::number(id);
+            *error = QStringLiteral("layer %1 is not in %2 (layers: %3)")
+                         .arg(*layerId)
+                         .arg(file, present.join(QLatin1Char(',')));
             return false;
         }
         controller.setLayer(int(it - ids.begin()));
@@ -83,29 +86,35 @@ int runScreenshot(const CommandLine& cl) {
     window.resize(cl.size);
     ExplorerParams params = window.controller()->params();
     cl.applyTo(&params);
-    if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view)) params.view = QStringLiteral("overview");
+    if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view))
+        params.view = QStringLiteral("overview");
     window.show();
     QString error;
-    if (!openForHeadless(*window.controller(), cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+    if (!openForHeadless(*window.controller(), cl.file, params, cl.layerId, cl.timeoutSeconds * 1000,
+                         &error)) {
         printError(error);
         return kExitUsage;
     }
     window.showView(params.view);
-    if (!window.controller()->waitUntilReady(window.viewSet()->needsOf(params.view), cl.timeoutSeconds * 1000)) {
-        printError(QStringLiteral("timed out after %1 s waiting for the %2 view's data").arg(cl.timeoutSeconds).arg(params.view));
+    if (!window.controller()->waitUntilReady(window.viewSet()->needsOf(params.view),
+                                             cl.timeoutSeconds * 1000)) {
+        printError(QStringLiteral("timed out after %1 s waiting for the %2 view's data")
+                       .arg(cl.timeoutSeconds)
+                       .arg(params.view));
         return kExitFailure;
     }
     window.viewSet()->flush();
     // Let layouts settle and pending paints run, so the grab is what a person would see.
-    for (int i = 0; i < 5; ++i) QCoreApplication::processEvents();
+    for (int i = 0; i < 5; ++i)
+        QCoreApplication::processEvents();
     auto* view = window.viewSet()->view(params.view);
     const QImage image = cl.fullWindow ? window.grab().toImage() : view->widget()->grab().toImage();
     if (!writeImage(image, cl.screenshot, &error)) {
         printError(error);
         return kExitFailure;
     }
-    std::printf("%s: %s view, %dx%d\n", cl.screenshot.toLocal8Bit().constData(), params.view.toLocal8Bit().constData(),
-                image.width(), image.height());
+    std::printf("%s: %s view, %dx%d\n", cl.screenshot.toLocal8Bit().constData(),
+                params.view.toLocal8Bit().constData(), image.width(), image.height());
     return 0;
 }
 
@@ -140,8 +149,9 @@ int runBenchUi(const CommandLine& cl) {
     QSlider* slider = window.controls()->tauEditor()->slider();
     const CaptureInfo* info = controller.info();
     std::printf("bench-ui: %s, layer %d, %lld query heads, %lld tokens, %d tau changes on the slider\n",
-                QFileInfo(cl.file).fileName().toLocal8Bit().constData(), controller.modelLayerId(controller.params().layer),
-                (long long)info->qHeads, (long long)info->tokens, cl.benchChanges);
+                QFileInfo(cl.file).fileName().toLocal8Bit().constData(),
+                controller.modelLayerId(controller.params().layer), (long long)info->qHeads,
+                (long long)info->tokens, cl.benchChanges);
 
     // Positions across the slider's whole log range, visited in an interleaved order so consecutive
     // changes are large (small steps could hit the same selection and flatter the numbers).

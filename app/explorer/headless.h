@@ -6,7 +6,6 @@
 #include "app/explorer/command_line.h"
 
 #include <QString>
-
 #include <optional>
 
 namespace tsa::app {

@@ -2,7 +2,6 @@
 
 #include <QMetaObject>
 #include <QThread>
-
 #include <algorithm>
 
 #ifdef Q_OS_LINUX
@@ -79,6 +78,8 @@ void JobRunner::cancel() {
     if (m_cancel) m_cancel->store(true);
 }
 
-void JobRunner::waitForWorker() { m_pool.waitForDone(); }
+void JobRunner::waitForWorker() {
+    m_pool.waitForDone();
+}
 
 } // namespace tsa::app

@@ -1,11 +1,10 @@
 // tsa-explorer: the window, or one of its headless modes (--screenshot, --bench-ui).
+#include "app/explorer/analysis_controller.h"
 #include "app/explorer/command_line.h"
 #include "app/explorer/headless.h"
-#include "app/explorer/analysis_controller.h"
 #include "app/explorer/main_window.h"
 
 #include <QApplication>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -19,11 +18,14 @@ int main(int argc, char** argv) {
     tsa::app::CommandLine commandLine;
     QString message;
     switch (tsa::app::parseCommandLine(QApplication::arguments(), &commandLine, &message)) {
-    case tsa::app::ParseOutcome::ExitOk: std::fputs(qPrintable(message + QLatin1Char('\n')), stdout); return 0;
+    case tsa::app::ParseOutcome::ExitOk:
+        std::fputs(qPrintable(message + QLatin1Char('\n')), stdout);
+        return 0;
     case tsa::app::ParseOutcome::ExitUsage:
         std::fprintf(stderr, "tsa-explorer: %s\n(see tsa-explorer --help)\n", qPrintable(message));
         return 2;
-    case tsa::app::ParseOutcome::Run: break;
+    case tsa::app::ParseOutcome::Run:
+        break;
     }
     if (!commandLine.screenshot.isEmpty()) return tsa::app::runScreenshot(commandLine);
     if (commandLine.benchUi) return tsa::app::runBenchUi(commandLine);

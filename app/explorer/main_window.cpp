@@ -42,16 +42,18 @@ constexpr int kMaxRecent = 10;
 // Tab labels stay short; the views' own titles (which name layer and head) go into the tooltip.
 QString tabLabel(const QString& name, const QString& fallback) {
     static const QHash<QString, const char*> labels = {
-        {QStringLiteral("overview"), "Overview"},   {QStringLiteral("selection"), "Selection map"},
-        {QStringLiteral("coverage"), "Coverage"},   {QStringLiteral("attention"), "Attention map"},
-        {QStringLiteral("error"), "Error"},         {QStringLiteral("depth"), "Depth"},
-        {QStringLiteral("sparsity"), "Sparsity"},   {QStringLiteral("howitworks"), "How it works"},
+        {QStringLiteral("overview"), "Overview"}, {QStringLiteral("selection"), "Selection map"},
+        {QStringLiteral("coverage"), "Coverage"}, {QStringLiteral("attention"), "Attention map"},
+        {QStringLiteral("error"), "Error"},       {QStringLiteral("depth"), "Depth"},
+        {QStringLiteral("sparsity"), "Sparsity"}, {QStringLiteral("howitworks"), "How it works"},
     };
     const auto it = labels.find(name);
     return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());
 }
 
-bool isSessionPath(const QString& path) { return QFileInfo(path).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0; }
+bool isSessionPath(const QString& path) {
+    return QFileInfo(path).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0;
+}
 
 bool isOpenablePath(const QString& path) {
     const QString ext = QFileInfo(path).suffix().toLower();
@@ -75,10 +77,10 @@ QString MainWindow::bundledSamplePath() {
 }
 
 MainWindow::MainWindow(QWidget* parent, bool useSettings)
-    : QMainWindow(parent), m_controller(new AnalysisController(this)), m_views(new ViewSet(m_controller, this)),
-      m_controls(new ControlsPanel(m_controller, this)), m_tabs(new QTabWidget(this)),
-      m_statusText(new QLabel(this)), m_statusHint(new QLabel(this)), m_progress(new QProgressBar(this)),
-      m_settingsTimer(new QTimer(this)), m_useSettings(useSettings) {
+    : QMainWindow(parent), m_controller(new AnalysisController(this)),
+      m_views(new ViewSet(m_controller, this)), m_controls(new ControlsPanel(m_controller, this)),
+      m_tabs(new QTabWidget(this)), m_statusText(new QLabel(this)), m_statusHint(new QLabel(this)),
+      m_progress(new QProgressBar(this)), m_settingsTimer(new QTimer(this)), m_useSettings(useSettings) {
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(tr("TSA Explorer"));
     setAcceptDrops(true);
@@ -129,13 +131,15 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     connect(m_controller, &AnalysisController::paramsChanged, this, [this] {
         // View titles name the layer and head; keep the tab tooltips in step.
         for (int i = 0; i < m_tabs->count(); ++i)
-            if (auto* v = dynamic_cast<views::ExportableView*>(m_tabs->widget(i))) m_tabs->setTabToolTip(i, v->viewTitle());
+            if (auto* v = dynamic_cast<views::ExportableView*>(m_tabs->widget(i)))
+                m_tabs->setTabToolTip(i, v->viewTitle());
     });
     connect(m_controller, &AnalysisController::fileOpened, this, &MainWindow::onFileOpened);
-    connect(m_controller, &AnalysisController::fileOpenFailed, this, [this](const QString& path, const QString& msg) {
-        m_pendingView.clear();
-        showError(tr("Cannot open %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
-    });
+    connect(m_controller, &AnalysisController::fileOpenFailed, this,
+            [this](const QString& path, const QString& msg) {
+                m_pendingView.clear();
+                showError(tr("Cannot open %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
+            });
     connect(m_controller, &AnalysisController::errorOccurred, this, &MainWindow::showError);
     connect(m_controller, &AnalysisController::warning, this, [this](const QString& msg) {
         m_statusHint->setText(msg.left(120));
@@ -159,13 +163,15 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
-    file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this, &MainWindow::generateSynthetic);
+    file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
+                    &MainWindow::generateSynthetic);
     file->addSeparator();
     file->addAction(tr("Open &Session…"), this, &MainWindow::chooseAndOpenSession);
     file->addAction(tr("Save Session &As…"), QKeySequence::SaveAs, this, &MainWindow::chooseAndSaveSession);
     file->addSeparator();
     file->addAction(tr("&Export View…"), QKeySequence(tr("Ctrl+E")), this, &MainWindow::chooseAndExport);
-    file->addAction(tr("Export &All Views…"), QKeySequence(tr("Ctrl+Shift+E")), this, &MainWindow::chooseAndExportAll);
+    file->addAction(tr("Export &All Views…"), QKeySequence(tr("Ctrl+Shift+E")), this,
+                    &MainWindow::chooseAndExportAll);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -184,17 +190,19 @@ void MainWindow::buildMenus() {
     int index = 0;
     for (auto* v : m_views->views()) {
         const QString name = v->viewName();
-        auto* action = view->addAction(tabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
+        auto* action =
+            view->addAction(tabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
         if (index < 9) action->setShortcut(QKeySequence(tr("Alt+%1").arg(index + 1)));
         ++index;
     }
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About TSA Explorer"), this, [this] {
-        QMessageBox::about(this, tr("About TSA Explorer"),
-                           tr("<b>TSA Explorer %1</b><p>Explore Token Sparse Attention: per-layer, per-head dynamic "
-                              "token selection for long-context prefill (Jo et al., arXiv 2602.03216).</p>")
-                               .arg(QCoreApplication::applicationVersion()));
+        QMessageBox::about(
+            this, tr("About TSA Explorer"),
+            tr("<b>TSA Explorer %1</b><p>Explore Token Sparse Attention: per-layer, per-head dynamic "
+               "token selection for long-context prefill (Jo et al., arXiv 2602.03216).</p>")
+                .arg(QCoreApplication::applicationVersion()));
     });
 }
 
@@ -211,16 +219,23 @@ void MainWindow::startup(const QString& fileArgument) {
         return;
     }
     const QString sample = bundledSamplePath();
-    if (!sample.isEmpty()) openFile(sample);
-    else m_statusText->setText(tr("No file open: File ▸ Open, File ▸ Generate Synthetic, or drop a capture here."));
+    if (!sample.isEmpty())
+        openFile(sample);
+    else
+        m_statusText->setText(
+            tr("No file open: File ▸ Open, File ▸ Generate Synthetic, or drop a capture here."));
 }
 
 void MainWindow::openPath(const QString& path) {
-    if (isSessionPath(path)) openSession(path);
-    else openFile(path);
+    if (isSessionPath(path))
+        openSession(path);
+    else
+        openFile(path);
 }
 
-void MainWindow::openFile(const QString& path) { m_controller->openFile(QFileInfo(path).absoluteFilePath()); }
+void MainWindow::openFile(const QString& path) {
+    m_controller->openFile(QFileInfo(path).absoluteFilePath());
+}
 
 void MainWindow::onFileOpened(const QString& path) {
     setWindowTitle(tr("%1 — TSA Explorer").arg(QFileInfo(path).fileName()));
@@ -272,7 +287,8 @@ void MainWindow::addRecentFile(const QString& path) {
     QStringList list = settings.value(QStringLiteral("recentFiles")).toStringList();
     list.removeAll(path);
     list.prepend(path);
-    while (list.size() > kMaxRecent) list.removeLast();
+    while (list.size() > kMaxRecent)
+        list.removeLast();
     settings.setValue(QStringLiteral("recentFiles"), list);
     settings.setValue(QStringLiteral("lastFile"), path);
     rebuildRecentMenu();
@@ -282,11 +298,13 @@ void MainWindow::rebuildRecentMenu() {
     m_recentMenu->clear();
     const QStringList list = recentFiles();
     for (const QString& path : list) {
-        QAction* a = m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
+        QAction* a =
+            m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
         a->setToolTip(path);
         a->setStatusTip(QDir::toNativeSeparators(path));
     }
-    if (list.isEmpty()) m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+    if (list.isEmpty())
+        m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
     else {
         m_recentMenu->addSeparator();
         m_recentMenu->addAction(tr("Clear List"), this, [this] {
@@ -298,21 +316,26 @@ void MainWindow::rebuildRecentMenu() {
 
 void MainWindow::chooseAndOpen() {
     const QString dir = QFileInfo(m_controller->filePath()).absolutePath();
-    const QString path = QFileDialog::getOpenFileName(
-        this, tr("Open Capture or Session"), dir,
-        tr("Captures and sessions (*.safetensors *.npz *.json);;Captures (*.safetensors *.npz);;Sessions (*.json);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Open Capture or Session"), dir,
+                                     tr("Captures and sessions (*.safetensors *.npz *.json);;Captures "
+                                        "(*.safetensors *.npz);;Sessions (*.json);;All files (*)"));
     if (!path.isEmpty()) openPath(path);
 }
 
 void MainWindow::chooseAndOpenSession() {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("Sessions (*.json)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("Sessions (*.json)"));
     if (!path.isEmpty()) openSession(path);
 }
 
 void MainWindow::chooseAndSaveSession() {
-    const QString suggested = QFileInfo(m_controller->filePath()).completeBaseName() + QStringLiteral(".session.json");
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), suggested, tr("Sessions (*.json)"));
-    if (!path.isEmpty()) saveSession(path.endsWith(QLatin1String(".json")) ? path : path + QStringLiteral(".json"));
+    const QString suggested =
+        QFileInfo(m_controller->filePath()).completeBaseName() + QStringLiteral(".session.json");
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save Session"), suggested, tr("Sessions (*.json)"));
+    if (!path.isEmpty())
+        saveSession(path.endsWith(QLatin1String(".json")) ? path : path + QStringLiteral(".json"));
 }
 
 void MainWindow::generateSynthetic() {
@@ -354,7 +377,8 @@ bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double
     m_views->flush();
     for (auto* v : m_views->views())
         for (const QString& ext : exts) {
-            const QString path = QDir(folder).filePath(QStringLiteral("%1_%2.%3").arg(stem, v->viewName(), ext));
+            const QString path =
+                QDir(folder).filePath(QStringLiteral("%1_%2.%3").arg(stem, v->viewName(), ext));
             if (!writeView(*v, path, size, scale, error)) return false;
             if (written) *written << path;
         }
@@ -365,12 +389,17 @@ void MainWindow::chooseAndExport() {
     auto* view = m_views->view(currentViewName());
     if (!view) return;
     const ExplorerParams& p = m_controller->params();
-    const QString suggested = QStringLiteral("%1_L%2_H%3.png").arg(view->viewName()).arg(m_controller->modelLayerId(p.layer)).arg(p.head);
+    const QString suggested = QStringLiteral("%1_L%2_H%3.png")
+                                  .arg(view->viewName())
+                                  .arg(m_controller->modelLayerId(p.layer))
+                                  .arg(p.head);
     ExportDialog dialog(suggested, view->widget()->size(), false, this);
     if (dialog.exec() != QDialog::Accepted) return;
     QString error;
-    if (!exportView(view->viewName(), dialog.path(), dialog.imageSize(), dialog.scale(), &error)) showError(error);
-    else m_statusText->setText(tr("Exported %1").arg(QDir::toNativeSeparators(dialog.path())));
+    if (!exportView(view->viewName(), dialog.path(), dialog.imageSize(), dialog.scale(), &error))
+        showError(error);
+    else
+        m_statusText->setText(tr("Exported %1").arg(QDir::toNativeSeparators(dialog.path())));
 }
 
 void MainWindow::chooseAndExportAll() {
@@ -382,7 +411,8 @@ void MainWindow::chooseAndExportAll() {
                         dialog.wantCsv(), &error, &written))
         showError(error);
     else
-        m_statusText->setText(tr("Exported %1 files to %2").arg(written.size()).arg(QDir::toNativeSeparators(dialog.path())));
+        m_statusText->setText(
+            tr("Exported %1 files to %2").arg(written.size()).arg(QDir::toNativeSeparators(dialog.path())));
 }
 
 void MainWindow::copyImage() {
@@ -445,7 +475,9 @@ void MainWindow::showError(const QString& message) {
     box->show();
 }
 
-QMessageBox* MainWindow::errorBox() const { return findChild<QMessageBox*>(QStringLiteral("errorBox")); }
+QMessageBox* MainWindow::errorBox() const {
+    return findChild<QMessageBox*>(QStringLiteral("errorBox"));
+}
 
 // ------------------------------------------------------------------------------------------ settings, events
 

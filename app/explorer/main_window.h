@@ -41,7 +41,8 @@ public:
     bool openSession(const QString& path);
     bool saveSession(const QString& path);
 
-    bool exportView(const QString& name, const QString& path, const QSize& size, double scale, QString* error);
+    bool exportView(const QString& name, const QString& path, const QSize& size, double scale,
+                    QString* error);
     // Writes every view of the current layer and head into folder; file names say view, layer and head.
     bool exportAllViews(const QString& folder, const QSize& size, double scale, bool png, bool svg, bool csv,
                         QString* error, QStringList* written = nullptr);

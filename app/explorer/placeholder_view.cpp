@@ -21,7 +21,9 @@ void PlaceholderView::render(QPainter& painter, const QSize& size) const {
                      m_title + QStringLiteral("\n\n") + m_text);
 }
 
-QString PlaceholderView::csv() const { return QStringLiteral("view,message\r\n%1,\"%2\"\r\n").arg(m_name, m_text); }
+QString PlaceholderView::csv() const {
+    return QStringLiteral("view,message\r\n%1,\"%2\"\r\n").arg(m_name, m_text);
+}
 
 void PlaceholderView::paintEvent(QPaintEvent*) {
     QPainter painter(this);

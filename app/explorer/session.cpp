@@ -15,7 +15,8 @@ QByteArray sessionToJson(const Session& session, const QString& sessionPath) {
         {QStringLiteral("format"), QStringLiteral("tsa-explorer-session")},
         {QStringLiteral("version"), kSessionVersion},
         {QStringLiteral("file"), QFileInfo(session.filePath).absoluteFilePath()},
-        {QStringLiteral("file_relative"), base.relativeFilePath(QFileInfo(session.filePath).absoluteFilePath())},
+        {QStringLiteral("file_relative"),
+         base.relativeFilePath(QFileInfo(session.filePath).absoluteFilePath())},
         {QStringLiteral("params"), toJson(session.params)},
     };
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
@@ -38,24 +39,30 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
     };
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &parseError);
-    if (doc.isNull()) return fail(parseError.errorString() + QObject::tr(" at byte %1").arg(parseError.offset));
+    if (doc.isNull())
+        return fail(parseError.errorString() + QObject::tr(" at byte %1").arg(parseError.offset));
     if (!doc.isObject()) return fail(QObject::tr("the top level is not a JSON object"));
     const QJsonObject root = doc.object();
     if (root.value(QStringLiteral("format")).toString() != QLatin1String("tsa-explorer-session"))
         return fail(QObject::tr("\"format\" is not \"tsa-explorer-session\""));
     const int version = root.value(QStringLiteral("version")).toInt(0);
     if (version < 1 || version > kSessionVersion)
-        return fail(QObject::tr("version %1 is not supported (this build reads 1 to %2)").arg(version).arg(kSessionVersion));
+        return fail(QObject::tr("version %1 is not supported (this build reads 1 to %2)")
+                        .arg(version)
+                        .arg(kSessionVersion));
     const QString absolute = root.value(QStringLiteral("file")).toString();
     const QString relative = root.value(QStringLiteral("file_relative")).toString();
     if (absolute.isEmpty() && relative.isEmpty()) return fail(QObject::tr("it names no capture file"));
 
     Session session;
     const QDir base = QFileInfo(sessionPath).absoluteDir();
-    const QString fromRelative = relative.isEmpty() ? QString() : QDir::cleanPath(base.absoluteFilePath(relative));
+    const QString fromRelative =
+        relative.isEmpty() ? QString() : QDir::cleanPath(base.absoluteFilePath(relative));
     // The relative path wins when it exists: a folder moved or copied elsewhere keeps working.
-    if (!fromRelative.isEmpty() && QFileInfo::exists(fromRelative)) session.filePath = fromRelative;
-    else session.filePath = absolute.isEmpty() ? fromRelative : absolute;
+    if (!fromRelative.isEmpty() && QFileInfo::exists(fromRelative))
+        session.filePath = fromRelative;
+    else
+        session.filePath = absolute.isEmpty() ? fromRelative : absolute;
     session.params = paramsFromJson(root.value(QStringLiteral("params")).toObject());
     return session;
 }

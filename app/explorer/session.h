@@ -6,7 +6,6 @@
 #include "app/explorer/explorer_params.h"
 
 #include <QString>
-
 #include <optional>
 
 namespace tsa::app {

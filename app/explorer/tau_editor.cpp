@@ -6,7 +6,6 @@
 #include <QHBoxLayout>
 #include <QSignalBlocker>
 #include <QSlider>
-
 #include <algorithm>
 #include <cmath>
 
@@ -17,9 +16,8 @@ TauEditor::TauEditor(QWidget* parent)
     m_slider->setObjectName(QStringLiteral("tauSlider"));
     m_slider->setRange(0, kSteps);
     m_slider->setPageStep(kSteps / 20);
-    m_slider->setToolTip(tr("Attention mass the dropped tokens may cover (log scale, %1 to %2)")
-                             .arg(kTauMin)
-                             .arg(kTauMax));
+    m_slider->setToolTip(
+        tr("Attention mass the dropped tokens may cover (log scale, %1 to %2)").arg(kTauMin).arg(kTauMax));
     m_spin->setObjectName(QStringLiteral("tauSpin"));
     // Five decimals show 1e-4 steps exactly; the adaptive step moves by a tenth of the current decade.
     m_spin->setDecimals(5);

@@ -105,10 +105,14 @@ bool writeCsv(const views::ExportableView& view, const QString& path, QString* e
 bool writeView(const views::ExportableView& view, const QString& path, const QSize& size, qreal scale,
                QString* error) {
     switch (formatForPath(path)) {
-    case ExportFormat::Png: return writePng(view, path, size, scale, error);
-    case ExportFormat::Svg: return writeSvg(view, path, size, error);
-    case ExportFormat::Csv: return writeCsv(view, path, error);
-    case ExportFormat::Unknown: break;
+    case ExportFormat::Png:
+        return writePng(view, path, size, scale, error);
+    case ExportFormat::Svg:
+        return writeSvg(view, path, size, error);
+    case ExportFormat::Csv:
+        return writeCsv(view, path, error);
+    case ExportFormat::Unknown:
+        break;
     }
     return fail(error, QObject::tr("Unknown export format for %1 (use .png, .svg or .csv)").arg(path));
 }

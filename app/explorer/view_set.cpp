@@ -13,7 +13,6 @@
 #include <QEvent>
 #include <QTimer>
 #include <QWidget>
-
 #include <algorithm>
 #include <limits>
 
@@ -41,14 +40,10 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     m_depth = new views::DepthView;
     m_sparsity = new views::SparsityView;
     m_howItWorks = new views::HowItWorksPanel;
-    m_parts = {{Overview, m_overview},
-               {SelectionMap, m_selection},
-               {Coverage, m_coverage},
-               {Attention, m_attention},
-               {Error, m_error},
-               {Depth, m_depth},
-               {Sparsity, m_sparsity},
-               {HowItWorks, m_howItWorks}};
+    m_parts = {{Overview, m_overview}, {SelectionMap, m_selection},
+               {Coverage, m_coverage}, {Attention, m_attention},
+               {Error, m_error},       {Depth, m_depth},
+               {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks}};
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
         v->widget()->installEventFilter(this);
@@ -80,23 +75,30 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_depth, &views::DepthView::layerClicked, controller, &AnalysisController::setLayer);
     connect(m_sparsity, &views::SparsityView::layerClicked, controller, &AnalysisController::setLayer);
     // The token axes of the selection map, depth and error views zoom together.
-    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth, &views::DepthView::setVisibleRange);
-    connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection, &views::SelectionMapView::setVisibleRange);
-    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error, &views::ErrorView::setVisibleRange);
+    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth,
+            &views::DepthView::setVisibleRange);
+    connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection,
+            &views::SelectionMapView::setVisibleRange);
+    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error,
+            &views::ErrorView::setVisibleRange);
 
     connect(controller, &AnalysisController::fileOpened, this, [this] {
         const auto& strings = m_controller->capture()->tokenStrings();
-        m_tokenStrings = strings.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(strings);
+        m_tokenStrings =
+            strings.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(strings);
         m_headCurves.clear();
         m_errorMetrics.clear();
         m_selection->resetZoom();
         m_depth->resetZoom();
         markDirty(~0u);
     });
-    connect(controller, &AnalysisController::selectionChanged, this,
-            [this] { markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity); });
-    connect(controller, &AnalysisController::layersChanged, this, [this] { markDirty(Overview | Depth | Sparsity); });
-    connect(controller, &AnalysisController::metricsChanged, this, [this](int) { markDirty(Overview | Error); });
+    connect(controller, &AnalysisController::selectionChanged, this, [this] {
+        markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity);
+    });
+    connect(controller, &AnalysisController::layersChanged, this,
+            [this] { markDirty(Overview | Depth | Sparsity); });
+    connect(controller, &AnalysisController::metricsChanged, this,
+            [this](int) { markDirty(Overview | Error); });
     connect(controller, &AnalysisController::attentionMapChanged, this, [this] { markDirty(Attention); });
     connect(controller, &AnalysisController::paramsChanged, this, [this] {
         refreshStyle();
@@ -119,7 +121,8 @@ views::ExportableView* ViewSet::view(const QString& name) const {
 
 QStringList ViewSet::names() const {
     QStringList out;
-    for (auto* v : m_views) out << v->viewName();
+    for (auto* v : m_views)
+        out << v->viewName();
     return out;
 }
 
@@ -227,7 +230,8 @@ void ViewSet::refreshCoverage() {
                                [&](const auto& e) { return e.first.lock() == scores; });
         if (it == m_headCurves.end()) {
             std::vector<CoverageCurve> heads;
-            for (Index h = 0; h < scores->qHeads; ++h) heads.push_back(coverageCurve(*scores, h, p.tsa.tau));
+            for (Index h = 0; h < scores->qHeads; ++h)
+                heads.push_back(coverageCurve(*scores, h, p.tsa.tau));
             if (m_headCurves.size() >= 4) m_headCurves.erase(m_headCurves.begin());
             m_headCurves.emplace_back(scores, std::move(heads));
             it = m_headCurves.end() - 1;
@@ -297,7 +301,8 @@ void ViewSet::refreshError() {
         views::ErrorData data;
         data.qHeads = m_controller->headCount();
         data.window = m_controller->params().tsa.window;
-        for (int l = 0; l < layers; ++l) data.layerIds.push_back(m_controller->modelLayerId(l));
+        for (int l = 0; l < layers; ++l)
+            data.layerIds.push_back(m_controller->modelLayerId(l));
         data.metrics.assign(std::size_t(layers), nullptr);
         m_error->setData(std::move(data));
         m_errorMetrics.assign(std::size_t(layers), nullptr);

@@ -1,9 +1,8 @@
 // The explorer's block-aggregated attention map against a naive L x L softmax.
 #include "core/attention_map.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+#include <gtest/gtest.h>
 #include <random>
 
 namespace {
@@ -12,7 +11,8 @@ tsa::Tensor3 randomTensor(tsa::Index h, tsa::Index l, tsa::Index d, unsigned see
     tsa::Tensor3 t(h, l, d);
     std::mt19937 rng(seed);
     std::normal_distribution<float> n(0.0f, 1.0f);
-    for (float& x : t.data) x = n(rng);
+    for (float& x : t.data)
+        x = n(rng);
     return t;
 }
 
@@ -27,15 +27,18 @@ std::vector<double> naiveProbabilities(const tsa::Tensor3& q, const tsa::Tensor3
         std::vector<double> logits(std::size_t(i + 1));
         for (tsa::Index j = 0; j <= i; ++j) {
             double s = 0;
-            for (tsa::Index x = 0; x < d; ++x) s += double(q.row(head, i)[x]) * double(k.row(kvHead, j)[x]);
+            for (tsa::Index x = 0; x < d; ++x)
+                s += double(q.row(head, i)[x]) * double(k.row(kvHead, j)[x]);
             logits[std::size_t(j)] = s / std::sqrt(double(d));
             maxLogit = std::max(maxLogit, logits[std::size_t(j)]);
         }
         double total = 0;
-        for (double v : logits) total += std::exp(v - maxLogit);
+        for (double v : logits)
+            total += std::exp(v - maxLogit);
         const double rowLse = maxLogit + std::log(total);
         if (lse) (*lse)[std::size_t(i)] = rowLse;
-        for (tsa::Index j = 0; j <= i; ++j) p[std::size_t(i * l + j)] = std::exp(logits[std::size_t(j)] - rowLse);
+        for (tsa::Index j = 0; j <= i; ++j)
+            p[std::size_t(i * l + j)] = std::exp(logits[std::size_t(j)] - rowLse);
     }
     return p;
 }
@@ -65,7 +68,8 @@ TEST(AttentionMap, MatchesNaiveBlockAverageWhenEveryRowIsUsed) {
             const tsa::Index c0 = map->blockStart[c], c1 = map->blockStart[c + 1];
             double expected = 0;
             for (tsa::Index i = r0; i < r1; ++i)
-                for (tsa::Index j = c0; j < c1; ++j) expected += p[std::size_t(i * l + j)];
+                for (tsa::Index j = c0; j < c1; ++j)
+                    expected += p[std::size_t(i * l + j)];
             expected /= double(r1 - r0);
             EXPECT_NEAR(map->at(r, c), expected, 1e-5) << "block " << r << "," << c;
             if (c > r) EXPECT_EQ(map->at(r, c), 0.0f);
@@ -78,7 +82,8 @@ TEST(AttentionMap, MatchesNaiveBlockAverageWhenEveryRowIsUsed) {
     std::vector<float> lseF(lse.begin(), lse.end());
     auto withLse = computeAttentionMap(q.cview(), k.cview(), head, lseF.data(), config);
     ASSERT_TRUE(withLse.ok());
-    for (std::size_t x = 0; x < map->mass.size(); ++x) EXPECT_NEAR(withLse->mass[x], map->mass[x], 1e-5);
+    for (std::size_t x = 0; x < map->mass.size(); ++x)
+        EXPECT_NEAR(withLse->mass[x], map->mass[x], 1e-5);
 }
 
 TEST(AttentionMap, SamplesRowsOnLongContexts) {
@@ -91,7 +96,8 @@ TEST(AttentionMap, SamplesRowsOnLongContexts) {
     for (tsa::Index r = 0; r < 64; ++r) {
         EXPECT_EQ(map->sampledRows[r], 4);
         double rowSum = 0;
-        for (tsa::Index c = 0; c < 64; ++c) rowSum += map->at(r, c);
+        for (tsa::Index c = 0; c < 64; ++c)
+            rowSum += map->at(r, c);
         EXPECT_NEAR(rowSum, 1.0, 1e-4);
     }
 }

@@ -39,7 +39,8 @@ private slots:
         QCOMPARE(c.sparseLayers(), (std::vector<bool>{false, false, true, true}));
         QCOMPARE(c.params().layer, 2);
         QVERIFY(c.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedMetrics |
-                                     AnalysisController::NeedAttentionMap | AnalysisController::NeedAllSelections |
+                                     AnalysisController::NeedAttentionMap |
+                                     AnalysisController::NeedAllSelections |
                                      AnalysisController::NeedAllMetrics,
                                  120000));
         auto sel = c.selection(2);
@@ -104,7 +105,8 @@ private slots:
         auto old = c.metrics(2, &current);
         QVERIFY(current);
         // Rapid changes: only the last one's metrics may ever be reported as current.
-        for (double tau : {0.01, 0.02, 0.05, 0.1, 0.3}) c.setTau(tau);
+        for (double tau : {0.01, 0.02, 0.05, 0.1, 0.3})
+            c.setTau(tau);
         auto stale = c.metrics(2, &current);
         QCOMPARE(stale, old); // still shown while refining ...
         QVERIFY(!current);    // ... but flagged as not current
@@ -173,7 +175,8 @@ private slots:
         QTRY_VERIFY(c.isIdle());
         QVERIFY(c.denseCacheBytes() <= (std::size_t(1) << 20) + 64 * 1024);
         // Every layer has metrics although their dense outputs did not all stay.
-        for (int l = 0; l < 4; ++l) QVERIFY(c.metrics(l));
+        for (int l = 0; l < 4; ++l)
+            QVERIFY(c.metrics(l));
     }
 
     void planModes() {

@@ -8,7 +8,6 @@
 #include <QElapsedTimer>
 #include <QString>
 #include <QTemporaryDir>
-
 #include <functional>
 
 namespace tsa::test {
@@ -23,8 +22,8 @@ struct SmallCaptureShape {
 };
 
 // Returns the path of a new capture in dir, or an empty string (with the reason in *error).
-inline QString writeSmallCapture(const QTemporaryDir& dir, const QString& name, const SmallCaptureShape& shape = {},
-                                 QString* error = nullptr) {
+inline QString writeSmallCapture(const QTemporaryDir& dir, const QString& name,
+                                 const SmallCaptureShape& shape = {}, QString* error = nullptr) {
     GeneratorConfig config;
     config.layers = shape.layers;
     config.qHeads = shape.qHeads;

@@ -149,10 +149,11 @@ private slots:
     void commandLine() {
         CommandLine cl;
         QString message;
-        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("f.safetensors"), QStringLiteral("--tau"),
-                                   QStringLiteral("0.01"), QStringLiteral("--layer"), QStringLiteral("3"),
-                                   QStringLiteral("--head"), QStringLiteral("2"), QStringLiteral("--view"),
-                                   QStringLiteral("coverage"), QStringLiteral("--screenshot"), QStringLiteral("o.png")},
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("f.safetensors"),
+                                   QStringLiteral("--tau"), QStringLiteral("0.01"), QStringLiteral("--layer"),
+                                   QStringLiteral("3"), QStringLiteral("--head"), QStringLiteral("2"),
+                                   QStringLiteral("--view"), QStringLiteral("coverage"),
+                                   QStringLiteral("--screenshot"), QStringLiteral("o.png")},
                                   &cl, &message),
                  ParseOutcome::Run);
         QCOMPARE(cl.file, QStringLiteral("f.safetensors"));
@@ -172,17 +173,21 @@ private slots:
             {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--pool-kernel"), QStringLiteral("4")},
             {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--view"), QStringLiteral("nope")},
             {QStringLiteral("x"), QStringLiteral("--screenshot"), QStringLiteral("o.png")},
-            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--screenshot"), QStringLiteral("o.jpg")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--screenshot"),
+             QStringLiteral("o.jpg")},
             {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--bogus")},
-            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--sparse-layers"), QStringLiteral("odd")},
+            {QStringLiteral("x"), QStringLiteral("f"), QStringLiteral("--sparse-layers"),
+             QStringLiteral("odd")},
         };
         for (const QStringList& args : bad) {
             message.clear();
             QCOMPARE(parseCommandLine(args, &cl, &message), ParseOutcome::ExitUsage);
             QVERIFY2(!message.isEmpty(), qPrintable(args.join(QLatin1Char(' '))));
         }
-        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--help")}, &cl, &message), ParseOutcome::ExitOk);
-        for (const QString& view : explorerViewNames()) QVERIFY(message.contains(view));
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--help")}, &cl, &message),
+                 ParseOutcome::ExitOk);
+        for (const QString& view : explorerViewNames())
+            QVERIFY(message.contains(view));
     }
 
     void sessionFiles() {
@@ -212,7 +217,8 @@ private slots:
         QVERIFY(error.contains(path));
         QVERIFY(!sessionFromJson(R"({"format":"other","version":1,"file":"x"})", path, &error));
         QVERIFY(error.contains(QStringLiteral("format")));
-        QVERIFY(!sessionFromJson(R"({"format":"tsa-explorer-session","version":99,"file":"x"})", path, &error));
+        QVERIFY(
+            !sessionFromJson(R"({"format":"tsa-explorer-session","version":99,"file":"x"})", path, &error));
         QVERIFY(error.contains(QStringLiteral("99")));
         QVERIFY(!loadSession(dir.filePath(QStringLiteral("missing.json")), &error));
     }
@@ -239,7 +245,8 @@ private slots:
         QVERIFY(!writeView(view, dir.filePath(QStringLiteral("v.bmp")), QSize(300, 200), 1.0, &error));
         QVERIFY(error.contains(QStringLiteral(".png")));
         // Writing into a missing folder fails with the path in the message, and leaves nothing behind.
-        QVERIFY(!writeView(view, dir.filePath(QStringLiteral("no/such/v.png")), QSize(300, 200), 1.0, &error));
+        QVERIFY(
+            !writeView(view, dir.filePath(QStringLiteral("no/such/v.png")), QSize(300, 200), 1.0, &error));
         QVERIFY(error.contains(QStringLiteral("no/such")));
     }
 };

@@ -16,13 +16,12 @@
 
 #include <QClipboard>
 #include <QComboBox>
-#include <QGuiApplication>
-#include <QMimeData>
-#include <QUrl>
 #include <QDir>
+#include <QGuiApplication>
 #include <QImage>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
@@ -30,6 +29,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabWidget>
+#include <QUrl>
 #include <QtTest>
 
 using namespace tsa::app;
@@ -154,7 +154,8 @@ private slots:
             const QString title = v->viewTitle();
             const auto match = QRegularExpression(QStringLiteral("[Ll]ayer (\\d+)")).match(title);
             if (match.hasMatch())
-                QVERIFY2(match.captured(1).toInt() == id, qPrintable(v->viewName() + QStringLiteral(": ") + title));
+                QVERIFY2(match.captured(1).toInt() == id,
+                         qPrintable(v->viewName() + QStringLiteral(": ") + title));
         }
         // Clicking in a view picks for all of them.
         emit overview->cellClicked(0, 1);
@@ -188,13 +189,16 @@ private slots:
             const QList<QByteArray> lines = csvFile.readAll().split('\n');
             QVERIFY2(lines.size() >= 2 && !lines.first().trimmed().isEmpty(), qPrintable(name));
         }
-        QVERIFY(!w.exportView(QStringLiteral("nope"), out.filePath(QStringLiteral("x.png")), QSize(900, 600), 1, &error));
+        QVERIFY(!w.exportView(QStringLiteral("nope"), out.filePath(QStringLiteral("x.png")), QSize(900, 600),
+                              1, &error));
 
         QStringList written;
         const QString folder = out.filePath(QStringLiteral("all"));
-        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0, true, true, true, &error, &written), qPrintable(error));
+        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0, true, true, true, &error, &written),
+                 qPrintable(error));
         QCOMPARE(written.size(), int(w.viewSet()->views().size()) * 3);
-        for (const QString& f : written) QVERIFY(QFileInfo(f).size() > 0);
+        for (const QString& f : written)
+            QVERIFY(QFileInfo(f).size() > 0);
         QVERIFY(written.first().contains(QStringLiteral("_L")));
     }
 

@@ -16,4 +16,11 @@ namespace tsa {
 void windowAttentionMass(const float* queries, const float* keys, Index tokens, Index window, Index dim,
                          float* raw, std::vector<float>& scratch);
 
+namespace detail {
+// The portable implementation (OpenBLAS or Eigen tile products), used where the AVX-512 micro-kernel is not
+// compiled in; exposed so tests cover both on any machine.
+void windowAttentionMassGemm(const float* queries, const float* keys, Index tokens, Index window, Index dim,
+                             float* raw, std::vector<float>& scratch);
+} // namespace detail
+
 } // namespace tsa

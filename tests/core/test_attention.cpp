@@ -389,13 +389,18 @@ TEST(AttentionExp, Exp2Accuracy) {
 // Window attention mass (the scoring step) against a direct fp64 computation, including window keys in the
 // denominators and a length that is not a multiple of the internal key tile.
 TEST(AttentionWindow, MatchesFp64) {
-    for (const auto& [L, W, D] : {std::tuple<Index, Index, Index>{1300, 128, 64}, {200, 7, 16}, {9, 8, 8}}) {
+    for (const auto& [L, W, D] : {std::tuple<Index, Index, Index>{1300, 128, 64},
+                                  {200, 7, 16},
+                                  {9, 8, 8},
+                                  {700, 100, 128},
+                                  {1029, 33, 40}}) {
         const Tensor3 q = randomTensor(1, L, D, 101, 3.0f);
         const Tensor3 k = randomTensor(1, L, D, 102, 3.0f);
         const Index P = L - W;
-        std::vector<float> raw(static_cast<std::size_t>(P), -1.0f);
+        std::vector<float> raw(static_cast<std::size_t>(P), -1.0f), portable = raw;
         std::vector<float> scratch;
         windowAttentionMass(q.row(0, P), k.row(0, 0), L, W, D, raw.data(), scratch);
+        detail::windowAttentionMassGemm(q.row(0, P), k.row(0, 0), L, W, D, portable.data(), scratch);
         std::vector<double> ref(static_cast<std::size_t>(P), 0.0);
         const double scale = 1.0 / std::sqrt(double(D));
         for (Index r = 0; r < W; ++r) {
@@ -417,6 +422,7 @@ TEST(AttentionWindow, MatchesFp64) {
         double maxRel = 0, total = 0;
         for (Index j = 0; j < P; ++j) {
             maxRel = std::max(maxRel, std::abs(raw[j] - ref[j]) / std::max(ref[j], 1e-30));
+            maxRel = std::max(maxRel, std::abs(portable[j] - ref[j]) / std::max(ref[j], 1e-30));
             total += raw[j];
         }
         EXPECT_LT(maxRel, 2e-5) << "L " << L << " W " << W;

@@ -52,6 +52,11 @@ AnalysisController::AnalysisController(const Options& options, QObject* parent)
     m_metricsDelay.setSingleShot(true);
     connect(&m_metricsDelay, &QTimer::timeout, this, &AnalysisController::schedule);
     connect(&m_runner, &JobRunner::finished, this, &AnalysisController::onJobFinished);
+    connect(&m_runner, &JobRunner::failed, this, [this](quint64, const QString& message) {
+        const QString what = taskLabel(m_running);
+        fail(m_running.layer,
+             tr("%1 failed: %2").arg(what.isEmpty() ? tr("A background job") : what, message));
+    });
 }
 
 AnalysisController::~AnalysisController() {

@@ -3,6 +3,8 @@
 #include <QMetaObject>
 #include <QThread>
 #include <algorithm>
+#include <exception>
+#include <new>
 
 #ifdef Q_OS_LINUX
 #include <sys/resource.h>
@@ -53,21 +55,29 @@ quint64 JobRunner::start(const QString& label, Work work) {
     m_pool.start([self, id, cancelFlag, work = std::move(work)]() {
         lowerThreadPriority();
         std::function<void()> deliver;
+        QString failure;
         try {
             deliver = work(*cancelFlag);
+        } catch (const std::bad_alloc&) {
+            failure = tr("out of memory");
+        } catch (const std::exception& e) {
+            failure = QString::fromLocal8Bit(e.what());
         } catch (...) {
-            // An exception must not take the whole window down; the owner sees a cancelled job.
-            cancelFlag->store(true);
+            failure = tr("unexpected error");
         }
         QMetaObject::invokeMethod(
             self,
-            [self, id, cancelFlag, deliver = std::move(deliver)]() {
+            [self, id, cancelFlag, failure, deliver = std::move(deliver)]() {
                 const bool cancelled = cancelFlag->load();
                 self->m_runningId = 0;
                 self->m_label.clear();
+                // An exception must not take the window down; the owner hears of it and must not simply
+                // retry the same job forever.
+                if (!failure.isEmpty()) emit self->failed(id, failure);
                 // Stale results are dropped here, on the GUI thread, so no half-applied state exists.
-                if (!cancelled && deliver) deliver();
-                emit self->finished(id, cancelled);
+                else if (!cancelled && deliver)
+                    deliver();
+                emit self->finished(id, cancelled || !failure.isEmpty());
             },
             Qt::QueuedConnection);
     });

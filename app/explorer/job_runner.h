@@ -36,6 +36,8 @@ public:
 signals:
     // Emitted on the owner's thread after the job's closure ran (or was dropped because it was cancelled).
     void finished(quint64 id, bool cancelled);
+    // The job threw (out of memory on a huge layer, say); emitted before finished().
+    void failed(quint64 id, const QString& message);
 
 private:
     QThreadPool m_pool;

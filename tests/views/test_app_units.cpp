@@ -2,6 +2,7 @@
 // LRU cache, the command line, session files and the view exporters.
 #include "app/explorer/command_line.h"
 #include "app/explorer/explorer_params.h"
+#include "app/explorer/job_runner.h"
 #include "app/explorer/lru_cache.h"
 #include "app/explorer/placeholder_view.h"
 #include "app/explorer/session.h"
@@ -15,6 +16,7 @@
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 
 using namespace tsa::app;
@@ -144,6 +146,40 @@ private slots:
         auto held = cache.get(4);
         cache.clear();
         QCOMPARE(*held, 4);
+    }
+
+    void jobRunnerDeliversOnlyLiveResults() {
+        JobRunner runner;
+        int delivered = 0;
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QSignalSpy failed(&runner, &JobRunner::failed);
+        // A job cancelled while running: its closure is never run.
+        const quint64 first = runner.start(QStringLiteral("slow"), [](const std::atomic<bool>& cancel) {
+            while (!cancel.load())
+                QThread::msleep(1);
+            return std::function<void()>([] { QFAIL("a cancelled job's result was delivered"); });
+        });
+        QVERIFY(first != 0);
+        QVERIFY(runner.busy());
+        QCOMPARE(runner.start(QStringLiteral("second"),
+                              [](const std::atomic<bool>&) { return std::function<void()>(); }),
+                 quint64(0)); // one at a time
+        runner.cancel();
+        QTRY_COMPARE(finished.count(), 1);
+        QCOMPARE(finished.at(0).at(1).toBool(), true);
+        QVERIFY(!runner.busy());
+        // A normal job: delivered on this thread.
+        runner.start(QStringLiteral("ok"), [&delivered](const std::atomic<bool>&) {
+            return std::function<void()>([&delivered] { ++delivered; });
+        });
+        QTRY_COMPARE(finished.count(), 2);
+        QCOMPARE(delivered, 1);
+        // A job that throws reports a failure instead of taking the process down.
+        runner.start(QStringLiteral("throws"),
+                     [](const std::atomic<bool>&) -> std::function<void()> { throw std::bad_alloc(); });
+        QTRY_COMPARE(finished.count(), 3);
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("out of memory"));
     }
 
     void commandLine() {

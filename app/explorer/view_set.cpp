@@ -187,19 +187,31 @@ void ViewSet::refresh(unsigned parts) {
 }
 
 void ViewSet::refreshStyle() {
-    // Cheap setters: applied to every view at once, visible or not.
+    // Only what changed is applied: several views rebuild caches (or a whole chart) in these setters, so
+    // repeating an unchanged colour map or head on every tau step would cost more than the step itself.
     const ExplorerParams& p = m_controller->params();
-    m_overview->setColourMap(p.colorMap);
-    m_overview->setMetric(overviewMetricFor(p.overviewMetric));
-    m_overview->setSelected(p.layer, p.head);
-    m_selection->setColourMap(p.colorMap);
-    m_selection->setSelectedHead(p.head);
-    m_coverage->setHighlightedHead(p.head);
-    m_attention->setColourMap(p.colorMap);
-    m_depth->setColourMap(p.colorMap);
-    m_depth->setSelectedLayer(p.layer);
-    m_error->setSelected(p.layer, p.head);
-    m_sparsity->setSelectedLayer(p.layer);
+    const bool colours = p.colorMap != m_style.colorMap, layer = p.layer != m_style.layer,
+               head = p.head != m_style.head, metric = p.overviewMetric != m_style.metric;
+    m_style = {p.colorMap, p.overviewMetric, p.layer, p.head};
+    if (colours) {
+        m_overview->setColourMap(p.colorMap);
+        m_selection->setColourMap(p.colorMap);
+        m_attention->setColourMap(p.colorMap);
+        m_depth->setColourMap(p.colorMap);
+    }
+    if (metric) m_overview->setMetric(overviewMetricFor(p.overviewMetric));
+    if (layer || head) {
+        m_overview->setSelected(p.layer, p.head);
+        m_error->setSelected(p.layer, p.head);
+    }
+    if (head) {
+        m_selection->setSelectedHead(p.head);
+        markDirty(Coverage); // its highlight rebuilds the chart: done lazily with the data
+    }
+    if (layer) {
+        m_depth->setSelectedLayer(p.layer);
+        m_sparsity->setSelectedLayer(p.layer);
+    }
 }
 
 void ViewSet::refreshSelectionMap() {
@@ -238,8 +250,17 @@ void ViewSet::refreshCoverage() {
         }
         coverage.heads = it->second;
     }
-    m_coverage->setData(std::move(coverage));
-    m_coverage->setHighlightedHead(p.head);
+    // Both setters rebuild the chart; call each only when what it shows changed.
+    if (m_coverageHead != p.head) {
+        m_coverageHead = p.head;
+        m_coverage->setHighlightedHead(p.head);
+    }
+    const bool same = scores && m_coverageKey.scores.lock() == scores && m_coverageKey.tau == p.tsa.tau &&
+                      m_coverageKey.sparse == coverage.sparse && m_coverageKey.layerId == coverage.layerId;
+    if (!same) {
+        m_coverageKey = {scores, p.tsa.tau, coverage.sparse, coverage.layerId};
+        m_coverage->setData(std::move(coverage));
+    }
 }
 
 void ViewSet::refreshAttention() {

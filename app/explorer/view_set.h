@@ -95,6 +95,20 @@ private:
     views::SparsityView* m_sparsity = nullptr;
     views::HowItWorksPanel* m_howItWorks = nullptr;
     unsigned m_dirty = 0;
+    struct Style {
+        QString colorMap;
+        QString metric;
+        int layer = -2;
+        int head = -2;
+    } m_style;
+    // What the coverage chart shows now, so an unchanged chart is not rebuilt.
+    struct CoverageKey {
+        std::weak_ptr<const LayerScores> scores;
+        double tau = -1;
+        bool sparse = false;
+        int layerId = -2;
+    } m_coverageKey;
+    int m_coverageHead = -2;
     QTimer* m_deferred;
     std::shared_ptr<const std::vector<std::string>> m_tokenStrings;
     // Per-head coverage curves of recent LayerScores objects (weak: a freed object can never match).

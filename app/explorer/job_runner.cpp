@@ -17,7 +17,7 @@ namespace tsa::app {
 namespace {
 
 // Background work gives way to the GUI thread: a slider drag must not queue behind a dense attention
-// kernel on a two-core machine. A moderate nice value (inherited by the OpenMP team this thread starts)
+// kernel on a two-core machine. nice 10 (inherited by the OpenMP team this thread starts)
 // rather than SCHED_IDLE, which starves the work completely while anything else (a compiler) runs.
 void lowerThreadPriority() {
 #ifdef Q_OS_LINUX
@@ -25,7 +25,7 @@ void lowerThreadPriority() {
     if (lowered) return;
     lowered = true;
     const int tid = int(::syscall(SYS_gettid));
-    ::setpriority(PRIO_PROCESS, id_t(tid), std::max(::getpriority(PRIO_PROCESS, id_t(tid)), 5));
+    ::setpriority(PRIO_PROCESS, id_t(tid), std::max(::getpriority(PRIO_PROCESS, id_t(tid)), 10));
 #endif
 }
 

@@ -168,16 +168,25 @@ Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, co
     sel.capacity = std::min(sel.capacity, prefix);
     sel.kept = sel.capacity + params.window;
     sel.indices.resize(std::size_t(qHeads * sel.kept));
-    std::vector<unsigned char> mark(static_cast<std::size_t>(prefix));
-    for (Index h = 0; h < qHeads; ++h) {
-        std::fill(mark.begin(), mark.end(), 0);
-        const std::int32_t* rank = scores.headOrder(h);
-        for (Index t = 0; t < sel.capacity; ++t) mark[rank[t]] = 1;
-        std::int32_t* out = sel.indices.data() + h * sel.kept;
-        Index w = 0;
-        for (Index j = 0; j < prefix; ++j)
-            if (mark[j]) out[w++] = std::int32_t(j);
-        for (Index j = prefix; j < tokens; ++j) out[w++] = std::int32_t(j);
+    // O(P) per head: mark the top-capacity positions from the precomputed order, then emit in position
+    // order, which is already sorted. Heads are independent; the GUI reruns this on every tau change.
+    const Index capacity = sel.capacity, kept = sel.kept;
+#pragma omp parallel if (qHeads * prefix >= (Index(1) << 16))
+    {
+        std::vector<unsigned char> mark(static_cast<std::size_t>(prefix));
+#pragma omp for schedule(static)
+        for (Index h = 0; h < qHeads; ++h) {
+            std::fill(mark.begin(), mark.end(), 0);
+            const std::int32_t* rank = scores.headOrder(h);
+            for (Index t = 0; t < capacity; ++t) mark[rank[t]] = 1;
+            std::int32_t* out = sel.indices.data() + h * kept;
+            Index w = 0;
+            for (Index j = 0; j < prefix; ++j) {
+                out[w] = std::int32_t(j);
+                w += mark[j]; // branch-free compaction
+            }
+            for (Index j = prefix; j < tokens; ++j) out[w++] = std::int32_t(j);
+        }
     }
     return sel;
 }

@@ -7,9 +7,30 @@
 #include <QApplication>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
+namespace {
+
+// Headless modes and --help must work on a machine without a display (CI, ssh): pick the offscreen
+// platform for them unless the user chose one. The interactive window still needs a real display.
+void chooseHeadlessPlatform(int argc, char** argv) {
+    if (std::getenv("QT_QPA_PLATFORM") || std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY")) return;
+    for (int i = 1; i < argc; ++i) {
+        for (const char* flag : {"--screenshot", "--bench-ui", "--help", "-h", "--help-all", "--version", "-v"}) {
+            if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0) {
+                qputenv("QT_QPA_PLATFORM", "offscreen");
+                return;
+            }
+        }
+    }
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
+    chooseHeadlessPlatform(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("TSA Explorer"));
     QApplication::setApplicationName(QStringLiteral("tsa-explorer"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));

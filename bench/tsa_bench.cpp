@@ -417,6 +417,7 @@ void benchLength(const Options& o, Index L, const Ceiling& sgemm, std::vector<Ru
     sc.window = params.window;
     sc.poolKernel = params.poolKernel;
     sc.threads = o.threads;
+    sc.rankHeads = false; // as runLayer scores: one selection, no per-head sort
     Result<LayerScores> scores = Status::error(ErrorCode::InvalidArgument, "too short to score");
     if (L > params.window) {
         base.scoringMs = bestMs(reps, [&] { scores = scoreLayer(qkv, sc); });

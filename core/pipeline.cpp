@@ -58,10 +58,14 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
         Status st = causalAttention(cq.view(), ck.view(), cv.view(), co.view(), clse.data(), config);
         if (!st.ok()) return st;
         auto t2 = Clock::now();
-        // Zero everything, then place kept rows: simpler than walking the gaps and just as linear.
-        std::memset(out.row(h, 0), 0, std::size_t(tokens) * rowBytes);
+        // Each output row is written once: kept rows from the compact output, the gaps between them zeroed.
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallelCopy)
-        for (Index r = 0; r < kept; ++r) std::memcpy(out.row(h, idx[r]), co.row(0, r), rowBytes);
+        for (Index r = 0; r <= kept; ++r) {
+            const Index gapStart = r == 0 ? 0 : Index(idx[r - 1]) + 1;
+            const Index gapEnd = r == kept ? tokens : Index(idx[r]);
+            if (gapEnd > gapStart) std::memset(out.row(h, gapStart), 0, std::size_t(gapEnd - gapStart) * rowBytes);
+            if (r < kept) std::memcpy(out.row(h, idx[r]), co.row(0, r), rowBytes);
+        }
         if (lse) {
             float* hl = lse + h * tokens;
             std::fill(hl, hl + tokens, nan);
@@ -93,6 +97,7 @@ Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& confi
         sc.poolKernel = config.params.poolKernel;
         sc.threads = attention.threads;
         sc.cancel = attention.cancel;
+        sc.rankHeads = false; // one selection only: top-capacity by selection, not by sorting
         auto scores = scoreLayer(qkv, sc);
         if (!scores.ok()) return scores.status();
         result.scores = std::move(scores.value());

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace tsa {
@@ -30,6 +31,27 @@ void smooth(const float* a, Index prefix, Index kernel, float* s) {
         if (j - r - 1 >= 0) running -= a[j - r - 1];
         s[j] = float(running / double(kernel));
     }
+}
+
+// Positions ordered by score, ties to the lower position (a stable sort), as one sort of packed 64-bit
+// keys: the bit pattern of a non-negative float orders like its value, and the position in the low half
+// breaks ties. About three times faster than an indirect stable sort, which matters at 32 heads x 128K.
+void packScoreKeys(const float* score, Index n, bool descending, std::vector<std::uint64_t>& keys) {
+    keys.resize(static_cast<std::size_t>(n));
+    for (Index j = 0; j < n; ++j) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &score[j], sizeof bits);
+        bits &= 0x7FFFFFFFu; // scores are >= 0; -0.0 orders as 0
+        if (descending) bits = ~bits;
+        keys[j] = (std::uint64_t(bits) << 32) | std::uint32_t(j);
+    }
+}
+
+void orderByScore(const float* score, Index n, bool descending, std::vector<std::uint64_t>& keys,
+                  std::int32_t* order) {
+    packScoreKeys(score, n, descending, keys);
+    std::sort(keys.begin(), keys.end());
+    for (Index t = 0; t < n; ++t) order[t] = std::int32_t(keys[t] & 0xFFFFFFFFu);
 }
 
 } // namespace
@@ -60,13 +82,14 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
     s.raw.assign(std::size_t(hq * prefix), 0.0f);
     s.smoothed.assign(s.raw.size(), 0.0f);
     s.headNorm.assign(s.raw.size(), 0.0f);
-    s.headRank.assign(s.raw.size(), 0);
+    if (config.rankHeads) s.headRank.assign(s.raw.size(), 0);
 
     bool stopped = false;
     const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
 #pragma omp parallel num_threads(threads)
     {
         std::vector<float> scratch;
+        std::vector<std::uint64_t> keys;
 #pragma omp for schedule(dynamic, 1)
         for (Index h = 0; h < hq; ++h) {
             if (cancelled(config.cancel)) {
@@ -83,9 +106,7 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
             float* norm = s.headNorm.data() + h * prefix;
             const double denom = total + 1e-8;
             for (Index j = 0; j < prefix; ++j) norm[j] = float(sm[j] / denom);
-            std::int32_t* rank = s.headRank.data() + h * prefix;
-            std::iota(rank, rank + prefix, 0);
-            std::stable_sort(rank, rank + prefix, [norm](std::int32_t a, std::int32_t b) { return norm[a] > norm[b]; });
+            if (config.rankHeads) orderByScore(norm, prefix, /*descending=*/true, keys, s.headRank.data() + h * prefix);
         }
     }
     if (stopped) return Status::error(ErrorCode::Cancelled, "scoring cancelled");
@@ -104,10 +125,9 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
     s.layerNorm.resize(std::size_t(prefix));
     for (Index j = 0; j < prefix; ++j) s.layerNorm[j] = float(g[j] / (gTotal + 1e-8));
     s.layerAscending.resize(std::size_t(prefix));
-    std::iota(s.layerAscending.begin(), s.layerAscending.end(), 0);
     const float* G = s.layerNorm.data();
-    std::stable_sort(s.layerAscending.begin(), s.layerAscending.end(),
-                     [G](std::int32_t a, std::int32_t b) { return G[a] < G[b]; });
+    std::vector<std::uint64_t> layerKeys;
+    orderByScore(G, prefix, /*descending=*/false, layerKeys, s.layerAscending.data());
     s.layerCumulative.resize(std::size_t(prefix));
     double c = 0.0;
     for (Index t = 0; t < prefix; ++t) {
@@ -171,14 +191,24 @@ Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, co
     // O(P) per head: mark the top-capacity positions from the precomputed order, then emit in position
     // order, which is already sorted. Heads are independent; the GUI reruns this on every tau change.
     const Index capacity = sel.capacity, kept = sel.kept;
+    const bool ranked = !scores.headRank.empty();
 #pragma omp parallel if (qHeads * prefix >= (Index(1) << 16))
     {
         std::vector<unsigned char> mark(static_cast<std::size_t>(prefix));
+        std::vector<std::uint64_t> keys;
 #pragma omp for schedule(static)
         for (Index h = 0; h < qHeads; ++h) {
             std::fill(mark.begin(), mark.end(), 0);
-            const std::int32_t* rank = scores.headOrder(h);
-            for (Index t = 0; t < capacity; ++t) mark[rank[t]] = 1;
+            if (ranked) {
+                const std::int32_t* rank = scores.headOrder(h);
+                for (Index t = 0; t < capacity; ++t) mark[rank[t]] = 1;
+            } else {
+                // Same order as the ranked path (descending score, ties to the lower position), but only
+                // the top-capacity set is needed: a selection in O(P) instead of a sort.
+                packScoreKeys(scores.headScores(h), prefix, /*descending=*/true, keys);
+                if (capacity < prefix) std::nth_element(keys.begin(), keys.begin() + capacity, keys.end());
+                for (Index t = 0; t < capacity; ++t) mark[keys[t] & 0xFFFFFFFFu] = 1;
+            }
             std::int32_t* out = sel.indices.data() + h * kept;
             Index w = 0;
             for (Index j = 0; j < prefix; ++j) {

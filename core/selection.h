@@ -25,6 +25,9 @@ struct TsaParams {
 struct ScoringConfig {
     Index window = 128;
     Index poolKernel = 7;
+    // Precompute each head's full score order, so every later selection (a tau change in the explorer) is
+    // O(P). A one-shot run needs only one top-capacity set and skips the O(P log P) sorts.
+    bool rankHeads = true;
     int threads = 0;
     const std::atomic<bool>* cancel = nullptr;
 };
@@ -43,6 +46,7 @@ struct LayerScores {
     std::vector<std::int32_t> layerAscending; // positions sorted by G ascending (stable)
     std::vector<double> layerCumulative;      // running sum of G in that order, c_1..c_P
     std::vector<std::int32_t> headRank; // [Hq, P]: positions by n_h descending, ties to lower position
+                                        // (empty when scored with rankHeads = false)
 
     const float* headScores(Index h) const { return headNorm.data() + h * prefix; }
     const std::int32_t* headOrder(Index h) const { return headRank.data() + h * prefix; }

@@ -248,6 +248,28 @@ TEST(Selection, KeptCountNeverGrowsWithTau) {
     EXPECT_LT(previous, 400);
 }
 
+TEST(Selection, UnrankedScoresSelectTheSameTokens) {
+    // tsa run scores without the per-head sort and picks the top-capacity set by selection instead.
+    const auto l = testdata::structuredLayer(6, 2, 500, 16, 51);
+    ScoringConfig ranked;
+    ranked.window = 16;
+    ScoringConfig unranked = ranked;
+    unranked.rankHeads = false;
+    auto a = scoreLayer(l, ranked);
+    auto b = scoreLayer(l, unranked);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_TRUE(b->headRank.empty());
+    int sparse = 0;
+    for (double tau : {0.001, 0.01, 0.05, 0.2}) {
+        const auto x = selectTokens(*a, 6, 500, smallParams(tau));
+        const auto y = selectTokens(*b, 6, 500, smallParams(tau));
+        EXPECT_EQ(x.capacity, y.capacity);
+        EXPECT_EQ(x.indices, y.indices) << "tau " << tau;
+        sparse += x.sparse;
+    }
+    EXPECT_GE(sparse, 2);
+}
+
 TEST(Selection, ThreadCountDoesNotChangeScores) {
     const auto l = testdata::structuredLayer(8, 2, 260, 16, 31);
     auto one = score(l, 16, 7, 1);

@@ -141,6 +141,7 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
 
     const double yLo = m_logY ? floor : 0.0;
     auto* tau = new QLineSeries(chart);
+    tau->setObjectName(QStringLiteral("tau"));
     tau->setName(QStringLiteral("tau = %1").arg(fmt::value(m_data.tau)));
     QPen tauPen(style::tauLine(), 1.5, Qt::DashLine);
     tau->setPen(tauPen);
@@ -149,6 +150,7 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
     chart->addSeries(tau);
     if (m_data.sparse && m_data.layer.budgetDropped > 0) {
         auto* budget = new QLineSeries(chart);
+        budget->setObjectName(QStringLiteral("budget"));
         budget->setName(QStringLiteral("budget n + 1 = %1").arg(fmt::integer(m_data.layer.budgetDropped)));
         budget->setPen(QPen(style::budgetLine(), 1.5, Qt::DashDotLine));
         budget->append(double(m_data.layer.budgetDropped), yLo);
@@ -200,6 +202,35 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
     }
     if (m_data.layer.dropped.empty() && m_data.heads.empty())
         chart->setTitle(QStringLiteral("Coverage: no layer scored"));
+}
+
+void CoverageView::setTau(double tau, qint64 budgetDropped) {
+    m_data.tau = tau;
+    m_data.layer.budgetDropped = budgetDropped;
+    for (auto& head : m_data.heads) head.budgetDropped = budgetDropped;
+    QChart* chart = m_chartView->chart();
+    QLineSeries* tauLine = nullptr;
+    QLineSeries* budget = nullptr;
+    for (QAbstractSeries* series : chart->series()) {
+        if (series->objectName() == QLatin1String("tau")) tauLine = qobject_cast<QLineSeries*>(series);
+        if (series->objectName() == QLatin1String("budget")) budget = qobject_cast<QLineSeries*>(series);
+    }
+    const bool wantBudget = m_data.sparse && budgetDropped > 0;
+    if (!tauLine || wantBudget != (budget != nullptr)) {
+        rebuild(); // the set of series changes: lay the chart out anew
+        return;
+    }
+    const double y = m_logY ? std::max(tau, logFloor()) : tau;
+    const QList<QPointF> tauPoints = tauLine->points();
+    tauLine->replace({QPointF(tauPoints.front().x(), y), QPointF(tauPoints.back().x(), y)});
+    tauLine->setName(QStringLiteral("tau = %1").arg(fmt::value(tau)));
+    if (budget) {
+        const QList<QPointF> budgetPoints = budget->points();
+        budget->replace({QPointF(double(budgetDropped), budgetPoints.front().y()),
+                         QPointF(double(budgetDropped), budgetPoints.back().y())});
+        budget->setName(QStringLiteral("budget n + 1 = %1").arg(fmt::integer(budgetDropped)));
+    }
+    chart->setTitle(viewTitle());
 }
 
 void CoverageView::rebuild() {

@@ -21,6 +21,9 @@ public:
     explicit CoverageView(QWidget* parent = nullptr);
 
     void setData(CoverageData data);
+    // A tau change only moves the tau line and the budget marker (the curves do not depend on tau): updates
+    // those two series in place instead of rebuilding the chart, so the visible view follows the slider.
+    void setTau(double tau, qint64 budgetDropped);
     const CoverageData& data() const { return m_data; }
     void setLogY(bool log);
     bool logY() const { return m_logY; }

@@ -139,12 +139,14 @@ int runBenchUi(const CommandLine& cl) {
         }
         controller.setLayer(int(first - sparse.begin()));
     }
-    window.showView(QStringLiteral("selection"));
+    // The selection map by default; --view times another view (coverage also follows tau).
+    const QString viewName = cl.view.value_or(QStringLiteral("selection"));
+    window.showView(viewName);
     if (!controller.waitUntilReady(AnalysisController::NeedSelection, cl.timeoutSeconds * 1000)) {
         printError(QStringLiteral("timed out scoring the layer"));
         return kExitFailure;
     }
-    auto* view = window.viewSet()->view(QStringLiteral("selection"));
+    auto* view = window.viewSet()->view(viewName);
     QWidget* target = view ? view->widget() : window.tabs()->currentWidget();
     QSlider* slider = window.controls()->tauEditor()->slider();
     const CaptureInfo* info = controller.info();

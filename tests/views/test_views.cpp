@@ -425,6 +425,13 @@ private slots:
         QTest::qWait(20);
         QVERIFY(!view.toolTipAt(QPoint(400, 250)).isEmpty());
         QVERIFY(view.toolTipAt(QPoint(1, 1)).isEmpty());
+        // A tau change moves the markers in place: the title, CSV and picture follow it.
+        const qint64 newBudget = data.layer.budgetDropped + 17;
+        view.setTau(m.tau * 2, newBudget);
+        QCOMPARE(view.data().tau, m.tau * 2);
+        QVERIFY(view.viewTitle().contains(fmt::integer(newBudget)));
+        QVERIFY(csvLines(view.csv())[1].endsWith(QStringLiteral(",%1").arg(newBudget)));
+        QVERIFY(looksDrawn(renderImage(view, {800, 450}), 8));
         view.setData({});
         QVERIFY(looksDrawn(renderImage(view, {400, 300}), 2));
         QCOMPARE(csvLines(view.csv()).size(), 1);

@@ -7,9 +7,11 @@
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "views/error_view.h"
 #include "views/exportable_view.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -194,6 +196,24 @@ void MainWindow::buildMenus() {
             view->addAction(tabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
         if (index < 9) action->setShortcut(QKeySequence(tr("Alt+%1").arg(index + 1)));
         ++index;
+    }
+    // The error view shows one statistic at a time; the others are a menu choice away.
+    if (auto* errorView = dynamic_cast<views::ErrorView*>(m_views->view(QStringLiteral("error")))) {
+        view->addSeparator();
+        QMenu* errorMenu = view->addMenu(tr("Error &Metric"));
+        errorMenu->setObjectName(QStringLiteral("errorMetricMenu"));
+        auto* group = new QActionGroup(errorMenu);
+        for (auto metric : {views::ErrorMetric::RowErrorMedian, views::ErrorMetric::RowErrorP95,
+                            views::ErrorMetric::LastWindowError, views::ErrorMetric::RetainedMassMedian,
+                            views::ErrorMetric::DroppedRows}) {
+            QAction* action = errorMenu->addAction(views::ErrorView::metricName(metric), this, [this, errorView, metric] {
+                errorView->setMetric(metric);
+                showView(QStringLiteral("error"));
+            });
+            action->setCheckable(true);
+            action->setChecked(metric == errorView->metric());
+            group->addAction(action);
+        }
     }
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));

@@ -2,6 +2,7 @@
 // keys) so selections are not flat, generated from a fixed seed with a portable RNG.
 #pragma once
 
+#include "core/generator_rng.h"
 #include "core/tensor.h"
 
 #include <cmath>
@@ -9,12 +10,7 @@
 
 namespace tsa::testdata {
 
-inline std::uint64_t splitmix64(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+using gen::splitmix64;
 
 // Standard normal via Box-Muller over splitmix64 uniforms.
 inline float normal(std::uint64_t& state) {

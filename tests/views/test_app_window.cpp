@@ -20,6 +20,7 @@
 #include <QGuiApplication>
 #include <QImage>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QRegularExpression>
@@ -370,6 +371,25 @@ private slots:
         QCOMPARE(w.controller()->params().layer, 1);
         QTest::keyClick(&w, Qt::Key_PageUp);
         QCOMPARE(w.controller()->params().layer, 0);
+    }
+
+    void errorMetricMenuSwitchesTheStatistic() {
+        MainWindow w(nullptr, false);
+        w.show();
+        openAndWait(w, m_capture);
+        auto* menu = w.findChild<QMenu*>(QStringLiteral("errorMetricMenu"));
+        QVERIFY(menu);
+        auto* errorView = dynamic_cast<tsa::views::ErrorView*>(w.viewSet()->view(QStringLiteral("error")));
+        QVERIFY(errorView);
+        const auto actions = menu->actions();
+        QCOMPARE(actions.size(), 5);
+        for (QAction* action : actions) {
+            action->trigger();
+            QVERIFY(action->isChecked());
+            QCOMPARE(errorView->viewTitle(), QStringLiteral("Error against dense attention: %1").arg(action->text()));
+        }
+        QCOMPARE(errorView->metric(), tsa::views::ErrorMetric::DroppedRows);
+        QCOMPARE(w.currentViewName(), QStringLiteral("error"));
     }
 };
 

@@ -19,9 +19,9 @@ namespace tsa {
 
 struct CaptureInfo {
     std::string path;
-    int layers = 0;               // layers present in the file
-    std::vector<int> layerIds;    // model layer index of each present layer, ascending
-    int modelLayers = 0;          // layers of the model (metadata num_layers, else max id + 1)
+    int layers = 0;            // layers present in the file
+    std::vector<int> layerIds; // model layer index of each present layer, ascending
+    int modelLayers = 0;       // layers of the model (metadata num_layers, else max id + 1)
     Index qHeads = 0;
     Index kvHeads = 0;
     Index tokens = 0;

@@ -7,15 +7,24 @@ namespace tsa {
 
 const char* dtypeName(DType t) {
     switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::F64: return "F64";
-    case DType::I32: return "I32";
-    case DType::I64: return "I64";
-    case DType::U8: return "U8";
-    case DType::Bool: return "BOOL";
-    case DType::Unknown: break;
+    case DType::F32:
+        return "F32";
+    case DType::F16:
+        return "F16";
+    case DType::BF16:
+        return "BF16";
+    case DType::F64:
+        return "F64";
+    case DType::I32:
+        return "I32";
+    case DType::I64:
+        return "I64";
+    case DType::U8:
+        return "U8";
+    case DType::Bool:
+        return "BOOL";
+    case DType::Unknown:
+        break;
     }
     return "unknown";
 }
@@ -35,14 +44,19 @@ DType dtypeFromName(const std::string& s) {
 std::size_t dtypeSize(DType t) {
     switch (t) {
     case DType::F32:
-    case DType::I32: return 4;
+    case DType::I32:
+        return 4;
     case DType::F16:
-    case DType::BF16: return 2;
+    case DType::BF16:
+        return 2;
     case DType::F64:
-    case DType::I64: return 8;
+    case DType::I64:
+        return 8;
     case DType::U8:
-    case DType::Bool: return 1;
-    case DType::Unknown: break;
+    case DType::Bool:
+        return 1;
+    case DType::Unknown:
+        break;
     }
     return 0;
 }
@@ -58,7 +72,7 @@ std::uint16_t floatToBf16(float f) {
     std::uint32_t bits;
     std::memcpy(&bits, &f, 4);
     if (std::isnan(f)) return std::uint16_t((bits >> 16) | 0x40); // keep it a quiet NaN
-    bits += 0x7FFF + ((bits >> 16) & 1);                         // round to nearest even
+    bits += 0x7FFF + ((bits >> 16) & 1);                          // round to nearest even
     return std::uint16_t(bits >> 16);
 }
 
@@ -116,7 +130,9 @@ std::uint16_t floatToF16(float f) {
 bool convertToFloat(const void* src, DType t, std::size_t n, float* dst) {
     const auto* bytes = static_cast<const unsigned char*>(src);
     switch (t) {
-    case DType::F32: std::memcpy(dst, src, n * 4); return true;
+    case DType::F32:
+        std::memcpy(dst, src, n * 4);
+        return true;
     case DType::BF16:
         for (std::size_t i = 0; i < n; ++i) {
             std::uint16_t v;
@@ -138,14 +154,17 @@ bool convertToFloat(const void* src, DType t, std::size_t n, float* dst) {
             dst[i] = float(v);
         }
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
 bool convertFromFloat(const float* src, std::size_t n, DType t, void* dst) {
     auto* bytes = static_cast<unsigned char*>(dst);
     switch (t) {
-    case DType::F32: std::memcpy(dst, src, n * 4); return true;
+    case DType::F32:
+        std::memcpy(dst, src, n * 4);
+        return true;
     case DType::BF16:
         for (std::size_t i = 0; i < n; ++i) {
             const std::uint16_t v = floatToBf16(src[i]);
@@ -158,7 +177,8 @@ bool convertFromFloat(const float* src, std::size_t n, DType t, void* dst) {
             std::memcpy(bytes + 2 * i, &v, 2);
         }
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 

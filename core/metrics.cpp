@@ -26,7 +26,8 @@ Distribution summarise(std::vector<double> values) {
     d.p95 = quantile(0.95);
     d.max = values.back();
     double sum = 0.0;
-    for (double v : values) sum += v;
+    for (double v : values)
+        sum += v;
     d.mean = sum / double(values.size());
     return d;
 }
@@ -48,7 +49,8 @@ void LayerMetricsBuilder::addHead(Index h, const float* denseRows, const float* 
     std::vector<unsigned char> kept(static_cast<std::size_t>(tokens), m_selection.sparse ? 0 : 1);
     if (m_selection.sparse) {
         const std::int32_t* idx = m_selection.head(h);
-        for (Index r = 0; r < m_selection.kept; ++r) kept[idx[r]] = 1;
+        for (Index r = 0; r < m_selection.kept; ++r)
+            kept[idx[r]] = 1;
     }
     HeadMetrics& hm = m_metrics.heads[h];
     std::vector<double> errors, mass;
@@ -77,7 +79,8 @@ void LayerMetricsBuilder::addHead(Index h, const float* denseRows, const float* 
             winRef += ref;
         }
         double retained = 1.0;
-        if (m_selection.sparse && denseLse && sparseLse) retained = std::exp(double(sparseLse[i]) - double(denseLse[i]));
+        if (m_selection.sparse && denseLse && sparseLse)
+            retained = std::exp(double(sparseLse[i]) - double(denseLse[i]));
         retained = std::min(retained, 1.0); // rounding can exceed 1 by an ulp when nothing was dropped
         mass.push_back(retained);
         m_metrics.retainedMass[h * tokens + i] = float(retained);
@@ -129,8 +132,9 @@ CoverageCurve coverageCurve(const LayerScores& scores, Index head, double tau, I
             cumulative[t] = c;
         }
     }
-    const Index n = Index(std::lower_bound(scores.layerCumulative.begin(), scores.layerCumulative.end(), tau) -
-                          scores.layerCumulative.begin());
+    const Index n =
+        Index(std::lower_bound(scores.layerCumulative.begin(), scores.layerCumulative.end(), tau) -
+              scores.layerCumulative.begin());
     curve.budgetDropped = n > 0 ? n + 1 : 0;
     // x = t tokens dropped, y = mass they cover; x = 0 has y = 0.
     const Index points = std::max<Index>(2, std::min(maxPoints, prefix + 1));

@@ -33,9 +33,9 @@ struct LayerMetrics {
     Index qHeads = 0;
     Index tokens = 0;
     std::vector<HeadMetrics> heads;
-    HeadMetrics layer;              // over all heads' rows together
-    std::vector<float> rowError;    // [Hq, L]: per-row error of kept rows, NaN for dropped rows
-    std::vector<float> retainedMass;// [Hq, L]: per-row retained mass, NaN for dropped rows
+    HeadMetrics layer;               // over all heads' rows together
+    std::vector<float> rowError;     // [Hq, L]: per-row error of kept rows, NaN for dropped rows
+    std::vector<float> retainedMass; // [Hq, L]: per-row retained mass, NaN for dropped rows
 };
 
 // dense/sparse: [Hq, L, D] decompressed outputs; denseLse/sparseLse: [Hq, L] logsumexps from the attention

@@ -4,13 +4,12 @@
 // head's compact buffers, O(kept * D), never a copy of the layer.
 #include "core/pipeline.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <omp.h>
 
 namespace tsa {
 
@@ -44,7 +43,8 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
     // Waking a thread team costs more than copying a few hundred kilobytes.
     const bool parallelCopy = kept * dim >= (Index(1) << 18);
     for (Index h = 0; h < hq; ++h) {
-        if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "attention cancelled");
+        if (config.cancel && config.cancel->load())
+            return Status::error(ErrorCode::Cancelled, "attention cancelled");
         const std::int32_t* idx = selection.head(h);
         const Index g = h / group;
         auto t0 = Clock::now();
@@ -63,13 +63,15 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
         for (Index r = 0; r <= kept; ++r) {
             const Index gapStart = r == 0 ? 0 : Index(idx[r - 1]) + 1;
             const Index gapEnd = r == kept ? tokens : Index(idx[r]);
-            if (gapEnd > gapStart) std::memset(out.row(h, gapStart), 0, std::size_t(gapEnd - gapStart) * rowBytes);
+            if (gapEnd > gapStart)
+                std::memset(out.row(h, gapStart), 0, std::size_t(gapEnd - gapStart) * rowBytes);
             if (r < kept) std::memcpy(out.row(h, idx[r]), co.row(0, r), rowBytes);
         }
         if (lse) {
             float* hl = lse + h * tokens;
             std::fill(hl, hl + tokens, nan);
-            for (Index r = 0; r < kept; ++r) hl[idx[r]] = clse[r];
+            for (Index r = 0; r < kept; ++r)
+                hl[idx[r]] = clse[r];
         }
         auto t3 = Clock::now();
         if (timings) {

@@ -19,7 +19,7 @@ struct StageTimings {
     double gatherMs = 0;
     double attentionMs = 0; // the attention on the compact tensors (or dense attention for a dense layer)
     double scatterMs = 0;
-    double denseMs = 0;     // dense reference, when computed
+    double denseMs = 0; // dense reference, when computed
     double overheadMs() const { return scoringMs + selectionMs + gatherMs + scatterMs; }
     double tsaMs() const { return overheadMs() + attentionMs; }
 };
@@ -35,13 +35,13 @@ struct LayerRunConfig {
 };
 
 struct LayerRunResult {
-    LayerScores scores;       // empty when the layer is too short to score
+    LayerScores scores; // empty when the layer is too short to score
     Selection selection;
-    Tensor3 output;           // [Hq, L, D], zero rows for dropped tokens
-    std::vector<float> lse;   // [Hq, L] of output's rows (NaN for dropped rows)
-    Tensor3 denseOutput;      // when computeDense
+    Tensor3 output;         // [Hq, L, D], zero rows for dropped tokens
+    std::vector<float> lse; // [Hq, L] of output's rows (NaN for dropped rows)
+    Tensor3 denseOutput;    // when computeDense
     std::vector<float> denseLse;
-    LayerMetrics metrics;     // when computeMetrics
+    LayerMetrics metrics; // when computeMetrics
     StageTimings timings;
 };
 

@@ -8,24 +8,26 @@
 
 #include "core/attention_window.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <omp.h>
 
 namespace tsa {
 
 namespace {
 
-bool cancelled(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
+bool cancelled(const std::atomic<bool>* flag) {
+    return flag && flag->load(std::memory_order_relaxed);
+}
 
 // s[j] = (1/k) sum_{t=-r..r} a[j+t] with a = 0 outside [0, P): the divisor stays k at both ends.
 void smooth(const float* a, Index prefix, Index kernel, float* s) {
     const Index r = kernel / 2;
     double running = 0.0;
-    for (Index j = 0; j < std::min(r, prefix); ++j) running += a[j];
+    for (Index j = 0; j < std::min(r, prefix); ++j)
+        running += a[j];
     for (Index j = 0; j < prefix; ++j) {
         if (j + r < prefix) running += a[j + r];
         if (j - r - 1 >= 0) running -= a[j - r - 1];
@@ -51,7 +53,8 @@ void orderByScore(const float* score, Index n, bool descending, std::vector<std:
                   std::int32_t* order) {
     packScoreKeys(score, n, descending, keys);
     std::sort(keys.begin(), keys.end());
-    for (Index t = 0; t < n; ++t) order[t] = std::int32_t(keys[t] & 0xFFFFFFFFu);
+    for (Index t = 0; t < n; ++t)
+        order[t] = std::int32_t(keys[t] & 0xFFFFFFFFu);
 }
 
 } // namespace
@@ -61,8 +64,8 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
     const Index window = config.window;
     if (window <= 0) return Status::error(ErrorCode::InvalidArgument, "window W must be positive");
     if (config.poolKernel <= 0 || config.poolKernel % 2 == 0)
-        return Status::error(ErrorCode::InvalidArgument,
-                             "pool kernel must be a positive odd number, got " + std::to_string(config.poolKernel));
+        return Status::error(ErrorCode::InvalidArgument, "pool kernel must be a positive odd number, got " +
+                                                             std::to_string(config.poolKernel));
     if (hkv <= 0 || hq % hkv != 0)
         return Status::error(ErrorCode::Shape, "query heads " + std::to_string(hq) +
                                                    " are not a multiple of kv heads " + std::to_string(hkv));
@@ -98,15 +101,19 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
                 continue;
             }
             float* raw = s.raw.data() + h * prefix;
-            windowAttentionMass(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), tokens, window, dim, raw, scratch);
+            windowAttentionMass(qkv.q.row(h, prefix), qkv.k.row(h / group, 0), tokens, window, dim, raw,
+                                scratch);
             float* sm = s.smoothed.data() + h * prefix;
             smooth(raw, prefix, config.poolKernel, sm);
             double total = 0.0;
-            for (Index j = 0; j < prefix; ++j) total += sm[j];
+            for (Index j = 0; j < prefix; ++j)
+                total += sm[j];
             float* norm = s.headNorm.data() + h * prefix;
             const double denom = total + 1e-8;
-            for (Index j = 0; j < prefix; ++j) norm[j] = float(sm[j] / denom);
-            if (config.rankHeads) orderByScore(norm, prefix, /*descending=*/true, keys, s.headRank.data() + h * prefix);
+            for (Index j = 0; j < prefix; ++j)
+                norm[j] = float(sm[j] / denom);
+            if (config.rankHeads)
+                orderByScore(norm, prefix, /*descending=*/true, keys, s.headRank.data() + h * prefix);
         }
     }
     if (stopped) return Status::error(ErrorCode::Cancelled, "scoring cancelled");
@@ -115,7 +122,8 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
     std::vector<double> g(std::size_t(prefix), 0.0);
     for (Index h = 0; h < hq; ++h) {
         const float* sm = s.smoothed.data() + h * prefix;
-        for (Index j = 0; j < prefix; ++j) g[j] += sm[j];
+        for (Index j = 0; j < prefix; ++j)
+            g[j] += sm[j];
     }
     double gTotal = 0.0;
     for (Index j = 0; j < prefix; ++j) {
@@ -123,7 +131,8 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
         gTotal += g[j];
     }
     s.layerNorm.resize(std::size_t(prefix));
-    for (Index j = 0; j < prefix; ++j) s.layerNorm[j] = float(g[j] / (gTotal + 1e-8));
+    for (Index j = 0; j < prefix; ++j)
+        s.layerNorm[j] = float(g[j] / (gTotal + 1e-8));
     s.layerAscending.resize(std::size_t(prefix));
     const float* G = s.layerNorm.data();
     std::vector<std::uint64_t> layerKeys;
@@ -139,19 +148,26 @@ Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config)
 
 const char* denseReasonText(DenseReason reason) {
     switch (reason) {
-    case DenseReason::None: return "sparse";
-    case DenseReason::NotSparseLayer: return "not a sparse layer";
-    case DenseReason::TooShort: return "too short (L <= min_tokens + W)";
-    case DenseReason::TauZero: return "tau is 0";
-    case DenseReason::BudgetEmpty: return "no token fits the tau budget";
+    case DenseReason::None:
+        return "sparse";
+    case DenseReason::NotSparseLayer:
+        return "not a sparse layer";
+    case DenseReason::TooShort:
+        return "too short (L <= min_tokens + W)";
+    case DenseReason::TauZero:
+        return "tau is 0";
+    case DenseReason::BudgetEmpty:
+        return "no token fits the tau budget";
     }
     return "";
 }
 
 bool layerStaysDense(Index tokens, const TsaParams& params, DenseReason* reason) {
     DenseReason r = DenseReason::None;
-    if (tokens <= params.minTokens + params.window) r = DenseReason::TooShort;
-    else if (params.tau == 0.0) r = DenseReason::TauZero;
+    if (tokens <= params.minTokens + params.window)
+        r = DenseReason::TooShort;
+    else if (params.tau == 0.0)
+        r = DenseReason::TauZero;
     if (reason) *reason = r;
     return r != DenseReason::None;
 }
@@ -201,13 +217,15 @@ Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, co
             std::fill(mark.begin(), mark.end(), 0);
             if (ranked) {
                 const std::int32_t* rank = scores.headOrder(h);
-                for (Index t = 0; t < capacity; ++t) mark[rank[t]] = 1;
+                for (Index t = 0; t < capacity; ++t)
+                    mark[rank[t]] = 1;
             } else {
                 // Same order as the ranked path (descending score, ties to the lower position), but only
                 // the top-capacity set is needed: a selection in O(P) instead of a sort.
                 packScoreKeys(scores.headScores(h), prefix, /*descending=*/true, keys);
                 if (capacity < prefix) std::nth_element(keys.begin(), keys.begin() + capacity, keys.end());
-                for (Index t = 0; t < capacity; ++t) mark[keys[t] & 0xFFFFFFFFu] = 1;
+                for (Index t = 0; t < capacity; ++t)
+                    mark[keys[t] & 0xFFFFFFFFu] = 1;
             }
             std::int32_t* out = sel.indices.data() + h * kept;
             Index w = 0;
@@ -215,7 +233,8 @@ Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, co
                 out[w] = std::int32_t(j);
                 w += mark[j]; // branch-free compaction
             }
-            for (Index j = prefix; j < tokens; ++j) out[w++] = std::int32_t(j);
+            for (Index j = prefix; j < tokens; ++j)
+                out[w++] = std::int32_t(j);
         }
     }
     return sel;
@@ -237,9 +256,12 @@ Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig&
     std::vector<bool> sparse(std::size_t(numLayers), false);
     switch (config.mode) {
     case SparseLayerMode::Half:
-        for (int l = numLayers / 2; l < numLayers; ++l) sparse[l] = true;
+        for (int l = numLayers / 2; l < numLayers; ++l)
+            sparse[l] = true;
         break;
-    case SparseLayerMode::All: std::fill(sparse.begin(), sparse.end(), true); break;
+    case SparseLayerMode::All:
+        std::fill(sparse.begin(), sparse.end(), true);
+        break;
     case SparseLayerMode::List:
         for (int l : config.list) {
             if (l < 0 || l >= numLayers)
@@ -259,11 +281,13 @@ Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig&
         if (numLayers == 0) break;
         double total = 0.0;
         for (double d : layerDrift) {
-            if (!std::isfinite(d)) return Status::error(ErrorCode::InvalidArgument, "drift has a non-finite value");
+            if (!std::isfinite(d))
+                return Status::error(ErrorCode::InvalidArgument, "drift has a non-finite value");
             total += d;
         }
         std::vector<double> d(layerDrift.size());
-        for (std::size_t i = 0; i < d.size(); ++i) d[i] = total > 0 ? layerDrift[i] / total : 0.0;
+        for (std::size_t i = 0; i < d.size(); ++i)
+            d[i] = total > 0 ? layerDrift[i] / total : 0.0;
         std::vector<double> sorted = d;
         std::sort(sorted.begin(), sorted.end());
         // numpy/torch default quantile: linear interpolation between closest ranks.
@@ -271,7 +295,8 @@ Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig&
         const std::size_t lo = std::size_t(std::floor(pos));
         const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
         const double threshold = sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo]);
-        for (std::size_t i = 0; i < d.size(); ++i) sparse[i] = d[i] <= threshold;
+        for (std::size_t i = 0; i < d.size(); ++i)
+            sparse[i] = d[i] <= threshold;
         break;
     }
     }

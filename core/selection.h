@@ -17,8 +17,8 @@ namespace tsa {
 
 struct TsaParams {
     double tau = 0.005;
-    Index window = 128;    // W
-    Index poolKernel = 7;  // k, odd
+    Index window = 128;   // W
+    Index poolKernel = 7; // k, odd
     Index minTokens = 1024;
 };
 
@@ -37,16 +37,16 @@ struct LayerScores {
     Index qHeads = 0;
     Index tokens = 0;
     Index window = 0;
-    Index prefix = 0;                   // P
+    Index prefix = 0; // P
     Index poolKernel = 0;
-    std::vector<float> raw;             // a_h [Hq, P]: mean attention of the window queries
-    std::vector<float> smoothed;        // s_h [Hq, P]: k-wide moving average, zero padded
-    std::vector<float> headNorm;        // n_h [Hq, P]
-    std::vector<float> layerNorm;       // G [P]
+    std::vector<float> raw;                   // a_h [Hq, P]: mean attention of the window queries
+    std::vector<float> smoothed;              // s_h [Hq, P]: k-wide moving average, zero padded
+    std::vector<float> headNorm;              // n_h [Hq, P]
+    std::vector<float> layerNorm;             // G [P]
     std::vector<std::int32_t> layerAscending; // positions sorted by G ascending (stable)
     std::vector<double> layerCumulative;      // running sum of G in that order, c_1..c_P
-    std::vector<std::int32_t> headRank; // [Hq, P]: positions by n_h descending, ties to lower position
-                                        // (empty when scored with rankHeads = false)
+    std::vector<std::int32_t> headRank;       // [Hq, P]: positions by n_h descending, ties to lower position
+                                              // (empty when scored with rankHeads = false)
 
     const float* headScores(Index h) const { return headNorm.data() + h * prefix; }
     const std::int32_t* headOrder(Index h) const { return headRank.data() + h * prefix; }
@@ -65,9 +65,9 @@ struct Selection {
     Index tokens = 0;
     Index window = 0;
     Index prefix = 0;
-    Index budgetCount = 0;   // n = #{t : c_t < tau}
-    Index capacity = 0;      // kept prefix tokens per head, max(min_tokens, P - (n + 1))
-    Index kept = 0;          // capacity + W when sparse, tokens when dense
+    Index budgetCount = 0;             // n = #{t : c_t < tau}
+    Index capacity = 0;                // kept prefix tokens per head, max(min_tokens, P - (n + 1))
+    Index kept = 0;                    // capacity + W when sparse, tokens when dense
     std::vector<std::int32_t> indices; // [Hq, kept], each row sorted ascending (empty when dense)
 
     const std::int32_t* head(Index h) const { return indices.data() + h * kept; }

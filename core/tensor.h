@@ -43,7 +43,8 @@ struct Tensor3 {
     Index dim = 0;
 
     Tensor3() = default;
-    Tensor3(Index h, Index t, Index d) : data(static_cast<std::size_t>(h * t * d), 0.0f), heads(h), tokens(t), dim(d) {}
+    Tensor3(Index h, Index t, Index d)
+        : data(static_cast<std::size_t>(h * t * d), 0.0f), heads(h), tokens(t), dim(d) {}
 
     float* row(Index h, Index t) { return data.data() + (h * tokens + t) * dim; }
     const float* row(Index h, Index t) const { return data.data() + (h * tokens + t) * dim; }

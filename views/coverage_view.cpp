@@ -207,7 +207,8 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
 void CoverageView::setTau(double tau, qint64 budgetDropped) {
     m_data.tau = tau;
     m_data.layer.budgetDropped = budgetDropped;
-    for (auto& head : m_data.heads) head.budgetDropped = budgetDropped;
+    for (auto& head : m_data.heads)
+        head.budgetDropped = budgetDropped;
     QChart* chart = m_chartView->chart();
     QLineSeries* tauLine = nullptr;
     QLineSeries* budget = nullptr;

@@ -44,7 +44,9 @@ bool Args::parse(const std::vector<std::string>& args) {
     return true;
 }
 
-bool Args::has(const std::string& name) const { return m_seenFlags.count(name) || m_values.count(name); }
+bool Args::has(const std::string& name) const {
+    return m_seenFlags.count(name) || m_values.count(name);
+}
 
 std::optional<std::string> Args::value(const std::string& name) const {
     auto it = m_values.find(name);

@@ -7,12 +7,11 @@
 #include "core/pipeline.h"
 #include "core/safetensors_writer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <unistd.h>
 
@@ -21,7 +20,9 @@ namespace tsa::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void onInterrupt(int) { g_interrupted.store(true); }
+extern "C" void onInterrupt(int) {
+    g_interrupted.store(true);
+}
 
 const char* kRunHelp =
     "usage: tsa run FILE [options]\n"
@@ -59,7 +60,8 @@ bool parseLayerList(const std::string& text, std::vector<int>& out, std::string&
                 const int a = std::stoi(item.substr(0, dash), &pos);
                 const int b = std::stoi(item.substr(dash + 1));
                 if (a > b || a < 0) throw std::invalid_argument("range");
-                for (int l = a; l <= b; ++l) out.push_back(l);
+                for (int l = a; l <= b; ++l)
+                    out.push_back(l);
             } else {
                 const int l = std::stoi(item, &pos);
                 if (pos != item.size() || l < 0) throw std::invalid_argument("layer");
@@ -116,16 +118,19 @@ private:
 
 std::string formatSeconds(double s) {
     char buf[32];
-    if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-    else std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+    if (s < 60)
+        std::snprintf(buf, sizeof buf, "%.1fs", s);
+    else
+        std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
     return buf;
 }
 
 } // namespace
 
 int cmdRun(const std::vector<std::string>& argv) {
-    Args args({"layers", "sparse-layers", "tau", "window", "pool-kernel", "min-tokens", "delta", "threads", "save"},
-              {"save-output", "save-dense", "no-error", "json", "quiet", "help"});
+    Args args(
+        {"layers", "sparse-layers", "tau", "window", "pool-kernel", "min-tokens", "delta", "threads", "save"},
+        {"save-output", "save-dense", "no-error", "json", "quiet", "help"});
     if (!args.parse(argv)) {
         std::fprintf(stderr, "tsa run: %s\n%s", args.error().c_str(), kRunHelp);
         return kExitUsage;
@@ -150,12 +155,18 @@ int cmdRun(const std::vector<std::string>& argv) {
         return kExitUsage;
     }
     std::string bad;
-    if (!(params.tau >= 0.0 && params.tau <= 1.0)) bad = "--tau must be in [0, 1]";
-    else if (params.window < 1) bad = "--window must be at least 1";
-    else if (params.poolKernel < 1 || params.poolKernel % 2 == 0) bad = "--pool-kernel must be a positive odd number";
-    else if (params.minTokens < 0) bad = "--min-tokens must not be negative";
-    else if (!(delta >= 0.0 && delta <= 1.0)) bad = "--delta must be in [0, 1]";
-    else if (threads < 0) bad = "--threads must not be negative";
+    if (!(params.tau >= 0.0 && params.tau <= 1.0))
+        bad = "--tau must be in [0, 1]";
+    else if (params.window < 1)
+        bad = "--window must be at least 1";
+    else if (params.poolKernel < 1 || params.poolKernel % 2 == 0)
+        bad = "--pool-kernel must be a positive odd number";
+    else if (params.minTokens < 0)
+        bad = "--min-tokens must not be negative";
+    else if (!(delta >= 0.0 && delta <= 1.0))
+        bad = "--delta must be in [0, 1]";
+    else if (threads < 0)
+        bad = "--threads must not be negative";
     else if ((args.has("save-output") || args.has("save-dense")) && !args.has("save"))
         bad = "--save-output and --save-dense need --save OUT.safetensors";
     if (!bad.empty()) {
@@ -169,7 +180,8 @@ int cmdRun(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "tsa run: %s\n", opened.error().c_str());
         return kExitUsage;
     }
-    for (const auto& w : opened.warnings) std::fprintf(stderr, "tsa run: warning: %s\n", w.c_str());
+    for (const auto& w : opened.warnings)
+        std::fprintf(stderr, "tsa run: warning: %s\n", w.c_str());
     const auto capture = opened.value();
     const CaptureInfo& info = capture->info();
 
@@ -211,13 +223,14 @@ int cmdRun(const std::vector<std::string>& argv) {
     std::vector<double> drift;
     if (plan.mode == SparseLayerMode::Drift) {
         if (!info.hasDrift) {
-            std::fprintf(stderr, "tsa run: --sparse-layers drift: %s has no layers.{l}.drift tensors\n", path.c_str());
+            std::fprintf(stderr, "tsa run: --sparse-layers drift: %s has no layers.{l}.drift tensors\n",
+                         path.c_str());
             return kExitUsage;
         }
         if (info.layers != info.modelLayers) {
-            std::fprintf(stderr,
-                         "tsa run: --sparse-layers drift: needs the drift of all %d model layers, %s has %d\n",
-                         info.modelLayers, path.c_str(), info.layers);
+            std::fprintf(
+                stderr, "tsa run: --sparse-layers drift: needs the drift of all %d model layers, %s has %d\n",
+                info.modelLayers, path.c_str(), info.layers);
             return kExitUsage;
         }
         drift = capture->layerDrift();
@@ -246,11 +259,14 @@ int cmdRun(const std::vector<std::string>& argv) {
     const auto started = std::chrono::steady_clock::now();
     for (std::size_t n = 0; n < runIds.size(); ++n) {
         const int id = runIds[n];
-        const int index = int(std::find(info.layerIds.begin(), info.layerIds.end(), id) - info.layerIds.begin());
+        const int index =
+            int(std::find(info.layerIds.begin(), info.layerIds.end(), id) - info.layerIds.begin());
         const double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (!quiet) {
-            std::string eta = n > 0 ? ", about " + formatSeconds(elapsed / double(n) * double(runIds.size() - n)) + " left" : "";
+            std::string eta =
+                n > 0 ? ", about " + formatSeconds(elapsed / double(n) * double(runIds.size() - n)) + " left"
+                      : "";
             std::fprintf(stderr, "%slayer %zu of %zu (model layer %d), %s elapsed%s%s", lineStart, n + 1,
                          runIds.size(), id, formatSeconds(elapsed).c_str(), eta.c_str(), lineEnd);
             std::fflush(stderr);
@@ -260,7 +276,8 @@ int cmdRun(const std::vector<std::string>& argv) {
             std::fprintf(stderr, "\ntsa run: %s\n", layer.error().c_str());
             return kExitUsage;
         }
-        for (const auto& w : layer.warnings) std::fprintf(stderr, "\ntsa run: warning: %s\n", w.c_str());
+        for (const auto& w : layer.warnings)
+            std::fprintf(stderr, "\ntsa run: warning: %s\n", w.c_str());
         LayerRunConfig config;
         config.params = params;
         config.sparseLayer = (*sparsePlan)[id];
@@ -293,7 +310,8 @@ int cmdRun(const std::vector<std::string>& argv) {
                 spool.add({prefix + "output", DType::F32, {r.output.heads, r.output.tokens, r.output.dim}},
                           r.output.data.data(), r.output.data.size() * sizeof(float));
             if (args.has("save-dense"))
-                spool.add({prefix + "dense_output", DType::F32,
+                spool.add({prefix + "dense_output",
+                           DType::F32,
                            {r.denseOutput.heads, r.denseOutput.tokens, r.denseOutput.dim}},
                           r.denseOutput.data.data(), r.denseOutput.data.size() * sizeof(float));
             if (!spool.ok()) {
@@ -303,24 +321,27 @@ int cmdRun(const std::vector<std::string>& argv) {
         }
     }
     if (!quiet) {
-        const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        std::fprintf(stderr, "%sdone: %zu layers in %s%s\n", lineStart, runIds.size(), formatSeconds(total).c_str(),
-                     isatty(2) ? "                              " : "");
+        const double total =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::fprintf(stderr, "%sdone: %zu layers in %s%s\n", lineStart, runIds.size(),
+                     formatSeconds(total).c_str(), isatty(2) ? "                              " : "");
     }
 
     const nlohmann::json summary = reportsToJson(reports, params, info, mode);
-    if (args.has("json")) std::printf("%s\n", summary.dump(2).c_str());
-    else printReportTable(stdout, reports, params, info, mode);
+    if (args.has("json"))
+        std::printf("%s\n", summary.dump(2).c_str());
+    else
+        printReportTable(stdout, reports, params, info, mode);
 
     if (save) {
         SafetensorsWriter writer;
-        std::map<std::string, std::string> metadata{{"format", "tsa-run/1"},
-                                                     {"source", path},
-                                                     {"tsa", summary.dump()}};
+        std::map<std::string, std::string> metadata{
+            {"format", "tsa-run/1"}, {"source", path}, {"tsa", summary.dump()}};
         const std::string out = *args.value("save");
         Status st = writer.open(out, spool.specs(), metadata);
         if (st.ok()) st = spool.copyTo(writer);
-        if (st.ok() && g_interrupted) st = Status::error(ErrorCode::Cancelled, "interrupted while writing " + out);
+        if (st.ok() && g_interrupted)
+            st = Status::error(ErrorCode::Cancelled, "interrupted while writing " + out);
         if (st.ok()) st = writer.commit();
         if (!st.ok()) {
             writer.cancel();

@@ -71,14 +71,14 @@ void printReportTable(std::FILE* out, const std::vector<LayerReport>& reports, c
     std::fprintf(out, "%s: %d layers, %lld query heads, %lld kv heads, %lld tokens, head dim %lld\n",
                  info.path.c_str(), info.layers, (long long)info.qHeads, (long long)info.kvHeads,
                  (long long)info.tokens, (long long)info.headDim);
-    std::fprintf(out, "tau %g, window %lld, pool kernel %lld, min_tokens %lld, sparse layers: %s\n\n", params.tau,
-                 (long long)params.window, (long long)params.poolKernel, (long long)params.minTokens,
-                 sparseMode.c_str());
+    std::fprintf(out, "tau %g, window %lld, pool kernel %lld, min_tokens %lld, sparse layers: %s\n\n",
+                 params.tau, (long long)params.window, (long long)params.poolKernel,
+                 (long long)params.minTokens, sparseMode.c_str());
     std::fprintf(out, "%5s  %-6s %8s %8s %6s  %9s %9s %9s %9s  %8s %8s %8s %8s %8s %8s\n", "layer", "mode",
                  "budget", "kept/hd", "kept", "err med", "err p95", "err max", "err lastW", "score", "select",
                  "gather", "attn", "scatter", "dense");
-    std::fprintf(out, "%5s  %-6s %8s %8s %6s  %9s %9s %9s %9s  %8s %8s %8s %8s %8s %8s\n", "", "", "(n+1)", "",
-                 "frac", "", "", "", "", "ms", "ms", "ms", "ms", "ms", "ms");
+    std::fprintf(out, "%5s  %-6s %8s %8s %6s  %9s %9s %9s %9s  %8s %8s %8s %8s %8s %8s\n", "", "", "(n+1)",
+                 "", "frac", "", "", "", "", "ms", "ms", "ms", "ms", "ms", "ms");
     for (const auto& r : reports) {
         char err[4][16];
         if (r.hasError) {
@@ -87,12 +87,14 @@ void printReportTable(std::FILE* out, const std::vector<LayerReport>& reports, c
             std::snprintf(err[2], 16, "%.2e", r.rowError.max);
             std::snprintf(err[3], 16, "%.2e", r.lastWindowError);
         } else {
-            for (auto& e : err) std::snprintf(e, 16, "-");
+            for (auto& e : err)
+                std::snprintf(e, 16, "-");
         }
-        std::fprintf(out, "%5d  %-6s %8lld %8lld %6.3f  %9s %9s %9s %9s  %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f", r.layer,
-                     r.sparse ? "sparse" : "dense", (long long)r.budgetDropped, (long long)r.kept, r.keptFraction,
-                     err[0], err[1], err[2], err[3], r.timings.scoringMs, r.timings.selectionMs, r.timings.gatherMs,
-                     r.timings.attentionMs, r.timings.scatterMs, r.timings.denseMs);
+        std::fprintf(out, "%5d  %-6s %8lld %8lld %6.3f  %9s %9s %9s %9s  %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f",
+                     r.layer, r.sparse ? "sparse" : "dense", (long long)r.budgetDropped, (long long)r.kept,
+                     r.keptFraction, err[0], err[1], err[2], err[3], r.timings.scoringMs,
+                     r.timings.selectionMs, r.timings.gatherMs, r.timings.attentionMs, r.timings.scatterMs,
+                     r.timings.denseMs);
         if (!r.sparse) std::fprintf(out, "  (%s)", r.denseReason.c_str());
         std::fputc('\n', out);
     }

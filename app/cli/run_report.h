@@ -4,9 +4,8 @@
 #include "core/capture.h"
 #include "core/pipeline.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -18,7 +18,8 @@ namespace {
 void chooseHeadlessPlatform(int argc, char** argv) {
     if (std::getenv("QT_QPA_PLATFORM") || std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY")) return;
     for (int i = 1; i < argc; ++i) {
-        for (const char* flag : {"--screenshot", "--bench-ui", "--help", "-h", "--help-all", "--version", "-v"}) {
+        for (const char* flag :
+             {"--screenshot", "--bench-ui", "--help", "-h", "--help-all", "--version", "-v"}) {
             if (std::strncmp(argv[i], flag, std::strlen(flag)) == 0) {
                 qputenv("QT_QPA_PLATFORM", "offscreen");
                 return;

@@ -206,10 +206,11 @@ void MainWindow::buildMenus() {
         for (auto metric : {views::ErrorMetric::RowErrorMedian, views::ErrorMetric::RowErrorP95,
                             views::ErrorMetric::LastWindowError, views::ErrorMetric::RetainedMassMedian,
                             views::ErrorMetric::DroppedRows}) {
-            QAction* action = errorMenu->addAction(views::ErrorView::metricName(metric), this, [this, errorView, metric] {
-                errorView->setMetric(metric);
-                showView(QStringLiteral("error"));
-            });
+            QAction* action =
+                errorMenu->addAction(views::ErrorView::metricName(metric), this, [this, errorView, metric] {
+                    errorView->setMetric(metric);
+                    showView(QStringLiteral("error"));
+                });
             action->setCheckable(true);
             action->setChecked(metric == errorView->metric());
             group->addAction(action);

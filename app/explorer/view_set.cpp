@@ -258,11 +258,13 @@ void ViewSet::refreshCoverage() {
     const bool same = scores && m_coverageKey.scores.lock() == scores && m_coverageKey.tau == p.tsa.tau &&
                       m_coverageKey.sparse == coverage.sparse && m_coverageKey.layerId == coverage.layerId;
     if (same) return;
-    const bool onlyTau = scores && m_coverageKey.scores.lock() == scores && m_coverageKey.sparse == coverage.sparse &&
-                         m_coverageKey.layerId == coverage.layerId;
+    const bool onlyTau = scores && m_coverageKey.scores.lock() == scores &&
+                         m_coverageKey.sparse == coverage.sparse && m_coverageKey.layerId == coverage.layerId;
     m_coverageKey = {scores, p.tsa.tau, coverage.sparse, coverage.layerId};
-    if (onlyTau) m_coverage->setTau(p.tsa.tau, coverage.layer.budgetDropped);
-    else m_coverage->setData(std::move(coverage));
+    if (onlyTau)
+        m_coverage->setTau(p.tsa.tau, coverage.layer.budgetDropped);
+    else
+        m_coverage->setData(std::move(coverage));
 }
 
 void ViewSet::refreshAttention() {

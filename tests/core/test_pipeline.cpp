@@ -6,9 +6,8 @@
 #include "core/pipeline.h"
 #include "tsa_test_data.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+#include <gtest/gtest.h>
 
 using namespace tsa;
 
@@ -55,11 +54,13 @@ void expectMatchesKeptSetReference(const LayerQkv& l, const LayerRunResult& r) {
     for (Index h = 0; h < l.qHeads(); ++h) {
         std::vector<bool> kept(l.tokens(), !sel.sparse);
         if (sel.sparse)
-            for (Index i = 0; i < sel.kept; ++i) kept[sel.head(h)[i]] = true;
+            for (Index i = 0; i < sel.kept; ++i)
+                kept[sel.head(h)[i]] = true;
         for (Index i = 0; i < l.tokens(); ++i) {
             const float* o = r.output.row(h, i);
             if (!kept[i]) {
-                for (Index c = 0; c < dim; ++c) ASSERT_EQ(o[c], 0.0f);
+                for (Index c = 0; c < dim; ++c)
+                    ASSERT_EQ(o[c], 0.0f);
                 continue;
             }
             std::vector<double> w;
@@ -68,17 +69,20 @@ void expectMatchesKeptSetReference(const LayerQkv& l, const LayerRunResult& r) {
             for (Index j = 0; j <= i; ++j) {
                 if (!kept[j]) continue;
                 double dot = 0;
-                for (Index c = 0; c < dim; ++c) dot += double(l.q.row(h, i)[c]) * double(l.k.row(h / group, j)[c]);
+                for (Index c = 0; c < dim; ++c)
+                    dot += double(l.q.row(h, i)[c]) * double(l.k.row(h / group, j)[c]);
                 w.push_back(dot / std::sqrt(double(dim)));
                 keys.push_back(j);
                 mx = std::max(mx, w.back());
             }
             double sum = 0;
-            for (auto& x : w) sum += (x = std::exp(x - mx));
+            for (auto& x : w)
+                sum += (x = std::exp(x - mx));
             double diff = 0, ref = 0;
             for (Index c = 0; c < dim; ++c) {
                 double v = 0;
-                for (std::size_t t = 0; t < keys.size(); ++t) v += w[t] / sum * double(l.v.row(h / group, keys[t])[c]);
+                for (std::size_t t = 0; t < keys.size(); ++t)
+                    v += w[t] / sum * double(l.v.row(h / group, keys[t])[c]);
                 diff += (o[c] - v) * (o[c] - v);
                 ref += v * v;
             }
@@ -104,7 +108,8 @@ TEST(Pipeline, TauZeroAndDenseLayersEqualDenseAttention) {
     std::vector<double> ref(std::size_t(l.q.size()));
     referenceCausalAttention(l.q.view(), l.k.view(), l.v.view(), ref.data(), nullptr);
     Tensor3 refT(4, 120, 16);
-    for (std::size_t i = 0; i < ref.size(); ++i) refT.data[i] = float(ref[i]);
+    for (std::size_t i = 0; i < ref.size(); ++i)
+        refT.data[i] = float(ref[i]);
 
     auto tauZero = runLayer(l, config(0.0));
     ASSERT_TRUE(tauZero.ok());
@@ -135,7 +140,8 @@ TEST(Pipeline, KeepingEveryPrefixTokenEqualsDense) {
     all.capacity = 84;
     all.kept = 100;
     for (Index h = 0; h < 2; ++h)
-        for (Index t = 0; t < 100; ++t) all.indices.push_back(std::int32_t(t));
+        for (Index t = 0; t < 100; ++t)
+            all.indices.push_back(std::int32_t(t));
     Tensor3 sparse(2, 100, 16), dense(2, 100, 16);
     std::vector<float> sparseLse(200), denseLse(200);
     ASSERT_TRUE(sparseAttention(l, all, sparse.view(), sparseLse.data(), {}).ok());
@@ -187,12 +193,14 @@ TEST(Pipeline, MetricsMatchDirectComputation) {
         // Retained mass of the last row, directly from fp64 softmax over kept keys.
         const Index i = 159;
         std::vector<bool> kept(160, false);
-        for (Index t = 0; t < r->selection.kept; ++t) kept[r->selection.head(h)[t]] = true;
+        for (Index t = 0; t < r->selection.kept; ++t)
+            kept[r->selection.head(h)[t]] = true;
         std::vector<double> logits(160);
         double mx = -INFINITY;
         for (Index j = 0; j <= i; ++j) {
             double dot = 0;
-            for (Index c = 0; c < 16; ++c) dot += double(l.q.row(h, i)[c]) * double(l.k.row(h, j)[c]);
+            for (Index c = 0; c < 16; ++c)
+                dot += double(l.q.row(h, i)[c]) * double(l.k.row(h, j)[c]);
             logits[j] = dot / 4.0;
             mx = std::max(mx, logits[j]);
         }

@@ -5,10 +5,9 @@
 #include "core/selection.h"
 #include "tsa_test_data.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
+#include <gtest/gtest.h>
 #include <numeric>
 #include <set>
 
@@ -34,13 +33,16 @@ RefScores referenceScores(const LayerQkv& l, Index window, Index kernel) {
             double mx = -INFINITY;
             for (Index j = 0; j <= i; ++j) {
                 double dot = 0;
-                for (Index c = 0; c < dim; ++c) dot += double(l.q.row(h, i)[c]) * double(l.k.row(h / group, j)[c]);
+                for (Index c = 0; c < dim; ++c)
+                    dot += double(l.q.row(h, i)[c]) * double(l.k.row(h / group, j)[c]);
                 logits[j] = dot / std::sqrt(double(dim));
                 mx = std::max(mx, logits[j]);
             }
             double sum = 0;
-            for (auto& x : logits) sum += (x = std::exp(x - mx));
-            for (Index j = 0; j < prefix; ++j) a[j] += logits[j] / sum / double(window);
+            for (auto& x : logits)
+                sum += (x = std::exp(x - mx));
+            for (Index j = 0; j < prefix; ++j)
+                a[j] += logits[j] / sum / double(window);
         }
         for (Index j = 0; j < prefix; ++j) {
             double s = 0;
@@ -59,7 +61,8 @@ RefScores referenceScores(const LayerQkv& l, Index window, Index kernel) {
         }
     }
     const double g = std::accumulate(out.layerNorm.begin(), out.layerNorm.end(), 0.0);
-    for (auto& x : out.layerNorm) x /= (g + 1e-8);
+    for (auto& x : out.layerNorm)
+        x /= (g + 1e-8);
     return out;
 }
 
@@ -90,7 +93,8 @@ RefSelection referenceSelect(const RefScores& s, Index tokens, const TsaParams& 
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });
         std::vector<std::int32_t> kept(order.begin(), order.begin() + out.capacity);
-        for (Index j = prefix; j < tokens; ++j) kept.push_back(std::int32_t(j));
+        for (Index j = prefix; j < tokens; ++j)
+            kept.push_back(std::int32_t(j));
         std::sort(kept.begin(), kept.end());
         out.indices.push_back(kept);
     }
@@ -114,7 +118,8 @@ void expectSameSelection(const Selection& got, const RefSelection& ref, const Re
             if (j < got.prefix) kept.push_back(scores.headNorm[h][j]);
         const double boundary = *std::min_element(kept.begin(), kept.end());
         for (auto j : diff)
-            EXPECT_NEAR(scores.headNorm[h][j], boundary, 1e-6 * boundary + 1e-12) << "head " << h << " pos " << j;
+            EXPECT_NEAR(scores.headNorm[h][j], boundary, 1e-6 * boundary + 1e-12)
+                << "head " << h << " pos " << j;
     }
 }
 
@@ -146,7 +151,8 @@ TEST(Selection, ScoresMatchFp64Reference) {
     for (Index h = 0; h < 4; ++h)
         for (Index j = 0; j < s->prefix; ++j)
             EXPECT_NEAR(s->headScores(h)[j], ref.headNorm[h][j], 1e-5 * ref.headNorm[h][j] + 1e-9);
-    for (Index j = 0; j < s->prefix; ++j) EXPECT_NEAR(s->layerNorm[j], ref.layerNorm[j], 1e-5 * ref.layerNorm[j] + 1e-9);
+    for (Index j = 0; j < s->prefix; ++j)
+        EXPECT_NEAR(s->layerNorm[j], ref.layerNorm[j], 1e-5 * ref.layerNorm[j] + 1e-9);
 }
 
 TEST(Selection, SelectionMatchesFp64ReferenceAcrossTaus) {
@@ -175,9 +181,11 @@ TEST(Selection, SmoothingDampsBothEndsWithZeroPadding) {
     ASSERT_TRUE(s.ok());
     const Index P = 32;
     double a = 0;
-    for (Index i = P; i < 40; ++i) a += 1.0 / double(i + 1);
+    for (Index i = P; i < 40; ++i)
+        a += 1.0 / double(i + 1);
     a /= 8.0;
-    for (Index j = 0; j < P; ++j) EXPECT_NEAR(s->raw[j], a, 1e-6);
+    for (Index j = 0; j < P; ++j)
+        EXPECT_NEAR(s->raw[j], a, 1e-6);
     // k = 7, r = 3: ends see 4, 5, 6 of the 7 taps; the divisor stays 7.
     const double expect[] = {4.0 / 7, 5.0 / 7, 6.0 / 7, 1.0};
     for (int t = 0; t < 4; ++t) {
@@ -208,7 +216,8 @@ TEST(Selection, BudgetDropsNPlusOneTokens) {
     EXPECT_EQ(sel.budgetCount, 2);
     EXPECT_EQ(sel.capacity, 2);
     EXPECT_EQ(sel.kept, 4);
-    EXPECT_EQ(std::vector<std::int32_t>(sel.head(0), sel.head(0) + 4), (std::vector<std::int32_t>{0, 3, 5, 6}));
+    EXPECT_EQ(std::vector<std::int32_t>(sel.head(0), sel.head(0) + 4),
+              (std::vector<std::int32_t>{0, 3, 5, 6}));
 
     p.minTokens = 4; // min_tokens wins over the budget
     const Selection floored = selectTokens(s, 1, 7, p);
@@ -282,8 +291,8 @@ TEST(Selection, ThreadCountDoesNotChangeScores) {
 
 TEST(Selection, RejectsBadConfig) {
     const auto l = testdata::structuredLayer(2, 2, 50, 8, 1);
-    EXPECT_FALSE(score(l, 16, 4).ok());  // even kernel
-    EXPECT_FALSE(score(l, 60, 7).ok());  // window longer than the layer
+    EXPECT_FALSE(score(l, 16, 4).ok()); // even kernel
+    EXPECT_FALSE(score(l, 60, 7).ok()); // window longer than the layer
     const auto bad = testdata::structuredLayer(3, 2, 50, 8, 1);
     EXPECT_FALSE(score(bad, 16, 7).ok()); // 3 query heads over 2 kv heads
 }

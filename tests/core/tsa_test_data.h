@@ -20,7 +20,8 @@ inline float normal(std::uint64_t& state) {
 }
 
 inline void fillNormal(Tensor3& t, std::uint64_t seed, float scale) {
-    for (auto& x : t.data) x = scale * normal(seed);
+    for (auto& x : t.data)
+        x = scale * normal(seed);
 }
 
 // A layer whose attention has a sink at token 0 and a handful of heavy keys, like real models.
@@ -30,13 +31,16 @@ inline LayerQkv structuredLayer(Index hq, Index hkv, Index tokens, Index dim, st
     fillNormal(l.k, seed + 1, 1.0f);
     fillNormal(l.v, seed + 2, 1.0f);
     for (Index g = 0; g < hkv; ++g) {
-        for (Index c = 0; c < dim; ++c) l.k.row(g, 0)[c] += 2.0f; // sink
+        for (Index c = 0; c < dim; ++c)
+            l.k.row(g, 0)[c] += 2.0f; // sink
         for (Index t = 7; t < tokens; t += 97)
-            for (Index c = 0; c < dim; c += 2) l.k.row(g, t)[c] += 1.5f; // heavy hitters
+            for (Index c = 0; c < dim; c += 2)
+                l.k.row(g, t)[c] += 1.5f; // heavy hitters
     }
     for (Index h = 0; h < hq; ++h)
         for (Index t = 0; t < tokens; ++t)
-            for (Index c = 0; c < dim; ++c) l.q.row(h, t)[c] += (c % 2 == 0 ? 0.6f : 0.2f) + 0.1f * float(h % 3);
+            for (Index c = 0; c < dim; ++c)
+                l.q.row(h, t)[c] += (c % 2 == 0 ? 0.6f : 0.2f) + 0.1f * float(h % 3);
     return l;
 }
 

@@ -386,7 +386,8 @@ private slots:
         for (QAction* action : actions) {
             action->trigger();
             QVERIFY(action->isChecked());
-            QCOMPARE(errorView->viewTitle(), QStringLiteral("Error against dense attention: %1").arg(action->text()));
+            QCOMPARE(errorView->viewTitle(),
+                     QStringLiteral("Error against dense attention: %1").arg(action->text()));
         }
         QCOMPARE(errorView->metric(), tsa::views::ErrorMetric::DroppedRows);
         QCOMPARE(w.currentViewName(), QStringLiteral("error"));

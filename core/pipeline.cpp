@@ -108,14 +108,8 @@ Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& confi
         result.selection = selectTokens(result.scores, hq, tokens, config.params);
         result.timings.selectionMs = msSince(start);
     } else {
-        result.selection.sparse = false;
-        result.selection.denseReason = config.sparseLayer ? reason : DenseReason::NotSparseLayer;
-        result.selection.qHeads = hq;
-        result.selection.tokens = tokens;
-        result.selection.window = config.params.window;
-        result.selection.prefix = std::max<Index>(0, tokens - config.params.window);
-        result.selection.capacity = result.selection.prefix;
-        result.selection.kept = tokens;
+        result.selection = denseSelection(hq, tokens, config.params,
+                                          config.sparseLayer ? reason : DenseReason::NotSparseLayer);
     }
 
     result.output = Tensor3(hq, tokens, dim);

@@ -172,19 +172,23 @@ bool layerStaysDense(Index tokens, const TsaParams& params, DenseReason* reason)
     return r != DenseReason::None;
 }
 
-Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params) {
+Selection denseSelection(Index qHeads, Index tokens, const TsaParams& params, DenseReason reason) {
     Selection sel;
+    sel.sparse = false;
+    sel.denseReason = reason;
     sel.qHeads = qHeads;
     sel.tokens = tokens;
     sel.window = params.window;
-    sel.prefix = tokens - params.window;
-    sel.kept = tokens;
+    sel.prefix = std::max<Index>(0, tokens - params.window);
     sel.capacity = sel.prefix;
+    sel.kept = tokens;
+    return sel;
+}
+
+Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params) {
     DenseReason reason;
-    if (layerStaysDense(tokens, params, &reason)) {
-        sel.denseReason = reason;
-        return sel;
-    }
+    if (layerStaysDense(tokens, params, &reason)) return denseSelection(qHeads, tokens, params, reason);
+    Selection sel = denseSelection(qHeads, tokens, params, DenseReason::None);
     if (scores.prefix != sel.prefix || scores.qHeads != qHeads || scores.layerCumulative.empty()) {
         // Scores computed for another window or layer: treat as unusable rather than guess.
         sel.denseReason = DenseReason::BudgetEmpty;

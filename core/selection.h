@@ -77,6 +77,9 @@ struct Selection {
 // Spec section 2: a layer stays dense when it is short or tau is zero; scores are not needed to know.
 bool layerStaysDense(Index tokens, const TsaParams& params, DenseReason* reason = nullptr);
 
+// The selection of a layer that runs dense for the given reason: every token kept, no indices.
+Selection denseSelection(Index qHeads, Index tokens, const TsaParams& params, DenseReason reason);
+
 // Budget and per-head selection for a sparse layer (sections 3.5, 3.6). scores may be empty when the
 // layer stays dense by section 2.
 Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params);

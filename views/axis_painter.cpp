@@ -51,6 +51,25 @@ void drawTitleText(QPainter& painter, const QRectF& plot, Edge edge, const QStri
     painter.restore();
 }
 
+// The axis line along one edge of the plot rectangle.
+void drawAxisLine(QPainter& painter, const QRectF& plot, Edge edge) {
+    painter.setPen(QPen(style::axis(), 1.0));
+    switch (edge) {
+    case Edge::Bottom:
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight());
+        break;
+    case Edge::Top:
+        painter.drawLine(plot.topLeft(), plot.topRight());
+        break;
+    case Edge::Left:
+        painter.drawLine(plot.topLeft(), plot.bottomLeft());
+        break;
+    case Edge::Right:
+        painter.drawLine(plot.topRight(), plot.bottomRight());
+        break;
+    }
+}
+
 } // namespace
 
 double axisPosition(const QRectF& plot, const AxisSpec& spec, double value) {
@@ -137,21 +156,7 @@ void drawAxis(QPainter& painter, const QRectF& plot, const AxisSpec& spec) {
         }
     }
     // The axis line itself.
-    painter.setPen(QPen(style::axis(), 1.0));
-    switch (spec.edge) {
-    case Edge::Bottom:
-        painter.drawLine(plot.bottomLeft(), plot.bottomRight());
-        break;
-    case Edge::Top:
-        painter.drawLine(plot.topLeft(), plot.topRight());
-        break;
-    case Edge::Left:
-        painter.drawLine(plot.topLeft(), plot.bottomLeft());
-        break;
-    case Edge::Right:
-        painter.drawLine(plot.topRight(), plot.bottomRight());
-        break;
-    }
+    drawAxisLine(painter, plot, spec.edge);
     drawTitleText(painter, plot, spec.edge, spec.title, labelExtent + 9.0);
     painter.restore();
 }
@@ -196,21 +201,7 @@ void drawCategoryAxis(QPainter& painter, const QRectF& plot, Edge edge, int coun
             labelExtent = std::max(labelExtent, w);
         }
     }
-    painter.setPen(QPen(style::axis(), 1.0));
-    switch (edge) {
-    case Edge::Bottom:
-        painter.drawLine(plot.bottomLeft(), plot.bottomRight());
-        break;
-    case Edge::Top:
-        painter.drawLine(plot.topLeft(), plot.topRight());
-        break;
-    case Edge::Left:
-        painter.drawLine(plot.topLeft(), plot.bottomLeft());
-        break;
-    case Edge::Right:
-        painter.drawLine(plot.topRight(), plot.bottomRight());
-        break;
-    }
+    drawAxisLine(painter, plot, edge);
     drawTitleText(painter, plot, edge, title, labelExtent + 8.0);
     painter.restore();
 }

@@ -29,10 +29,11 @@ void printExportUsage(std::FILE* out) {
         "usage: tsa export FILE --view NAME --out PATH [options]\n"
         "\n"
         "Renders one explorer view of a capture without a window: PNG or SVG by the extension of PATH,\n"
-        "or the data behind the view with .csv. Waits for the background work the view needs.\n"
+        "the data behind the view with .csv, a self-contained HTML page with .html (text view only).\n"
+        "Waits for the background work the view needs.\n"
         "\n"
         "  --view NAME           %s\n"
-        "  --out PATH            output file (.png, .svg or .csv), written atomically\n"
+        "  --out PATH            output file (.png, .svg, .csv or .html), written atomically\n"
         "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
         "  --layer L             model layer to show (default: the first sparse layer)\n"
         "  --head H              query head to show (default 0)\n"
@@ -77,7 +78,10 @@ int cmdExport(const std::vector<std::string>& argv) {
         return usageError("unknown view '" + *view +
                           "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
     if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Unknown)
-        return usageError("--out " + *out + ": the extension must be .png, .svg or .csv");
+        return usageError("--out " + *out + ": the extension must be .png, .svg, .csv or .html");
+    if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Html &&
+        *view != "text")
+        return usageError("--out " + *out + ": HTML export is for the text view only (--view text)");
 
     tsa::app::ExplorerParams params;
     params.view = QString::fromStdString(*view);

@@ -6,9 +6,9 @@
 namespace tsa::app {
 
 QStringList explorerViewNames() {
-    return {QStringLiteral("overview"),  QStringLiteral("selection"), QStringLiteral("coverage"),
-            QStringLiteral("attention"), QStringLiteral("error"),     QStringLiteral("depth"),
-            QStringLiteral("sparsity"),  QStringLiteral("howitworks")};
+    return {QStringLiteral("overview"),  QStringLiteral("selection"),  QStringLiteral("coverage"),
+            QStringLiteral("attention"), QStringLiteral("error"),      QStringLiteral("depth"),
+            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("text")};
 }
 
 void CommandLine::applyTo(ExplorerParams* p) const {

@@ -13,7 +13,7 @@ class ExportableView;
 
 namespace tsa::app {
 
-enum class ExportFormat { Png, Svg, Csv, Unknown };
+enum class ExportFormat { Png, Svg, Csv, Html, Unknown };
 
 ExportFormat formatForPath(const QString& path); // by extension, case-insensitive
 QString exportFileFilter();                      // for QFileDialog
@@ -25,6 +25,8 @@ bool writePng(const views::ExportableView& view, const QString& path, const QSiz
               QString* error);
 bool writeSvg(const views::ExportableView& view, const QString& path, const QSize& size, QString* error);
 bool writeCsv(const views::ExportableView& view, const QString& path, QString* error);
+// A view's self-contained HTML page (ExportableView::html()); an error for views without one.
+bool writeHtml(const views::ExportableView& view, const QString& path, QString* error);
 bool writeImage(const QImage& image, const QString& path, QString* error); // PNG of an already grabbed image
 // Picks the writer by extension.
 bool writeView(const views::ExportableView& view, const QString& path, const QSize& size, qreal scale,

@@ -30,6 +30,7 @@ class HowItWorksPanel;
 class OverviewView;
 class SelectionMapView;
 class SparsityView;
+class TextView;
 } // namespace tsa::views
 
 namespace tsa::app {
@@ -53,6 +54,15 @@ public:
     // Refreshes counted per view since construction (tests check that hidden views are skipped).
     int refreshCount(const QString& name) const;
 
+    // The token position selected in any view (a click in the text, the selection map, the depth view,
+    // the attention map or the coverage chart), shown by all of them; -1 for none. scrollText: bring it
+    // into view in the text (false when the click came from the text itself).
+    void setSelectedPosition(qint64 position, bool scrollText = true);
+    qint64 selectedPosition() const { return m_selectedPosition; }
+
+signals:
+    void selectedPositionChanged(qint64 position);
+
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
 
@@ -66,8 +76,9 @@ private:
         Depth = 1u << 5,
         Sparsity = 1u << 6,
         HowItWorks = 1u << 7,
+        Text = 1u << 8,
     };
-    static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks;
+    static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks | Text;
 
     void markDirty(unsigned parts);
     void refresh(unsigned parts);
@@ -81,6 +92,8 @@ private:
     void refreshSparsity();
     void refreshHowItWorks();
     void refreshStyle();
+    void refreshText();
+    void updateCoverageMark();
 
     AnalysisController* m_controller;
     std::vector<views::ExportableView*> m_views;
@@ -94,6 +107,9 @@ private:
     views::DepthView* m_depth = nullptr;
     views::SparsityView* m_sparsity = nullptr;
     views::HowItWorksPanel* m_howItWorks = nullptr;
+    views::TextView* m_text = nullptr;
+    qint64 m_selectedPosition = -1;
+    std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;
     unsigned m_dirty = 0;
     struct Style {
         QString colorMap;

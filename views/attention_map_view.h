@@ -36,6 +36,7 @@ public:
 
     // The explorer's selected token position: marked as a query row and a key column; -1 for none.
     void setMarkedPosition(qint64 position);
+    qint64 markedPosition() const { return m_markedPosition; }
 
 signals:
     void blockHovered(qint64 queryPosition, qint64 keyPosition);

@@ -26,6 +26,7 @@ public:
     void resetZoom();
     // The explorer's selected token position, marked across all layers; -1 for none.
     void setMarkedPosition(qint64 position);
+    qint64 markedPosition() const { return m_markedPosition; }
 
     QString viewName() const override { return QStringLiteral("depth"); }
     QString viewTitle() const override;

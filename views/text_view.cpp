@@ -833,8 +833,10 @@ QString TextView::toolTipAt(const QPoint& pos) const {
         (std::binary_search(idx, idx + sel->kept, std::int32_t(t)) ? kept : dropped) << id;
     }
     if (!kept.isEmpty() || !dropped.isEmpty()) {
-        text += QStringLiteral("\nsparse layers keeping it: %1 of %2")
+        text += QStringLiteral("\nkept by head %1 in sparse layers: %2 (%3 of %4)")
+                    .arg(m_data.head)
                     .arg(kept.isEmpty() ? QStringLiteral("none") : kept.join(QStringLiteral(", ")))
+                    .arg(kept.size())
                     .arg(kept.size() + dropped.size());
         if (!dropped.isEmpty())
             text += QStringLiteral("; dropped in %1").arg(dropped.join(QStringLiteral(", ")));

@@ -1,4 +1,5 @@
-// Token strings for display: per token, undo the tokenizer's markers (byte-level BPE byte alphabet,
+// Token strings for display: printable ASCII with at most a space marker takes a one-pass fast path;
+// otherwise, per token, undo the tokenizer's markers (byte-level BPE byte alphabet,
 // SentencePiece "▁" and "<0xNN>" byte pieces), then walk the UTF-8 once, replacing invalid bytes by
 // U+FFFD and controls by visible stand-ins. Input: one raw token string of n bytes; cost O(n), no
 // allocation beyond the output. Encoding detection looks at a bounded sample of the document's tokens.
@@ -195,6 +196,34 @@ bool contains(std::string_view s, std::string_view what) {
     return s.find(what) != std::string_view::npos;
 }
 
+// Most tokens are printable ASCII plus at most the encoding's space marker: one pass, one allocation.
+// Returns false (out untouched) when the token needs the general path.
+bool asciiFastPath(std::string_view raw, TokenEncoding encoding, std::string& out) {
+    if (raw.empty()) return false;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        const auto b = static_cast<unsigned char>(raw[i]);
+        if (b >= 0x20 && b < 0x7F) {
+            // A space is itself in plain text and SentencePiece; byte-level writes it as "Ġ". A possible
+            // byte piece "<0x" takes the general path.
+            if (encoding == TokenEncoding::ByteLevel && b == ' ') return false;
+            if (encoding == TokenEncoding::SentencePiece && b == '<' && raw.compare(i, 3, "<0x") == 0)
+                return false;
+            out += char(b);
+        } else if (encoding == TokenEncoding::ByteLevel && raw.compare(i, 2, "\xC4\xA0") == 0) {
+            out += ' ';
+            ++i;
+        } else if (encoding == TokenEncoding::SentencePiece && raw.compare(i, 3, "\xE2\x96\x81") == 0) {
+            out += ' ';
+            i += 2;
+        } else {
+            out.clear();
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 const char* tokenEncodingName(TokenEncoding encoding) {
@@ -232,6 +261,8 @@ TokenEncoding detectTokenEncoding(const std::vector<std::string>& tokens, std::s
 }
 
 DisplayToken displayToken(std::string_view raw, TokenEncoding encoding) {
+    DisplayToken fast;
+    if (asciiFastPath(raw, encoding, fast.text)) return fast;
     return render(decodeMarkers(raw, encoding), false);
 }
 

@@ -9,30 +9,68 @@ namespace tsa::views {
 
 namespace {
 
-constexpr int kTableSize = 0x300; // Latin, Latin-1, Latin Extended A/B, IPA: no combining marks below
+constexpr int kTableSize = 0x10000; // the Basic Multilingual Plane, one advance per character
 
 // Tokens narrower than this (a zero-width character) still get room to be hovered and clicked.
 constexpr double kMinTokenWidth = 3.0;
 
+// Characters whose advance depends on their neighbours: combining marks, right-to-left letters (joining
+// forms), joiners and surrogate halves. A string holding one is measured whole.
+bool shapes(char16_t u) {
+    if (u < 0x300) return false;
+    const QChar c(u);
+    if (c.isSurrogate() || c.isMark() || u == 0x200C || u == 0x200D) return true;
+    const QChar::Direction d = c.direction();
+    return d == QChar::DirR || d == QChar::DirAL;
+}
+
 } // namespace
 
 TokenWidths::TokenWidths(const QFont& font)
-    : m_font(font), m_ascii(kTableSize, std::numeric_limits<float>::quiet_NaN()) {}
+    : m_font(font), m_table(kTableSize, std::numeric_limits<float>::quiet_NaN()) {}
+
+float TokenWidths::advance(char16_t u) {
+    float& a = m_table[u];
+    if (std::isnan(a)) a = float(QFontMetricsF(m_font).horizontalAdvance(QChar(u)));
+    return a;
+}
+
+double TokenWidths::shaped(const QString& text) {
+    if (auto it = m_complex.constFind(text); it != m_complex.constEnd()) return it.value();
+    const double w = QFontMetricsF(m_font).horizontalAdvance(text);
+    m_complex.insert(text, w);
+    return w;
+}
 
 double TokenWidths::width(const QString& text) {
     double sum = 0;
     for (const QChar c : text) {
-        const char16_t u = c.unicode();
-        if (u >= kTableSize) {
-            // Shaping can change the advance (marks, joining scripts, pairs): measure the whole string.
-            if (auto it = m_complex.constFind(text); it != m_complex.constEnd()) return it.value();
-            const double w = QFontMetricsF(m_font).horizontalAdvance(text);
-            m_complex.insert(text, w);
-            return w;
+        if (shapes(c.unicode())) return shaped(text);
+        sum += advance(c.unicode());
+    }
+    return sum;
+}
+
+double TokenWidths::width(std::string_view utf8) {
+    double sum = 0;
+    for (std::size_t i = 0; i < utf8.size();) {
+        const auto b0 = static_cast<unsigned char>(utf8[i]);
+        char32_t cp = b0;
+        int len = 1;
+        if (b0 >= 0xE0 && b0 < 0xF0 && i + 2 < utf8.size()) {
+            cp = char32_t(b0 & 0x0F) << 12 | char32_t(static_cast<unsigned char>(utf8[i + 1]) & 0x3F) << 6 |
+                 (static_cast<unsigned char>(utf8[i + 2]) & 0x3F);
+            len = 3;
+        } else if (b0 >= 0xC0 && b0 < 0xE0 && i + 1 < utf8.size()) {
+            cp = char32_t(b0 & 0x1F) << 6 | (static_cast<unsigned char>(utf8[i + 1]) & 0x3F);
+            len = 2;
+        } else if (b0 >= 0x80) {
+            cp = 0x10000; // four-byte (outside the plane) or malformed: the QString path decides
         }
-        float& a = m_ascii[u];
-        if (std::isnan(a)) a = float(QFontMetricsF(m_font).horizontalAdvance(c));
-        sum += a;
+        if (cp >= 0x10000 || shapes(char16_t(cp)))
+            return width(QString::fromUtf8(utf8.data(), qsizetype(utf8.size())));
+        sum += advance(char16_t(cp));
+        i += std::size_t(len);
     }
     return sum;
 }

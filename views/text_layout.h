@@ -1,17 +1,18 @@
 // Running-text layout of a token sequence for the Text view, built to stay fast at 128K tokens.
 //
-// TokenWidths measures each token's display string once with a per-character advance table (kerning is
-// off in the text font, so a run's advance is the sum of its characters'); strings with characters that
-// shape together (combining marks, right-to-left scripts, surrogate pairs) are measured whole with
-// QFontMetricsF and cached by string. TextLayout then breaks lines greedily in one O(L) pass over the
-// widths, storing the first token of each line and each token's x, so drawing a page touches only the
-// visible lines and hit-testing is a binary search.
+// TokenWidths measures each token's display string with a per-character advance table over the Basic
+// Multilingual Plane (kerning is off in the text font, so a run's advance is the sum of its characters');
+// strings with characters that shape together (combining marks, right-to-left letters, joiners,
+// characters outside the plane) are measured whole with QFontMetricsF and cached by string. TextLayout then
+// breaks lines greedily in one O(L) pass over the widths, storing the first token of each line and each
+// token's x, so drawing a page touches only the visible lines and hit-testing is a binary search.
 #pragma once
 
 #include <QFont>
 #include <QHash>
 #include <QString>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace tsa::views {
@@ -20,11 +21,16 @@ class TokenWidths {
 public:
     explicit TokenWidths(const QFont& font);
     double width(const QString& text);
+    // The same for UTF-8 text, without building a QString unless a character needs shaping.
+    double width(std::string_view utf8);
     const QFont& font() const { return m_font; }
 
 private:
+    float advance(char16_t u);
+    double shaped(const QString& text);
+
     QFont m_font;
-    std::vector<float> m_ascii;       // advances of U+0000..U+02FF, NaN until measured
+    std::vector<float> m_table;       // advance per BMP character, NaN until measured
     QHash<QString, double> m_complex; // whole-string advances of strings that shape together
 };
 

@@ -173,29 +173,28 @@ void TextView::rebuildDocument() {
     const auto* ids = m_data.tokenIds.get();
     m_distinct.clear();
     m_docIndex.assign(std::size_t(L), 0);
-    auto add = [this](QString display, QString search, int breaks, bool placeholder) {
+    auto add = [this](std::string display, qint64 first, int breaks, bool placeholder) {
         Distinct d;
-        d.width = float(m_widths->width(display));
+        d.width = float(m_widths->width(std::string_view(display)));
         d.display = std::move(display);
-        d.search = std::move(search);
+        d.first = first;
         d.breaks = std::uint8_t(std::min(breaks, 255));
         d.placeholder = placeholder;
         m_distinct.push_back(std::move(d));
         return std::int32_t(m_distinct.size() - 1);
     };
     if (strings && qint64(strings->size()) >= L) {
-        // Decoded once per distinct string: a 128K-token document has a few thousand.
+        // Decoded once per distinct string.
         m_encoding = tsa::detectTokenEncoding(*strings);
         std::unordered_map<std::string_view, std::int32_t> seen;
-        seen.reserve(4096);
+        seen.reserve(std::size_t(std::min<qint64>(L, 1 << 16)));
+        m_distinct.reserve(std::size_t(std::min<qint64>(L, 1 << 16)));
         for (qint64 t = 0; t < L; ++t) {
             const std::string_view raw((*strings)[std::size_t(t)]);
             auto [it, inserted] = seen.try_emplace(raw, 0);
             if (inserted) {
-                const tsa::DisplayToken d = tsa::displayToken(raw, m_encoding);
-                it->second = add(QString::fromStdString(d.text),
-                                 QString::fromStdString(tsa::searchableTokenText(raw, m_encoding)),
-                                 d.lineBreaks, d.placeholder);
+                tsa::DisplayToken d = tsa::displayToken(raw, m_encoding);
+                it->second = add(std::move(d.text), t, d.lineBreaks, d.placeholder);
             }
             m_docIndex[std::size_t(t)] = it->second;
         }
@@ -205,20 +204,16 @@ void TextView::rebuildDocument() {
         for (qint64 t = 0; t < L; ++t) {
             const std::int32_t id = (*ids)[std::size_t(t)];
             auto [it, inserted] = seen.try_emplace(id, 0);
-            if (inserted) {
-                const QString text = QString::number(id) + QLatin1Char(' ');
-                it->second = add(text, text, 0, false);
-            }
+            if (inserted) it->second = add(std::to_string(id) + ' ', t, 0, false);
             m_docIndex[std::size_t(t)] = it->second;
         }
     } else {
         m_encoding = tsa::TokenEncoding::Plain;
         m_distinct.reserve(std::size_t(L));
-        for (qint64 t = 0; t < L; ++t) {
-            const QString text = QString::number(t) + QLatin1Char(' ');
-            m_docIndex[std::size_t(t)] = add(text, text, 0, false);
-        }
+        for (qint64 t = 0; t < L; ++t)
+            m_docIndex[std::size_t(t)] = add(std::to_string(t) + ' ', t, 0, false);
     }
+    m_displayCache.assign(m_distinct.size(), QString());
     m_tokenWidth.resize(std::size_t(L));
     m_tokenBreaks.resize(std::size_t(L));
     for (qint64 t = 0; t < L; ++t) {
@@ -227,6 +222,20 @@ void TextView::rebuildDocument() {
         m_tokenBreaks[std::size_t(t)] = d.breaks;
     }
     ++m_docVersion;
+}
+
+const QString& TextView::displayOf(std::int32_t index) const {
+    QString& cached = m_displayCache[std::size_t(index)];
+    if (cached.isNull()) cached = QString::fromStdString(m_distinct[std::size_t(index)].display);
+    return cached;
+}
+
+QString TextView::searchOf(std::int32_t index) const {
+    const auto* strings = m_data.tokenStrings.get();
+    const Distinct& d = m_distinct[std::size_t(index)];
+    if (strings && d.first < qint64(strings->size()))
+        return QString::fromStdString(tsa::searchableTokenText((*strings)[std::size_t(d.first)], m_encoding));
+    return displayOf(index);
 }
 
 void TextView::rebuildMeasure() {
@@ -398,7 +407,7 @@ void TextView::setSelectedPosition(qint64 position, bool scroll) {
 
 QString TextView::displayText(qint64 position) const {
     if (position < 0 || position >= qint64(m_docIndex.size())) return {};
-    return m_distinct[std::size_t(m_docIndex[std::size_t(position)])].display;
+    return displayOf(m_docIndex[std::size_t(position)]);
 }
 
 // ---- search
@@ -406,15 +415,18 @@ QString TextView::displayText(qint64 position) const {
 void TextView::buildSearchText() const {
     if (m_searchDocVersion == m_docVersion && !m_searchStart.empty()) return;
     const qint64 L = qint64(m_docIndex.size());
-    m_searchText.clear();
-    m_searchStart.assign(std::size_t(L) + 1, 0);
+    std::vector<QString> search(m_distinct.size());
     qint64 size = 0;
+    for (std::size_t i = 0; i < m_distinct.size(); ++i)
+        search[i] = searchOf(std::int32_t(i));
     for (qint64 t = 0; t < L; ++t)
-        size += m_distinct[std::size_t(m_docIndex[std::size_t(t)])].search.size();
+        size += search[std::size_t(m_docIndex[std::size_t(t)])].size();
+    m_searchText.clear();
     m_searchText.reserve(size);
+    m_searchStart.assign(std::size_t(L) + 1, 0);
     for (qint64 t = 0; t < L; ++t) {
         m_searchStart[std::size_t(t)] = m_searchText.size();
-        m_searchText += m_distinct[std::size_t(m_docIndex[std::size_t(t)])].search;
+        m_searchText += search[std::size_t(m_docIndex[std::size_t(t)])];
     }
     m_searchStart[std::size_t(L)] = m_searchText.size();
     m_searchDocVersion = m_docVersion;
@@ -567,7 +579,7 @@ QString TextView::tokenLabel(qint64 t) const {
         s += QStringLiteral("token id %1").arg((*ids)[std::size_t(t)]);
     if (const auto* strings = m_data.tokenStrings.get(); strings && t < qint64(strings->size())) {
         const std::string& raw = (*strings)[std::size_t(t)];
-        const QString shown = m_distinct[std::size_t(m_docIndex[std::size_t(t)])].search;
+        const QString shown = searchOf(m_docIndex[std::size_t(t)]);
         const QString escaped = QString::fromStdString(tsa::escapedTokenText(raw));
         if (!s.isEmpty()) s += QStringLiteral("  ");
         s += QStringLiteral("\"%1\"").arg(escaped);
@@ -646,8 +658,9 @@ void TextView::drawText(QPainter& painter, const QRectF& area, const TextLayout&
             if (bg) painter.fillRect(box, QColor(bg));
             const Distinct& d = m_distinct[std::size_t(m_docIndex[std::size_t(t)])];
             painter.setPen(d.placeholder ? QColor(kDroppedText) : QColor(fg));
+            const QString& shown = displayOf(m_docIndex[std::size_t(t)]);
             const QString& text =
-                layout.clamped(t) ? fm.elidedText(d.display, Qt::ElideRight, box.width()) : d.display;
+                layout.clamped(t) ? fm.elidedText(shown, Qt::ElideRight, box.width()) : shown;
             painter.drawText(QPointF(box.left(), y + baseline), text);
             if (t >= m_prefix)
                 painter.fillRect(QRectF(box.left(), box.bottom() - 2, box.width(), 2.5), QColor(window));
@@ -1006,7 +1019,7 @@ QString TextView::html() const {
         if (!classes.isEmpty()) out += QStringLiteral(" class=\"%1\"").arg(classes.join(QLatin1Char(' ')));
         if (!style.isEmpty()) out += QStringLiteral(" style=\"%1\"").arg(style);
         out += QStringLiteral(" title=\"%1: %2\">").arg(t).arg(htmlEscape(measureText(t)));
-        out += htmlEscape(d.display);
+        out += htmlEscape(displayOf(m_docIndex[std::size_t(t)]));
         out += QStringLiteral("</span>");
         for (int b = 0; b < std::min<int>(d.breaks, 2); ++b)
             out += QLatin1Char('\n');

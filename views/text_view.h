@@ -98,13 +98,17 @@ private:
     struct Layout {
         QRectF title, legend, text, minimap, bar;
     };
+    // One entry per distinct token string (or id): a 128K-token document from a real tokenizer has a few
+    // thousand, but every token may be distinct, so the QStrings are made only when drawn or searched.
     struct Distinct {
-        QString display;
-        QString search;
+        std::string display; // UTF-8, from tsa::displayToken
+        qint64 first = 0;    // first position holding it (its raw string, for the search text)
         float width = 0;
         std::uint8_t breaks = 0;
         bool placeholder = false;
     };
+    const QString& displayOf(std::int32_t index) const;
+    QString searchOf(std::int32_t index) const;
     Layout layoutFor(const QSize& size, bool onScreen) const;
     const TextLayout& layoutForWidth(double width) const;
     double lineHeight() const;
@@ -132,7 +136,8 @@ private:
     qint64 m_docTokens = -1;
     tsa::TokenEncoding m_encoding = tsa::TokenEncoding::Plain;
     std::vector<Distinct> m_distinct;
-    std::vector<std::int32_t> m_docIndex; // per token: index into m_distinct
+    mutable std::vector<QString> m_displayCache; // per distinct, null until first drawn
+    std::vector<std::int32_t> m_docIndex;        // per token: index into m_distinct
     std::vector<float> m_tokenWidth;
     std::vector<std::uint8_t> m_tokenBreaks;
     quint64 m_docVersion = 0;

@@ -131,3 +131,27 @@ TEST(TokenText, DetectsTheEncoding) {
     // byte-level.
     EXPECT_EQ(detectTokenEncoding({"\xC4\xA0", " \xE2\x82\xAC", " x"}), TokenEncoding::Plain);
 }
+
+TEST(TokenText, AsciiFastPathAgreesWithTheGeneralPath) {
+    // searchableTokenText always takes the general path; for tokens without newlines, tabs or controls
+    // its text equals what display shows.
+    const std::vector<std::pair<std::string, TokenEncoding>> cases = {
+        {" the", TokenEncoding::Plain},
+        {"<|endoftext|>", TokenEncoding::Plain},
+        {"\xC4\xA0the", TokenEncoding::ByteLevel},
+        {"a\xC4\xA0"
+         "b\xC4\xA0",
+         TokenEncoding::ByteLevel},
+        {" spaced", TokenEncoding::ByteLevel}, // a plain space is outside the byte alphabet
+        {"\xE2\x96\x81Once", TokenEncoding::SentencePiece},
+        {"x<0x41>", TokenEncoding::SentencePiece},
+        {"<0x", TokenEncoding::SentencePiece},
+        {"~!{}", TokenEncoding::SentencePiece},
+    };
+    for (const auto& [raw, encoding] : cases) {
+        const DisplayToken d = displayToken(raw, encoding);
+        EXPECT_EQ(d.text, searchableTokenText(raw, encoding)) << raw;
+        EXPECT_EQ(d.lineBreaks, 0) << raw;
+        EXPECT_FALSE(d.replaced) << raw;
+    }
+}

@@ -365,7 +365,7 @@ SyntheticSequence makeSequence(const GeneratorConfig& c) {
         seq.tokenIds[std::size_t(pos)] = id;
         // A fixed, seed-dependent number without drawing from any stream (the streams set the tensors).
         const std::uint64_t code = 1000 + (streamKey(c.seed, gen::kTagNeedles) + 7919u * (k + 1)) % 9000;
-        needleStrings.push_back(" " + std::to_string(code));
+        needleStrings.push_back(std::to_string(code).insert(0, 1, ' '));
         for (int back = 1; back <= 4; ++back) {
             const Index q = pos - back;
             if (q < 1) break;

@@ -170,7 +170,7 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
         auto* marker = new QLineSeries(chart);
         marker->setObjectName(QStringLiteral("marked"));
         marker->setName(m_markedLabel);
-        marker->setPen(QPen(style::highlight(), 2.0));
+        marker->setPen(QPen(style::highlight(), 2.0, Qt::DotLine)); // dotted: the head curve is solid
         marker->append(double(m_marked), yLo);
         marker->append(double(m_marked), 1.0);
         chart->addSeries(marker);

@@ -133,6 +133,18 @@ QString TextView::measureName(TextMeasure measure) {
     return {};
 }
 
+QStringList TextView::measureKeys() {
+    return {QStringLiteral("kept"), QStringLiteral("n_h"), QStringLiteral("g"), QStringLiteral("layers"),
+            QStringLiteral("heads")};
+}
+
+bool TextView::measureFromKey(const QString& key, TextMeasure* measure) {
+    const int i = int(measureKeys().indexOf(key.toLower()));
+    if (i < 0) return false;
+    *measure = TextMeasure(i); // measureKeys() is in enum order
+    return true;
+}
+
 void TextView::setData(TextViewData data) {
     m_data = std::move(data);
     const void* key0 = m_data.tokenStrings.get();

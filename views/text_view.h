@@ -42,6 +42,9 @@ public:
     void setMeasure(TextMeasure measure);
     TextMeasure measure() const { return m_measure; }
     static QString measureName(TextMeasure measure);
+    // Short names for the command line: kept, n_h, g, layers, heads; false for an unknown name.
+    static QStringList measureKeys();
+    static bool measureFromKey(const QString& key, TextMeasure* measure);
     void setColourMap(const QString& name);
 
     // The position selected in the explorer (-1: none). scroll: bring it into view.

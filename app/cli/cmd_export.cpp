@@ -9,6 +9,7 @@
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
 #include "views/exportable_view.h"
+#include "views/text_view.h"
 
 #include <QApplication>
 #include <QFileInfo>
@@ -45,6 +46,8 @@ void printExportUsage(std::FILE* out) {
         "  --layer-list LIST     model layers for --sparse-layers list, e.g. 16-31\n"
         "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
         "  --metric NAME         overview metric: kept (default), error-p95, retained-mass\n"
+        "  --text-measure NAME   text view colour: kept (default), n_h, g, layers (sparse layers keeping\n"
+        "                        the token), heads (heads of the layer keeping it)\n"
         "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
         "  --scale S             PNG pixels per logical pixel (default 1)\n"
         "  --timeout S           seconds to wait for background work (default 600)\n",
@@ -60,7 +63,8 @@ int usageError(const std::string& message) {
 
 int cmdExport(const std::vector<std::string>& argv) {
     Args args({"view", "out", "tau", "layer", "head", "window", "pool-kernel", "min-tokens", "sparse-layers",
-               "delta", "layer-list", "colormap", "metric", "width", "height", "scale", "timeout"},
+               "delta", "layer-list", "colormap", "metric", "text-measure", "width", "height", "scale",
+               "timeout"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -126,6 +130,13 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (!metrics.contains(params.overviewMetric))
             return usageError("--metric '" + *metric + "' is not kept, error-p95 or retained-mass");
     }
+    tsa::views::TextMeasure textMeasure = tsa::views::TextMeasure::Kept;
+    if (auto m = args.value("text-measure")) {
+        if (!tsa::views::TextView::measureFromKey(QString::fromStdString(*m), &textMeasure))
+            return usageError("--text-measure '" + *m + "' is not one of " +
+                              tsa::views::TextView::measureKeys().join(QStringLiteral(", ")).toStdString());
+        if (*view != "text") return usageError("--text-measure is for the text view (--view text)");
+    }
     const QString file = QString::fromStdString(args.positional()[0]);
     if (!QFileInfo(file).isFile())
         return usageError("cannot open " + args.positional()[0] + ": no such file");
@@ -152,6 +163,7 @@ int cmdExport(const std::vector<std::string>& argv) {
     }
     views.flush();
     tsa::views::ExportableView* target = views.view(params.view);
+    if (auto* text = dynamic_cast<tsa::views::TextView*>(target)) text->setMeasure(textMeasure);
     if (!tsa::app::writeView(*target, QString::fromStdString(*out), QSize(int(width), int(height)), scale,
                              &error)) {
         std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());

@@ -832,8 +832,11 @@ QString TextView::toolTipAt(const QPoint& pos) const {
     QString text = QStringLiteral("position %1 of %2").arg(fmt::integer(t), fmt::integer(m_data.tokens));
     const QString label = tokenLabel(t);
     if (!label.isEmpty()) text += QStringLiteral("\n") + label;
-    text +=
-        QStringLiteral("\nlayer %1, head %2: %3").arg(m_data.layerId).arg(m_data.head).arg(measureText(t));
+    text += QStringLiteral("\nlayer %1, head %2 (kv %3): %4")
+                .arg(m_data.layerId)
+                .arg(m_data.head)
+                .arg(m_data.head / std::max(1, m_data.groupSize))
+                .arg(measureText(t));
     const tsa::LayerScores* scores = m_data.scores.get();
     if (scores && t < scores->prefix && m_data.head < scores->qHeads &&
         qint64(scores->headNorm.size()) >= qint64(scores->qHeads) * scores->prefix) {

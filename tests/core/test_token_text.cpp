@@ -155,3 +155,51 @@ TEST(TokenText, AsciiFastPathAgreesWithTheGeneralPath) {
         EXPECT_FALSE(d.replaced) << raw;
     }
 }
+
+namespace {
+
+// Whether s is well-formed UTF-8 holding no C0 control, DEL or C1 control.
+bool validAndVisible(const std::string& s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        int len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || i + std::size_t(len) > s.size()) return false;
+        char32_t cp = len == 1 ? b : b & (0x7F >> len);
+        for (int k = 1; k < len; ++k) {
+            const auto c = static_cast<unsigned char>(s[i + std::size_t(k)]);
+            if ((c & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (c & 0x3F);
+        }
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += std::size_t(len);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST(TokenText, ArbitraryBytesGiveValidVisibleText) {
+    // Random byte strings biased toward the interesting bytes (markers, lead and continuation bytes,
+    // controls): whatever a tokenizer stores, display text is valid UTF-8 without controls, never empty.
+    std::uint64_t state = 12345;
+    auto next = [&state] {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        return std::uint32_t(state >> 33);
+    };
+    const unsigned char interesting[] = {0x00, 0x0A, 0x0D, 0x09, 0x1B, 0x7F, 0x80, 0xBF,
+                                         0xC0, 0xC2, 0xC4, 0xA0, 0xE2, 0x96, 0x81, 0xED,
+                                         0xF0, 0xF4, 0xFF, '<',  '0',  'x',  'A',  '>'};
+    for (int n = 0; n < 20000; ++n) {
+        std::string raw;
+        const int len = int(next() % 12);
+        for (int k = 0; k < len; ++k)
+            raw += char(next() % 2 ? interesting[next() % sizeof(interesting)] : next() % 256);
+        for (auto encoding : {TokenEncoding::Plain, TokenEncoding::ByteLevel, TokenEncoding::SentencePiece}) {
+            const DisplayToken d = displayToken(raw, encoding);
+            ASSERT_FALSE(d.text.empty());
+            ASSERT_TRUE(validAndVisible(d.text)) << escapedTokenText(raw);
+            ASSERT_TRUE(validAndVisible(escapedTokenText(raw))) << escapedTokenText(raw);
+        }
+    }
+}

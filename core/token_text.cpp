@@ -1,8 +1,9 @@
-// Token strings for display: printable ASCII with at most a space marker takes a one-pass fast path;
-// otherwise, per token, undo the tokenizer's markers (byte-level BPE byte alphabet,
-// SentencePiece "▁" and "<0xNN>" byte pieces), then walk the UTF-8 once, replacing invalid bytes by
-// U+FFFD and controls by visible stand-ins. Input: one raw token string of n bytes; cost O(n), no
-// allocation beyond the output. Encoding detection looks at a bounded sample of the document's tokens.
+// Token strings for display: printable ASCII with at most the encoding's space marker takes a one-pass
+// fast path (one allocation: the output); otherwise, per token, undo the tokenizer's markers (byte-level
+// BPE byte alphabet, SentencePiece "▁" and "<0xNN>" byte pieces) into an intermediate byte string, then
+// walk its UTF-8 once, replacing invalid bytes by U+FFFD and controls by visible stand-ins. Input: one
+// raw token string of n bytes; cost O(n). Encoding detection looks at a bounded sample of the document's
+// tokens (O(sample x token length)).
 #include "core/token_text.h"
 
 #include <array>

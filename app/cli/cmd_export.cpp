@@ -151,6 +151,11 @@ int cmdExport(const std::vector<std::string>& argv) {
 
     tsa::app::AnalysisController controller;
     tsa::app::ViewSet views(&controller);
+    using Need = tsa::app::AnalysisController::Need;
+    // Error metrics need the dense attention of every sparse layer: not computed for views that do not show
+    // them.
+    controller.setMetricsEnabled(tsa::app::ViewSet::needsOf(params.view, params) &
+                                 (Need::NeedMetrics | Need::NeedAllMetrics));
     QString error;
     std::optional<int> layerId;
     if (layer >= 0) layerId = int(layer);

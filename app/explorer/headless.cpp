@@ -142,6 +142,10 @@ int runScreenshot(const CommandLine& cl) {
     if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view))
         params.view = QStringLiteral("overview");
     window.show();
+    // Views that do not show error metrics do not wait behind the dense attention they need.
+    window.controller()->setMetricsEnabled(
+        ViewSet::needsOf(params.view, params) &
+        (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics));
     QString error;
     if (!openForHeadless(*window.controller(), cl.file, params, cl.layerId, cl.timeoutSeconds * 1000,
                          &error)) {

@@ -159,8 +159,12 @@ int ViewSet::refreshCount(const QString& name) const {
 }
 
 int ViewSet::needsOf(const QString& name) const {
+    return needsOf(name, m_controller->params());
+}
+
+int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
     if (name == QLatin1String("overview"))
-        return m_controller->params().overviewMetric == QLatin1String("kept")
+        return params.overviewMetric == QLatin1String("kept")
                    ? Need::NeedAllSelections
                    : Need::NeedAllSelections | Need::NeedAllMetrics;
     if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;

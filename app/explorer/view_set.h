@@ -9,6 +9,7 @@
 // the slider moves.
 #pragma once
 
+#include "app/explorer/explorer_params.h"
 #include "core/metrics.h"
 
 #include <QObject>
@@ -49,6 +50,8 @@ public:
     QStringList names() const;
     // AnalysisController::Need flags a view waits for before a screenshot or an export.
     int needsOf(const QString& name) const;
+    // The same for given parameters (the overview's metric decides), before any file is open.
+    static int needsOf(const QString& name, const ExplorerParams& params);
     // Brings every view up to date now, visible or not (exports, screenshots, tests).
     void flush();
     // Refreshes counted per view since construction (tests check that hidden views are skipped).

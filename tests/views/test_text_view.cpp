@@ -395,6 +395,38 @@ private slots:
         QVERIFY(html.contains(QStringLiteral("window, always kept")));
     }
 
+    // ---- Headless export of the text view: no dense attention for metrics it does not show.
+    void headlessTextNeedsNoMetrics() {
+        using Need = tsa::app::AnalysisController::Need;
+        tsa::app::ExplorerParams params;
+        QVERIFY(!(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params) &
+                  (Need::NeedMetrics | Need::NeedAllMetrics)));
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params) & Need::NeedAllSelections);
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("error"), params) & Need::NeedAllMetrics);
+        params.overviewMetric = QStringLiteral("error-p95");
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("overview"), params) & Need::NeedAllMetrics);
+
+        QTemporaryDir dir;
+        QString error;
+        const QString path = tsa::test::writeSmallCapture(dir, QStringLiteral("m.safetensors"), {}, &error);
+        QVERIFY2(!path.isEmpty(), qPrintable(error));
+        tsa::app::AnalysisController controller;
+        tsa::app::ViewSet views(&controller);
+        controller.setMetricsEnabled(false);
+        tsa::app::ExplorerParams p;
+        p.tsa.minTokens = 256;
+        QVERIFY2(tsa::app::openForHeadless(controller, path, p, std::nullopt, 60000, &error),
+                 qPrintable(error));
+        QVERIFY(controller.waitUntilReady(views.needsOf(QStringLiteral("text")), 60000));
+        QVERIFY(tsa::test::waitFor([&] { return controller.isIdle(); }));
+        const int sparse = controller.firstSparseLayer();
+        QVERIFY(sparse >= 0);
+        QVERIFY(controller.selection(sparse) && controller.selection(sparse)->sparse);
+        QVERIFY(!controller.cachedDense(sparse)); // the dense reference was never computed
+        bool current = true;
+        QVERIFY(!controller.metrics(sparse, &current));
+    }
+
     // ---- Cross-view linking through the explorer's ViewSet, on a generated capture.
     void selectedPositionLinksTheViews() {
         QTemporaryDir dir;

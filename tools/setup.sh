@@ -15,11 +15,13 @@ explore | test) ;;
 esac
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ pkg-config qt6-base-dev qt6-charts-dev qt6-svg-dev libgl-dev
-    libxkbcommon-dev libeigen3-dev libgtest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libzip-dev
-    fonts-dejavu-core)
-if [ "$mode" = test ]; then
-    packages+=(xvfb xauth clang libclang-rt-14-dev python3-numpy python3-torch python3-pytest)
+# One list, tools/debian-packages.txt: `build` packages for both modes, `test` packages for the test mode.
+stages='build'
+[ "$mode" = test ] && stages='build|test'
+mapfile -t packages < <(awk -v s="^($stages)\$" '!/^#/ && NF >= 2 && $2 ~ s { print $1 }' tools/debian-packages.txt)
+if [ ${#packages[@]} -eq 0 ]; then
+    echo "tools/setup.sh: no packages read from tools/debian-packages.txt" >&2
+    exit 1
 fi
 
 missing=()

@@ -4,9 +4,10 @@
 # Why: a machine that already has a package hides its absence from the package list (qt6-charts-dev does not
 # pull in libqt6opengl6-dev; CI stayed green for weeks on machines that had it from earlier work). So this
 # script makes a fresh Debian 12 root with mmdebstrap, copies in a clean clone of the project and the shared
-# folder beside it, and runs, as an ordinary user with sudo (the harder of the README's two cases; root is the
-# same script without sudo), `tools/setup.sh test` followed by the checks setup.sh does not do itself. A
-# package missing from tools/debian-packages.txt fails here with CMake's or the compiler's own error in the log.
+# folder beside it, and runs there, as an ordinary user with sudo (the harder of the README's two cases; root
+# is the same script without sudo), .ci/inside.sh: `tools/setup.sh test`, then the checks setup.sh does not do
+# itself, the sanitizer tests and the fuzzers. A package missing from tools/debian-packages.txt fails here with
+# CMake's or the compiler's own error in the log.
 #
 # The base image (mmdebstrap --variant=apt with ca-certificates, sudo and git: what a newcomer's machine has)
 # is cached as a tarball under $TSA_CI_CACHE (default ${TMPDIR:-/tmp}/tsa-ci-cache) so a second run on the
@@ -17,8 +18,9 @@
 # Usage: .ci/fresh_root.sh [--as-root] [--keep] [-- COMMAND...]
 #   --as-root   run the set-up as root instead of as a sudo user
 #   --keep      leave the root in place (its path is printed) for inspection
-#   COMMAND     run this inside the root (in the project folder, as the chosen user) instead of the default
-#               stage; for example `.ci/fresh_root.sh -- tools/setup.sh explore`
+#   COMMAND     run this inside the root (in the project folder, as the chosen user) instead of
+#               .ci/inside.sh; for example `.ci/fresh_root.sh -- .ci/inside.sh setup` (no sanitizers, no
+#               fuzzing) or `.ci/fresh_root.sh -- tools/setup.sh explore`
 # Environment: TSA_SHARED (default: ../shared beside the checkout), TSA_CI_CACHE, TSA_DEBIAN_MIRROR.
 set -euo pipefail
 
@@ -99,6 +101,8 @@ trap 'exit 143' TERM
 echo "== unpacking the base image into $root"
 tar -xf "$base" -C "$root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A fresh installation knows its own host name (sudo warns on every call otherwise).
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$(hostname)" >"$root/etc/hosts"
 # Keep downloaded packages between runs (mmdebstrap's image has none).
 rm -f "$root/etc/apt/apt.conf.d/docker-clean"
 mount --bind "$cache/archives" "$root/var/cache/apt/archives" && mounted+=("$root/var/cache/apt/archives")
@@ -127,28 +131,7 @@ if [ "$as_root" -eq 0 ]; then
 fi
 
 if [ ${#command[@]} -eq 0 ]; then
-    # The default stage: the README's test command, then what it cannot show by itself.
-    # - TSA_LARGE_TESTS=1 runs the 64-bit indexing test (a 128K x 32 x 128 layer, about 3.5 GB), which guards
-    #   the promise of 128K-token captures; it fits this machine's memory and takes well under a minute.
-    # - The bundled sample's screenshot renders, and is not blank.
-    # - The Python modules the tests need import (a missing one only skips those tests otherwise).
-    command=(bash -c '
-        set -euo pipefail
-        TSA_LARGE_TESTS=1 tools/setup.sh test
-        out=$(mktemp -d)/sample.png
-        QT_QPA_PLATFORM=offscreen build/release/app/tsa-explorer sample_data/sample.safetensors \
-            --view selection --screenshot "$out"
-        python3 - "$out" <<EOF
-import sys, struct, zlib
-data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-w, h = struct.unpack(">II", data[16:24])
-assert w >= 400 and h >= 300, f"screenshot only {w}x{h}"
-print(f"sample screenshot: {w}x{h}, {len(data)} bytes")
-EOF
-        test "$(stat -c %s "$out")" -gt 20000 || { echo "sample screenshot is nearly empty" >&2; exit 1; }
-        python3 -c "import numpy, torch, pytest; print(\"python test modules import: numpy\", numpy.__version__, \"torch\", torch.__version__)"
-    ')
+    command=(.ci/inside.sh)
 fi
 
 echo "== running as $user in the fresh root: ${command[*]:0:2} ..."

@@ -38,6 +38,21 @@ def read_list(path, stages):
     return packages
 
 
+def readme_packages(path):
+    """Package names in the README's 'feature | Debian packages' table (so it cannot drift from the list)."""
+    names, in_table = set(), False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("| feature | Debian packages |"):
+                in_table = True
+            elif in_table and not line.startswith("|"):
+                break
+            elif in_table:
+                for cell in re.findall(r"`([^`]*)`", line.split("|")[2] if line.count("|") >= 3 else ""):
+                    names.update(cell.split())
+    return names
+
+
 def found_files(cache_path):
     """(cache variable, file) pairs for what the configure step found and uses."""
     files = []
@@ -126,6 +141,7 @@ def main():
     parser.add_argument("--cache", required=True, help="a configured build tree's CMakeCache.txt")
     parser.add_argument("--list", default=os.path.join(here, "debian-packages.txt"))
     parser.add_argument("--stages", default="build,test")
+    parser.add_argument("--readme", help="also check that this README's package table names the same packages")
     args = parser.parse_args()
 
     if not shutil.which("dpkg-query") or not shutil.which("dpkg"):
@@ -152,6 +168,15 @@ def main():
                             "nor a hard dependency of a package in it")
         else:
             print(f"ok  {package:28s} {path}")
+    if args.readme:
+        in_readme = readme_packages(args.readme)
+        every = set(read_list(args.list, {"build", "test"}))
+        if not in_readme:
+            problems.append(f"{args.readme}: no '| feature | Debian packages |' table found")
+        for p in sorted(every - in_readme):
+            problems.append(f"{args.readme}: the package table does not name '{p}' (listed in {args.list})")
+        for p in sorted(in_readme - every):
+            problems.append(f"{args.readme}: the package table names '{p}', which {args.list} does not list")
     for p in not_installed:
         print(f"note: listed package '{p}' is not installed here (its dependencies were not followed)")
     for p in problems:

@@ -102,15 +102,16 @@ def causal_attention(q, k, v, scaling, mask=None):
             return sdpa(q[None], k[None], v[None], attn_mask=mask[None], scale=scaling)[0]
         except TypeError:  # torch 2.0: no `scale` argument
             pass
-    s = (q.float() @ k.float().transpose(1, 2)) * scaling
+    dt = torch.float64 if q.dtype == torch.float64 else torch.float32  # at least fp32 for the softmax
+    s = (q.to(dt) @ k.to(dt).transpose(1, 2)) * scaling
     if mask is None:
         n = q.shape[1]
         s = s.masked_fill(torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
     elif mask.dtype == torch.bool:
         s = s.masked_fill(~mask, float("-inf"))
     else:
-        s = s + mask.float()
-    return (torch.softmax(s, dim=-1) @ v.float()).to(q.dtype)
+        s = s + mask.to(dt)
+    return (torch.softmax(s, dim=-1) @ v.to(dt)).to(q.dtype)
 
 
 def sparse_attention(q, k, v, indices, scaling, mask=None):

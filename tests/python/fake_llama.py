@@ -256,4 +256,5 @@ class FakeTokenizer:
         return [self.words[i] for i in ids]
 
     def decode(self, ids, skip_special_tokens=False, clean_up_tokenization_spaces=False):
-        return "".join(self.words[i] for i in ids).replace("\u2581", " ").lstrip(" ")
+        # ids the tokenizer never produced (a random model may generate them) read as "[id]"
+        return "".join(self.words.get(i, f"\u2581[{i}]") for i in ids).replace("\u2581", " ").lstrip(" ")

@@ -13,7 +13,9 @@
    - the command line on the needle workload (two lengths x three depths), and on one model also the text,
      prompt, drift and device_map="auto" paths.
 2. stories260K (`DIR/hf`): tau 0 through "tsa" reproduces hf/reference_logits.npy; then the sample effect
-   file (512 tokens, W 32, min_tokens 64, all layers sparse, the default tau grid, f32).
+   file (512 tokens, W 32, min_tokens 64, all layers sparse, the default tau grid, f32), on the GPU and on
+   the CPU (the two must agree).
+3. Prefill time dense vs sparse on a random-weight Llama with 7B-like attention at --timing-lengths.
 Prints one JSON summary line per check; exits 1 when a check fails.
 """
 
@@ -221,6 +223,37 @@ def check_stories(stories, te, tools, out_dir, scratch):
         report("stories260K: cuda vs cpu", same_kept, kl_mean_max_diff=worst, same_kept_fractions=same_kept)
 
 
+def check_timing(te, tools, scratch, lengths):
+    """Prefill time dense vs sparse where attention dominates: a random-weight Llama with 7B-like attention
+    (32 query / 8 kv heads of 128), 4 layers, bf16, the official W 128 / min_tokens 1024, all layers sparse."""
+    import numpy as np
+    import transformers as tf
+    import torch
+    from transformers import AutoModelForCausalLM
+    folder = os.path.join(scratch, "llama_timing")
+    cfg = tf.LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=4,
+                         num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=65536)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(cfg).to(torch.bfloat16).save_pretrained(folder)
+    for length in lengths:
+        npy = os.path.join(scratch, f"ids{length}.npy")
+        np.save(npy, np.random.RandomState(length).randint(3, 32000, length).astype(np.int32))
+        target = os.path.join(scratch, f"timing{length}.safetensors")
+        t0 = time.time()
+        r = subprocess.run([sys.executable, os.path.join(tools, "tsa_eval.py"), "--model", folder, "--tokens-npy", npy,
+                            "--sparse-layers", "all", "--taus", "0,0.005,0.05,0.2", "--repeats", "3", "--dtype", "bf16",
+                            "--out", target], capture_output=True, text=True)
+        ok = r.returncode == 0
+        info = {}
+        if ok:
+            eff = json.loads(read_meta(target)["effect"])
+            info = {"dense_ms": eff["dense"]["prefill_ms"],
+                    "runs": [(x["tau"], round(x["mean_kept_fraction"], 4), round(x["prefill_ms"], 2),
+                              round(x["kl_mean"], 6)) for x in eff["runs"]]}
+        report(f"timing llama-attention-7B-like 4 layers L={length}", ok, seconds=round(time.time() - t0, 1),
+               rc=r.returncode, stderr_tail=r.stderr[-500:] if not ok else "", **info)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--tools", required=True)
@@ -228,6 +261,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--families", default="llama,mistral,qwen2,qwen3")
+    p.add_argument("--timing-lengths", default="16384,32768", help="'' to skip the timing runs")
     args = p.parse_args()
     sys.path.insert(0, os.path.abspath(args.tools))
     import torch
@@ -257,6 +291,12 @@ def main():
         except Exception as e:  # noqa: BLE001
             import traceback
             report("stories260K: exception", False, error=repr(e), trace=traceback.format_exc()[-1500:])
+        if args.timing_lengths:
+            try:
+                check_timing(te, os.path.abspath(args.tools), tmp, [int(x) for x in args.timing_lengths.split(",")])
+            except Exception as e:  # noqa: BLE001
+                import traceback
+                report("timing: exception", False, error=repr(e), trace=traceback.format_exc()[-1500:])
     print(json.dumps({"failed": FAILED}))
     return 1 if FAILED else 0
 

@@ -638,6 +638,25 @@ class TestFormatChecker(unittest.TestCase):
 
 
 @needs_torch
+class TestBundledEffectFile(unittest.TestCase):
+    """sample_data/stories260k_effect.safetensors follows the format and is what docs/effect.md says it is."""
+
+    def test_bundled_file(self):
+        eff, arrays, _ = validate_effect(os.path.join(ROOT, "sample_data", "stories260k_effect.safetensors"))
+        self.assertEqual(eff["taus"], te.DEFAULT_TAUS)
+        self.assertEqual((eff["model_type"], eff["num_layers"], eff["q_heads"], eff["kv_heads"], eff["head_dim"]),
+                         ("llama", 5, 8, 4, 8))
+        p = eff["params"]
+        self.assertEqual((p["window"], p["pool_kernel"], p["min_tokens"], p["sparse_layers"], p["layers"]),
+                         (32, 7, 64, "all", [0, 1, 2, 3, 4]))
+        self.assertEqual((eff["workload"]["kind"], eff["workload"]["selection_case"]["length"]), ("text", 512))
+        self.assertEqual(eff["runs"][0]["kl_mean"], 0.0)
+        tokens = os.path.join(STORIES, "hf", "tokens.npy")
+        if os.path.exists(tokens):
+            self.assertEqual(arrays["tokens"].tolist(), np.load(tokens).astype(np.int64).ravel().tolist())
+
+
+@needs_torch
 @unittest.skipUnless(os.path.isdir(os.path.join(STORIES, "hf")), "shared stories260K data not present")
 class TestStories260K(unittest.TestCase):
     """The real trained model through the stand-in: the selection tsa_eval runs inside the model equals

@@ -496,7 +496,8 @@ class TestCommandLine(unittest.TestCase):
             self.assertIsNone(run["ppl"])
         self.assertEqual(len(eff["dense"]["answers"]), 6)
         # tau 0 is the dense run: the same greedy answers
-        self.assertEqual([n["answer"] for n in eff["runs"][0]["needle"]], [a["answer"] for a in eff["dense"]["answers"]])
+        self.assertEqual([n["answer"] for n in eff["runs"][0]["needle"]],
+                         [a["answer"] for a in eff["dense"]["answers"]])
         for a in eff["dense"]["answers"]:
             self.assertEqual((a["exact"], a["overlap"]), te.score_answer(a["answer"], te.OFFICIAL_ANSWER))
 

@@ -81,9 +81,8 @@ class TsaAttention:
             raise EvalError("tsa attention runs batch size 1 only")
         scale = scaling if scaling is not None else query.shape[-1] ** -0.5
         q, k, v = query[0], key[0], value[0]
-        dense = tsa_torch.is_dense(length, 1.0, self.window, self.min_tokens)
         if self.mode == "observe":
-            if not dense:
+            if not tsa_torch.is_dense(length, 1.0, self.window, self.min_tokens):  # long enough to score
                 self.scores[layer] = tsa_torch.score_layer(q, k, self.window, self.kernel, scale, self.score_dtype)
             return self.dense_fn(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                  **kwargs)

@@ -36,7 +36,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake --preset release >/dev/null
+# `explore` installs only the build packages, so it must not configure the tests (GoogleTest is a test
+# package); `test` switches them back on in case an earlier `explore` configured the same build folder.
+tests=OFF
+[ "$mode" = test ] && tests=ON
+cmake --preset release -DTSA_BUILD_TESTS=$tests >/dev/null
 cmake --build --preset release
 
 if [ "$mode" = explore ]; then

@@ -379,8 +379,8 @@ bool MainWindow::exportView(const QString& name, const QString& path, const QSiz
     return writeView(*view, path, size, scale, error);
 }
 
-bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double scale, bool png, bool svg,
-                                bool csv, QString* error, QStringList* written) {
+bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double scale,
+                                const QStringList& extensions, QString* error, QStringList* written) {
     if (!QDir().mkpath(folder)) {
         if (error) *error = tr("Cannot create the folder %1").arg(folder);
         return false;
@@ -391,13 +391,9 @@ bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double
                              .arg(m_controller->modelLayerId(p.layer))
                              .arg(p.head)
                              .arg(p.tsa.tau);
-    QStringList exts;
-    if (png) exts << QStringLiteral("png");
-    if (svg) exts << QStringLiteral("svg");
-    if (csv) exts << QStringLiteral("csv");
     m_views->flush();
     for (auto* v : m_views->views())
-        for (const QString& ext : exts) {
+        for (const QString& ext : extensions) {
             const QString path =
                 QDir(folder).filePath(QStringLiteral("%1_%2.%3").arg(stem, v->viewName(), ext));
             if (!writeView(*v, path, size, scale, error)) return false;
@@ -428,8 +424,8 @@ void MainWindow::chooseAndExportAll() {
     if (dialog.exec() != QDialog::Accepted) return;
     QString error;
     QStringList written;
-    if (!exportAllViews(dialog.path(), dialog.imageSize(), dialog.scale(), dialog.wantPng(), dialog.wantSvg(),
-                        dialog.wantCsv(), &error, &written))
+    if (!exportAllViews(dialog.path(), dialog.imageSize(), dialog.scale(), dialog.formats(), &error,
+                        &written))
         showError(error);
     else
         m_statusText->setText(

@@ -183,6 +183,16 @@ private slots:
             QFile svgFile(svg);
             QVERIFY(svgFile.open(QIODevice::ReadOnly));
             QVERIFY2(svgFile.readAll().contains("<svg"), qPrintable(name));
+            // PDF: a complete document (header to trailer) with an embedded font; the CLI test reads it
+            // back with poppler for page size and text.
+            const QString pdf = out.filePath(name + QStringLiteral(".pdf"));
+            QVERIFY2(w.exportView(name, pdf, QSize(900, 600), 1.0, &error), qPrintable(error));
+            QFile pdfFile(pdf);
+            QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+            const QByteArray pdfBytes = pdfFile.readAll();
+            QVERIFY2(pdfBytes.startsWith("%PDF-"), qPrintable(name));
+            QVERIFY2(pdfBytes.trimmed().endsWith("%%EOF"), qPrintable(name));
+            QVERIFY2(pdfBytes.contains("/FontFile2"), qPrintable(name));
             const QString csv = out.filePath(name + QStringLiteral(".csv"));
             QVERIFY2(w.exportView(name, csv, QSize(900, 600), 1.0, &error), qPrintable(error));
             QFile csvFile(csv);
@@ -195,7 +205,9 @@ private slots:
 
         QStringList written;
         const QString folder = out.filePath(QStringLiteral("all"));
-        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0, true, true, true, &error, &written),
+        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0,
+                                  {QStringLiteral("png"), QStringLiteral("svg"), QStringLiteral("csv")},
+                                  &error, &written),
                  qPrintable(error));
         QCOMPARE(written.size(), int(w.viewSet()->views().size()) * 3);
         for (const QString& f : written)

@@ -33,7 +33,11 @@ TEST(CpuIsa, EnvironmentChoosesThePath) {
         return;
     }
     const auto wanted = parseIsa(env);
-    ASSERT_TRUE(wanted.has_value()) << "TSA_ISA=" << env;
+    if (!wanted) { // a typo is reported on stderr and ignored, not fatal
+        EXPECT_EQ(activeIsa(), supportedIsa());
+        EXPECT_NE(activeIsaDescription().find("ignored"), std::string::npos) << activeIsaDescription();
+        return;
+    }
     EXPECT_EQ(activeIsa(), std::min(*wanted, supportedIsa()));
     EXPECT_NE(activeIsaDescription().find("TSA_ISA"), std::string::npos) << activeIsaDescription();
 }

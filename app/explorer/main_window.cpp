@@ -2,6 +2,7 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
+#include "app/explorer/data_paths.h"
 #include "app/explorer/export_dialog.h"
 #include "app/explorer/generate_dialog.h"
 #include "app/explorer/session.h"
@@ -65,17 +66,7 @@ bool isOpenablePath(const QString& path) {
 } // namespace
 
 QString MainWindow::bundledSamplePath() {
-    const QString appDir = QCoreApplication::applicationDirPath();
-    const QStringList candidates = {
-        QStringLiteral(TSA_SAMPLE_DIR "/sample.safetensors"),
-        appDir + QStringLiteral("/sample.safetensors"),
-        appDir + QStringLiteral("/sample_data/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample_data/sample.safetensors"),
-    };
-    for (const QString& c : candidates)
-        if (QFileInfo(c).isFile()) return QFileInfo(c).canonicalFilePath();
-    return {};
+    return app::bundledSamplePath();
 }
 
 MainWindow::MainWindow(QWidget* parent, bool useSettings)
@@ -165,6 +156,15 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    QMenu* examples = file->addMenu(tr("Open E&xample"));
+    examples->setObjectName(QStringLiteral("examplesMenu"));
+    for (const BundledExample& example : bundledExamples()) {
+        QAction* action =
+            examples->addAction(example.title, this, [this, path = example.path] { openPath(path); });
+        action->setStatusTip(example.description);
+        action->setData(example.path);
+    }
+    if (examples->isEmpty()) examples->addAction(tr("(no bundled examples found)"))->setEnabled(false);
     file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
                     &MainWindow::generateSynthetic);
     file->addSeparator();

@@ -324,6 +324,33 @@ private slots:
         QCOMPARE(w.controller()->filePath(), sample);
     }
 
+    // File > Open Example lists the bundled examples; the stories260K one is a session that opens the
+    // real capture with its settings for 512 tokens.
+    void openExampleMenuOpensStories260k() {
+        MainWindow w(nullptr, false);
+        w.show();
+        auto* menu = w.findChild<QMenu*>(QStringLiteral("examplesMenu"));
+        QVERIFY(menu);
+        QAction* stories = nullptr;
+        QStringList paths;
+        for (QAction* a : menu->actions()) {
+            paths << a->data().toString();
+            if (a->data().toString().endsWith(QLatin1String("stories260k.session.json"))) stories = a;
+        }
+        QVERIFY2(paths.contains(MainWindow::bundledSamplePath()), qPrintable(paths.join(QLatin1Char(' '))));
+        QVERIFY2(stories, qPrintable(paths.join(QLatin1Char(' '))));
+        stories->trigger();
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() || w.errorBox(); }));
+        QVERIFY(!w.errorBox());
+        QVERIFY(w.controller()->filePath().endsWith(QLatin1String("stories260k.safetensors")));
+        const ExplorerParams& p = w.controller()->params();
+        QCOMPARE(p.tsa.window, tsa::Index(32));
+        QCOMPARE(p.tsa.minTokens, tsa::Index(64));
+        QCOMPARE(int(p.plan.mode), int(tsa::SparseLayerMode::All));
+        QCOMPARE(w.controller()->layerCount(), 5);
+        QCOMPARE(w.currentViewName(), QStringLiteral("selection"));
+    }
+
     void generateDialogWritesAndOpens() {
         MainWindow w(nullptr, false);
         w.show();

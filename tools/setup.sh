@@ -19,7 +19,7 @@ packages=(cmake ninja-build g++ pkg-config qt6-base-dev qt6-charts-dev qt6-svg-d
     libxkbcommon-dev libeigen3-dev libgtest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libzip-dev
     fonts-dejavu-core)
 if [ "$mode" = test ]; then
-    packages+=(xvfb xauth clang libclang-rt-14-dev python3-numpy python3-torch python3-pytest poppler-utils)
+    packages+=(xvfb xauth clang libclang-rt-14-dev python3-numpy python3-torch python3-pytest poppler-utils dpkg-dev file)
 fi
 
 missing=()

@@ -33,7 +33,7 @@ foreach(size 16 32 48 64 128 256)
     install(FILES ${PROJECT_SOURCE_DIR}/resources/icons/tsa-explorer-${size}.png
         DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/${size}x${size}/apps RENAME tsa-explorer.png)
 endforeach()
-install(FILES ${PROJECT_SOURCE_DIR}/resources/linux/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/resources/linux/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/tsa-explorer)
 
 # --- CPack: a Debian package whose dependencies come from the binaries (dpkg-shlibdeps: Qt 6, OpenBLAS,
 # libgomp, libzip) plus what is loaded at run time rather than linked.

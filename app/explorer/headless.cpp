@@ -103,8 +103,7 @@ int runScreenshot(const CommandLine& cl) {
     if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view))
         params.view = QStringLiteral("overview");
     window.show();
-    if (!openForHeadless(*window.controller(), file, params, cl.layerId, cl.timeoutSeconds * 1000,
-                         &error)) {
+    if (!openForHeadless(*window.controller(), file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
         printError(error);
         return kExitUsage;
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI's stages, run inside the brand-new Debian 12 root that .ci/fresh_root.sh makes (they also run on any
-# Debian 12 machine). Usage: .ci/inside.sh [explore] [setup] [asan] [fuzz]   (default: setup asan fuzz)
+# Debian 12 machine). Usage: .ci/inside.sh [explore] [setup] [package] [asan] [fuzz]
+# (default: setup package asan fuzz)
 #   explore  the README's first command, `tools/setup.sh explore`, as a newcomer runs it: without a display it
 #            must build and then say what to run instead; with one (Xvfb) the window must open on the bundled
 #            sample. Run it in a root of its own, before anything else installs the test packages, or a
@@ -9,12 +10,14 @@
 #          64-bit indexing test switched on, then what setup.sh cannot show by itself: the bundled sample's
 #          screenshot renders and is not blank, and the Python modules the tests need import (a missing one
 #          would only skip those tests).
+#   package  tools/test_package.sh (as root): the .deb built without -march=native, installed with apt, and
+#          the installed programs run without the source tree (tsa info, headless screenshots, a PDF)
 #   asan   the core tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   fuzz   each libFuzzer target for a while (.ci/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup asan fuzz)
+[ ${#stages[@]} -gt 0 ] || stages=(setup package asan fuzz)
 
 stage_explore() {
     echo "== tools/setup.sh explore without a display"
@@ -76,6 +79,13 @@ PY
     python3 -c 'import numpy, torch, pytest; print("python test modules: numpy", numpy.__version__, "torch", torch.__version__)'
 }
 
+stage_package() {
+    echo "== the Debian package, built and installed"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo tools/test_package.sh
+}
+
 stage_asan() {
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer: core tests"
     cmake --preset asan >/dev/null
@@ -90,13 +100,13 @@ stage_fuzz() {
 
 for s in "${stages[@]}"; do
     case "$s" in
-    explore | setup | asan | fuzz)
+    explore | setup | package | asan | fuzz)
         started=$(date +%s)
         "stage_$s"
         echo "== stage $s: $(($(date +%s) - started)) s"
         ;;
     *)
-        echo "usage: .ci/inside.sh [explore] [setup] [asan] [fuzz]" >&2
+        echo "usage: .ci/inside.sh [explore] [setup] [package] [asan] [fuzz]" >&2
         exit 2
         ;;
     esac

@@ -7,6 +7,7 @@
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "core/effect.h"
 #include "views/error_view.h"
 #include "views/exportable_view.h"
 
@@ -48,6 +49,7 @@ QString tabLabel(const QString& name, const QString& fallback) {
         {QStringLiteral("coverage"), "Coverage"}, {QStringLiteral("attention"), "Attention map"},
         {QStringLiteral("error"), "Error"},       {QStringLiteral("depth"), "Depth"},
         {QStringLiteral("sparsity"), "Sparsity"}, {QStringLiteral("howitworks"), "How it works"},
+        {QStringLiteral("effect"), "Effect"},
     };
     const auto it = labels.find(name);
     return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());
@@ -143,6 +145,12 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
                 showError(tr("Cannot open %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
             });
     connect(m_controller, &AnalysisController::errorOccurred, this, &MainWindow::showError);
+    connect(m_controller, &AnalysisController::effectOpened, this, &MainWindow::onEffectOpened);
+    connect(m_controller, &AnalysisController::effectOpenFailed, this,
+            [this](const QString& path, const QString& msg) {
+                showError(
+                    tr("Cannot open the effect file %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
+            });
     connect(m_controller, &AnalysisController::warning, this, [this](const QString& msg) {
         m_statusHint->setText(msg.left(120));
         m_statusHint->setToolTip(msg);
@@ -164,6 +172,7 @@ MainWindow::~MainWindow() = default;
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
+    file->addAction(tr("Open &Effect…"), this, &MainWindow::chooseAndOpenEffect);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
                     &MainWindow::generateSynthetic);
@@ -217,6 +226,41 @@ void MainWindow::buildMenus() {
         }
     }
 
+    // The effect view's x axis and needle score (stored in the parameters, so sessions keep them).
+    {
+        view->addSeparator();
+        auto addChoice = [this](QMenu* menu, const QString& label, const QString& value,
+                                QString ExplorerParams::*field) {
+            QAction* action = menu->addAction(label, this, [this, value, field] {
+                ExplorerParams p = m_controller->params();
+                p.*field = value;
+                m_controller->setParams(p);
+                showView(QStringLiteral("effect"));
+            });
+            action->setCheckable(true);
+            action->setData(value);
+            connect(m_controller, &AnalysisController::paramsChanged, action, [this, action, value, field] {
+                action->setChecked(m_controller->params().*field == value);
+            });
+            action->setChecked(m_controller->params().*field == value);
+            return action;
+        };
+        QMenu* axisMenu = view->addMenu(tr("Effect &X Axis"));
+        axisMenu->setObjectName(QStringLiteral("effectAxisMenu"));
+        auto* axisGroup = new QActionGroup(axisMenu);
+        axisGroup->addAction(
+            addChoice(axisMenu, tr("Tau"), QStringLiteral("tau"), &ExplorerParams::effectAxis));
+        axisGroup->addAction(addChoice(axisMenu, tr("Mean Kept Fraction"), QStringLiteral("kept"),
+                                       &ExplorerParams::effectAxis));
+        QMenu* needleMenu = view->addMenu(tr("Effect &Needle Score"));
+        needleMenu->setObjectName(QStringLiteral("effectNeedleMenu"));
+        auto* needleGroup = new QActionGroup(needleMenu);
+        needleGroup->addAction(addChoice(needleMenu, tr("Token Overlap"), QStringLiteral("overlap"),
+                                         &ExplorerParams::effectNeedle));
+        needleGroup->addAction(
+            addChoice(needleMenu, tr("Exact Match"), QStringLiteral("exact"), &ExplorerParams::effectNeedle));
+    }
+
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About TSA Explorer"), this, [this] {
         QMessageBox::about(
@@ -236,7 +280,7 @@ void MainWindow::startup(const QString& fileArgument) {
     }
     const QString last = m_useSettings ? QSettings().value(QStringLiteral("lastFile")).toString() : QString();
     if (!last.isEmpty() && QFileInfo(last).isFile()) {
-        openFile(last);
+        openPath(last);
         return;
     }
     const QString sample = bundledSamplePath();
@@ -250,8 +294,31 @@ void MainWindow::startup(const QString& fileArgument) {
 void MainWindow::openPath(const QString& path) {
     if (isSessionPath(path))
         openSession(path);
+    else if (isEffectFile(path.toStdString()))
+        openEffect(path);
     else
         openFile(path);
+}
+
+void MainWindow::openEffect(const QString& path, bool switchView) {
+    m_effectFromSession = !switchView;
+    m_controller->openEffect(QFileInfo(path).absoluteFilePath());
+}
+
+void MainWindow::onEffectOpened(const QString& path) {
+    if (!m_controller->hasCapture()) setWindowTitle(tr("%1 — TSA Explorer").arg(QFileInfo(path).fileName()));
+    addRecentFile(path);
+    // A session's view wins; otherwise an effect file is opened to be looked at.
+    if (m_effectFromSession) {
+        m_effectFromSession = false;
+        if (!m_pendingView.isEmpty() && !m_controller->isOpening()) {
+            showView(m_pendingView);
+            m_pendingView.clear();
+        }
+    } else {
+        showView(QStringLiteral("effect"));
+    }
+    m_settingsTimer->start();
 }
 
 void MainWindow::openFile(const QString& path) {
@@ -276,17 +343,22 @@ bool MainWindow::openSession(const QString& path) {
         return false;
     }
     m_pendingView = session->params.view;
-    m_controller->openFileWith(session->filePath, session->params);
+    if (!session->filePath.isEmpty())
+        m_controller->openFileWith(session->filePath, session->params);
+    else
+        m_controller->setParams(session->params);
+    if (!session->effectPath.isEmpty()) openEffect(session->effectPath, false);
     return true;
 }
 
 bool MainWindow::saveSession(const QString& path) {
-    if (!m_controller->hasCapture()) {
-        showError(tr("Open a capture before saving a session: a session refers to one."));
+    if (!m_controller->hasCapture() && !m_controller->effect()) {
+        showError(tr("Open a capture or an effect file before saving a session: a session refers to one."));
         return false;
     }
     Session session;
-    session.filePath = m_controller->filePath();
+    if (m_controller->hasCapture()) session.filePath = m_controller->filePath();
+    if (m_controller->effect()) session.effectPath = m_controller->effectPath();
     session.params = m_controller->params();
     session.params.view = currentViewName();
     QString error;
@@ -342,6 +414,15 @@ void MainWindow::chooseAndOpen() {
                                      tr("Captures and sessions (*.safetensors *.npz *.json);;Captures "
                                         "(*.safetensors *.npz);;Sessions (*.json);;All files (*)"));
     if (!path.isEmpty()) openPath(path);
+}
+
+void MainWindow::chooseAndOpenEffect() {
+    const QString dir = QFileInfo(m_controller->effectPath().isEmpty() ? m_controller->filePath()
+                                                                       : m_controller->effectPath())
+                            .absolutePath();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Effect File"), dir,
+                                                      tr("Effect files (*.safetensors);;All files (*)"));
+    if (!path.isEmpty()) openEffect(path);
 }
 
 void MainWindow::chooseAndOpenSession() {

@@ -35,9 +35,12 @@ public:
 
     // First start: the file argument, else the last file of the previous session, else the bundled sample.
     void startup(const QString& fileArgument = {});
-    // A capture (.safetensors, .npz) or a session (.json).
+    // A capture (.safetensors, .npz), an effect file (metadata format tsa-effect/1) or a session (.json).
     void openPath(const QString& path);
     void openFile(const QString& path);
+    // An effect file from tools/tsa_eval.py, beside the open capture (or alone); shows the Effect view.
+    // switchView false keeps the view on screen (a session or --view chose it).
+    void openEffect(const QString& path, bool switchView = true);
     bool openSession(const QString& path);
     bool saveSession(const QString& path);
 
@@ -74,6 +77,8 @@ private:
     void addRecentFile(const QString& path);
     void onProgress(const QString& message, int done, int total);
     void onFileOpened(const QString& path);
+    void onEffectOpened(const QString& path);
+    void chooseAndOpenEffect();
     void saveSettings();
     void chooseAndOpen();
     void chooseAndExport();
@@ -93,7 +98,8 @@ private:
     QProgressBar* m_progress;
     QMenu* m_recentMenu = nullptr;
     QTimer* m_settingsTimer;
-    QString m_pendingView; // from a session, applied once its file is open
+    QString m_pendingView;            // from a session, applied once its file is open
+    bool m_effectFromSession = false; // the effect opening now belongs to a session: keep its view
     bool m_useSettings;
 };
 

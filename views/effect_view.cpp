@@ -25,6 +25,11 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kPanelTitle = 18.0; // panel title line above each plot
 constexpr double kLegendRow = 20.0;  // legend line between the title and the plot
 constexpr double kPickRadius = 14.0; // pixels from a point that still pick its run
+// Tau axis, as shares of the plot width: the dense slot, the axis break, where the log scale starts. The
+// break sits nearer the dense slot so it clears the first log tick's label.
+constexpr double kZeroSlot = 0.04;
+constexpr double kAxisBreak = 0.10;
+constexpr double kLogStartAfterZero = 0.21;
 
 QColor klLastColour() {
     return QColor(214, 39, 40);
@@ -184,8 +189,8 @@ double EffectView::xOf(const QRectF& plot, const EffectRun& run) const {
     }
     const bool hasZero =
         std::any_of(m_data->runs.begin(), m_data->runs.end(), [](const EffectRun& r) { return r.tau <= 0; });
-    const double logStart = hasZero ? 0.17 : 0.05;
-    if (run.tau <= 0) return plot.left() + plot.width() * 0.05;
+    const double logStart = hasZero ? kLogStartAfterZero : 0.05;
+    if (run.tau <= 0) return plot.left() + plot.width() * kZeroSlot;
     auto [lo, hi] =
         runRange(*m_data, [](const EffectRun& r) { return r.tau > 0 ? std::log10(r.tau) : kNaN; });
     if (!(hi > lo)) {
@@ -237,7 +242,7 @@ void EffectView::drawXAxis(QPainter& painter, const QRectF& plot) const {
     }
     // Axis break between the dense slot and the log scale.
     if (!taus.empty() && taus.front() <= 0) {
-        const double bx = plot.left() + plot.width() * 0.11;
+        const double bx = plot.left() + plot.width() * kAxisBreak;
         painter.setPen(QPen(style::background(), 4.0));
         painter.drawLine(QPointF(bx - 3, plot.bottom()), QPointF(bx + 3, plot.bottom()));
         painter.setPen(QPen(style::axis(), 1.0));
@@ -341,7 +346,7 @@ void EffectView::drawRunPanel(QPainter& painter, const QRectF& plot, const QStri
 
 void EffectView::drawKl(QPainter& painter, const QRectF& plot) const {
     const EffectData& d = *m_data;
-    const QString title = QStringLiteral("KL(dense || sparse) of the next-token distribution");
+    const QString title = QStringLiteral("KL(dense || sparse) of the next token");
     const auto [lo1, hi1] = runRange(d, [](const EffectRun& r) { return r.klLast; });
     const auto [lo2, hi2] = runRange(d, [](const EffectRun& r) { return r.klMean; });
     const double hi = std::max(hi1, hi2);

@@ -113,6 +113,9 @@ private slots:
         QCOMPARE(view.selectedRun(), 6); // the strongest tau by default
         const QImage image = renderView(view, QSize(1200, 800));
         QVERIFY(distinctColours(image) > 40);
+        // Tiny and huge targets draw without trouble (panels clamp to a minimum size).
+        QVERIFY(!renderView(view, QSize(320, 220)).isNull());
+        QVERIFY(distinctColours(renderView(view, QSize(3000, 1800))) > 40);
         const QString svg = svgText(view, m_dir.filePath("needle.svg"));
         QVERIFY2(svg.contains(QStringLiteral("KL(dense")), qPrintable(svg.left(200)));
         QVERIFY(svg.contains(QStringLiteral("Needle token overlap at tau = 0.05")));

@@ -80,7 +80,10 @@ void AnalysisController::startEffect(const QString& path) {
         auto result = std::make_shared<Result<EffectData>>(readEffect(path.toStdString()));
         return std::function<void()>([this, path, result] {
             if (path != m_effectOpeningPath) {
-                if (!m_effectOpeningPath.isEmpty()) startEffect(m_effectOpeningPath);
+                if (m_effectOpeningPath.isEmpty())
+                    reportProgress(); // closed meanwhile: nothing to read any more
+                else
+                    startEffect(m_effectOpeningPath);
                 return;
             }
             m_effectOpeningPath.clear();
@@ -96,6 +99,14 @@ void AnalysisController::startEffect(const QString& path) {
             emit effectOpened(path);
         });
     });
+}
+
+void AnalysisController::closeEffect() {
+    m_effectOpeningPath.clear(); // a read still running finds no request and is dropped
+    m_effect.reset();
+    m_effectPath.clear();
+    reportProgress();
+    emit effectClosed();
 }
 
 bool AnalysisController::effectMatchesCapture() const {

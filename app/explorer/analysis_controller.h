@@ -85,6 +85,7 @@ public:
     // --- the effect file (tools/tsa_eval.py), on its own or beside the capture; read in the background,
     // effectOpened or effectOpenFailed follows. On failure the old effect stays.
     void openEffect(const QString& path);
+    void closeEffect(); // effectClosed follows; a read under way is dropped
     std::shared_ptr<const EffectData> effect() const { return m_effect; }
     QString effectPath() const { return m_effectPath; }
     bool isOpeningEffect() const { return !m_effectOpeningPath.isEmpty(); }
@@ -145,6 +146,7 @@ signals:
     void errorOccurred(const QString& message);
     void effectOpened(const QString& path);
     void effectOpenFailed(const QString& path, const QString& message);
+    void effectClosed();
 
 private:
     enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections };

@@ -173,6 +173,10 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
     file->addAction(tr("Open &Effect…"), this, &MainWindow::chooseAndOpenEffect);
+    file->addAction(tr("&Close Effect"), this, [this] {
+        m_controller->closeEffect();
+        if (m_useSettings) QSettings().remove(QStringLiteral("lastEffect"));
+    });
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
                     &MainWindow::generateSynthetic);
@@ -279,6 +283,9 @@ void MainWindow::startup(const QString& fileArgument) {
         return;
     }
     const QString last = m_useSettings ? QSettings().value(QStringLiteral("lastFile")).toString() : QString();
+    const QString lastEffect =
+        m_useSettings ? QSettings().value(QStringLiteral("lastEffect")).toString() : QString();
+    if (!lastEffect.isEmpty() && QFileInfo(lastEffect).isFile()) openEffect(lastEffect, false);
     if (!last.isEmpty() && QFileInfo(last).isFile()) {
         openPath(last);
         return;
@@ -307,7 +314,8 @@ void MainWindow::openEffect(const QString& path, bool switchView) {
 
 void MainWindow::onEffectOpened(const QString& path) {
     if (!m_controller->hasCapture()) setWindowTitle(tr("%1 — TSA Explorer").arg(QFileInfo(path).fileName()));
-    addRecentFile(path);
+    // Remembered apart from the capture: the next start reopens both, the effect beside the capture.
+    addRecentFile(path, QStringLiteral("lastEffect"));
     // A session's view wins; otherwise an effect file is opened to be looked at.
     if (m_effectFromSession) {
         m_effectFromSession = false;
@@ -374,7 +382,7 @@ QStringList MainWindow::recentFiles() const {
     return QSettings().value(QStringLiteral("recentFiles")).toStringList();
 }
 
-void MainWindow::addRecentFile(const QString& path) {
+void MainWindow::addRecentFile(const QString& path, const QString& lastKey) {
     if (!m_useSettings) return;
     QSettings settings;
     QStringList list = settings.value(QStringLiteral("recentFiles")).toStringList();
@@ -383,7 +391,7 @@ void MainWindow::addRecentFile(const QString& path) {
     while (list.size() > kMaxRecent)
         list.removeLast();
     settings.setValue(QStringLiteral("recentFiles"), list);
-    settings.setValue(QStringLiteral("lastFile"), path);
+    settings.setValue(lastKey, path);
     rebuildRecentMenu();
 }
 

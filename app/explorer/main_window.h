@@ -74,7 +74,8 @@ protected:
 private:
     void buildMenus();
     void rebuildRecentMenu();
-    void addRecentFile(const QString& path);
+    // lastKey: the setting reopened at the next start ("lastFile" for captures, "lastEffect" for effects).
+    void addRecentFile(const QString& path, const QString& lastKey = QStringLiteral("lastFile"));
     void onProgress(const QString& message, int done, int total);
     void onFileOpened(const QString& path);
     void onEffectOpened(const QString& path);

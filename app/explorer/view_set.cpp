@@ -81,6 +81,7 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     // capture's selection at the tau whose end-to-end effect is on screen.
     connect(m_effect, &views::EffectView::runSelected, controller, &AnalysisController::setTau);
     connect(controller, &AnalysisController::effectOpened, this, [this] { markDirty(Effect); });
+    connect(controller, &AnalysisController::effectClosed, this, [this] { markDirty(Effect); });
     // The token axes of the selection map, depth and error views zoom together.
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth,
             &views::DepthView::setVisibleRange);

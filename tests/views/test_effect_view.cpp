@@ -261,6 +261,48 @@ private slots:
         QCOMPARE(second.controller()->params().effectAxis, QStringLiteral("kept"));
     }
 
+    void nextStartReopensTheEffectBesideTheCapture() {
+        test::SmallCaptureShape shape;
+        shape.tokens = 512;
+        QString error;
+        const QString capture =
+            test::writeSmallCapture(m_dir, QStringLiteral("last.safetensors"), shape, &error);
+        QVERIFY2(!capture.isEmpty(), qPrintable(error));
+        {
+            MainWindow first; // with settings
+            first.show();
+            first.openFile(capture);
+            QVERIFY(waitFor([&] { return first.controller()->hasCapture(); }));
+            first.openEffect(m_textFile);
+            QVERIFY(waitFor([&] { return first.controller()->effect() != nullptr; }));
+            QCOMPARE(first.currentViewName(), QStringLiteral("effect"));
+            first.close();
+        }
+        // The capture stays the last file; the effect is remembered apart and reopened beside it.
+        QCOMPARE(QSettings().value(QStringLiteral("lastFile")).toString(),
+                 QFileInfo(capture).absoluteFilePath());
+        MainWindow second;
+        second.show();
+        second.startup();
+        QVERIFY(waitFor([&] { return second.controller()->hasCapture() && second.controller()->effect(); }));
+        QCOMPARE(QFileInfo(second.controller()->effectPath()).canonicalFilePath(),
+                 QFileInfo(m_textFile).canonicalFilePath());
+        // File > Close Effect forgets it.
+        QAction* close = nullptr;
+        for (QAction* a : second.findChildren<QAction*>())
+            if (a->text().remove(QLatin1Char('&')) == QStringLiteral("Close Effect")) close = a;
+        QVERIFY(close);
+        QSignalSpy closed(second.controller(), &AnalysisController::effectClosed);
+        close->trigger();
+        QCOMPARE(closed.count(), 1);
+        QVERIFY(!second.controller()->effect());
+        QVERIFY(!QSettings().contains(QStringLiteral("lastEffect")));
+        second.viewSet()->flush();
+        auto* view = dynamic_cast<views::EffectView*>(second.viewSet()->view(QStringLiteral("effect")));
+        QVERIFY(view && !view->data());
+        QSettings().clear();
+    }
+
     void windowReportsABrokenEffectFile() {
         testdata::EffectFileSpec spec = testdata::minimalEffect();
         spec.sets[0].kept[2] = 99;

@@ -99,8 +99,11 @@ int infoEffect(const std::string& path, bool json) {
         layers += (i ? "," : "") + std::to_string(d.layers[i]);
     std::printf("file:          %s\n", d.path.c_str());
     std::printf("format:        %s (effect of tau on the model's answer)\n", kEffectFormat);
-    std::printf("model:         %s (%s, %s on %s)\n", d.model.c_str(), d.modelType.c_str(), d.dtype.c_str(),
-                d.device.c_str());
+    std::printf("model:         %s (%s", d.model.c_str(),
+                d.modelType.empty() ? "unknown type" : d.modelType.c_str());
+    if (!d.dtype.empty())
+        std::printf(", %s on %s", d.dtype.c_str(), d.device.empty() ? "?" : d.device.c_str());
+    std::printf(")\n");
     std::printf("layers:        %d, sparse: %s (%s)\n", d.numLayers, layers.c_str(), d.sparseLayers.c_str());
     std::printf("heads:         %lld query, %lld kv, head dim %lld\n", (long long)d.qHeads,
                 (long long)d.kvHeads, (long long)d.headDim);

@@ -3,6 +3,7 @@
 // hold what is on screen; the window opens an effect file on its own (detected by its metadata) and beside
 // a capture, reports a broken one, and sessions remember it; the headless path renders it.
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/command_line.h"
 #include "app/explorer/headless.h"
 #include "app/explorer/main_window.h"
 #include "app/explorer/session.h"
@@ -365,6 +366,51 @@ private slots:
         // Other W: not comparable, no estimate and nothing to wait for but the effect.
         controller.setWindow(64);
         QCOMPARE(views.needsOf(QStringLiteral("effect")), int(AnalysisController::NeedEffect));
+    }
+
+    void commandLineAndSessionFormat() {
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({"tsa-explorer", "cap.safetensors", "--effect", "e.safetensors",
+                                   "--effect-x", "kept", "--view", "effect"},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+        QCOMPARE(cl.effect, QStringLiteral("e.safetensors"));
+        ExplorerParams p;
+        cl.applyTo(&p);
+        QCOMPARE(p.effectAxis, QStringLiteral("kept"));
+        QCOMPARE(p.view, QStringLiteral("effect"));
+        QVERIFY(explorerViewNames().contains(QStringLiteral("effect")));
+        QCOMPARE(
+            parseCommandLine({"tsa-explorer", "cap.safetensors", "--effect-x", "sideways"}, &cl, &message),
+            ParseOutcome::ExitUsage);
+        QVERIFY2(message.contains(QStringLiteral("--effect-x")), qPrintable(message));
+        // A screenshot of an effect file given through --effect alone needs no capture.
+        QCOMPARE(parseCommandLine({"tsa-explorer", "--effect", "e.safetensors", "--screenshot", "out.png"},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+
+        // Sessions: the effect path absolute and relative; unknown axis names fall back to tau.
+        Session session;
+        session.effectPath = m_textFile;
+        session.params.effectNeedle = QStringLiteral("exact");
+        const QString sessionPath = m_dir.filePath("s.json");
+        const QByteArray json = sessionToJson(session, sessionPath);
+        QVERIFY(json.contains("\"effect_relative\": \"text.safetensors\""));
+        QVERIFY(!json.contains("\"file\""));
+        QString error;
+        auto back = sessionFromJson(json, sessionPath, &error);
+        QVERIFY2(back, qPrintable(error));
+        QCOMPARE(back->effectPath, m_textFile);
+        QVERIFY(back->filePath.isEmpty());
+        QCOMPARE(back->params.effectNeedle, QStringLiteral("exact"));
+        QJsonObject bad = toJson(ExplorerParams{});
+        bad[QStringLiteral("effect_axis")] = QStringLiteral("sideways");
+        QCOMPARE(paramsFromJson(bad).effectAxis, QStringLiteral("tau"));
+        // A session naming neither a capture nor an effect is refused.
+        QVERIFY(!sessionFromJson(R"({"format": "tsa-explorer-session", "version": 1, "params": {}})",
+                                 sessionPath, &error));
+        QVERIFY(error.contains(QStringLiteral("names no capture file")));
     }
 
     void headlessEffectAlone() {

@@ -71,6 +71,14 @@ std::pair<double, double> runRange(const EffectData& d, F f) {
     return {lo, hi};
 }
 
+// The kept-fraction axis: [lo, hi] with lo on a 5% step below the data; [0, 1] when no run has a value.
+std::pair<double, double> keptRange(const EffectData& d) {
+    auto [lo, hi] = runRange(d, [](const EffectRun& r) { return r.meanKeptFraction; });
+    if (!finite(lo) || !finite(hi)) return {0.0, 1.0};
+    lo = std::max(0.0, std::floor(lo * 20.0 - 0.5) / 20.0);
+    return {lo, std::max(hi, lo + 0.05)};
+}
+
 void drawPanelTitle(QPainter& painter, const QRectF& plot, const QString& title) {
     painter.setFont(style::labelFont());
     painter.setPen(style::text());
@@ -181,9 +189,7 @@ double EffectView::xOf(const QRectF& plot, const EffectRun& run) const {
     if (!m_data) return kNaN;
     if (m_xAxis == EffectXAxis::KeptFraction) {
         if (!finite(run.meanKeptFraction)) return kNaN;
-        auto [lo, hi] = runRange(*m_data, [](const EffectRun& r) { return r.meanKeptFraction; });
-        lo = std::max(0.0, std::floor(lo * 20.0 - 0.5) / 20.0);
-        hi = std::max(hi, lo + 0.05);
+        const auto [lo, hi] = keptRange(*m_data);
         const double u = (run.meanKeptFraction - lo) / (hi - lo);
         return plot.left() + plot.width() * (0.05 + 0.9 * u);
     }
@@ -203,9 +209,7 @@ double EffectView::xOf(const QRectF& plot, const EffectRun& run) const {
 
 void EffectView::drawXAxis(QPainter& painter, const QRectF& plot) const {
     if (m_xAxis == EffectXAxis::KeptFraction) {
-        auto [lo, hi] = runRange(*m_data, [](const EffectRun& r) { return r.meanKeptFraction; });
-        lo = std::max(0.0, std::floor(lo * 20.0 - 0.5) / 20.0);
-        hi = std::max(hi, lo + 0.05);
+        const auto [lo, hi] = keptRange(*m_data);
         // The same mapping as xOf: [lo, hi] over 5%..95% of the width.
         const double span = (hi - lo) / 0.9;
         AxisSpec x{AxisScale::linear(lo - 0.05 * span, lo - 0.05 * span + span),
@@ -356,7 +360,8 @@ void EffectView::drawKl(QPainter& painter, const QRectF& plot) const {
         return;
     }
     drawRunPanel(painter, plot, title);
-    AxisSpec y{AxisScale::linear(0.0, hi > 0 ? hi * 1.1 : 1e-3),
+    // KL is >= 0; a tiny negative value from rounding in the writer stays on the axis.
+    AxisSpec y{AxisScale::linear(std::min(0.0, std::min(lo1, lo2)), hi > 0 ? hi * 1.1 : 1e-3),
                Edge::Left,
                QStringLiteral("KL, nats"),
                TickStyle::Number,

@@ -157,6 +157,19 @@ private slots:
         view.setSelectedRun(1);
         QVERIFY(
             svgText(view, m_dir.filePath("bare.svg")).contains(QStringLiteral("no kept sets or Jaccard")));
+
+        // Null measures everywhere (a writer that failed to measure): every panel still draws, no axis
+        // is built from an empty range.
+        spec = testdata::minimalEffect();
+        for (auto& run : spec.effect["runs"])
+            for (const char* key : {"kl_last", "kl_mean", "top1_agreement", "ppl", "mean_kept_fraction"})
+                run[key] = nullptr;
+        view.setData(read(writeSpec(spec, "nulls.safetensors")));
+        QVERIFY(view.data());
+        view.setXAxis(views::EffectXAxis::KeptFraction);
+        const QString nulls = svgText(view, m_dir.filePath("nulls.svg"));
+        QVERIFY(nulls.contains(QStringLiteral("no KL in this file")));
+        QVERIFY(nulls.contains(QStringLiteral("no agreement or needle scores in this file")));
     }
 
     void tooltipsAndEvents() {

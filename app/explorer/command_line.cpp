@@ -35,8 +35,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
             .arg(explorerViewNames().join(QStringLiteral(", "))));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("file"),
-                                 QStringLiteral("Capture (.safetensors, .npz) or session (.json)"));
+    parser.addPositionalArgument(
+        QStringLiteral("file"),
+        QStringLiteral("Capture (.safetensors, .npz), effect file (tsa-effect/1, from "
+                       "tools/tsa_eval.py) or session (.json)"));
     const QCommandLineOption tau(QStringLiteral("tau"), QStringLiteral("Coverage tau (0, or 1e-4 to 0.5)."),
                                  QStringLiteral("T"));
     const QCommandLineOption window(QStringLiteral("window"), QStringLiteral("Window W."),

@@ -125,6 +125,12 @@ bool openHeadlessInputs(AnalysisController& controller, const QString& file, con
                      .arg(effectFile, *view);
         return false;
     }
+    if (effectFile.isEmpty() && *view == QLatin1String("effect")) {
+        *error =
+            QStringLiteral("the effect view shows an effect file (tools/tsa_eval.py): give one as FILE or "
+                           "with --effect EFFECT");
+        return false;
+    }
     ExplorerParams p = params;
     p.view = *view;
     if (!captureFile.isEmpty() && !openForHeadless(controller, captureFile, p, layerId, timeoutMs, error))

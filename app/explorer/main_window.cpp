@@ -475,8 +475,10 @@ bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double
         return false;
     }
     const ExplorerParams& p = m_controller->params();
+    // Named after the capture; after the effect file when it is open alone.
+    const QString named = m_controller->hasCapture() ? m_controller->filePath() : m_controller->effectPath();
     const QString stem = QStringLiteral("%1_L%2_H%3_tau%4")
-                             .arg(QFileInfo(m_controller->filePath()).completeBaseName())
+                             .arg(QFileInfo(named).completeBaseName())
                              .arg(m_controller->modelLayerId(p.layer))
                              .arg(p.head)
                              .arg(p.tsa.tau);

@@ -90,6 +90,17 @@ out=$("$TSA" export "$GOOD" --view overview --out "$TMP/overview.png" 2>&1); rc=
 [ $rc -eq 2 ] || fail "export --view overview of an effect file exited $rc, expected 2"
 expect_contains "export overview" "$out" "--view effect"
 
+# Beside a capture (the bundled sample: other tokens, so no comparison), and the effect view without one.
+SAMPLE="$SRC/sample_data/sample.safetensors"
+if [ -f "$SAMPLE" ]; then
+    out=$("$TSA" export "$SAMPLE" --effect "$GOOD" --view effect --out "$TMP/beside.png" 2>&1); rc=$?
+    [ $rc -eq 0 ] || fail "export beside a capture exited $rc: $out"
+    [ -s "$TMP/beside.png" ] || fail "export beside a capture wrote nothing"
+    out=$("$TSA" export "$SAMPLE" --view effect --out "$TMP/none.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] || fail "export --view effect without an effect file exited $rc, expected 2"
+    expect_contains "no effect" "$out" "--effect EFFECT"
+fi
+
 # 3. Malformed files: exit 2, the file and the key or tensor named.
 check_bad() { # label change expected-fragment
     local f="$TMP/bad_$1.safetensors" out rc

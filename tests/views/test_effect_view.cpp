@@ -441,6 +441,12 @@ private slots:
         QVERIFY(!openHeadlessInputs(other, m_textFile, QString(), ExplorerParams{}, std::nullopt, 60000,
                                     &overview, &error));
         QVERIFY2(error.contains(QStringLiteral("--view effect")), qPrintable(error));
+        // The effect view without an effect file is a mistake, not an empty picture.
+        QString effectView = QStringLiteral("effect");
+        AnalysisController third;
+        QVERIFY(!openHeadlessInputs(third, QString(), QString(), ExplorerParams{}, std::nullopt, 60000,
+                                    &effectView, &error));
+        QVERIFY2(error.contains(QStringLiteral("--effect EFFECT")), qPrintable(error));
     }
 };
 

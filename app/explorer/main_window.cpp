@@ -173,10 +173,7 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
     file->addAction(tr("Open &Effect…"), this, &MainWindow::chooseAndOpenEffect);
-    file->addAction(tr("&Close Effect"), this, [this] {
-        m_controller->closeEffect();
-        if (m_useSettings) QSettings().remove(QStringLiteral("lastEffect"));
-    });
+    file->addAction(tr("&Close Effect"), this, &MainWindow::closeEffect);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
                     &MainWindow::generateSynthetic);
@@ -312,6 +309,11 @@ void MainWindow::openEffect(const QString& path, bool switchView) {
     m_controller->openEffect(QFileInfo(path).absoluteFilePath());
 }
 
+void MainWindow::closeEffect() {
+    m_controller->closeEffect();
+    if (m_useSettings) QSettings().remove(QStringLiteral("lastEffect"));
+}
+
 void MainWindow::onEffectOpened(const QString& path) {
     if (!m_controller->hasCapture()) setWindowTitle(tr("%1 — TSA Explorer").arg(QFileInfo(path).fileName()));
     // Remembered apart from the capture: the next start reopens both, the effect beside the capture.
@@ -355,7 +357,11 @@ bool MainWindow::openSession(const QString& path) {
         m_controller->openFileWith(session->filePath, session->params);
     else
         m_controller->setParams(session->params);
-    if (!session->effectPath.isEmpty()) openEffect(session->effectPath, false);
+    // The session's picture: its effect file, or none.
+    if (!session->effectPath.isEmpty())
+        openEffect(session->effectPath, false);
+    else if (m_controller->effect() || m_controller->isOpeningEffect())
+        closeEffect();
     return true;
 }
 

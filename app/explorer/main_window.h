@@ -41,6 +41,7 @@ public:
     // An effect file from tools/tsa_eval.py, beside the open capture (or alone); shows the Effect view.
     // switchView false keeps the view on screen (a session or --view chose it).
     void openEffect(const QString& path, bool switchView = true);
+    void closeEffect(); // and forget it (the next start does not reopen it)
     bool openSession(const QString& path);
     bool saveSession(const QString& path);
 

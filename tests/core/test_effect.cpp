@@ -1,6 +1,7 @@
 // Effect file reader (core/effect.h): values read back from files written by the test-data writer, Jaccard
 // overlaps computed from the kept sets against the JSON's, the needle grid, and every malformed case with a
 // message naming the file and the key or tensor at fault.
+#include "core/capture.h"
 #include "core/effect.h"
 #include "effect_test_data.h"
 
@@ -195,6 +196,15 @@ TEST_F(EffectTest, CaptureIsNotAnEffectFile) {
     EXPECT_FALSE(isEffectFile(path));
     EXPECT_FALSE(isEffectFile((m_dir / "missing.safetensors").string()));
     expectError(spec, {"metadata format 'tsa-qkv/1' is not tsa-effect/1", "capture"});
+}
+
+TEST_F(EffectTest, OpeningAnEffectFileAsACaptureSaysWhatItIs) {
+    const std::string path = write(minimalEffect());
+    auto capture = Capture::open(path);
+    ASSERT_FALSE(capture.ok());
+    EXPECT_NE(capture.error().find(path), std::string::npos) << capture.error();
+    EXPECT_NE(capture.error().find("this is an effect file (tsa-effect/1"), std::string::npos)
+        << capture.error();
 }
 
 TEST_F(EffectTest, MissingFormatOrEffectMetadata) {

@@ -273,6 +273,13 @@ private slots:
         QVERIFY(waitFor([&] { return second.controller()->effect() != nullptr; }));
         QCOMPARE(second.currentViewName(), QStringLiteral("effect"));
         QCOMPARE(second.controller()->params().effectAxis, QStringLiteral("kept"));
+        // A session without an effect file closes the one that is open: it restores its own picture.
+        Session plain;
+        plain.filePath = m_needleFile; // any file: only the effect matters here, the open may fail
+        const QString plainPath = m_dir.filePath("plain.session.json");
+        QVERIFY(saveSession(plainPath, plain, &error));
+        QVERIFY(second.openSession(plainPath));
+        QVERIFY(!second.controller()->effect());
     }
 
     void nextStartReopensTheEffectBesideTheCapture() {

@@ -5,6 +5,7 @@
 #include "core/effect.h"
 
 #include "core/mapped_file.h"
+#include "core/metrics.h"
 #include "core/safetensors_reader.h"
 
 #include <algorithm>
@@ -378,8 +379,7 @@ EffectData parse(const SafetensorsHeader& header, const unsigned char* base, con
         layer.headJaccard.resize(std::size_t(heads));
         double sum = 0;
         for (Index h = 0; h < heads; ++h) {
-            const double j =
-                sortedJaccard(a.data() + h * n, std::size_t(n), b.data() + h * n, std::size_t(n));
+            const double j = jaccard(a.data() + h * n, n, b.data() + h * n, n); // core/metrics.h
             layer.headJaccard[std::size_t(h)] = j;
             sum += j;
         }
@@ -505,23 +505,6 @@ NeedleGrid needleGrid(const EffectRun& run, bool exact) {
     for (std::size_t i = 0; i < sum.size(); ++i)
         g.values[i] = count[i] ? sum[i] / count[i] : kNaN;
     return g;
-}
-
-double sortedJaccard(const std::int32_t* a, std::size_t na, const std::int32_t* b, std::size_t nb) {
-    std::size_t i = 0, j = 0, common = 0;
-    while (i < na && j < nb) {
-        if (a[i] < b[j])
-            ++i;
-        else if (b[j] < a[i])
-            ++j;
-        else {
-            ++common;
-            ++i;
-            ++j;
-        }
-    }
-    const std::size_t unionSize = na + nb - common;
-    return unionSize == 0 ? 1.0 : double(common) / double(unionSize);
 }
 
 Result<EffectData> parseEffect(const unsigned char* data, std::uint64_t size, const std::string& name) {

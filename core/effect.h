@@ -112,9 +112,6 @@ struct NeedleGrid {
 // exact: the 0/1 exact score instead of the token overlap. Repeated (length, depth) cases are averaged.
 NeedleGrid needleGrid(const EffectRun& run, bool exact = false);
 
-// Jaccard overlap |A ∩ B| / |A ∪ B| of two ascending index lists (1 when both are empty).
-double sortedJaccard(const std::int32_t* a, std::size_t na, const std::int32_t* b, std::size_t nb);
-
 // Reads and validates an effect file. Errors name the file and the key or tensor at fault: a format other
 // than tsa-effect/1, malformed JSON, runs and taus of different lengths, kept tensors of the wrong dtype or
 // shape, indices out of [0, L) or not ascending, kept and kept_dense of different n. Warnings report

@@ -53,15 +53,6 @@ bool anyWarningContains(const std::vector<std::string>& warnings, const std::str
 
 } // namespace
 
-TEST(EffectJaccard, SortedMergeMatchesDefinition) {
-    const std::int32_t a[] = {0, 1, 6, 7}, b[] = {0, 2, 6, 7}, c[] = {3, 4};
-    EXPECT_DOUBLE_EQ(sortedJaccard(a, 4, b, 4), 3.0 / 5.0);
-    EXPECT_DOUBLE_EQ(sortedJaccard(a, 4, a, 4), 1.0);
-    EXPECT_DOUBLE_EQ(sortedJaccard(a, 4, c, 2), 0.0);
-    EXPECT_DOUBLE_EQ(sortedJaccard(a, 0, c, 0), 1.0); // two empty sets are equal
-    EXPECT_DOUBLE_EQ(sortedJaccard(a, 2, a, 4), 2.0 / 4.0);
-}
-
 TEST_F(EffectTest, MinimalFileReadsBack) {
     const std::string path = write(minimalEffect());
     ASSERT_TRUE(isEffectFile(path));

@@ -66,18 +66,31 @@ bool isOpenablePath(const QString& path) {
 
 } // namespace
 
-QString MainWindow::bundledSamplePath() {
+namespace {
+
+// A file shipped in sample_data/: the source tree, next to the executable, or an installed share folder.
+QString bundledFile(const QString& name) {
     const QString appDir = QCoreApplication::applicationDirPath();
     const QStringList candidates = {
-        QStringLiteral(TSA_SAMPLE_DIR "/sample.safetensors"),
-        appDir + QStringLiteral("/sample.safetensors"),
-        appDir + QStringLiteral("/sample_data/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample_data/sample.safetensors"),
+        QStringLiteral(TSA_SAMPLE_DIR "/") + name,
+        appDir + QLatin1Char('/') + name,
+        appDir + QStringLiteral("/sample_data/") + name,
+        appDir + QStringLiteral("/../share/tsa-explorer/") + name,
+        appDir + QStringLiteral("/../share/tsa-explorer/sample_data/") + name,
     };
     for (const QString& c : candidates)
         if (QFileInfo(c).isFile()) return QFileInfo(c).canonicalFilePath();
     return {};
+}
+
+} // namespace
+
+QString MainWindow::bundledSamplePath() {
+    return bundledFile(QStringLiteral("sample.safetensors"));
+}
+
+QString MainWindow::bundledEffectPath() {
+    return bundledFile(QStringLiteral("stories260k_effect.safetensors"));
 }
 
 MainWindow::MainWindow(QWidget* parent, bool useSettings)
@@ -288,6 +301,9 @@ void MainWindow::startup(const QString& fileArgument) {
         return;
     }
     const QString sample = bundledSamplePath();
+    // First start: the bundled real-model effect file fills the Effect tab (the capture's view stays).
+    if (const QString effect = bundledEffectPath(); !effect.isEmpty() && lastEffect.isEmpty())
+        openEffect(effect, false);
     if (!sample.isEmpty())
         openFile(sample);
     else

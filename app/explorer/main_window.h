@@ -62,6 +62,7 @@ public:
     QMessageBox* errorBox() const;
 
     static QString bundledSamplePath(); // empty when none is found
+    static QString bundledEffectPath(); // sample_data/stories260k_effect.safetensors, empty when absent
     static QSize defaultExportSize() { return {1200, 800}; }
 
 signals:

@@ -279,7 +279,7 @@ inline EffectFileSpec realisticEffect(EffectWorkload workload, std::uint64_t see
     spec.effect = e;
     nlohmann::json strings = nlohmann::json::array();
     for (Index t = 0; t < tokens; ++t)
-        strings.push_back("t" + std::to_string(spec.tokens[std::size_t(t)]));
+        strings.push_back(std::string("t").append(std::to_string(spec.tokens[std::size_t(t)])));
     spec.metadata["token_strings"] = strings.dump();
     return spec;
 }

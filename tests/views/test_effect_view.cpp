@@ -324,6 +324,20 @@ private slots:
         QSettings().clear();
     }
 
+    void firstStartOpensTheBundledEffect() {
+        const QString effect = MainWindow::bundledEffectPath();
+        if (effect.isEmpty()) QSKIP("no sample_data/stories260k_effect.safetensors in this checkout");
+        QSettings().clear();
+        MainWindow w;
+        w.show();
+        w.startup();
+        QVERIFY(waitFor([&] { return w.controller()->effect() != nullptr || w.errorBox(); }));
+        QVERIFY(!w.errorBox());
+        QCOMPARE(w.controller()->effectPath(), effect);
+        QVERIFY(w.controller()->effect()->hasKeptSets());
+        QSettings().clear();
+    }
+
     void windowReportsABrokenEffectFile() {
         testdata::EffectFileSpec spec = testdata::minimalEffect();
         spec.sets[0].kept[2] = 99;

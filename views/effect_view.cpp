@@ -709,99 +709,73 @@ void EffectView::keyPressEvent(QKeyEvent* event) {
 // ------------------------------------------------------------------------------------------ csv
 
 QString EffectView::csv() const {
+    // One table: `kind` says which columns a row fills (run: the measures, layer: one layer of one run,
+    // needle: one case of one run); the others stay empty.
+    static const QStringList columns =
+        QStringLiteral(
+            "kind,run,tau,mean_kept_fraction,kl_last,kl_mean,top1_agreement,ppl,prefill_ms,"
+            "needle_overlap,needle_exact,layer,sparse,layer_kept_fraction,capacity,"
+            "capture_kept_fraction,jaccard,jaccard_json,length,depth,overlap,exact,answer,expected")
+            .split(QLatin1Char(','));
     CsvWriter out;
-    out.row({"kind",
-             "run",
-             "tau",
-             "mean_kept_fraction",
-             "kl_last",
-             "kl_mean",
-             "top1_agreement",
-             "ppl",
-             "prefill_ms",
-             "layer",
-             "sparse",
-             "layer_kept_fraction",
-             "capacity",
-             "jaccard",
-             "jaccard_json",
-             "length",
-             "depth",
-             "overlap",
-             "exact",
-             "answer",
-             "expected"});
+    out.row(columns);
     if (!m_data) return out.text();
+    struct Row {
+        QStringList fields = QStringList(columns.size(), QString());
+        Row& set(const char* column, const QString& value) {
+            fields[columns.indexOf(QLatin1String(column))] = value;
+            return *this;
+        }
+    };
     for (int r = 0; r < int(m_data->runs.size()); ++r) {
         const EffectRun& run = m_data->runs[std::size_t(r)];
         const QString rs = QString::number(r), tau = fmt::csvValue(run.tau);
-        out.row({"run",
-                 rs,
-                 tau,
-                 fmt::csvValue(run.meanKeptFraction),
-                 fmt::csvValue(run.klLast),
-                 fmt::csvValue(run.klMean),
-                 fmt::csvValue(run.top1Agreement),
-                 fmt::csvValue(run.ppl),
-                 fmt::csvValue(run.prefillMs),
-                 "",
-                 "",
-                 "",
-                 "",
-                 "",
-                 "",
-                 "",
-                 "",
-                 fmt::csvValue(run.needleOverlap()),
-                 fmt::csvValue(run.needleExact()),
-                 "",
-                 ""});
+        out.row(Row()
+                    .set("kind", "run")
+                    .set("run", rs)
+                    .set("tau", tau)
+                    .set("mean_kept_fraction", fmt::csvValue(run.meanKeptFraction))
+                    .set("kl_last", fmt::csvValue(run.klLast))
+                    .set("kl_mean", fmt::csvValue(run.klMean))
+                    .set("top1_agreement", fmt::csvValue(run.top1Agreement))
+                    .set("ppl", fmt::csvValue(run.ppl))
+                    .set("prefill_ms", fmt::csvValue(run.prefillMs))
+                    .set("needle_overlap", fmt::csvValue(run.needleOverlap()))
+                    .set("needle_exact", fmt::csvValue(run.needleExact()))
+                    .fields);
+        // The open capture's estimate belongs to the run of its tau only.
+        const bool estimate = !m_estimate.empty() &&
+                              std::fabs(m_estimate.tau - run.tau) <= 1e-9 * std::max(1.0, std::fabs(run.tau));
         for (int l = 0; l < int(run.layers.size()); ++l) {
             const EffectLayer& layer = run.layers[std::size_t(l)];
-            out.row({"layer",
-                     rs,
-                     tau,
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     QString::number(l),
-                     layer.sparse ? "1" : "0",
-                     fmt::csvValue(layer.keptFraction),
-                     layer.capacity > 0 ? QString::number(layer.capacity) : "",
-                     fmt::csvValue(layer.jaccard),
-                     fmt::csvValue(layer.jaccardJson),
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     ""});
+            const double captureKept = estimate && l < int(m_estimate.keptFraction.size())
+                                           ? m_estimate.keptFraction[std::size_t(l)]
+                                           : kNaN;
+            out.row(Row()
+                        .set("kind", "layer")
+                        .set("run", rs)
+                        .set("tau", tau)
+                        .set("layer", QString::number(l))
+                        .set("sparse", layer.sparse ? "1" : "0")
+                        .set("layer_kept_fraction", fmt::csvValue(layer.keptFraction))
+                        .set("capacity", layer.capacity > 0 ? QString::number(layer.capacity) : QString())
+                        .set("capture_kept_fraction", fmt::csvValue(captureKept))
+                        .set("jaccard", fmt::csvValue(layer.jaccard))
+                        .set("jaccard_json", fmt::csvValue(layer.jaccardJson))
+                        .fields);
         }
         for (const EffectNeedle& c : run.needle)
-            out.row({"needle",
-                     rs,
-                     tau,
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     "",
-                     QString::number(c.length),
-                     fmt::csvValue(c.depth),
-                     fmt::csvValue(c.overlap),
-                     fmt::csvValue(c.exact),
-                     QString::fromStdString(c.answer),
-                     QString::fromStdString(c.expected)});
+            out.row(Row()
+                        .set("kind", "needle")
+                        .set("run", rs)
+                        .set("tau", tau)
+                        .set("length", QString::number(c.length))
+                        .set("depth", fmt::csvValue(c.depth))
+                        .set("overlap", fmt::csvValue(c.overlap))
+                        .set("exact", fmt::csvValue(c.exact))
+                        .set("answer", QString::fromStdString(c.answer))
+                        .set("expected", QString::fromStdString(c.expected))
+                        .fields);
     }
     return out.text();
 }

@@ -83,7 +83,7 @@ for ext in png svg csv; do
     [ $rc -eq 0 ] || fail "export .$ext exited $rc: $out"
     [ -s "$TMP/effect.$ext" ] || fail "export .$ext wrote nothing"
 done
-expect_contains "csv" "$(cat "$TMP/effect.csv")" "layer,1,0.01,,,,,,,1,1,0.5,4,0.8,0.8"
+expect_contains "csv" "$(cat "$TMP/effect.csv")" "layer,1,0.01,,,,,,,,,1,1,0.5,4,,0.8,0.8"
 expect_contains "svg" "$(cat "$TMP/effect.svg")" "no needle runs in this file"
 # Another view needs a capture.
 out=$("$TSA" export "$GOOD" --view overview --out "$TMP/overview.png" 2>&1); rc=$?

@@ -229,7 +229,7 @@ private slots:
         // Header, 7 runs, 7 x 5 layers, 7 x 20 needle cases.
         QCOMPARE(lines.size(), 1 + 7 + 35 + 140);
         QVERIFY(lines[0].startsWith(QStringLiteral("kind,run,tau,mean_kept_fraction,kl_last")));
-        QVERIFY(lines.filter(QStringLiteral("needle,6,0.05,")).size() == 20);
+        QCOMPARE(lines.filter(QStringLiteral("needle,6,0.05,")).size(), 20);
     }
 
     void windowOpensEffectAloneAndRemembersIt() {
@@ -397,6 +397,15 @@ private slots:
         for (const QString& t : tooltipsOver(*effectView))
             tipped = tipped || t.contains(QStringLiteral("open capture at tau 0.02"));
         QVERIFY(tipped);
+        // The CSV carries the estimate on the layer rows of that tau's run.
+        int estimated = 0;
+        for (const QString& line : effectView->csv().split(QStringLiteral("\r\n"), Qt::SkipEmptyParts)) {
+            const QStringList f = line.split(QLatin1Char(','));
+            if (f.size() > 15 && f[0] == QLatin1String("layer") && f[2] == QLatin1String("0.02") &&
+                !f[15].isEmpty())
+                ++estimated;
+        }
+        QCOMPARE(estimated, 5);
         // Other W: not comparable, no estimate and nothing to wait for but the effect.
         controller.setWindow(64);
         QCOMPARE(views.needsOf(QStringLiteral("effect")), int(AnalysisController::NeedEffect));

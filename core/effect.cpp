@@ -136,9 +136,17 @@ struct KeptPair {
     const SafetensorsEntry* dense = nullptr;
 };
 
-// Checks one kept tensor's dtype and shape and every row (ascending, inside [0, L)).
-void checkKept(const SafetensorsEntry& e, const unsigned char* base, Index qHeads, Index tokens,
-               const std::string& pre) {
+// The file is little-endian, as is every host this builds for (x86-64, arm64).
+std::vector<std::int32_t> readI32(const SafetensorsEntry& e, const unsigned char* base) {
+    std::vector<std::int32_t> out(std::size_t(e.elements));
+    if (!out.empty()) std::memcpy(out.data(), base + e.begin, out.size() * 4);
+    return out;
+}
+
+// Reads one kept tensor after checking its dtype and shape, then checks every row (ascending, inside
+// [0, L)) on the copy: one pass over the mapped bytes per tensor.
+std::vector<std::int32_t> readKept(const SafetensorsEntry& e, const unsigned char* base, Index qHeads,
+                                   Index tokens, const std::string& pre) {
     if (e.dtypeName != "I32") fail(pre + "dtype " + e.dtypeName + ", expected I32", ErrorCode::Unsupported);
     if (e.shape.size() != 2)
         fail(pre + "shape " + shapeText(e.shape) + ", expected [Hq, n]", ErrorCode::Shape);
@@ -151,12 +159,11 @@ void checkKept(const SafetensorsEntry& e, const unsigned char* base, Index qHead
                  ": keeps more tokens per head than L = " + std::to_string(tokens),
              ErrorCode::Shape);
     const Index heads = e.shape[0], n = e.shape[1];
-    const unsigned char* p = base + e.begin;
+    std::vector<std::int32_t> values = readI32(e, base);
     for (Index h = 0; h < heads; ++h) {
         std::int32_t prev = -1;
         for (Index i = 0; i < n; ++i) {
-            std::int32_t v;
-            std::memcpy(&v, p + 4 * (h * n + i), 4); // little-endian file on a little-endian host
+            const std::int32_t v = values[std::size_t(h * n + i)];
             if (v < 0 || Index(v) >= tokens)
                 fail(pre + "head " + std::to_string(h) + ": index " + std::to_string(v) + " at position " +
                      std::to_string(i) + " is out of range [0, " + std::to_string(tokens) + ")");
@@ -167,12 +174,7 @@ void checkKept(const SafetensorsEntry& e, const unsigned char* base, Index qHead
             prev = v;
         }
     }
-}
-
-std::vector<std::int32_t> readI32(const SafetensorsEntry& e, const unsigned char* base) {
-    std::vector<std::int32_t> out(std::size_t(e.elements));
-    if (!out.empty()) std::memcpy(out.data(), base + e.begin, out.size() * 4);
-    return out;
+    return values;
 }
 
 EffectData parse(const SafetensorsHeader& header, const unsigned char* base, const std::string& name,
@@ -364,8 +366,10 @@ EffectData parse(const SafetensorsHeader& header, const unsigned char* base, con
             fail("tensor '" + base_ + (pair.kept ? ".kept" : ".kept_dense") + "' has no partner '" + base_ +
                      (pair.kept ? ".kept_dense" : ".kept") + "' (both are written together)",
                  ErrorCode::Shape);
-        checkKept(*pair.kept, base, d.qHeads, d.selectionLength, "tensor '" + pair.kept->name + "': ");
-        checkKept(*pair.dense, base, d.qHeads, d.selectionLength, "tensor '" + pair.dense->name + "': ");
+        const auto a =
+            readKept(*pair.kept, base, d.qHeads, d.selectionLength, "tensor '" + pair.kept->name + "': ");
+        const auto b =
+            readKept(*pair.dense, base, d.qHeads, d.selectionLength, "tensor '" + pair.dense->name + "': ");
         if (pair.kept->shape != pair.dense->shape)
             fail("tensors '" + pair.kept->name + "' " + shapeText(pair.kept->shape) + " and '" +
                      pair.dense->name + "' " + shapeText(pair.dense->shape) +
@@ -373,7 +377,6 @@ EffectData parse(const SafetensorsHeader& header, const unsigned char* base, con
                  ErrorCode::Shape);
         EffectLayer& layer = d.runs[std::size_t(r)].layers[std::size_t(l)];
         const Index heads = pair.kept->shape[0], n = pair.kept->shape[1];
-        const auto a = readI32(*pair.kept, base), b = readI32(*pair.dense, base);
         layer.hasKeptSets = true;
         layer.capacity = n;
         layer.headJaccard.resize(std::size_t(heads));

@@ -24,6 +24,7 @@ namespace tsa::views {
 class AttentionMapView;
 class CoverageView;
 class DepthView;
+class EffectView;
 class ErrorView;
 class ExportableView;
 class HowItWorksPanel;
@@ -66,6 +67,7 @@ private:
         Depth = 1u << 5,
         Sparsity = 1u << 6,
         HowItWorks = 1u << 7,
+        Effect = 1u << 8,
     };
     static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks;
 
@@ -80,6 +82,8 @@ private:
     void refreshDepth();
     void refreshSparsity();
     void refreshHowItWorks();
+    void refreshEffect();
+    bool effectEstimateApplies() const; // the capture's selections can be compared with the effect's
     void refreshStyle();
 
     AnalysisController* m_controller;
@@ -94,6 +98,7 @@ private:
     views::DepthView* m_depth = nullptr;
     views::SparsityView* m_sparsity = nullptr;
     views::HowItWorksPanel* m_howItWorks = nullptr;
+    views::EffectView* m_effect = nullptr;
     unsigned m_dirty = 0;
     struct Style {
         QString colorMap;

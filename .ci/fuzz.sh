@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER=${TSA_FUZZ_SECONDS:-30}
 JOBS=${TSA_FUZZ_JOBS:-2}
 BUILD=build/fuzz
-FUZZERS=(safetensors npy npz capture)
+FUZZERS=(safetensors npy npz capture effect)
 
 cmake --preset fuzz
 targets=()

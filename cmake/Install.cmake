@@ -15,7 +15,7 @@ install(FILES
     ${PROJECT_SOURCE_DIR}/sample_data/sample.safetensors
     ${PROJECT_SOURCE_DIR}/sample_data/README.md
     DESTINATION ${TSA_INSTALL_DATADIR})
-foreach(optional stories260k.safetensors stories260k.session.json)
+foreach(optional stories260k.safetensors stories260k.session.json stories260k_effect.safetensors)
     if(EXISTS ${PROJECT_SOURCE_DIR}/sample_data/${optional})
         install(FILES ${PROJECT_SOURCE_DIR}/sample_data/${optional} DESTINATION ${TSA_INSTALL_DATADIR})
     endif()

@@ -256,6 +256,11 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
 
     if (auto it = metadata.find("format"); it != metadata.end()) {
         const std::string& f = it->second;
+        if (f == "tsa-effect/1")
+            return fileError(
+                ErrorCode::Unsupported,
+                "this is an effect file (tsa-effect/1, from tools/tsa_eval.py), not a Q/K/V capture: "
+                "tsa info describes it and the explorer's Effect view shows it");
         if (f.rfind("tsa-qkv/", 0) == 0 && f != "tsa-qkv/1")
             return fileError(ErrorCode::Unsupported,
                              "metadata format '" + f + "' is not supported (this build reads tsa-qkv/1)");

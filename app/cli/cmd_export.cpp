@@ -31,7 +31,8 @@ void printExportUsage(std::FILE* out) {
         "\n"
         "Renders one explorer view of a capture without a window: PNG, SVG or PDF (vector, fonts\n"
         "embedded) by the extension of PATH, the data behind the view with .csv, or a self-contained\n"
-        "HTML page with .html (text view only). Waits for the background work the view needs.\n"
+        "HTML page with .html (text view only). Waits for the background work the view needs. FILE\n"
+        "may also be an effect file (tools/tsa_eval.py) for --view effect.\n"
         "\n"
         "  --view NAME           %s\n"
         "  --out PATH            output file (.png, .svg, .pdf, .csv or .html), written atomically\n"
@@ -51,7 +52,10 @@ void printExportUsage(std::FILE* out) {
         "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
         "  --scale S             PNG pixels per logical pixel (default 1); in a PDF, heatmap pixels\n"
         "                        per point (at least 2)\n"
-        "  --timeout S           seconds to wait for background work (default 600)\n",
+        "  --timeout S           seconds to wait for background work (default 600)\n"
+        "  --effect EFFECT       effect file shown by --view effect beside the capture FILE\n"
+        "  --effect-x AXIS       effect view's x axis: tau (default) or kept (mean kept fraction)\n"
+        "  --needle-score S      effect view's needle heatmap: overlap (default) or exact\n",
         views.c_str());
 }
 
@@ -63,9 +67,10 @@ int usageError(const std::string& message) {
 } // namespace
 
 int cmdExport(const std::vector<std::string>& argv) {
-    Args args({"view", "out", "tau", "layer", "head", "window", "pool-kernel", "min-tokens", "sparse-layers",
-               "delta", "layer-list", "colormap", "metric", "text-measure", "width", "height", "scale",
-               "timeout"},
+    Args args({"view",        "out",          "tau",           "layer", "head",       "window",
+               "pool-kernel", "min-tokens",   "sparse-layers", "delta", "layer-list", "colormap",
+               "metric",      "width",        "height",        "scale", "timeout",    "effect",
+               "effect-x",    "needle-score", "text-measure"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -131,6 +136,16 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (!metrics.contains(params.overviewMetric))
             return usageError("--metric '" + *metric + "' is not kept, error-p95 or retained-mass");
     }
+    if (auto axis = args.value("effect-x")) {
+        if (*axis != "tau" && *axis != "kept")
+            return usageError("--effect-x '" + *axis + "' is not tau or kept");
+        params.effectAxis = QString::fromStdString(*axis);
+    }
+    if (auto score = args.value("needle-score")) {
+        if (*score != "overlap" && *score != "exact")
+            return usageError("--needle-score '" + *score + "' is not overlap or exact");
+        params.effectNeedle = QString::fromStdString(*score);
+    }
     tsa::views::TextMeasure textMeasure = tsa::views::TextMeasure::Kept;
     if (auto m = args.value("text-measure")) {
         if (!tsa::views::TextView::measureFromKey(QString::fromStdString(*m), &textMeasure))
@@ -141,6 +156,9 @@ int cmdExport(const std::vector<std::string>& argv) {
     const QString file = QString::fromStdString(args.positional()[0]);
     if (!QFileInfo(file).isFile())
         return usageError("cannot open " + args.positional()[0] + ": no such file");
+    const QString effect = QString::fromStdString(args.value("effect").value_or(std::string()));
+    if (!effect.isEmpty() && !QFileInfo(effect).isFile())
+        return usageError("--effect " + effect.toStdString() + ": no such file");
 
     // Views are widgets: they need a QApplication, and without a display an explicit offscreen platform.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -160,7 +178,8 @@ int cmdExport(const std::vector<std::string>& argv) {
     QString error;
     std::optional<int> layerId;
     if (layer >= 0) layerId = int(layer);
-    if (!tsa::app::openForHeadless(controller, file, params, layerId, int(timeout * 1000), &error))
+    if (!tsa::app::openHeadlessInputs(controller, file, effect, params, layerId, int(timeout * 1000),
+                                      &params.view, &error))
         return usageError(error.toStdString());
     if (!controller.waitUntilReady(views.needsOf(params.view), int(timeout * 1000))) {
         std::fprintf(stderr, "tsa export: timed out after %lld s waiting for the %s view's data\n", timeout,
@@ -175,9 +194,12 @@ int cmdExport(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());
         return kExitFailure;
     }
-    std::printf("%s: %s view of layer %d, head %d, tau %g\n", out->c_str(), view->c_str(),
-                controller.modelLayerId(controller.params().layer), controller.params().head,
-                controller.params().tsa.tau);
+    if (!controller.hasCapture())
+        std::printf("%s: %s view, tau %g\n", out->c_str(), view->c_str(), controller.params().tsa.tau);
+    else
+        std::printf("%s: %s view of layer %d, head %d, tau %g\n", out->c_str(), view->c_str(),
+                    controller.modelLayerId(controller.params().layer), controller.params().head,
+                    controller.params().tsa.tau);
     return kExitOk;
 }
 

@@ -11,7 +11,7 @@ void printUsage(std::FILE* out) {
     std::fputs("usage: tsa <command> [options]\n"
                "\n"
                "commands:\n"
-               "  info FILE [--json]            describe a Q/K/V capture\n"
+               "  info FILE [--json]            describe a Q/K/V capture or an effect file\n"
                "  generate --out FILE [...]     write a synthetic capture (see tsa generate --help)\n"
                "  run FILE [...]                run Token Sparse Attention on a capture (tsa run --help)\n"
                "  export FILE --view NAME --out PATH [...]   render a view to PNG or SVG without a window\n"

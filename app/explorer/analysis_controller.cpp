@@ -63,6 +63,57 @@ AnalysisController::~AnalysisController() {
     m_runner.cancel();
     m_runner.waitForWorker();
     m_openRunner.waitForWorker();
+    m_effectRunner.waitForWorker();
+}
+
+// ------------------------------------------------------------------------------------------------ effect
+
+void AnalysisController::openEffect(const QString& path) {
+    m_effectOpeningPath = path;
+    emit progress(tr("Reading %1…").arg(QFileInfo(path).fileName()), 0, 0);
+    // A request made while one is read starts when it completes (newest wins).
+    if (!m_effectRunner.busy()) startEffect(path);
+}
+
+void AnalysisController::startEffect(const QString& path) {
+    m_effectRunner.start(tr("Reading effect file"), [this, path](const std::atomic<bool>&) {
+        auto result = std::make_shared<Result<EffectData>>(readEffect(path.toStdString()));
+        return std::function<void()>([this, path, result] {
+            if (path != m_effectOpeningPath) {
+                if (m_effectOpeningPath.isEmpty())
+                    reportProgress(); // closed meanwhile: nothing to read any more
+                else
+                    startEffect(m_effectOpeningPath);
+                return;
+            }
+            m_effectOpeningPath.clear();
+            reportProgress(); // back to whatever the capture's jobs report
+            if (!result->ok()) {
+                emit effectOpenFailed(path, fromStd(result->error()));
+                return;
+            }
+            m_effect = std::make_shared<const EffectData>(std::move(result->value()));
+            m_effectPath = path;
+            for (const auto& w : result->warnings)
+                emit warning(fromStd(w));
+            emit effectOpened(path);
+        });
+    });
+}
+
+void AnalysisController::closeEffect() {
+    m_effectOpeningPath.clear(); // a read still running finds no request and is dropped
+    m_effect.reset();
+    m_effectPath.clear();
+    reportProgress();
+    emit effectClosed();
+}
+
+bool AnalysisController::effectMatchesCapture() const {
+    if (!m_capture || !m_effect) return false;
+    if (m_capture->info().tokens != m_effect->selectionLength) return false;
+    const auto& ids = m_capture->tokenIds();
+    return ids.empty() || m_effect->tokens.empty() || ids == m_effect->tokens;
 }
 
 // ------------------------------------------------------------------------------------------------ file
@@ -379,6 +430,8 @@ void AnalysisController::refreshVisibleSelection() {
 }
 
 bool AnalysisController::isReady(int needs) const {
+    if ((needs & NeedEffect) && (!m_effect || isOpeningEffect())) return false;
+    if ((needs & ~NeedEffect) == 0) return true; // an effect file alone needs no capture
     if (!m_capture || isOpening()) return false;
     const int v = m_params.layer;
     auto failed = [&](int l) { return m_failedLayers.count(l) != 0; };
@@ -406,7 +459,8 @@ bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
     timer.start();
     while (!(isReady(needs) && !isOpening())) {
         if (timer.elapsed() > timeoutMs) return false;
-        if (!m_capture && !isOpening()) return false;
+        if (!m_capture && !isOpening() && (needs & ~NeedEffect)) return false;
+        if ((needs & NeedEffect) && !m_effect && !isOpeningEffect()) return false;
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
         QCoreApplication::sendPostedEvents();
     }

@@ -18,6 +18,7 @@
 #include "app/explorer/lru_cache.h"
 #include "core/attention_map.h"
 #include "core/capture.h"
+#include "core/effect.h"
 #include "core/metrics.h"
 #include "core/selection.h"
 
@@ -61,6 +62,7 @@ public:
         NeedAttentionMap = 4,  // visible layer and head
         NeedAllSelections = 8, // every layer's selection (overview, depth, sparsity)
         NeedAllMetrics = 16,   // every layer's metrics
+        NeedEffect = 32,       // the effect file (the only need that does not ask for a capture)
     };
 
     explicit AnalysisController(QObject* parent = nullptr);
@@ -82,6 +84,17 @@ public:
     int headCount() const;
     Index tokenCount() const;
     int modelLayerId(int layer) const; // model layer number of a position in the file
+
+    // --- the effect file (tools/tsa_eval.py), on its own or beside the capture; read in the background,
+    // effectOpened or effectOpenFailed follows. On failure the old effect stays.
+    void openEffect(const QString& path);
+    void closeEffect(); // effectClosed follows; a read under way is dropped
+    std::shared_ptr<const EffectData> effect() const { return m_effect; }
+    QString effectPath() const { return m_effectPath; }
+    bool isOpeningEffect() const { return !m_effectOpeningPath.isEmpty(); }
+    // True when the open capture holds the effect file's selection case (same token count, same token
+    // ids when both files have them), so the capture's selections can be compared with the effect's.
+    bool effectMatchesCapture() const;
 
     // --- parameters
     const ExplorerParams& params() const { return m_params; }
@@ -135,6 +148,9 @@ signals:
     void warning(const QString& message);
     // A background job failed for a reason the user should see (a damaged layer in the file).
     void errorOccurred(const QString& message);
+    void effectOpened(const QString& path);
+    void effectOpenFailed(const QString& path, const QString& message);
+    void effectClosed();
 
 private:
     enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections };
@@ -191,6 +207,12 @@ private:
     LruCache<int, DenseResult> m_dense;
     LruCache<std::pair<int, int>, AttentionMap> m_maps{std::size_t(32) << 20};
     std::set<int> m_failedLayers; // layers whose data cannot be read: not retried until the next file
+
+    void startEffect(const QString& path);
+    std::shared_ptr<const EffectData> m_effect;
+    QString m_effectPath;
+    QString m_effectOpeningPath;
+    JobRunner m_effectRunner; // effect files are small next to captures: their own runner, never queued
 
     JobRunner m_runner;
     JobRunner m_openRunner; // opening validates headers only, but must not wait behind a long kernel

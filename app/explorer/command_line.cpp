@@ -8,7 +8,8 @@ namespace tsa::app {
 QStringList explorerViewNames() {
     return {QStringLiteral("overview"),  QStringLiteral("selection"),  QStringLiteral("coverage"),
             QStringLiteral("attention"), QStringLiteral("error"),      QStringLiteral("depth"),
-            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("text")};
+            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("effect"),
+            QStringLiteral("text")};
 }
 
 void CommandLine::applyTo(ExplorerParams* p) const {
@@ -23,6 +24,7 @@ void CommandLine::applyTo(ExplorerParams* p) const {
     if (view) p->view = *view;
     if (colorMap) p->colorMap = *colorMap;
     if (metric) p->overviewMetric = *metric;
+    if (effectAxis) p->effectAxis = *effectAxis;
 }
 
 ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString* message) {
@@ -34,8 +36,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
             .arg(explorerViewNames().join(QStringLiteral(", "))));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("file"),
-                                 QStringLiteral("Capture (.safetensors, .npz) or session (.json)"));
+    parser.addPositionalArgument(
+        QStringLiteral("file"),
+        QStringLiteral("Capture (.safetensors, .npz), effect file (tsa-effect/1, from "
+                       "tools/tsa_eval.py) or session (.json)"));
     const QCommandLineOption tau(QStringLiteral("tau"), QStringLiteral("Coverage tau (0, or 1e-4 to 0.5)."),
                                  QStringLiteral("T"));
     const QCommandLineOption window(QStringLiteral("window"), QStringLiteral("Window W."),
@@ -89,12 +93,22 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     const QCommandLineOption changes(QStringLiteral("changes"),
                                      QStringLiteral("Number of tau changes for --bench-ui (default 30)."),
                                      QStringLiteral("N"));
+    const QCommandLineOption effect(
+        QStringLiteral("effect"),
+        QStringLiteral(
+            "Effect file (tools/tsa_eval.py) to open beside the capture; the Effect view shows it. "
+            "An effect file can also be given as FILE on its own."),
+        QStringLiteral("EFFECT"));
+    const QCommandLineOption effectAxis(QStringLiteral("effect-x"),
+                                        QStringLiteral("Effect view's x axis: tau (default) or kept."),
+                                        QStringLiteral("AXIS"));
     const QCommandLineOption timeout(
         QStringLiteral("timeout"),
         QStringLiteral("Seconds to wait for background work in headless modes (default 600)."),
         QStringLiteral("S"));
-    parser.addOptions({tau, window, kernel, minTokens, mode, delta, list, layer, head, view, colorMap, metric,
-                       screenshot, fullWindow, size, bench, benchMetrics, changes, timeout});
+    parser.addOptions({tau,   window, kernel,       minTokens, mode,    delta,      list,
+                       layer, head,   view,         colorMap,  metric,  screenshot, fullWindow,
+                       size,  bench,  benchMetrics, changes,   timeout, effect,     effectAxis});
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -186,6 +200,12 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
             error = QStringLiteral("--metric: unknown metric '%1' (%2)")
                         .arg(*cl.metric, metrics.join(QStringLiteral(", ")));
     }
+    cl.effect = parser.value(effect);
+    if (parser.isSet(effectAxis) && error.isEmpty()) {
+        cl.effectAxis = parser.value(effectAxis);
+        if (*cl.effectAxis != QLatin1String("tau") && *cl.effectAxis != QLatin1String("kept"))
+            error = QStringLiteral("--effect-x: '%1' is not tau or kept").arg(*cl.effectAxis);
+    }
     cl.screenshot = parser.value(screenshot);
     cl.fullWindow = parser.isSet(fullWindow);
     if (parser.isSet(size) && error.isEmpty()) {
@@ -203,7 +223,7 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     cl.benchMetrics = parser.isSet(benchMetrics);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
-    if (error.isEmpty() && cl.headless() && cl.file.isEmpty())
+    if (error.isEmpty() && cl.headless() && cl.file.isEmpty() && (cl.benchUi || cl.effect.isEmpty()))
         error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE")
                            : QStringLiteral("--screenshot needs a FILE");
     if (error.isEmpty() && !cl.screenshot.isEmpty() &&

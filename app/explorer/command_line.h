@@ -27,6 +27,8 @@ struct CommandLine {
     std::optional<QString> view;
     std::optional<QString> colorMap;
     std::optional<QString> metric;
+    QString effect;                    // --effect FILE: an effect file beside the capture
+    std::optional<QString> effectAxis; // --effect-x tau|kept
 
     QString screenshot;      // OUT.png
     bool fullWindow = false; // screenshot the whole window instead of the view

@@ -146,6 +146,8 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     connect(m_controller, &AnalysisController::paramsChanged, this, &ControlsPanel::syncFromController);
     connect(m_controller, &AnalysisController::selectionChanged, this, &ControlsPanel::updateSummary);
     connect(m_controller, &AnalysisController::layersChanged, this, &ControlsPanel::rebuildLayerList);
+    connect(m_controller, &AnalysisController::effectOpened, this, &ControlsPanel::rebuildLayerList);
+    connect(m_controller, &AnalysisController::effectClosed, this, &ControlsPanel::rebuildLayerList);
     rebuildLayerList();
     syncFromController();
 }
@@ -207,6 +209,10 @@ void ControlsPanel::rebuildLayerList() {
                 .arg(info->model.empty()
                          ? QString()
                          : QStringLiteral(" · ") + QString::fromStdString(info->model).toHtmlEscaped()));
+    } else if (m_controller->effect()) {
+        m_fileSummary->setText(tr("<b>%1</b><br>effect file (Effect view). Open a capture to see the "
+                                  "selection itself: File ▸ Open.")
+                                   .arg(QFileInfo(m_controller->effectPath()).fileName().toHtmlEscaped()));
     } else {
         m_fileSummary->setText(tr("No file open. File ▸ Open, or drop a .safetensors / .npz capture here."));
     }

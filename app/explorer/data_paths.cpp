@@ -46,6 +46,12 @@ QString bundledSamplePath() {
     return dir.isEmpty() ? QString() : dir + QStringLiteral("/sample.safetensors");
 }
 
+QString bundledEffectPath() {
+    const QString dir = dataDirectory();
+    const QString path = dir + QStringLiteral("/stories260k_effect.safetensors");
+    return !dir.isEmpty() && QFileInfo(path).isFile() ? path : QString();
+}
+
 QString presetDirectory() {
     const QString dir = dataDirectory();
     return dir.isEmpty() ? QString() : dir + QStringLiteral("/presets");

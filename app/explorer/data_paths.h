@@ -16,6 +16,8 @@ QStringList dataDirectoryCandidates();
 QString dataDirectory();
 // dataDirectory()/sample.safetensors, or empty.
 QString bundledSamplePath();
+// dataDirectory()/stories260k_effect.safetensors (the real model's effect file), or empty.
+QString bundledEffectPath();
 // dataDirectory()/presets, or empty.
 QString presetDirectory();
 

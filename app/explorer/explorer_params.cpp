@@ -75,6 +75,8 @@ ExplorerParams sanitised(ExplorerParams p) {
     if (!(p.plan.delta >= 0.0 && p.plan.delta <= 1.0)) p.plan.delta = 0.5;
     p.layer = std::max(-1, p.layer);
     p.head = std::max(0, p.head);
+    if (p.effectAxis != QLatin1String("kept")) p.effectAxis = QStringLiteral("tau");
+    if (p.effectNeedle != QLatin1String("exact")) p.effectNeedle = QStringLiteral("overlap");
     return p;
 }
 
@@ -95,6 +97,8 @@ QJsonObject toJson(const ExplorerParams& p) {
         {QStringLiteral("color_map"), p.colorMap},
         {QStringLiteral("overview_metric"), p.overviewMetric},
         {QStringLiteral("view"), p.view},
+        {QStringLiteral("effect_axis"), p.effectAxis},
+        {QStringLiteral("effect_needle"), p.effectNeedle},
     };
 }
 
@@ -124,6 +128,8 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     p.colorMap = str("color_map", p.colorMap);
     p.overviewMetric = str("overview_metric", p.overviewMetric);
     p.view = str("view", p.view);
+    p.effectAxis = str("effect_axis", p.effectAxis);
+    p.effectNeedle = str("effect_needle", p.effectNeedle);
     return sanitised(p);
 }
 

@@ -21,6 +21,8 @@ struct ExplorerParams {
     QString colorMap = QStringLiteral("viridis");
     QString overviewMetric = QStringLiteral("kept");
     QString view = QStringLiteral("overview");
+    QString effectAxis = QStringLiteral("tau");       // effect view's x axis: "tau" or "kept"
+    QString effectNeedle = QStringLiteral("overlap"); // effect view's needle score: "overlap" or "exact"
 };
 
 // Slider and spin box ranges; tau 0 is allowed by the core (layer stays dense) but not on a log scale.

@@ -7,6 +7,7 @@
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "core/effect.h"
 #include "views/exportable_view.h"
 #include "views/text_view.h"
 
@@ -135,14 +136,74 @@ bool openForHeadless(AnalysisController& controller, const QString& file, const 
     return true;
 }
 
+namespace {
+
+bool openEffectForHeadless(AnalysisController& controller, const QString& file, int timeoutMs,
+                           QString* error) {
+    QString failure;
+    bool opened = false;
+    auto c1 = QObject::connect(&controller, &AnalysisController::effectOpenFailed,
+                               [&](const QString&, const QString& msg) { failure = msg; });
+    auto c2 = QObject::connect(&controller, &AnalysisController::effectOpened,
+                               [&](const QString&) { opened = true; });
+    controller.openEffect(QFileInfo(file).absoluteFilePath());
+    QElapsedTimer timer;
+    timer.start();
+    while (!opened && failure.isEmpty() && timer.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    QObject::disconnect(c1);
+    QObject::disconnect(c2);
+    if (!opened)
+        *error = failure.isEmpty() ? QStringLiteral("timed out reading %1").arg(file)
+                                   : QStringLiteral("cannot open %1: %2").arg(file, failure);
+    return opened;
+}
+
+} // namespace
+
+bool openHeadlessInputs(AnalysisController& controller, const QString& file, const QString& effect,
+                        const ExplorerParams& params, std::optional<int> layerId, int timeoutMs,
+                        QString* view, QString* error) {
+    const bool fileIsEffect = !file.isEmpty() && isEffectFile(file.toStdString());
+    if (fileIsEffect && !effect.isEmpty()) {
+        *error = QStringLiteral("%1 is an effect file and --effect names another; give one").arg(file);
+        return false;
+    }
+    const QString effectFile = fileIsEffect ? file : effect;
+    const QString captureFile = fileIsEffect ? QString() : file;
+    if (view->isEmpty())
+        *view = captureFile.isEmpty() ? QStringLiteral("effect") : QStringLiteral("overview");
+    if (captureFile.isEmpty() && *view != QLatin1String("effect")) {
+        *error = QStringLiteral("%1 is an effect file: it is shown by the effect view (--view effect), the "
+                                "%2 view needs a capture")
+                     .arg(effectFile, *view);
+        return false;
+    }
+    if (effectFile.isEmpty() && *view == QLatin1String("effect")) {
+        *error =
+            QStringLiteral("the effect view shows an effect file (tools/tsa_eval.py): give one as FILE or "
+                           "with --effect EFFECT");
+        return false;
+    }
+    ExplorerParams p = params;
+    p.view = *view;
+    if (!captureFile.isEmpty() && !openForHeadless(controller, captureFile, p, layerId, timeoutMs, error))
+        return false;
+    if (captureFile.isEmpty()) controller.setParams(p);
+    if (!effectFile.isEmpty() && !openEffectForHeadless(controller, effectFile, timeoutMs, error))
+        return false;
+    return true;
+}
+
 int runScreenshot(const CommandLine& cl) {
     MainWindow window(nullptr, false);
     window.resize(cl.size);
     ExplorerParams params = window.controller()->params();
     QString file = cl.file;
+    QString effect = cl.effect;
     QString error;
-    // A session file (e.g. the bundled stories260K example) brings its capture and settings; options given
-    // on the command line still win.
+    // A session file (e.g. the bundled stories260K example) brings its capture, effect file and settings;
+    // options given on the command line still win.
     if (QFileInfo(file).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0) {
         const auto session = loadSession(file, &error);
         if (!session) {
@@ -150,17 +211,21 @@ int runScreenshot(const CommandLine& cl) {
             return kExitUsage;
         }
         file = session->filePath;
+        if (effect.isEmpty()) effect = session->effectPath;
         params = session->params;
     }
     cl.applyTo(&params);
-    if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view))
-        params.view = QStringLiteral("overview");
+    // The view asked for on the command line, else the session's; without either, what the file is for.
+    params.view = cl.view.value_or(params.view);
+    if (!params.view.isEmpty() && !window.viewSet()->names().contains(params.view)) params.view.clear();
     window.show();
-    // Views that do not show error metrics do not wait behind the dense attention they need.
+    // Views that do not show error metrics do not wait behind the dense attention they need (a view still
+    // to be chosen below might).
     window.controller()->setMetricsEnabled(
-        ViewSet::needsOf(params.view, params) &
-        (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics));
-    if (!openForHeadless(*window.controller(), file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+        params.view.isEmpty() || (ViewSet::needsOf(params.view, params) &
+                                  (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics)));
+    if (!openHeadlessInputs(*window.controller(), file, effect, params, cl.layerId, cl.timeoutSeconds * 1000,
+                            &params.view, &error)) {
         printError(error);
         return kExitUsage;
     }

@@ -80,5 +80,6 @@ int main(int argc, char** argv) {
     controller->setParams(params);
     if (commandLine.view) window.showView(*commandLine.view);
     window.startup(commandLine.file);
+    if (!commandLine.effect.isEmpty()) window.openEffect(commandLine.effect, !commandLine.view);
     return app.exec();
 }

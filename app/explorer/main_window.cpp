@@ -8,6 +8,7 @@
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "core/effect.h"
 #include "views/error_view.h"
 #include "views/exportable_view.h"
 
@@ -49,7 +50,7 @@ QString tabLabel(const QString& name, const QString& fallback) {
         {QStringLiteral("coverage"), "Coverage"}, {QStringLiteral("attention"), "Attention map"},
         {QStringLiteral("error"), "Error"},       {QStringLiteral("depth"), "Depth"},
         {QStringLiteral("sparsity"), "Sparsity"}, {QStringLiteral("howitworks"), "How it works"},
-        {QStringLiteral("text"), "Text"},
+        {QStringLiteral("effect"), "Effect"},     {QStringLiteral("text"), "Text"},
     };
     const auto it = labels.find(name);
     return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());
@@ -68,6 +69,10 @@ bool isOpenablePath(const QString& path) {
 
 QString MainWindow::bundledSamplePath() {
     return app::bundledSamplePath();
+}
+
+QString MainWindow::bundledEffectPath() {
+    return app::bundledEffectPath();
 }
 
 MainWindow::MainWindow(QWidget* parent, bool useSettings)
@@ -135,6 +140,12 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
                 showError(tr("Cannot open %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
             });
     connect(m_controller, &AnalysisController::errorOccurred, this, &MainWindow::showError);
+    connect(m_controller, &AnalysisController::effectOpened, this, &MainWindow::onEffectOpened);
+    connect(m_controller, &AnalysisController::effectOpenFailed, this,
+            [this](const QString& path, const QString& msg) {
+                showError(
+                    tr("Cannot open the effect file %1.\n\n%2").arg(QDir::toNativeSeparators(path), msg));
+            });
     connect(m_controller, &AnalysisController::warning, this, [this](const QString& msg) {
         m_statusHint->setText(msg.left(120));
         m_statusHint->setToolTip(msg);
@@ -156,6 +167,8 @@ MainWindow::~MainWindow() = default;
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
+    file->addAction(tr("Open &Effect…"), this, &MainWindow::chooseAndOpenEffect);
+    file->addAction(tr("&Close Effect"), this, &MainWindow::closeEffect);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     QMenu* examples = file->addMenu(tr("Open E&xample"));
     examples->setObjectName(QStringLiteral("examplesMenu"));
@@ -218,6 +231,41 @@ void MainWindow::buildMenus() {
         }
     }
 
+    // The effect view's x axis and needle score (stored in the parameters, so sessions keep them).
+    {
+        view->addSeparator();
+        auto addChoice = [this](QMenu* menu, const QString& label, const QString& value,
+                                QString ExplorerParams::*field) {
+            QAction* action = menu->addAction(label, this, [this, value, field] {
+                ExplorerParams p = m_controller->params();
+                p.*field = value;
+                m_controller->setParams(p);
+                showView(QStringLiteral("effect"));
+            });
+            action->setCheckable(true);
+            action->setData(value);
+            connect(m_controller, &AnalysisController::paramsChanged, action, [this, action, value, field] {
+                action->setChecked(m_controller->params().*field == value);
+            });
+            action->setChecked(m_controller->params().*field == value);
+            return action;
+        };
+        QMenu* axisMenu = view->addMenu(tr("Effect &X Axis"));
+        axisMenu->setObjectName(QStringLiteral("effectAxisMenu"));
+        auto* axisGroup = new QActionGroup(axisMenu);
+        axisGroup->addAction(
+            addChoice(axisMenu, tr("Tau"), QStringLiteral("tau"), &ExplorerParams::effectAxis));
+        axisGroup->addAction(addChoice(axisMenu, tr("Mean Kept Fraction"), QStringLiteral("kept"),
+                                       &ExplorerParams::effectAxis));
+        QMenu* needleMenu = view->addMenu(tr("Effect &Needle Score"));
+        needleMenu->setObjectName(QStringLiteral("effectNeedleMenu"));
+        auto* needleGroup = new QActionGroup(needleMenu);
+        needleGroup->addAction(addChoice(needleMenu, tr("Token Overlap"), QStringLiteral("overlap"),
+                                         &ExplorerParams::effectNeedle));
+        needleGroup->addAction(
+            addChoice(needleMenu, tr("Exact Match"), QStringLiteral("exact"), &ExplorerParams::effectNeedle));
+    }
+
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About TSA Explorer"), this, [this] {
         QMessageBox::about(
@@ -236,11 +284,17 @@ void MainWindow::startup(const QString& fileArgument) {
         return;
     }
     const QString last = m_useSettings ? QSettings().value(QStringLiteral("lastFile")).toString() : QString();
+    const QString lastEffect =
+        m_useSettings ? QSettings().value(QStringLiteral("lastEffect")).toString() : QString();
+    if (!lastEffect.isEmpty() && QFileInfo(lastEffect).isFile()) openEffect(lastEffect, false);
     if (!last.isEmpty() && QFileInfo(last).isFile()) {
-        openFile(last);
+        openPath(last);
         return;
     }
     const QString sample = bundledSamplePath();
+    // First start: the bundled real-model effect file fills the Effect tab (the capture's view stays).
+    if (const QString effect = bundledEffectPath(); !effect.isEmpty() && lastEffect.isEmpty())
+        openEffect(effect, false);
     if (!sample.isEmpty())
         openFile(sample);
     else
@@ -251,8 +305,37 @@ void MainWindow::startup(const QString& fileArgument) {
 void MainWindow::openPath(const QString& path) {
     if (isSessionPath(path))
         openSession(path);
+    else if (isEffectFile(path.toStdString()))
+        openEffect(path);
     else
         openFile(path);
+}
+
+void MainWindow::openEffect(const QString& path, bool switchView) {
+    m_effectFromSession = !switchView;
+    m_controller->openEffect(QFileInfo(path).absoluteFilePath());
+}
+
+void MainWindow::closeEffect() {
+    m_controller->closeEffect();
+    if (m_useSettings) QSettings().remove(QStringLiteral("lastEffect"));
+}
+
+void MainWindow::onEffectOpened(const QString& path) {
+    if (!m_controller->hasCapture()) setWindowTitle(tr("%1 — TSA Explorer").arg(QFileInfo(path).fileName()));
+    // Remembered apart from the capture: the next start reopens both, the effect beside the capture.
+    addRecentFile(path, QStringLiteral("lastEffect"));
+    // A session's view wins; otherwise an effect file is opened to be looked at.
+    if (m_effectFromSession) {
+        m_effectFromSession = false;
+        if (!m_pendingView.isEmpty() && !m_controller->isOpening()) {
+            showView(m_pendingView);
+            m_pendingView.clear();
+        }
+    } else {
+        showView(QStringLiteral("effect"));
+    }
+    m_settingsTimer->start();
 }
 
 void MainWindow::openFile(const QString& path) {
@@ -277,17 +360,26 @@ bool MainWindow::openSession(const QString& path) {
         return false;
     }
     m_pendingView = session->params.view;
-    m_controller->openFileWith(session->filePath, session->params);
+    if (!session->filePath.isEmpty())
+        m_controller->openFileWith(session->filePath, session->params);
+    else
+        m_controller->setParams(session->params);
+    // The session's picture: its effect file, or none.
+    if (!session->effectPath.isEmpty())
+        openEffect(session->effectPath, false);
+    else if (m_controller->effect() || m_controller->isOpeningEffect())
+        closeEffect();
     return true;
 }
 
 bool MainWindow::saveSession(const QString& path) {
-    if (!m_controller->hasCapture()) {
-        showError(tr("Open a capture before saving a session: a session refers to one."));
+    if (!m_controller->hasCapture() && !m_controller->effect()) {
+        showError(tr("Open a capture or an effect file before saving a session: a session refers to one."));
         return false;
     }
     Session session;
-    session.filePath = m_controller->filePath();
+    if (m_controller->hasCapture()) session.filePath = m_controller->filePath();
+    if (m_controller->effect()) session.effectPath = m_controller->effectPath();
     session.params = m_controller->params();
     session.params.view = currentViewName();
     QString error;
@@ -303,7 +395,7 @@ QStringList MainWindow::recentFiles() const {
     return QSettings().value(QStringLiteral("recentFiles")).toStringList();
 }
 
-void MainWindow::addRecentFile(const QString& path) {
+void MainWindow::addRecentFile(const QString& path, const QString& lastKey) {
     if (!m_useSettings) return;
     QSettings settings;
     QStringList list = settings.value(QStringLiteral("recentFiles")).toStringList();
@@ -312,7 +404,7 @@ void MainWindow::addRecentFile(const QString& path) {
     while (list.size() > kMaxRecent)
         list.removeLast();
     settings.setValue(QStringLiteral("recentFiles"), list);
-    settings.setValue(QStringLiteral("lastFile"), path);
+    settings.setValue(lastKey, path);
     rebuildRecentMenu();
 }
 
@@ -343,6 +435,15 @@ void MainWindow::chooseAndOpen() {
                                      tr("Captures and sessions (*.safetensors *.npz *.json);;Captures "
                                         "(*.safetensors *.npz);;Sessions (*.json);;All files (*)"));
     if (!path.isEmpty()) openPath(path);
+}
+
+void MainWindow::chooseAndOpenEffect() {
+    const QString dir = QFileInfo(m_controller->effectPath().isEmpty() ? m_controller->filePath()
+                                                                       : m_controller->effectPath())
+                            .absolutePath();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Effect File"), dir,
+                                                      tr("Effect files (*.safetensors);;All files (*)"));
+    if (!path.isEmpty()) openEffect(path);
 }
 
 void MainWindow::chooseAndOpenSession() {
@@ -387,8 +488,10 @@ bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double
         return false;
     }
     const ExplorerParams& p = m_controller->params();
+    // Named after the capture; after the effect file when it is open alone.
+    const QString named = m_controller->hasCapture() ? m_controller->filePath() : m_controller->effectPath();
     const QString stem = QStringLiteral("%1_L%2_H%3_tau%4")
-                             .arg(QFileInfo(m_controller->filePath()).completeBaseName())
+                             .arg(QFileInfo(named).completeBaseName())
                              .arg(m_controller->modelLayerId(p.layer))
                              .arg(p.head)
                              .arg(p.tsa.tau);

@@ -35,9 +35,13 @@ public:
 
     // First start: the file argument, else the last file of the previous session, else the bundled sample.
     void startup(const QString& fileArgument = {});
-    // A capture (.safetensors, .npz) or a session (.json).
+    // A capture (.safetensors, .npz), an effect file (metadata format tsa-effect/1) or a session (.json).
     void openPath(const QString& path);
     void openFile(const QString& path);
+    // An effect file from tools/tsa_eval.py, beside the open capture (or alone); shows the Effect view.
+    // switchView false keeps the view on screen (a session or --view chose it).
+    void openEffect(const QString& path, bool switchView = true);
+    void closeEffect(); // and forget it (the next start does not reopen it)
     bool openSession(const QString& path);
     bool saveSession(const QString& path);
 
@@ -59,6 +63,7 @@ public:
     QMessageBox* errorBox() const;
 
     static QString bundledSamplePath(); // empty when none is found
+    static QString bundledEffectPath(); // sample_data/stories260k_effect.safetensors, empty when absent
     static QSize defaultExportSize() { return {1200, 800}; }
 
 signals:
@@ -72,9 +77,12 @@ protected:
 private:
     void buildMenus();
     void rebuildRecentMenu();
-    void addRecentFile(const QString& path);
+    // lastKey: the setting reopened at the next start ("lastFile" for captures, "lastEffect" for effects).
+    void addRecentFile(const QString& path, const QString& lastKey = QStringLiteral("lastFile"));
     void onProgress(const QString& message, int done, int total);
     void onFileOpened(const QString& path);
+    void onEffectOpened(const QString& path);
+    void chooseAndOpenEffect();
     void saveSettings();
     void chooseAndOpen();
     void chooseAndExport();
@@ -94,7 +102,8 @@ private:
     QProgressBar* m_progress;
     QMenu* m_recentMenu = nullptr;
     QTimer* m_settingsTimer;
-    QString m_pendingView; // from a session, applied once its file is open
+    QString m_pendingView;            // from a session, applied once its file is open
+    bool m_effectFromSession = false; // the effect opening now belongs to a session: keep its view
     bool m_useSettings;
 };
 

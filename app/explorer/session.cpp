@@ -9,16 +9,37 @@
 
 namespace tsa::app {
 
+namespace {
+
+// Stored absolute and relative to the session; the relative one wins when it exists.
+QString resolvePath(const QJsonObject& root, const QString& key, const QDir& base) {
+    const QString absolute = root.value(key).toString();
+    const QString relative = root.value(key + QStringLiteral("_relative")).toString();
+    const QString fromRelative =
+        relative.isEmpty() ? QString() : QDir::cleanPath(base.absoluteFilePath(relative));
+    if (!fromRelative.isEmpty() && QFileInfo::exists(fromRelative)) return fromRelative;
+    return absolute.isEmpty() ? fromRelative : absolute;
+}
+
+} // namespace
+
 QByteArray sessionToJson(const Session& session, const QString& sessionPath) {
     const QDir base = QFileInfo(sessionPath).absoluteDir();
     QJsonObject root{
         {QStringLiteral("format"), QStringLiteral("tsa-explorer-session")},
         {QStringLiteral("version"), kSessionVersion},
-        {QStringLiteral("file"), QFileInfo(session.filePath).absoluteFilePath()},
-        {QStringLiteral("file_relative"),
-         base.relativeFilePath(QFileInfo(session.filePath).absoluteFilePath())},
         {QStringLiteral("params"), toJson(session.params)},
     };
+    if (!session.filePath.isEmpty()) {
+        root.insert(QStringLiteral("file"), QFileInfo(session.filePath).absoluteFilePath());
+        root.insert(QStringLiteral("file_relative"),
+                    base.relativeFilePath(QFileInfo(session.filePath).absoluteFilePath()));
+    }
+    if (!session.effectPath.isEmpty()) {
+        root.insert(QStringLiteral("effect"), QFileInfo(session.effectPath).absoluteFilePath());
+        root.insert(QStringLiteral("effect_relative"),
+                    base.relativeFilePath(QFileInfo(session.effectPath).absoluteFilePath()));
+    }
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
@@ -52,7 +73,10 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
                         .arg(kSessionVersion));
     const QString absolute = root.value(QStringLiteral("file")).toString();
     const QString relative = root.value(QStringLiteral("file_relative")).toString();
-    if (absolute.isEmpty() && relative.isEmpty()) return fail(QObject::tr("it names no capture file"));
+    const bool hasEffect = !root.value(QStringLiteral("effect")).toString().isEmpty() ||
+                           !root.value(QStringLiteral("effect_relative")).toString().isEmpty();
+    if (absolute.isEmpty() && relative.isEmpty() && !hasEffect)
+        return fail(QObject::tr("it names no capture file"));
 
     Session session;
     const QDir base = QFileInfo(sessionPath).absoluteDir();
@@ -63,6 +87,7 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
         session.filePath = fromRelative;
     else
         session.filePath = absolute.isEmpty() ? fromRelative : absolute;
+    if (hasEffect) session.effectPath = resolvePath(root, QStringLiteral("effect"), base);
     session.params = paramsFromJson(root.value(QStringLiteral("params")).toObject());
     return session;
 }

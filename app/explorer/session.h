@@ -11,7 +11,8 @@
 namespace tsa::app {
 
 struct Session {
-    QString filePath;
+    QString filePath;   // the capture; may be empty when the session holds only an effect file
+    QString effectPath; // the effect file beside it (or alone), empty when none
     ExplorerParams params;
 };
 

@@ -4,6 +4,7 @@
 #include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
+#include "views/effect_view.h"
 #include "views/error_view.h"
 #include "views/how_it_works_panel.h"
 #include "views/overview_view.h"
@@ -41,11 +42,13 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     m_depth = new views::DepthView;
     m_sparsity = new views::SparsityView;
     m_howItWorks = new views::HowItWorksPanel;
+    m_effect = new views::EffectView;
     m_text = new views::TextView;
     m_parts = {{Overview, m_overview}, {SelectionMap, m_selection},
                {Coverage, m_coverage}, {Attention, m_attention},
                {Error, m_error},       {Depth, m_depth},
-               {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks}};
+               {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks},
+               {Effect, m_effect}};
     m_parts.emplace_back(Text, m_text);
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
@@ -77,6 +80,11 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_selection, &views::SelectionMapView::headClicked, controller, &AnalysisController::setHead);
     connect(m_depth, &views::DepthView::layerClicked, controller, &AnalysisController::setLayer);
     connect(m_sparsity, &views::SparsityView::layerClicked, controller, &AnalysisController::setLayer);
+    // A tau chosen in the effect view becomes the explorer's tau, so the other views show the dense
+    // capture's selection at the tau whose end-to-end effect is on screen.
+    connect(m_effect, &views::EffectView::runSelected, controller, &AnalysisController::setTau);
+    connect(controller, &AnalysisController::effectOpened, this, [this] { markDirty(Effect); });
+    connect(controller, &AnalysisController::effectClosed, this, [this] { markDirty(Effect); });
     // The token axes of the selection map, depth and error views zoom together.
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth,
             &views::DepthView::setVisibleRange);
@@ -122,13 +130,13 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity | Text);
     });
     connect(controller, &AnalysisController::layersChanged, this,
-            [this] { markDirty(Overview | Depth | Sparsity | Text); });
+            [this] { markDirty(Overview | Depth | Sparsity | Effect | Text); });
     connect(controller, &AnalysisController::metricsChanged, this,
             [this](int) { markDirty(Overview | Error); });
     connect(controller, &AnalysisController::attentionMapChanged, this, [this] { markDirty(Attention); });
     connect(controller, &AnalysisController::paramsChanged, this, [this] {
         refreshStyle();
-        markDirty(Overview | Depth | Error | HowItWorks | Text);
+        markDirty(Overview | Depth | Error | HowItWorks | Effect | Text);
     });
     refreshStyle();
     markDirty(~0u);
@@ -159,6 +167,11 @@ int ViewSet::refreshCount(const QString& name) const {
 }
 
 int ViewSet::needsOf(const QString& name) const {
+    if (name == QLatin1String("effect")) {
+        // Without an effect file the view shows how to get one; nothing to wait for.
+        if (!m_controller->effect() && !m_controller->isOpeningEffect()) return 0;
+        return Need::NeedEffect | (effectEstimateApplies() ? Need::NeedAllSelections : 0);
+    }
     return needsOf(name, m_controller->params());
 }
 
@@ -170,6 +183,7 @@ int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
     if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;
     if (name == QLatin1String("error")) return Need::NeedSelection | Need::NeedAllMetrics;
     if (name == QLatin1String("depth") || name == QLatin1String("sparsity")) return Need::NeedAllSelections;
+    if (name == QLatin1String("effect")) return 0; // what the open effect file needs: the member overload
     if (name == QLatin1String("text")) return Need::NeedSelection | Need::NeedAllSelections;
     return Need::NeedSelection;
 }
@@ -215,6 +229,7 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & Depth) refreshDepth();
     if (parts & Sparsity) refreshSparsity();
     if (parts & HowItWorks) refreshHowItWorks();
+    if (parts & Effect) refreshEffect();
     if (parts & Text) refreshText();
 }
 
@@ -230,6 +245,7 @@ void ViewSet::refreshStyle() {
         m_selection->setColourMap(p.colorMap);
         m_attention->setColourMap(p.colorMap);
         m_depth->setColourMap(p.colorMap);
+        m_effect->setColourMap(p.colorMap);
         m_text->setColourMap(p.colorMap);
     }
     if (metric) m_overview->setMetric(overviewMetricFor(p.overviewMetric));
@@ -421,6 +437,37 @@ void ViewSet::refreshHowItWorks() {
     data.scores = m_controller->scores(p.layer);
     data.selection = m_controller->selection(p.layer);
     m_howItWorks->setData(std::move(data));
+}
+
+bool ViewSet::effectEstimateApplies() const {
+    // Only a selection made with the effect's own W, k and min_tokens on the same tokens is comparable.
+    const auto effect = m_controller->effect();
+    const TsaParams& t = m_controller->params().tsa;
+    return effect && m_controller->effectMatchesCapture() && t.window == effect->window &&
+           t.poolKernel == effect->poolKernel && t.minTokens == effect->minTokens;
+}
+
+void ViewSet::refreshEffect() {
+    const ExplorerParams& p = m_controller->params();
+    const auto effect = m_controller->effect();
+    if (m_effect->data() != effect) m_effect->setData(effect);
+    m_effect->setXAxis(p.effectAxis == QLatin1String("kept") ? views::EffectXAxis::KeptFraction
+                                                             : views::EffectXAxis::Tau);
+    m_effect->setNeedleExact(p.effectNeedle == QLatin1String("exact"));
+    m_effect->selectNearestTau(p.tsa.tau);
+    views::EffectCaptureEstimate estimate;
+    if (effect && effectEstimateApplies()) {
+        estimate.tau = p.tsa.tau;
+        estimate.keptFraction.assign(std::size_t(effect->numLayers),
+                                     std::numeric_limits<double>::quiet_NaN());
+        for (int l = 0; l < m_controller->layerCount(); ++l) {
+            const int id = m_controller->modelLayerId(l);
+            const auto sel = m_controller->selection(l);
+            if (sel && id >= 0 && id < effect->numLayers && sel->tokens > 0)
+                estimate.keptFraction[std::size_t(id)] = double(sel->kept) / double(sel->tokens);
+        }
+    }
+    m_effect->setCaptureEstimate(std::move(estimate));
 }
 
 void ViewSet::refreshText() {

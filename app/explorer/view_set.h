@@ -25,6 +25,7 @@ namespace tsa::views {
 class AttentionMapView;
 class CoverageView;
 class DepthView;
+class EffectView;
 class ErrorView;
 class ExportableView;
 class HowItWorksPanel;
@@ -50,7 +51,8 @@ public:
     QStringList names() const;
     // AnalysisController::Need flags a view waits for before a screenshot or an export.
     int needsOf(const QString& name) const;
-    // The same for given parameters (the overview's metric decides), before any file is open.
+    // The part that depends on parameters only (the overview's metric decides), before any file is open;
+    // never error metrics for the effect view (what its open effect file needs is the member's answer).
     static int needsOf(const QString& name, const ExplorerParams& params);
     // Brings every view up to date now, visible or not (exports, screenshots, tests).
     void flush();
@@ -79,7 +81,8 @@ private:
         Depth = 1u << 5,
         Sparsity = 1u << 6,
         HowItWorks = 1u << 7,
-        Text = 1u << 8,
+        Effect = 1u << 8,
+        Text = 1u << 9,
     };
     static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks | Text;
 
@@ -94,6 +97,8 @@ private:
     void refreshDepth();
     void refreshSparsity();
     void refreshHowItWorks();
+    void refreshEffect();
+    bool effectEstimateApplies() const; // the capture's selections can be compared with the effect's
     void refreshStyle();
     void refreshText();
     void updateCoverageMark();
@@ -110,6 +115,7 @@ private:
     views::DepthView* m_depth = nullptr;
     views::SparsityView* m_sparsity = nullptr;
     views::HowItWorksPanel* m_howItWorks = nullptr;
+    views::EffectView* m_effect = nullptr;
     views::TextView* m_text = nullptr;
     qint64 m_selectedPosition = -1;
     std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;

@@ -3,7 +3,7 @@
 # fixed parser bug stays fixed without needing libFuzzer. Every input goes through every parser: an input
 # that crashed one parser is a good test for the others too.
 set(TSA_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-foreach(name safetensors npy npz capture)
+foreach(name safetensors npy npz capture effect)
     add_executable(fuzz_replay_${name} ${TSA_FUZZ_DIR}/replay_main.cpp ${TSA_FUZZ_DIR}/fuzz_${name}.cpp)
     target_link_libraries(fuzz_replay_${name} PRIVATE tsa_core)
     add_test(NAME fuzz_regression_${name}

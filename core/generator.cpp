@@ -286,26 +286,29 @@ inline void applyRope(float* x, Index pairs, const float* c, const float* s) {
     }
 }
 
-// A small built-in vocabulary: the capture shows readable synthetic text, not numbers.
+// A small built-in vocabulary: the capture shows readable synthetic text, not numbers. Words carry their
+// leading space, as real tokenizers' word pieces do, so the tokens concatenate into running text.
 const std::vector<std::string>& vocabulary() {
     static const std::vector<std::string> words = {
-        "<s>",    ".",      "\n",      "NEEDLE",    "the",     "a",       "of",       "and",     "to",
-        "in",     "is",     "was",     "it",        "that",    "for",     "on",       "with",    "as",
-        "at",     "by",     "from",    "this",      "we",      "they",    "he",       "she",     "model",
-        "token",  "layer",  "head",    "attention", "query",   "key",     "value",    "context", "long",
-        "short",  "sparse", "dense",   "memory",    "cache",   "window",  "sequence", "prefill", "score",
-        "mass",   "sink",   "local",   "far",       "near",    "first",   "last",     "time",    "day",
-        "city",   "river",  "garden",  "house",     "door",    "light",   "small",    "large",   "old",
-        "new",    "red",    "blue",    "green",     "quiet",   "quick",   "slow",     "bright",  "dark",
-        "warm",   "cold",   "found",   "saw",       "made",    "took",    "gave",     "kept",    "went",
-        "came",   "said",   "asked",   "knew",      "thought", "number",  "secret",   "code",    "word",
-        "page",   "book",   "story",   "letter",    "map",     "key",     "box",      "stone",   "tree",
-        "bird",   "cat",    "dog",     "fish",      "boat",    "road",    "bridge",   "tower",   "market",
-        "school", "friend", "teacher", "child",     "king",    "queen",   "ship",     "storm",   "rain",
-        "snow",   "sun",    "moon",    "star",      "night",   "morning", "evening",  "because", "when",
-        "while",  "after",  "before",  "then",      "there",   "here",    "not",      "very",    "also",
-        "only",   "every",  "some",    "many",      "few",     "more",    "most",     "again",   "still",
-        "always",
+        "<s>",     ".",       "\n",        " NEEDLE",  " the",     " a",       " of",        " and",
+        " to",     " in",     " is",       " was",     " it",      " that",    " for",       " on",
+        " with",   " as",     " at",       " by",      " from",    " this",    " we",        " they",
+        " he",     " she",    " model",    " token",   " layer",   " head",    " attention", " query",
+        " key",    " value",  " context",  " long",    " short",   " sparse",  " dense",     " memory",
+        " cache",  " window", " sequence", " prefill", " score",   " mass",    " sink",      " local",
+        " far",    " near",   " first",    " last",    " time",    " day",     " city",      " river",
+        " garden", " house",  " door",     " light",   " small",   " large",   " old",       " new",
+        " red",    " blue",   " green",    " quiet",   " quick",   " slow",    " bright",    " dark",
+        " warm",   " cold",   " found",    " saw",     " made",    " took",    " gave",      " kept",
+        " went",   " came",   " said",     " asked",   " knew",    " thought", " number",    " secret",
+        " code",   " word",   " page",     " book",    " story",   " letter",  " map",       " key",
+        " box",    " stone",  " tree",     " bird",    " cat",     " dog",     " fish",      " boat",
+        " road",   " bridge", " tower",    " market",  " school",  " friend",  " teacher",   " child",
+        " king",   " queen",  " ship",     " storm",   " rain",    " snow",    " sun",       " moon",
+        " star",   " night",  " morning",  " evening", " because", " when",    " while",     " after",
+        " before", " then",   " there",    " here",    " not",     " very",    " also",      " only",
+        " every",  " some",   " many",     " few",     " more",    " most",    " again",     " still",
+        " always",
     };
     return words;
 }
@@ -350,11 +353,34 @@ SyntheticSequence makeSequence(const GeneratorConfig& c) {
             seq.tokenIds[std::size_t(pos)] = kTokNeedle;
         }
     }
+    // Readable needles: needle k becomes the number " 1000..9999" (ids after the vocabulary, one per needle)
+    // and the word tokens just before it read " the secret code is", so a reader of the text finds the
+    // needle sentence. Only the strings and ids of plain words change: Q/K/V depend on the positions of
+    // needles and delimiters alone, so the tensors are the same as with the bare "NEEDLE" token.
+    static const std::int32_t phrase[] = {4, 87, 88, 10}; // " the", " secret", " code", " is"
+    std::vector<std::string> needleStrings;
+    for (std::size_t k = 0; k < seq.needles.size(); ++k) {
+        const Index pos = seq.needles[k];
+        const std::int32_t id = std::int32_t(vocab.size() + k);
+        seq.tokenIds[std::size_t(pos)] = id;
+        // A fixed, seed-dependent number without drawing from any stream (the streams set the tensors).
+        const std::uint64_t code = 1000 + (streamKey(c.seed, gen::kTagNeedles) + 7919u * (k + 1)) % 9000;
+        needleStrings.push_back(std::to_string(code).insert(0, 1, ' '));
+        for (int back = 1; back <= 4; ++back) {
+            const Index q = pos - back;
+            if (q < 1) break;
+            const std::int32_t prev = seq.tokenIds[std::size_t(q)];
+            if (prev < kTokFirstWord || prev >= std::int32_t(vocab.size())) break; // delimiter or needle
+            seq.tokenIds[std::size_t(q)] = phrase[4 - back];
+        }
+    }
     seq.tokenStrings.reserve(std::size_t(L));
     for (Index t = 0; t < L; ++t) {
         const std::int32_t id = seq.tokenIds[std::size_t(t)];
         if (id == kTokPeriod || id == kTokNewline) seq.delimiters.push_back(t);
-        seq.tokenStrings.push_back(vocab[std::size_t(id)]);
+        seq.tokenStrings.push_back(id < std::int32_t(vocab.size())
+                                       ? vocab[std::size_t(id)]
+                                       : needleStrings[std::size_t(id - std::int32_t(vocab.size()))]);
     }
     return seq;
 }

@@ -171,6 +171,13 @@ void AttentionMapView::render(QPainter& painter, const QSize& size) const {
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(l.matrix);
+    if (m_markedPosition >= 0 && m_markedPosition < m_data.tokens) {
+        // Blocks are blockSize tokens wide (the last one may be shorter) and the matrix spans B of them.
+        const double f = (double(m_markedPosition) + 0.5) / (double(B) * double(m_data.blockSize));
+        const double x = l.matrix.left() + f * l.matrix.width(), y = l.matrix.top() + f * l.matrix.height();
+        style::drawPositionMarker(painter, QPointF(x, l.matrix.top()), QPointF(x, l.matrix.bottom()));
+        style::drawPositionMarker(painter, QPointF(l.matrix.left(), y), QPointF(l.matrix.right(), y));
+    }
     // The diagonal: causal boundary.
     painter.setPen(QPen(QColor(160, 160, 160), 1.0, Qt::DotLine));
     painter.drawLine(l.matrix.topLeft(), l.matrix.bottomRight());
@@ -245,6 +252,11 @@ QString AttentionMapView::csv() const {
                      fmt::csvValue(m_share[std::size_t(r) * B + c]),
                      fmt::csvValue(m_keptShare[std::size_t(r)]), fmt::csvValue(m_keptShare[std::size_t(c)])});
     return out.text();
+}
+
+void AttentionMapView::setMarkedPosition(qint64 position) {
+    m_markedPosition = position;
+    update();
 }
 
 void AttentionMapView::mouseMoveEvent(QMouseEvent* event) {

@@ -34,6 +34,10 @@ public:
     // (query block, key block) under pos, or (-1, -1).
     QPair<int, int> blockAt(const QPoint& pos) const;
 
+    // The explorer's selected token position: marked as a query row and a key column; -1 for none.
+    void setMarkedPosition(qint64 position);
+    qint64 markedPosition() const { return m_markedPosition; }
+
 signals:
     void blockHovered(qint64 queryPosition, qint64 keyPosition);
     void blockClicked(qint64 queryPosition, qint64 keyPosition);
@@ -58,6 +62,7 @@ private:
     AxisScale m_scale;
     QString m_colourMap = QStringLiteral("magma");
     bool m_overlay = true;
+    qint64 m_markedPosition = -1;
 
     mutable QImage m_buffer;
     mutable quint64 m_bufferVersion = 0;

@@ -15,6 +15,7 @@
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -66,6 +67,13 @@ void CoverageView::setLogY(bool log) {
     m_logBox->setChecked(log);
     rebuild();
     emit logYChanged(log);
+}
+
+void CoverageView::setMarkedToken(qint64 droppedCount, const QString& label) {
+    if (droppedCount == m_marked && label == m_markedLabel) return;
+    m_marked = droppedCount;
+    m_markedLabel = label;
+    rebuild();
 }
 
 void CoverageView::setHighlightedHead(int head) {
@@ -156,6 +164,16 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
         budget->append(double(m_data.layer.budgetDropped), yLo);
         budget->append(double(m_data.layer.budgetDropped), 1.0);
         chart->addSeries(budget);
+    }
+
+    if (m_marked >= 0 && m_marked <= qint64(xMax)) {
+        auto* marker = new QLineSeries(chart);
+        marker->setObjectName(QStringLiteral("marked"));
+        marker->setName(m_markedLabel);
+        marker->setPen(QPen(style::highlight(), 2.0, Qt::DotLine)); // dotted: the head curve is solid
+        marker->append(double(m_marked), yLo);
+        marker->append(double(m_marked), 1.0);
+        chart->addSeries(marker);
     }
 
     auto* x = new QValueAxis(chart);
@@ -315,6 +333,14 @@ QString CoverageView::toolTipAt(const QPoint& pos) const {
 }
 
 bool CoverageView::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == m_chartView->viewport() && event->type() == QEvent::MouseButtonRelease) {
+        auto* mouse = static_cast<QMouseEvent*>(event);
+        QChart* chart = m_chartView->chart();
+        const QPointF chartPos = chart->mapFromScene(m_chartView->mapToScene(mouse->pos()));
+        if (mouse->button() == Qt::LeftButton && chart->plotArea().contains(chartPos) && m_data.prefix > 0)
+            emit droppedCountClicked(
+                std::clamp<qint64>(qint64(std::lround(chart->mapToValue(chartPos).x())), 1, m_data.prefix));
+    }
     if (watched == m_chartView->viewport() && event->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(event);
         const QString text = toolTipAt(mapFrom(m_chartView->viewport(), help->pos()));

@@ -29,6 +29,10 @@ public:
     bool logY() const { return m_logY; }
     // Draws one head's curve in colour on top of the others; -1 for none.
     void setHighlightedHead(int head);
+    // The explorer's selected token: a vertical line where it sits in the highlighted head's ranking,
+    // at x = tokens dropped up to and including it (its place counted from the lowest score); -1 for none.
+    void setMarkedToken(qint64 droppedCount, const QString& label);
+    qint64 markedToken() const { return m_marked; }
 
     QString viewName() const override { return QStringLiteral("coverage"); }
     QString viewTitle() const override;
@@ -44,6 +48,8 @@ public:
 
 signals:
     void logYChanged(bool log);
+    // A click in the plot: the number of tokens dropped (x) under the cursor, rounded.
+    void droppedCountClicked(qint64 droppedCount);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -55,6 +61,8 @@ private:
     CoverageData m_data;
     bool m_logY = true;
     int m_highlightedHead = -1;
+    qint64 m_marked = -1;
+    QString m_markedLabel;
     QChartView* m_chartView = nullptr;
     QCheckBox* m_logBox = nullptr;
 };

@@ -198,6 +198,11 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(QRectF(l.map.left(), l.map.top() + m_selectedLayer * rowH, l.map.width(), rowH));
     }
+    if (m_markedPosition >= range.begin && m_markedPosition < range.end) {
+        const double x = l.map.left() + (double(m_markedPosition - range.begin) + 0.5) /
+                                            double(range.size()) * l.map.width();
+        style::drawPositionMarker(painter, QPointF(x, l.map.top()), QPointF(x, l.map.bottom()));
+    }
     drawLegend(
         painter, l.legend.topLeft(),
         {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
@@ -324,6 +329,11 @@ void DepthView::mouseReleaseEvent(QMouseEvent* event) {
         const int r = std::clamp(int((event->position().y() - l.map.top()) / l.map.height() * n), 0, n - 1);
         setSelectedLayer(r);
         emit layerClicked(r);
+        const TokenRange range = m_zoom.range();
+        const double f = (event->position().x() - l.map.left()) / l.map.width();
+        if (m_data.tokens > 0)
+            emit tokenClicked(std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin,
+                                                 range.end - 1));
     } else if (hasJaccard() && l.matrix.contains(event->position())) {
         const int a =
             std::clamp(int((event->position().y() - l.matrix.top()) / l.matrix.height() * n), 0, n - 1);
@@ -331,6 +341,11 @@ void DepthView::mouseReleaseEvent(QMouseEvent* event) {
             std::clamp(int((event->position().x() - l.matrix.left()) / l.matrix.width() * n), 0, n - 1);
         emit layerPairClicked(a, b);
     }
+}
+
+void DepthView::setMarkedPosition(qint64 position) {
+    m_markedPosition = position;
+    update();
 }
 
 void DepthView::mouseDoubleClickEvent(QMouseEvent*) {

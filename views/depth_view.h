@@ -24,6 +24,9 @@ public:
     void setVisibleRange(qint64 begin, qint64 end);
     TokenRange visibleRange() const { return m_zoom.range(); }
     void resetZoom();
+    // The explorer's selected token position, marked across all layers; -1 for none.
+    void setMarkedPosition(qint64 position);
+    qint64 markedPosition() const { return m_markedPosition; }
 
     QString viewName() const override { return QStringLiteral("depth"); }
     QString viewTitle() const override;
@@ -37,6 +40,7 @@ signals:
     void layerClicked(int layer);
     void layerPairClicked(int layerA, int layerB);
     void tokenHovered(qint64 position);
+    void tokenClicked(qint64 position); // a click in the kept map (it also selects the layer)
     void visibleRangeChanged(qint64 begin, qint64 end);
 
 protected:
@@ -59,6 +63,7 @@ private:
     std::vector<std::uint8_t> m_kept; // [layers, tokens]
     QString m_colourMap = QStringLiteral("viridis");
     int m_selectedLayer = -1;
+    qint64 m_markedPosition = -1;
     TokenZoom m_zoom;
     QPointF m_pressPos;
 

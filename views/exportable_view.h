@@ -24,6 +24,8 @@ public:
     virtual void render(QPainter& painter, const QSize& size) const = 0;
     // The data behind the picture, RFC 4180 CSV with a header row.
     virtual QString csv() const = 0;
+    // A self-contained HTML page of the view; empty for views without one (only the text view has one).
+    virtual QString html() const { return {}; }
     // The widget itself (views are QWidgets).
     virtual QWidget* widget() = 0;
 };

@@ -95,6 +95,11 @@ void SelectionMapView::setVisibleRange(qint64 begin, qint64 end) {
     }
 }
 
+void SelectionMapView::setMarkedPosition(qint64 position) {
+    m_markedPosition = position;
+    update();
+}
+
 void SelectionMapView::resetZoom() {
     setVisibleRange(0, m_tokens);
 }
@@ -212,6 +217,10 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
         painter.setPen(QPen(style::highlight(), 2.0));
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(QRectF(l.plot.left(), l.plot.top() + m_selectedHead * rowH, l.plot.width(), rowH));
+    }
+    if (m_markedPosition >= range.begin && m_markedPosition < range.end) {
+        const double x = xOf(double(m_markedPosition) + 0.5);
+        style::drawPositionMarker(painter, QPointF(x, l.plot.top()), QPointF(x, l.plot.bottom()));
     }
     // The window: a dashed line at P and an orange bracket above the plot.
     if (m_prefix < m_tokens && m_prefix < range.end) {

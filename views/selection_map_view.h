@@ -28,6 +28,9 @@ public:
     void setVisibleRange(qint64 begin, qint64 end);
     TokenRange visibleRange() const { return m_zoom.range(); }
     void resetZoom();
+    // The explorer's selected token position, marked across all heads; -1 for none.
+    void setMarkedPosition(qint64 position);
+    qint64 markedPosition() const { return m_markedPosition; }
 
     QString viewName() const override { return QStringLiteral("selection"); }
     QString viewTitle() const override;
@@ -75,6 +78,7 @@ private:
     AxisScale m_scale;
     QString m_colourMap = QStringLiteral("viridis");
     int m_selectedHead = -1;
+    qint64 m_markedPosition = -1;
     TokenZoom m_zoom;
     QPointF m_pressPos;
 

@@ -129,6 +129,22 @@ struct HowItWorksData {
     std::shared_ptr<const tsa::Selection> selection;
 };
 
+// ---- TextView: the capture's tokens as running text, coloured by a measure of the current head.
+struct TextViewData {
+    int layerId = -1;
+    int head = 0;
+    int groupSize = 1;
+    qint64 tokens = 0;                                            // L
+    std::shared_ptr<const std::vector<std::string>> tokenStrings; // optional [L]; else ids, else positions
+    std::shared_ptr<const std::vector<std::int32_t>> tokenIds;    // optional [L]
+    std::shared_ptr<const tsa::Selection> selection;              // current layer; null = not selected yet
+    std::shared_ptr<const tsa::LayerScores> scores;               // current layer; n_h, G, head ranks
+    // Every layer of the file (rows), for persistence across layers and the tooltip's list; null entries
+    // are layers not selected yet.
+    std::vector<int> layerIds;
+    std::vector<std::shared_ptr<const tsa::Selection>> layers;
+};
+
 // ---- Builders: core results -> view data (cheap except buildDepthData's Jaccard matrix; call on a worker).
 OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection,
                                 const tsa::LayerMetrics* metrics);

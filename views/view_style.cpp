@@ -108,4 +108,13 @@ double deviceScale(const QPainter& painter) {
     return scale > 0.0 ? scale : 1.0;
 }
 
+void drawPositionMarker(QPainter& painter, const QPointF& from, const QPointF& to) {
+    painter.save();
+    painter.setPen(QPen(QColor(255, 255, 255, 220), 4.0));
+    painter.drawLine(from, to);
+    painter.setPen(QPen(highlight(), 2.0));
+    painter.drawLine(from, to);
+    painter.restore();
+}
+
 } // namespace tsa::views::style

@@ -43,6 +43,9 @@ void drawTitle(QPainter& painter, const QRectF& rect, const QString& title);
 void drawMessage(QPainter& painter, const QRectF& rect, const QString& message);
 // A banner across the top of a plot (e.g. "dense layer: too short"), on a translucent box.
 void drawBanner(QPainter& painter, const QRectF& plot, const QString& message);
+// The explorer's selected token position (shared by the text, selection map, depth, attention and coverage
+// views): a line in the highlight colour over a white halo, so it reads on any colour.
+void drawPositionMarker(QPainter& painter, const QPointF& from, const QPointF& to);
 // Device pixels per logical unit of the painter (HiDPI, export scale), to size draw buffers.
 double deviceScale(const QPainter& painter);
 

@@ -9,6 +9,7 @@
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
 #include "views/exportable_view.h"
+#include "views/text_view.h"
 
 #include <QApplication>
 #include <QFileInfo>
@@ -29,12 +30,12 @@ void printExportUsage(std::FILE* out) {
         "usage: tsa export FILE --view NAME --out PATH [options]\n"
         "\n"
         "Renders one explorer view of a capture without a window: PNG, SVG or PDF (vector, fonts\n"
-        "embedded) by the extension of PATH, or the data behind the view with .csv. Waits for the\n"
-        "background work the view needs. FILE may also be an effect file (tools/tsa_eval.py) for\n"
-        "--view effect.\n"
+        "embedded) by the extension of PATH, the data behind the view with .csv, or a self-contained\n"
+        "HTML page with .html (text view only). Waits for the background work the view needs. FILE\n"
+        "may also be an effect file (tools/tsa_eval.py) for --view effect.\n"
         "\n"
         "  --view NAME           %s\n"
-        "  --out PATH            output file (.png, .svg, .pdf or .csv), written atomically\n"
+        "  --out PATH            output file (.png, .svg, .pdf, .csv or .html), written atomically\n"
         "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
         "  --layer L             model layer to show (default: the first sparse layer)\n"
         "  --head H              query head to show (default 0)\n"
@@ -46,6 +47,8 @@ void printExportUsage(std::FILE* out) {
         "  --layer-list LIST     model layers for --sparse-layers list, e.g. 16-31\n"
         "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
         "  --metric NAME         overview metric: kept (default), error-p95, retained-mass\n"
+        "  --text-measure NAME   text view colour: kept (default), n_h, g, layers (sparse layers keeping\n"
+        "                        the token), heads (heads of the layer keeping it)\n"
         "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
         "  --scale S             PNG pixels per logical pixel (default 1); in a PDF, heatmap pixels\n"
         "                        per point (at least 2)\n"
@@ -64,10 +67,10 @@ int usageError(const std::string& message) {
 } // namespace
 
 int cmdExport(const std::vector<std::string>& argv) {
-    Args args({"view",       "out",         "tau",        "layer",         "head",
-               "window",     "pool-kernel", "min-tokens", "sparse-layers", "delta",
-               "layer-list", "colormap",    "metric",     "width",         "height",
-               "scale",      "timeout",     "effect",     "effect-x",      "needle-score"},
+    Args args({"view",        "out",          "tau",           "layer", "head",       "window",
+               "pool-kernel", "min-tokens",   "sparse-layers", "delta", "layer-list", "colormap",
+               "metric",      "width",        "height",        "scale", "timeout",    "effect",
+               "effect-x",    "needle-score", "text-measure"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -85,7 +88,10 @@ int cmdExport(const std::vector<std::string>& argv) {
         return usageError("unknown view '" + *view +
                           "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
     if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Unknown)
-        return usageError("--out " + *out + ": the extension must be .png, .svg, .pdf or .csv");
+        return usageError("--out " + *out + ": the extension must be .png, .svg, .pdf, .csv or .html");
+    if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Html &&
+        *view != "text")
+        return usageError("--out " + *out + ": HTML export is for the text view only (--view text)");
 
     tsa::app::ExplorerParams params;
     params.view = QString::fromStdString(*view);
@@ -140,6 +146,13 @@ int cmdExport(const std::vector<std::string>& argv) {
             return usageError("--needle-score '" + *score + "' is not overlap or exact");
         params.effectNeedle = QString::fromStdString(*score);
     }
+    tsa::views::TextMeasure textMeasure = tsa::views::TextMeasure::Kept;
+    if (auto m = args.value("text-measure")) {
+        if (!tsa::views::TextView::measureFromKey(QString::fromStdString(*m), &textMeasure))
+            return usageError("--text-measure '" + *m + "' is not one of " +
+                              tsa::views::TextView::measureKeys().join(QStringLiteral(", ")).toStdString());
+        if (*view != "text") return usageError("--text-measure is for the text view (--view text)");
+    }
     const QString file = QString::fromStdString(args.positional()[0]);
     if (!QFileInfo(file).isFile())
         return usageError("cannot open " + args.positional()[0] + ": no such file");
@@ -157,6 +170,11 @@ int cmdExport(const std::vector<std::string>& argv) {
 
     tsa::app::AnalysisController controller;
     tsa::app::ViewSet views(&controller);
+    using Need = tsa::app::AnalysisController::Need;
+    // Error metrics need the dense attention of every sparse layer: not computed for views that do not show
+    // them.
+    controller.setMetricsEnabled(tsa::app::ViewSet::needsOf(params.view, params) &
+                                 (Need::NeedMetrics | Need::NeedAllMetrics));
     QString error;
     std::optional<int> layerId;
     if (layer >= 0) layerId = int(layer);
@@ -170,6 +188,7 @@ int cmdExport(const std::vector<std::string>& argv) {
     }
     views.flush();
     tsa::views::ExportableView* target = views.view(params.view);
+    if (auto* text = dynamic_cast<tsa::views::TextView*>(target)) text->setMeasure(textMeasure);
     if (!tsa::app::writeView(*target, QString::fromStdString(*out), QSize(int(width), int(height)), scale,
                              &error)) {
         std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());

@@ -336,6 +336,11 @@ void AnalysisController::setBackgroundLayers(bool on) {
     schedule();
 }
 
+void AnalysisController::setMetricsEnabled(bool on) {
+    m_options.metrics = on;
+    schedule();
+}
+
 void AnalysisController::scoreParamsChanged() {
     ++m_scoreGen;
     m_scores.clear();
@@ -467,7 +472,7 @@ bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
 AnalysisController::Task AnalysisController::nextTask() {
     if (!m_capture) return {};
     const int v = m_params.layer;
-    const bool metricsAllowed = !m_metricsDelay.isActive();
+    const bool metricsAllowed = m_options.metrics && !m_metricsDelay.isActive();
 
     // Metrics for one layer need its selection and, for a sparse selection, the dense reference.
     auto metricsTask = [&](int l) -> Task {

@@ -47,7 +47,10 @@ public:
         std::size_t denseBudgetBytes = std::size_t(3) << 29;  // 1.5 GiB of dense outputs
         int metricsDelayMs = 150;     // quiet time after a parameter change before error metrics start
         bool backgroundLayers = true; // also refine the layers that are not visible
-        int threads = 0;              // core threads, 0: OpenMP default
+        // Compute error metrics (and the dense attention they need). A headless export of a view that does
+        // not show them turns this off: at 128K tokens the dense reference alone takes many minutes.
+        bool metrics = true;
+        int threads = 0; // core threads, 0: OpenMP default
         Index attentionMapBlocks = 128;
         Index attentionMapRowsPerBlock = 16;
     };
@@ -129,6 +132,7 @@ public:
     // Overrides the debounce (the headless paths want metrics immediately).
     void setMetricsDelay(int ms) { m_options.metricsDelayMs = ms; }
     void setBackgroundLayers(bool on);
+    void setMetricsEnabled(bool on);
 
 signals:
     void fileOpening(const QString& path);

@@ -8,7 +8,8 @@ namespace tsa::app {
 QStringList explorerViewNames() {
     return {QStringLiteral("overview"),  QStringLiteral("selection"),  QStringLiteral("coverage"),
             QStringLiteral("attention"), QStringLiteral("error"),      QStringLiteral("depth"),
-            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("effect")};
+            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("effect"),
+            QStringLiteral("text")};
 }
 
 void CommandLine::applyTo(ExplorerParams* p) const {

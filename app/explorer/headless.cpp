@@ -9,10 +9,12 @@
 #include "app/explorer/view_set.h"
 #include "core/effect.h"
 #include "views/exportable_view.h"
+#include "views/text_view.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QPainter>
 #include <QSlider>
 #include <QWidget>
 #include <algorithm>
@@ -36,6 +38,57 @@ double threadCpuMs() {
 
 void printError(const QString& message) {
     std::fprintf(stderr, "tsa-explorer: %s\n", message.toLocal8Bit().constData());
+}
+
+double quantileOf(std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    const double pos = q * double(v.size() - 1);
+    const std::size_t lo = std::size_t(std::floor(pos)), hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
+}
+
+// The text view's own costs at the file's length: opening (a new view: decode the token strings, measure
+// them, colour, break lines, draw the first page) and scrolling a page (lay out nothing, draw the page).
+void benchTextView(views::TextView& text, int repeats) {
+    const views::TextViewData data = text.data();
+    const QSize size = text.size();
+    std::vector<double> open, openCpu;
+    for (int i = 0; i < std::max(3, repeats / 3); ++i) {
+        QCoreApplication::processEvents();
+        const double cpu0 = threadCpuMs();
+        QElapsedTimer timer;
+        timer.start();
+        views::TextView fresh; // cold: its own width cache, document and layout
+        fresh.resize(size);
+        fresh.setData(data);
+        QImage image(size, QImage::Format_RGB32);
+        QPainter painter(&image);
+        fresh.render(painter, size);
+        painter.end();
+        open.push_back(double(timer.nsecsElapsed()) / 1e6);
+        openCpu.push_back(threadCpuMs() - cpu0);
+    }
+    std::vector<double> page, pageCpu;
+    text.scrollToToken(0);
+    for (int i = 0; i < repeats; ++i) {
+        QCoreApplication::processEvents();
+        const double cpu0 = threadCpuMs();
+        QElapsedTimer timer;
+        timer.start();
+        // Down to the middle of the document, then back up: every page a different one.
+        text.scrollPages(i < repeats / 2 ? 1 : -1);
+        text.repaint();
+        page.push_back(double(timer.nsecsElapsed()) / 1e6);
+        pageCpu.push_back(threadCpuMs() - cpu0);
+    }
+    std::printf("text: %lld tokens, %lld lines at %dx%d, %d lines per page\n", (long long)data.tokens,
+                (long long)text.screenLayout().lineCount(), size.width(), size.height(), text.visibleLines());
+    std::printf(
+        "text_open_median_ms=%.2f text_open_max_ms=%.2f text_open_gui_cpu_median_ms=%.2f (%zu runs)\n",
+        quantileOf(open, 0.5), quantileOf(open, 1.0), quantileOf(openCpu, 0.5), open.size());
+    std::printf(
+        "text_page_median_ms=%.2f text_page_p95_ms=%.2f text_page_gui_cpu_median_ms=%.2f (%zu pages)\n",
+        quantileOf(page, 0.5), quantileOf(page, 0.95), quantileOf(pageCpu, 0.5), page.size());
 }
 
 } // namespace
@@ -166,8 +219,13 @@ int runScreenshot(const CommandLine& cl) {
     params.view = cl.view.value_or(params.view);
     if (!params.view.isEmpty() && !window.viewSet()->names().contains(params.view)) params.view.clear();
     window.show();
-    if (!openHeadlessInputs(*window.controller(), file, effect, params, cl.layerId,
-                            cl.timeoutSeconds * 1000, &params.view, &error)) {
+    // Views that do not show error metrics do not wait behind the dense attention they need (a view still
+    // to be chosen below might).
+    window.controller()->setMetricsEnabled(
+        params.view.isEmpty() || (ViewSet::needsOf(params.view, params) &
+                                  (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics)));
+    if (!openHeadlessInputs(*window.controller(), file, effect, params, cl.layerId, cl.timeoutSeconds * 1000,
+                            &params.view, &error)) {
         printError(error);
         return kExitUsage;
     }
@@ -286,6 +344,7 @@ int runBenchUi(const CommandLine& cl) {
                         refresh[refresh.size() / 2], refresh.size());
     }
     std::printf("median_ms=%.2f p95_ms=%.2f\n", quantile(ms, 0.5), quantile(ms, 0.95));
+    if (auto* text = dynamic_cast<views::TextView*>(view)) benchTextView(*text, cl.benchChanges);
     std::fflush(stdout);
     return 0;
 }

@@ -50,7 +50,7 @@ QString tabLabel(const QString& name, const QString& fallback) {
         {QStringLiteral("coverage"), "Coverage"}, {QStringLiteral("attention"), "Attention map"},
         {QStringLiteral("error"), "Error"},       {QStringLiteral("depth"), "Depth"},
         {QStringLiteral("sparsity"), "Sparsity"}, {QStringLiteral("howitworks"), "How it works"},
-        {QStringLiteral("effect"), "Effect"},
+        {QStringLiteral("effect"), "Effect"},     {QStringLiteral("text"), "Text"},
     };
     const auto it = labels.find(name);
     return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());

@@ -33,11 +33,13 @@ ExportFormat formatForPath(const QString& path) {
     if (ext == QLatin1String("svg")) return ExportFormat::Svg;
     if (ext == QLatin1String("pdf")) return ExportFormat::Pdf;
     if (ext == QLatin1String("csv")) return ExportFormat::Csv;
+    if (ext == QLatin1String("html") || ext == QLatin1String("htm")) return ExportFormat::Html;
     return ExportFormat::Unknown;
 }
 
 QString exportFileFilter() {
-    return QObject::tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf);;CSV data (*.csv)");
+    return QObject::tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf);;CSV data (*.csv);;"
+                       "HTML page, text view (*.html)");
 }
 
 QImage renderImage(const views::ExportableView& view, const QSize& size, qreal scale) {
@@ -144,6 +146,22 @@ bool writeCsv(const views::ExportableView& view, const QString& path, QString* e
     return commit(file, path, error);
 }
 
+bool writeHtml(const views::ExportableView& view, const QString& path, QString* error) {
+    const QString page = view.html();
+    if (page.isEmpty())
+        return fail(error, QObject::tr("The %1 view has no HTML export (the text view has one): %2")
+                               .arg(view.viewName(), path));
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly))
+        return fail(error, QObject::tr("Cannot write %1: %2").arg(path, file.errorString()));
+    const QByteArray bytes = page.toUtf8();
+    if (file.write(bytes) != bytes.size()) {
+        file.cancelWriting();
+        return fail(error, QObject::tr("Cannot write %1: %2").arg(path, file.errorString()));
+    }
+    return commit(file, path, error);
+}
+
 bool writeView(const views::ExportableView& view, const QString& path, const QSize& size, qreal scale,
                QString* error) {
     switch (formatForPath(path)) {
@@ -155,10 +173,13 @@ bool writeView(const views::ExportableView& view, const QString& path, const QSi
         return writePdf(view, path, size, scale, error);
     case ExportFormat::Csv:
         return writeCsv(view, path, error);
+    case ExportFormat::Html:
+        return writeHtml(view, path, error);
     case ExportFormat::Unknown:
         break;
     }
-    return fail(error, QObject::tr("Unknown export format for %1 (use .png, .svg, .pdf or .csv)").arg(path));
+    return fail(error,
+                QObject::tr("Unknown export format for %1 (use .png, .svg, .pdf, .csv or .html)").arg(path));
 }
 
 } // namespace tsa::app

@@ -13,7 +13,7 @@ class ExportableView;
 
 namespace tsa::app {
 
-enum class ExportFormat { Png, Svg, Pdf, Csv, Unknown };
+enum class ExportFormat { Png, Svg, Pdf, Csv, Html, Unknown };
 
 ExportFormat formatForPath(const QString& path); // by extension, case-insensitive
 QString exportFileFilter();                      // for QFileDialog
@@ -28,6 +28,8 @@ bool writeSvg(const views::ExportableView& view, const QString& path, const QSiz
 bool writePdf(const views::ExportableView& view, const QString& path, const QSize& size, qreal scale,
               QString* error);
 bool writeCsv(const views::ExportableView& view, const QString& path, QString* error);
+// A view's self-contained HTML page (ExportableView::html()); an error for views without one.
+bool writeHtml(const views::ExportableView& view, const QString& path, QString* error);
 bool writeImage(const QImage& image, const QString& path, QString* error); // PNG of an already grabbed image
 // The one export entry point (window, "Export All Views", `tsa export`, the Python module's render()):
 // picks the writer by the extension of path.

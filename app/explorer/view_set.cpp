@@ -10,6 +10,7 @@
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
+#include "views/text_view.h"
 
 #include <QEvent>
 #include <QTimer>
@@ -42,11 +43,13 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     m_sparsity = new views::SparsityView;
     m_howItWorks = new views::HowItWorksPanel;
     m_effect = new views::EffectView;
+    m_text = new views::TextView;
     m_parts = {{Overview, m_overview}, {SelectionMap, m_selection},
                {Coverage, m_coverage}, {Attention, m_attention},
                {Error, m_error},       {Depth, m_depth},
                {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks},
                {Effect, m_effect}};
+    m_parts.emplace_back(Text, m_text);
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
         v->widget()->installEventFilter(this);
@@ -90,10 +93,33 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error,
             &views::ErrorView::setVisibleRange);
 
+    // One selected token position, shown by every view that has a token axis; a click in any of them
+    // selects it (the text scrolls there).
+    connect(m_text, &views::TextView::tokenClicked, this,
+            [this](qint64 p) { setSelectedPosition(p, false); });
+    connect(m_selection, &views::SelectionMapView::tokenClicked, this,
+            [this](qint64 p) { setSelectedPosition(p); });
+    connect(m_depth, &views::DepthView::tokenClicked, this, [this](qint64 p) { setSelectedPosition(p); });
+    connect(m_attention, &views::AttentionMapView::blockClicked, this,
+            [this](qint64, qint64 key) { setSelectedPosition(key); });
+    connect(m_coverage, &views::CoverageView::droppedCountClicked, this, [this](qint64 dropped) {
+        // The token at that place in the highlighted head's ranking (lowest score first).
+        const ExplorerParams& p = m_controller->params();
+        auto scores = m_controller->scores(p.layer);
+        if (!scores || p.head >= scores->qHeads ||
+            Index(scores->headRank.size()) < scores->qHeads * scores->prefix || dropped < 1 ||
+            dropped > scores->prefix)
+            return;
+        setSelectedPosition(scores->headOrder(p.head)[scores->prefix - dropped]);
+    });
+
     connect(controller, &AnalysisController::fileOpened, this, [this] {
         const auto& strings = m_controller->capture()->tokenStrings();
         m_tokenStrings =
             strings.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(strings);
+        const auto& ids = m_controller->capture()->tokenIds();
+        m_tokenIds = ids.empty() ? nullptr : std::make_shared<const std::vector<std::int32_t>>(ids);
+        setSelectedPosition(-1);
         m_headCurves.clear();
         m_errorMetrics.clear();
         m_selection->resetZoom();
@@ -101,16 +127,16 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         markDirty(~0u);
     });
     connect(controller, &AnalysisController::selectionChanged, this, [this] {
-        markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity);
+        markDirty(SelectionMap | Coverage | Attention | HowItWorks | Overview | Depth | Sparsity | Text);
     });
     connect(controller, &AnalysisController::layersChanged, this,
-            [this] { markDirty(Overview | Depth | Sparsity | Effect); });
+            [this] { markDirty(Overview | Depth | Sparsity | Effect | Text); });
     connect(controller, &AnalysisController::metricsChanged, this,
             [this](int) { markDirty(Overview | Error); });
     connect(controller, &AnalysisController::attentionMapChanged, this, [this] { markDirty(Attention); });
     connect(controller, &AnalysisController::paramsChanged, this, [this] {
         refreshStyle();
-        markDirty(Overview | Depth | Error | HowItWorks | Effect);
+        markDirty(Overview | Depth | Error | HowItWorks | Effect | Text);
     });
     refreshStyle();
     markDirty(~0u);
@@ -141,18 +167,24 @@ int ViewSet::refreshCount(const QString& name) const {
 }
 
 int ViewSet::needsOf(const QString& name) const {
-    if (name == QLatin1String("overview"))
-        return m_controller->params().overviewMetric == QLatin1String("kept")
-                   ? Need::NeedAllSelections
-                   : Need::NeedAllSelections | Need::NeedAllMetrics;
-    if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;
-    if (name == QLatin1String("error")) return Need::NeedSelection | Need::NeedAllMetrics;
-    if (name == QLatin1String("depth") || name == QLatin1String("sparsity")) return Need::NeedAllSelections;
     if (name == QLatin1String("effect")) {
         // Without an effect file the view shows how to get one; nothing to wait for.
         if (!m_controller->effect() && !m_controller->isOpeningEffect()) return 0;
         return Need::NeedEffect | (effectEstimateApplies() ? Need::NeedAllSelections : 0);
     }
+    return needsOf(name, m_controller->params());
+}
+
+int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
+    if (name == QLatin1String("overview"))
+        return params.overviewMetric == QLatin1String("kept")
+                   ? Need::NeedAllSelections
+                   : Need::NeedAllSelections | Need::NeedAllMetrics;
+    if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;
+    if (name == QLatin1String("error")) return Need::NeedSelection | Need::NeedAllMetrics;
+    if (name == QLatin1String("depth") || name == QLatin1String("sparsity")) return Need::NeedAllSelections;
+    if (name == QLatin1String("effect")) return 0; // what the open effect file needs: the member overload
+    if (name == QLatin1String("text")) return Need::NeedSelection | Need::NeedAllSelections;
     return Need::NeedSelection;
 }
 
@@ -198,6 +230,7 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & Sparsity) refreshSparsity();
     if (parts & HowItWorks) refreshHowItWorks();
     if (parts & Effect) refreshEffect();
+    if (parts & Text) refreshText();
 }
 
 void ViewSet::refreshStyle() {
@@ -213,6 +246,7 @@ void ViewSet::refreshStyle() {
         m_attention->setColourMap(p.colorMap);
         m_depth->setColourMap(p.colorMap);
         m_effect->setColourMap(p.colorMap);
+        m_text->setColourMap(p.colorMap);
     }
     if (metric) m_overview->setMetric(overviewMetricFor(p.overviewMetric));
     if (layer || head) {
@@ -272,6 +306,7 @@ void ViewSet::refreshCoverage() {
     }
     const bool same = scores && m_coverageKey.scores.lock() == scores && m_coverageKey.tau == p.tsa.tau &&
                       m_coverageKey.sparse == coverage.sparse && m_coverageKey.layerId == coverage.layerId;
+    updateCoverageMark();
     if (same) return;
     const bool onlyTau = scores && m_coverageKey.scores.lock() == scores &&
                          m_coverageKey.sparse == coverage.sparse && m_coverageKey.layerId == coverage.layerId;
@@ -433,6 +468,55 @@ void ViewSet::refreshEffect() {
         }
     }
     m_effect->setCaptureEstimate(std::move(estimate));
+}
+
+void ViewSet::refreshText() {
+    const ExplorerParams& p = m_controller->params();
+    const CaptureInfo* info = m_controller->info();
+    views::TextViewData data;
+    data.layerId = m_controller->modelLayerId(p.layer);
+    data.head = p.head;
+    data.groupSize = info && info->kvHeads > 0 ? int(info->qHeads / info->kvHeads) : 1;
+    data.tokens = m_controller->tokenCount();
+    data.tokenStrings = m_tokenStrings;
+    data.tokenIds = m_tokenIds;
+    data.selection = m_controller->selection(p.layer);
+    data.scores = m_controller->scores(p.layer);
+    for (int l = 0; l < m_controller->layerCount(); ++l) {
+        data.layerIds.push_back(m_controller->modelLayerId(l));
+        data.layers.push_back(m_controller->selection(l));
+    }
+    m_text->setData(std::move(data));
+    if (m_text->selectedPosition() != m_selectedPosition)
+        m_text->setSelectedPosition(m_selectedPosition, false);
+}
+
+void ViewSet::setSelectedPosition(qint64 position, bool scrollText) {
+    const Index tokens = m_controller->tokenCount();
+    m_selectedPosition = position >= 0 && position < tokens ? position : -1;
+    m_text->setSelectedPosition(m_selectedPosition, scrollText);
+    m_selection->setMarkedPosition(m_selectedPosition);
+    m_depth->setMarkedPosition(m_selectedPosition);
+    m_attention->setMarkedPosition(m_selectedPosition);
+    updateCoverageMark();
+    emit selectedPositionChanged(m_selectedPosition);
+}
+
+void ViewSet::updateCoverageMark() {
+    // Where the token sits in the highlighted head's ranking: x = tokens dropped up to and including it.
+    const ExplorerParams& p = m_controller->params();
+    auto scores = m_controller->scores(p.layer);
+    const qint64 t = m_selectedPosition;
+    if (t < 0 || !scores || p.head >= scores->qHeads || t >= scores->prefix ||
+        Index(scores->headRank.size()) < scores->qHeads * scores->prefix) {
+        m_coverage->setMarkedToken(-1, {});
+        return;
+    }
+    const std::int32_t* order = scores->headOrder(p.head);
+    const qint64 rank = qint64(std::find(order, order + scores->prefix, std::int32_t(t)) - order); // 0 = top
+    m_coverage->setMarkedToken(
+        scores->prefix - rank,
+        QStringLiteral("token %1: rank %2 of %3 by n_h").arg(t).arg(rank + 1).arg(scores->prefix));
 }
 
 } // namespace tsa::app

@@ -9,6 +9,7 @@
 // the slider moves.
 #pragma once
 
+#include "app/explorer/explorer_params.h"
 #include "core/metrics.h"
 
 #include <QObject>
@@ -31,6 +32,7 @@ class HowItWorksPanel;
 class OverviewView;
 class SelectionMapView;
 class SparsityView;
+class TextView;
 } // namespace tsa::views
 
 namespace tsa::app {
@@ -49,10 +51,22 @@ public:
     QStringList names() const;
     // AnalysisController::Need flags a view waits for before a screenshot or an export.
     int needsOf(const QString& name) const;
+    // The part that depends on parameters only (the overview's metric decides), before any file is open;
+    // never error metrics for the effect view (what its open effect file needs is the member's answer).
+    static int needsOf(const QString& name, const ExplorerParams& params);
     // Brings every view up to date now, visible or not (exports, screenshots, tests).
     void flush();
     // Refreshes counted per view since construction (tests check that hidden views are skipped).
     int refreshCount(const QString& name) const;
+
+    // The token position selected in any view (a click in the text, the selection map, the depth view,
+    // the attention map or the coverage chart), shown by all of them; -1 for none. scrollText: bring it
+    // into view in the text (false when the click came from the text itself).
+    void setSelectedPosition(qint64 position, bool scrollText = true);
+    qint64 selectedPosition() const { return m_selectedPosition; }
+
+signals:
+    void selectedPositionChanged(qint64 position);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -68,8 +82,9 @@ private:
         Sparsity = 1u << 6,
         HowItWorks = 1u << 7,
         Effect = 1u << 8,
+        Text = 1u << 9,
     };
-    static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks;
+    static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks | Text;
 
     void markDirty(unsigned parts);
     void refresh(unsigned parts);
@@ -85,6 +100,8 @@ private:
     void refreshEffect();
     bool effectEstimateApplies() const; // the capture's selections can be compared with the effect's
     void refreshStyle();
+    void refreshText();
+    void updateCoverageMark();
 
     AnalysisController* m_controller;
     std::vector<views::ExportableView*> m_views;
@@ -99,6 +116,9 @@ private:
     views::SparsityView* m_sparsity = nullptr;
     views::HowItWorksPanel* m_howItWorks = nullptr;
     views::EffectView* m_effect = nullptr;
+    views::TextView* m_text = nullptr;
+    qint64 m_selectedPosition = -1;
+    std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;
     unsigned m_dirty = 0;
     struct Style {
         QString colorMap;

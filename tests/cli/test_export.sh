@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Contract of `tsa export`: PNG/SVG/PDF/CSV by extension for every view, exit 2 with a message for a bad file,
+# Contract of `tsa export`: PNG/SVG/PDF/CSV by extension for every view, HTML for the text view, exit 2
+# with a message for a bad file,
 # view or option, nothing written on failure. Usage: bash test_export.sh PATH_TO_TSA SOURCE_DIR
 set -u
 TSA=${1:?usage: test_export.sh PATH_TO_TSA SOURCE_DIR}
@@ -48,7 +49,7 @@ check_pdf() {
     fi
 }
 
-for view in overview selection coverage attention error depth sparsity howitworks; do
+for view in overview selection coverage attention error depth sparsity howitworks text; do
     expect_rc 0 "png $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.png" --width 800 --height 500
     if [ -f "$WORK/$view.png" ]; then
         is_png "$WORK/$view.png" || fail "$view.png is not a PNG"
@@ -65,6 +66,22 @@ for view in overview selection coverage attention error depth sparsity howitwork
     expect_rc 0 "csv $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.csv"
     [ "$(wc -l <"$WORK/$view.csv" 2>/dev/null || echo 0)" -ge 2 ] || fail "$view.csv has no data rows"
 done
+
+# The text view as a self-contained HTML page: one span per token with a title, the generator's
+# placeholder words in it, nothing fetched from elsewhere; other views have no HTML export.
+expect_rc 0 "html text" "$TSA" export "$CAPTURE" --view text --head 1 --out "$WORK/text.html"
+grep -q '<meta charset="utf-8">' "$WORK/text.html" 2>/dev/null || fail "text.html has no charset"
+[ "$(grep -o ' title="' "$WORK/text.html" | wc -l)" -eq 2048 ] || fail "text.html does not hold 2048 token spans"
+grep -q '> secret</span>' "$WORK/text.html" || fail "text.html lacks the needle phrase"
+! grep -qE '<script|src=|href=' "$WORK/text.html" || fail "text.html is not self-contained"
+expect_rc 0 "html by n_h" "$TSA" export "$CAPTURE" --view text --text-measure n_h --out "$WORK/text_nh.html"
+grep -q 'style="background:#' "$WORK/text_nh.html" || fail "text_nh.html has no score colours"
+grep -q 'n_h 0' "$WORK/text_nh.html" || fail "text_nh.html titles lack n_h"
+expect_rc 2 "bad text measure" "$TSA" export "$CAPTURE" --view text --text-measure nope --out "$WORK/t.png"
+expect_rc 2 "text measure for another view" "$TSA" export "$CAPTURE" --view depth --text-measure g --out "$WORK/t.png"
+expect_rc 2 "html for another view" "$TSA" export "$CAPTURE" --view overview --out "$WORK/o.html"
+grep -q "text view" "$WORK/err.txt" || fail "html error does not name the text view: $(cat "$WORK/err.txt")"
+[ ! -e "$WORK/o.html" ] || fail "a refused html export left o.html"
 
 # Parameters reach the picture: layer, head and tau appear in the report line; scale multiplies pixels.
 expect_rc 0 "params" "$TSA" export "$CAPTURE" --view coverage --out "$WORK/p.png" --layer 3 --head 2 --tau 0.02 \

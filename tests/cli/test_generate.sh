@@ -66,7 +66,12 @@ assert m['model'] == 'synthetic:retrieval' and m['num_layers'] == '2', m
 g = json.loads(m['generator'])
 assert g['seed'] == 3 and g['tokens'] == 512 and g['needles'] == 16, g
 s = json.loads(m['token_strings'])
-assert len(s) == 512 and s[0] == '<s>' and s.count('NEEDLE') == 16, s[:5]
+needles = json.loads(m['needles'])
+assert len(s) == 512 and s[0] == '<s>' and len(needles) == 16, s[:5]
+# Needles read as four-digit codes, distinct, the words before them " the secret code is" where they are words.
+codes = [s[p] for p in needles]
+assert all(len(c) == 5 and c[0] == ' ' and c[1:].isdigit() for c in codes) and len(set(codes)) == 16, codes
+assert any(s[p - 4:p] == [' the', ' secret', ' code', ' is'] for p in needles), [s[p - 4:p] for p in needles]
 assert h['tokens']['dtype'] == 'I32' and h['tokens']['shape'] == [512]
 for l in range(2):
     assert h[f'layers.{l}.q'] == {**h[f'layers.{l}.q'], 'dtype': 'BF16', 'shape': [8, 512, 64]}

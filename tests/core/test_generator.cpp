@@ -156,9 +156,48 @@ TEST(Generator, ShapesAndGqa) {
     EXPECT_EQ(g.sequence().tokenIds.size(), 512u);
     EXPECT_EQ(g.sequence().tokenStrings.size(), 512u);
     EXPECT_EQ(g.sequence().tokenStrings[0], "<s>");
-    for (Index n : g.sequence().needles)
-        EXPECT_EQ(g.sequence().tokenStrings[std::size_t(n)], "NEEDLE");
     EXPECT_EQ(g.sequence().needles.size(), std::size_t(c.needles));
+    // Readable placeholder text: needles are distinct four-digit numbers after " the secret code is"
+    // (where the tokens before them are plain words), everything else words with a leading space or
+    // punctuation.
+    const auto& s = g.sequence().tokenStrings;
+    std::set<std::string> codes;
+    int phrases = 0;
+    for (Index n : g.sequence().needles) {
+        const std::string& code = s[std::size_t(n)];
+        ASSERT_EQ(code.size(), 5u) << code;
+        EXPECT_EQ(code[0], ' ');
+        EXPECT_TRUE(
+            std::all_of(code.begin() + 1, code.end(), [](char ch) { return ch >= '0' && ch <= '9'; }));
+        codes.insert(code);
+        if (n >= 5 && s[std::size_t(n - 4)] == " the" && s[std::size_t(n - 3)] == " secret" &&
+            s[std::size_t(n - 2)] == " code" && s[std::size_t(n - 1)] == " is")
+            ++phrases;
+    }
+    EXPECT_EQ(codes.size(), g.sequence().needles.size());
+    EXPECT_GE(phrases, 1);
+    for (Index t = 1; t < 512; ++t) {
+        const std::string& w = s[std::size_t(t)];
+        EXPECT_TRUE(w == "." || w == "\n" || (w.size() > 1 && w[0] == ' ')) << t << " '" << w << "'";
+    }
+}
+
+// The readable strings change only strings and word ids: a config without needles and one with them
+// share every delimiter, so the tensors (which depend on needles and delimiters alone) are unaffected
+// by the phrase rewriting. Checked directly: rewriting never turns a delimiter into a word or back.
+TEST(Generator, NeedlePhrasesKeepDelimiters) {
+    GeneratorConfig c = smallConfig(2048);
+    c.needles = 12;
+    auto g = tsa::Generator::create(c);
+    ASSERT_TRUE(g.ok()) << g.status().message;
+    const auto& seq = g->sequence();
+    std::vector<Index> delimiters;
+    for (Index t = 0; t < c.tokens; ++t)
+        if (seq.tokenStrings[std::size_t(t)] == "." || seq.tokenStrings[std::size_t(t)] == "\n")
+            delimiters.push_back(t);
+    EXPECT_EQ(delimiters, seq.delimiters);
+    for (Index n : seq.needles)
+        EXPECT_FALSE(std::binary_search(delimiters.begin(), delimiters.end(), n));
 }
 
 TEST(Generator, SmallHeadsShrinkTheSemanticBand) {

@@ -10,6 +10,7 @@
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
+#include "views/text_view.h"
 
 #include <QDir>
 #include <QImage>
@@ -180,6 +181,35 @@ private slots:
         view.setSelectedLayer(12);
         QImage a = shoot(view, {900, 420}, "sparsity");
         QVERIFY(distinctColours(a) > 5);
+    }
+
+    void text() {
+        TextView view;
+        TextViewData data;
+        data.layerId = 12;
+        data.head = 5;
+        data.groupSize = m_model.heads / m_model.kvHeads;
+        data.tokens = m_model.tokens;
+        data.tokenStrings = fake::tokenStrings(m_model.tokens);
+        data.selection = m_model.selections[12];
+        data.scores = m_model.scores[12];
+        for (int l = 0; l < m_model.layers; ++l) {
+            data.layerIds.push_back(l);
+            data.layers.push_back(m_model.selections[std::size_t(l)]);
+        }
+        view.resize(1100, 640);
+        view.setData(data);
+        view.setSearch(QStringLiteral("needle"), false);
+        view.setSelectedPosition(300);
+        for (auto m : {TextMeasure::Kept, TextMeasure::HeadScore, TextMeasure::LayerScore,
+                       TextMeasure::LayerPersistence, TextMeasure::HeadPersistence}) {
+            view.setMeasure(m);
+            QImage a = shoot(view, {1100, 640}, QStringLiteral("text_%1").arg(int(m)));
+            QCOMPARE(a.size(), QSize(1100, 640));
+            QVERIFY(distinctColours(a) > 20);
+        }
+        view.scrollToToken(m_model.tokens - 1);
+        shoot(view, {1100, 640}, "text_end_window");
     }
 
     void howItWorks() {

@@ -15,6 +15,7 @@
 // Cost per head: b * n * D (step 1), nb^2 * D (step 5), O(n log n) sorts. Heads run in parallel.
 #include "core/methods/flexprefill.h"
 
+#include "core/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>
@@ -205,6 +206,7 @@ Result<Pattern> flexprefillPattern(ConstView3 q, ConstView3 k, const FlexPrefill
     if (n <= std::max(2 * bs, methods::ceilDiv(config.minBudget, bs) * bs)) return pattern; // dense fallback
     const Index nb = methods::ceilDiv(n, bs);
     std::vector<HeadResult> heads(static_cast<std::size_t>(H));
+    detail::prepareTileGemmThreads(); // the score GEMMs run on the calling OpenMP thread
 #pragma omp parallel for schedule(dynamic, 1)
     for (Index h = 0; h < H; ++h)
         heads[h] = estimateHead(q.row(h, 0), k.row(h / group, 0), n, D, config);

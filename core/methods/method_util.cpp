@@ -1,6 +1,9 @@
-// Softmax of the last queries and top-k for the pattern estimators: plain fp64 loops (the estimators'
-// score rows are short: at most a block of queries against L keys, O(rows * L * D)).
+// Softmax of the last queries and top-k for the pattern estimators. Logits come from one fp32 GEMM
+// (rows x L x D, the estimators' main cost; the reference computes them in the activations' dtype),
+// the softmax is taken in fp64.
 #include "core/methods/method_util.h"
+
+#include "core/attention_gemm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,22 +15,18 @@ namespace tsa::methods {
 void lastRowsSoftmax(const float* q, const float* k, Index L, Index D, Index rows, double scale,
                      std::vector<double>& p) {
     p.assign(static_cast<std::size_t>(rows * L), 0.0);
+    std::vector<float> logits(static_cast<std::size_t>(rows * L));
+    detail::gemmScaledNT(rows, L, D, float(scale), q + (L - rows) * D, D, k, D, logits.data(), L);
     for (Index r = 0; r < rows; ++r) {
         const Index i = L - rows + r;
-        const float* qi = q + i * D;
+        const float* lr = logits.data() + r * L;
         double* pr = p.data() + r * L;
         double mx = -std::numeric_limits<double>::infinity();
-        for (Index j = 0; j <= i; ++j) {
-            const float* kj = k + j * D;
-            double dot = 0.0;
-            for (Index d = 0; d < D; ++d)
-                dot += double(qi[d]) * double(kj[d]);
-            pr[j] = dot * scale;
-            mx = std::max(mx, pr[j]);
-        }
+        for (Index j = 0; j <= i; ++j)
+            mx = std::max(mx, double(lr[j]));
         double sum = 0.0;
         for (Index j = 0; j <= i; ++j) {
-            pr[j] = std::exp(pr[j] - mx);
+            pr[j] = std::exp(double(lr[j]) - mx);
             sum += pr[j];
         }
         for (Index j = 0; j <= i; ++j)

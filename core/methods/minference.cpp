@@ -13,6 +13,7 @@
 // the conversion. Heads run in parallel (OpenMP).
 #include "core/methods/minference.h"
 
+#include "core/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>
@@ -140,6 +141,7 @@ Result<Pattern> minferencePattern(ConstView3 q, ConstView3 k, const MInferenceCo
         return Status::error(ErrorCode::Shape, "minference: q and k do not match");
     const Index H = q.heads, n = q.tokens, D = q.dim, group = q.heads / std::max<Index>(k.heads, 1);
     std::vector<HeadChoice> heads(static_cast<std::size_t>(H));
+    detail::prepareTileGemmThreads(); // the score GEMMs run on the calling OpenMP thread
 #pragma omp parallel for schedule(dynamic, 1)
     for (Index h = 0; h < H; ++h)
         heads[h] = chooseHead(q.row(h, 0), k.row(h / group, 0), n, D, config);

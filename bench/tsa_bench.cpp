@@ -85,13 +85,14 @@ struct Options {
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "tsa-bench: %s\n", message);
-    std::fprintf(stderr,
-                 "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
-                 "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
-                 "                 [--threads N] [--query-tile N] [--key-tile N] [--memory] [--memory-only] "
-                 "[--memory-tokens L]\n"
-                 "                 [--memory-heads N] [--memory-kv-heads N] [--block-sparse] [--block-sparse-only]\n"
-                 "                 [--block-densities d1,d2,...] [--methods-tokens L]\n");
+    std::fprintf(
+        stderr,
+        "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
+        "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
+        "                 [--threads N] [--query-tile N] [--key-tile N] [--memory] [--memory-only] "
+        "[--memory-tokens L]\n"
+        "                 [--memory-heads N] [--memory-kv-heads N] [--block-sparse] [--block-sparse-only]\n"
+        "                 [--block-densities d1,d2,...] [--methods-tokens L]\n");
     std::exit(2);
 }
 
@@ -614,12 +615,13 @@ void benchBlockSparse(const Options& o, Index L, std::vector<Json>& rows, const 
         CpuPair cpu;
         const double dense = denseMs(qkv, ac, reps, &cpu.dense);
         const double ms = bestMs(reps, [&] {
-            const Status st = blockSparseAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), p.blocks, out.view(),
-                                                   nullptr, ac);
+            const Status st = blockSparseAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), p.blocks,
+                                                   out.view(), nullptr, ac);
             if (!st.ok()) throw std::runtime_error(st.message);
         });
         cpu.method = g_lastBestCpuMs / threads;
-        rows.push_back(blockRow("random-tiles", "uniform random q/k/v", qkv, layerDensity(p), dense, 0.0, ms, cpu));
+        rows.push_back(
+            blockRow("random-tiles", "uniform random q/k/v", qkv, layerDensity(p), dense, 0.0, ms, cpu));
     }
     if (L != o.methodsTokens) return;
     LayerQkv preset;
@@ -628,9 +630,9 @@ void benchBlockSparse(const Options& o, Index L, std::vector<Json>& rows, const 
     CpuPair cpu;
     const double presetDense = denseMs(preset, ac, reps, &cpu.dense);
     const MethodSettings settings;
-    for (MethodKind kind : {MethodKind::Tsa, MethodKind::FlexPrefill, MethodKind::TsaFlexPrefill,
-                            MethodKind::XAttention, MethodKind::TsaXAttention, MethodKind::MInference,
-                            MethodKind::TsaMInference}) {
+    for (MethodKind kind :
+         {MethodKind::Tsa, MethodKind::FlexPrefill, MethodKind::TsaFlexPrefill, MethodKind::XAttention,
+          MethodKind::TsaXAttention, MethodKind::MInference, MethodKind::TsaMInference}) {
         double best = 1e300, bestEstimate = 0, bestAttention = 0, density = 1;
         cpu.method = 1e300;
         for (int r = 0; r < reps; ++r) {

@@ -3,9 +3,9 @@
 // Shapes: q [Hq, n, D], k/v [Hkv, n, D], out [Hq, n, D]. One work item is (query head h, query block b of
 // Bq = pattern.blockRows rows at q0). Its selected keys are visited in two passes with one online softmax
 // (base 2, m / l per row, output rows as the accumulator, exactly as causalAttention):
-//   1. key spans: each span is cut at the dense kernel's own tile boundaries for this q0 (keyTile-wide
-//      tiles below the diagonal, 64-wide tiles from the first tile that crosses it), so a span covering
-//      every key reproduces the dense kernel's sequence of GEMMs and reductions bit for bit;
+//   1. key spans: each span is cut from its first key with the dense kernel's rule for this q0 (keyTile-wide
+//      segments while below the diagonal, 64-wide from the first one that would cross it), so a span
+//      covering every key reproduces the dense kernel's sequence of GEMMs and reductions bit for bit;
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
@@ -86,12 +86,12 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
 
-// End of the dense kernel's key tile that contains key `pos` for a query tile starting at q0.
-Index denseTileEnd(Index pos, Index q0, Index keyTile) {
-    const Index split = ((q0 + 1) / keyTile) * keyTile; // keyTile-wide tiles end here
-    if (pos < split) return (pos / keyTile + 1) * keyTile;
-    const Index diagonal = std::min(kDiagonalKeyTile, keyTile);
-    return split + ((pos - split) / diagonal + 1) * diagonal;
+// End of the segment starting at key k0 for a query tile starting at q0: the dense kernel's own rule
+// (keyTile keys while the whole tile is at or below the tile's first row, then 64-key tiles), applied from
+// the span's first key. A span starting at key 0 is therefore cut exactly like the dense kernel's loop,
+// and an unaligned span (vertical-slash ranges) gets full-width segments instead of tile-aligned slivers.
+Index segmentEnd(Index k0, Index q0, Index keyTile) {
+    return k0 + keyTile - 1 <= q0 ? k0 + keyTile : k0 + std::min(kDiagonalKeyTile, keyTile);
 }
 
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
@@ -116,7 +116,7 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
         const Index spanEnd = std::min<Index>(p.spans[si].end, keyEnd);
         for (Index k0 = p.spans[si].begin; k0 < spanEnd;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-            const Index k1 = std::min(spanEnd, denseTileEnd(k0, q0, keyTile));
+            const Index k1 = std::min(spanEnd, segmentEnd(k0, q0, keyTile));
             const Index cols = k1 - k0;
             const Index r0 = std::max<Index>(0, k0 - q0);
             const bool crossesDiagonal = k1 - 1 > q0 + r0;

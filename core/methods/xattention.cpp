@@ -10,7 +10,7 @@
 // This is xattn_estimate's torch path with the chunking removed: its chunks only pad Q/K with zero rows
 // that are masked, so the result does not depend on the chunk size (see docs/methods.md for the one case
 // where the reference's masking differs). Cost per head: n^2 D / (2 s) for the scores (one GEMM per query
-// block), R^2 / 2 exponentials, O(nb^2 log nb) for the selection. Heads run in parallel.
+// chunk of query blocks), R^2 exponentials, O(nb^2 log nb) for the selection. Heads run in parallel.
 #include "core/methods/xattention.h"
 
 #include "core/attention_gemm.h"
@@ -52,24 +52,30 @@ std::vector<std::uint8_t> estimateHead(const float* q, const float* k, Index n, 
         }
     const float scale = float(1.0 / std::sqrt(double(D)) / double(s) / c.norm);
     std::vector<double> sums(static_cast<std::size_t>(nb * nb), 0.0);
-    std::vector<float> scores(static_cast<std::size_t>(rb * R));
-    for (Index B = 0; B < nb; ++B) {
-        const Index r0 = B * rb, rows = std::min(rb, R - r0);
-        if (rows <= 0) break;
-        const Index cols = std::min(R, r0 + rows); // causal: r' <= r
+    // Query blocks in chunks, so each score GEMM has a few hundred rows (one block has only b / s = 8).
+    const Index chunkBlocks = std::max<Index>(1, 256 / rb);
+    std::vector<float> scores;
+    for (Index B0 = 0; B0 < nb; B0 += chunkBlocks) {
+        const Index r0 = B0 * rb;
+        if (r0 >= R) break;
+        const Index rows = std::min(chunkBlocks * rb, R - r0);
+        const Index cols = r0 + rows; // causal: r' <= r
+        scores.resize(static_cast<std::size_t>(rows * cols));
         detail::gemmScaledNT(rows, cols, width, 1.0f, qr.data() + r0 * width, width, kr.data(), width,
                              scores.data(), cols);
         for (Index r = 0; r < rows; ++r) {
             const float* row = scores.data() + r * cols;
             const Index valid = r0 + r + 1;
+            double* blockSums = sums.data() + ((r0 + r) / rb) * nb;
             double mx = -std::numeric_limits<double>::infinity();
             for (Index j = 0; j < valid; ++j)
                 mx = std::max(mx, double(row[j]) * scale);
             double total = 0.0;
             for (Index j = 0; j < valid; ++j)
                 total += std::exp(double(row[j]) * scale - mx);
+            const double inv = 1.0 / total;
             for (Index j = 0; j < valid; ++j)
-                sums[B * nb + j / rb] += std::exp(double(row[j]) * scale - mx) / total;
+                blockSums[j / rb] += std::exp(double(row[j]) * scale - mx) * inv;
         }
     }
     std::vector<std::uint8_t> tiles(static_cast<std::size_t>(nb * nb), 0);

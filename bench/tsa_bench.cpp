@@ -148,6 +148,10 @@ Options parseOptions(int argc, char** argv) {
                 o.methodsTokens = std::stoll(next());
             else if (a == "--no-tau")
                 o.runTau = false;
+            else if (a == "--query-tile") // documented above but was not parsed
+                o.queryTile = std::stoll(next());
+            else if (a == "--key-tile")
+                o.keyTile = std::stoll(next());
             else if (a == "--reps")
                 o.reps = std::stoi(next());
             else if (a == "--threads")

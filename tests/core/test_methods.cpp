@@ -222,5 +222,61 @@ TEST(MInference, EveryRowKeepsItsDiagonalAndTheFirstColumns) {
     }
 }
 
+TEST(XAttention, ForcedBlocksAndCausalTiles) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 700, 16, 12);
+    XAttentionConfig c;
+    c.blockSize = 64;
+    c.stride = 8;
+    c.threshold = 0.5;
+    auto p = xattentionPattern(l.q.cview(), l.k.cview(), c);
+    ASSERT_TRUE(p.ok());
+    const Index nb = 11;
+    const auto mask = blockMask(p->blocks, 64);
+    Index kept = 0;
+    for (Index h = 0; h < 2; ++h)
+        for (Index b = 0; b < nb; ++b) {
+            EXPECT_TRUE(mask[(h * nb + b) * nb]) << "block 0 of row " << b;
+            EXPECT_TRUE(mask[(h * nb + b) * nb + b]) << "diagonal of row " << b;
+            for (Index c2 = b + 1; c2 < nb; ++c2)
+                EXPECT_FALSE(mask[(h * nb + b) * nb + c2]);
+            for (Index c2 = 0; c2 <= b; ++c2)
+                kept += mask[(h * nb + b) * nb + c2];
+        }
+    EXPECT_LT(kept, 2 * nb * (nb + 1) / 2) << "threshold 0.5 must drop some tiles";
+    // threshold 1 keeps at least as many tiles as 0.5
+    c.threshold = 1.0;
+    auto all = xattentionPattern(l.q.cview(), l.k.cview(), c);
+    ASSERT_TRUE(all.ok());
+    EXPECT_GE(computedPairs(all->blocks, 700, 0), computedPairs(p->blocks, 700, 0));
+}
+
+TEST(FlexPrefill, ShortSequencesRunDenseAndBranchesFollowTau) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 900, 16, 13);
+    FlexPrefillConfig c;
+    auto dense = flexprefillPattern(l.q.cview(), l.k.cview(), c); // 900 <= ceil(1024 / 128) * 128
+    ASSERT_TRUE(dense.ok());
+    EXPECT_TRUE(dense->blocks.empty());
+    c.blockSize = 64;
+    c.minBudget = 128;
+    c.tau = 0.0; // no divergence is below 0: vertical-slash everywhere
+    FlexPrefillHeads heads;
+    auto vs = flexprefillPattern(l.q.cview(), l.k.cview(), c, &heads);
+    ASSERT_TRUE(vs.ok());
+    ASSERT_EQ(heads.queryAware.size(), 2u);
+    EXPECT_FALSE(heads.queryAware[0] || heads.queryAware[1]);
+    c.tau = 1.0; // sqrt-JS is at most sqrt(ln 2) < 1: query-aware everywhere
+    auto qa = flexprefillPattern(l.q.cview(), l.k.cview(), c, &heads);
+    ASSERT_TRUE(qa.ok());
+    EXPECT_TRUE(heads.queryAware[0] && heads.queryAware[1]);
+    for (const Pattern* p : {&*vs, &*qa}) {
+        const Index nb = 15;
+        const auto mask = blockMask(p->blocks, 64);
+        for (Index b = 0; b < nb; ++b) {
+            EXPECT_TRUE(mask[b * nb]) << "vertical block 0";
+            EXPECT_TRUE(mask[b * nb + b]) << "slash offset 0";
+        }
+    }
+}
+
 } // namespace
 } // namespace tsa

@@ -53,10 +53,11 @@ struct Block {
 
 // One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows whose positions start at
 // `first`; validOf(r) gives how many leading keys row r (0-based in the block) sees; r0 is the first row
-// seeing any. Same arithmetic as attendQueryTile in core/attention.cpp.
+// seeing any. Same arithmetic as attendQueryTile in core/attention.cpp; rk: the row primitives of the
+// active instruction set (core/cpu_isa.h), the ones the dense kernel uses.
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
-                   ValidOf validOf, Scratch& scratch) {
+                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch) {
     const Index D = blk.D;
     const Index ld = cols;
     float* s = scratch.scores.data();
@@ -68,9 +69,9 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     for (Index r = r0; r < blk.rows; ++r) {
         float* sr = s + r * ld;
         const Index valid = validOf(r);
-        const float tileMax = detail::rowMax(sr, valid);
+        const float tileMax = rk.rowMax(sr, valid);
         const float mNew = std::max(m[r], tileMax);
-        const float sum = valid > 0 ? detail::exp2SubInPlace(sr, valid, mNew) : 0.0f;
+        const float sum = valid > 0 ? rk.exp2SubInPlace(sr, valid, mNew) : 0.0f;
         std::fill(sr + valid, sr + cols, 0.0f);
         if (mNew > m[r]) {
             const float factor = detail::exp2Scalar(m[r] - mNew);
@@ -96,7 +97,7 @@ Index segmentEnd(Index k0, Index q0, Index keyTile) {
 
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
                  Index h, Index b, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
-                 Scratch& scratch) {
+                 const detail::RowKernels& rk, Scratch& scratch) {
     const Index D = q.dim;
     const Index kvHead = h / (q.heads / k.heads);
     const Index q0 = b * p.blockRows;
@@ -122,7 +123,8 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
             const bool crossesDiagonal = k1 - 1 > q0 + r0;
             attendSegment(
                 blk, kHead + k0 * D, vHead + k0 * D, cols, r0,
-                [&](Index r) { return crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols; }, scratch);
+                [&](Index r) { return crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols; }, rk,
+                scratch);
             k0 = k1;
         }
     }
@@ -142,7 +144,7 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
                 return Index(std::upper_bound(columns + c0, columns + c0 + cols, std::int32_t(q0 + r)) -
                              (columns + c0));
             },
-            scratch);
+            rk, scratch);
     }
 
     for (Index r = 0; r < rows; ++r) {
@@ -194,6 +196,7 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const float logitScale = kLog2e / std::sqrt(static_cast<float>(D));
     threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, items)));
     detail::prepareTileGemmThreads();
+    const detail::RowKernels& rk = detail::rowKernels();
     std::atomic<bool> cancelled{false};
 
 #pragma omp parallel num_threads(threads)
@@ -209,7 +212,7 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
             if (cancelled.load(std::memory_order_relaxed)) continue;
             const Index b = queryBlocks - 1 - item / H;
             const Index h = item % H;
-            if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, scratch))
+            if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch))
                 cancelled.store(true, std::memory_order_relaxed);
         }
     }

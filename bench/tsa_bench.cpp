@@ -5,6 +5,7 @@
 //             [--fractions 0.9,0.7,0.5,0.3] [--tau 0.005] [--reps N] [--threads N] [--no-tau]
 //             [--query-tile N] [--key-tile N]
 //             [--memory] [--memory-only] [--memory-tokens 32768] [--memory-heads 32] [--memory-kv-heads 8]
+//             [--block-sparse] [--block-sparse-only] [--block-densities 0.5,0.3,0.1] [--methods-tokens 32768]
 //
 // Per sequence length: dense attention (the fast kernel on the whole layer), scoring (scoreLayer), the tau
 // selection (selectTokens), then sparseAttention on synthetic selections keeping a given fraction of the
@@ -12,11 +13,18 @@
 // pipeline (runLayer) on the synthetic generator's default preset (same head shape).
 // --memory runs one layer through runLayer in a child process and reports its peak RSS against the
 // layer's fp32 Q/K/V size (what `tsa run` on that layer would hold).
+// --block-sparse adds, per length, the block-sparse kernel on random tile masks of given densities
+// (kind "block", method "random-tiles": density, speedup against the dense kernel, ideal_speedup =
+// 1 / density), and at --methods-tokens the methods of core/methods on the generator's default preset,
+// alone and composed with TSA, estimation included (method "flexprefill", "tsa+flexprefill", ...).
+// --block-sparse-only skips the kept and tau rows.
 #include "core/attention.h"
 #include "core/attention_gemm.h"
 #include "core/attention_window.h"
 #include "core/cpu_isa.h"
 #include "core/generator.h"
+#include "core/kernels/block_sparse_attention.h"
+#include "core/methods/methods.h"
 #include "core/pipeline.h"
 #include "core/selection.h"
 
@@ -69,16 +77,22 @@ struct Options {
     Index memoryHeads = 32;
     Index memoryKvHeads = 8;
     std::string memoryChildOut; // internal: run the memory child and write its report here
+    bool blockSparse = false;
+    bool blockSparseOnly = false;
+    std::vector<double> blockDensities{0.5, 0.3, 0.1};
+    Index methodsTokens = 32768; // 0: no method rows
 };
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "tsa-bench: %s\n", message);
-    std::fprintf(stderr,
-                 "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
-                 "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
-                 "                 [--threads N] [--query-tile N] [--key-tile N] [--memory] [--memory-only] "
-                 "[--memory-tokens L]\n"
-                 "                 [--memory-heads N] [--memory-kv-heads N]\n");
+    std::fprintf(
+        stderr,
+        "usage: tsa-bench [--quick] [--json FILE] [--tokens L1,L2,...] [--heads N] [--kv-heads N]\n"
+        "                 [--dim D] [--fractions f1,f2,...] [--tau T] [--no-tau] [--reps N]\n"
+        "                 [--threads N] [--query-tile N] [--key-tile N] [--memory] [--memory-only] "
+        "[--memory-tokens L]\n"
+        "                 [--memory-heads N] [--memory-kv-heads N] [--block-sparse] [--block-sparse-only]\n"
+        "                 [--block-densities d1,d2,...] [--methods-tokens L]\n");
     std::exit(2);
 }
 
@@ -120,8 +134,24 @@ Options parseOptions(int argc, char** argv) {
                 o.fractions = parseList<double>(next());
             else if (a == "--tau")
                 o.tau = std::stod(next());
+            else if (a == "--block-sparse")
+                o.blockSparse = true;
+            else if (a == "--block-sparse-only")
+                o.blockSparse = o.blockSparseOnly = true;
+            else if (a == "--block-densities") {
+                o.blockDensities.clear();
+                std::stringstream in(next());
+                std::string item;
+                while (std::getline(in, item, ','))
+                    o.blockDensities.push_back(std::stod(item));
+            } else if (a == "--methods-tokens")
+                o.methodsTokens = std::stoll(next());
             else if (a == "--no-tau")
                 o.runTau = false;
+            else if (a == "--query-tile") // documented above but was not parsed
+                o.queryTile = std::stoll(next());
+            else if (a == "--key-tile")
+                o.keyTile = std::stoll(next());
             else if (a == "--reps")
                 o.reps = std::stoi(next());
             else if (a == "--threads")
@@ -519,6 +549,117 @@ void benchLength(const Options& o, Index L, const Ceiling& sgemm, std::vector<Ru
     rows.push_back(r);
 }
 
+// Block-sparse rows: a JSON object per run (kind "block").
+// cpu: process CPU time per thread of the dense run and of the method run (see g_lastBestCpuMs), whose
+// ratio is less sensitive than wall time to other processes taking turns on the cores.
+struct CpuPair {
+    double dense = 0, method = 0;
+};
+
+Json blockRow(const std::string& method, const std::string& source, const LayerQkv& qkv, double density,
+              double denseMsValue, double estimateMs, double attentionMs, CpuPair cpu) {
+    Json j;
+    j["kind"] = "block";
+    j["method"] = method;
+    j["source"] = source;
+    j["tokens"] = qkv.tokens();
+    j["heads"] = qkv.qHeads();
+    j["kv_heads"] = qkv.kvHeads();
+    j["head_dim"] = qkv.headDim();
+    j["density"] = density;
+    j["dense_ms"] = denseMsValue;
+    j["estimate_ms"] = estimateMs;
+    j["attention_ms"] = attentionMs;
+    j["time_ms"] = estimateMs + attentionMs;
+    j["speedup"] = denseMsValue / (estimateMs + attentionMs);
+    j["ideal_speedup"] = 1.0 / density;
+    j["speedup_vs_ideal"] = (denseMsValue / (estimateMs + attentionMs)) * density;
+    j["dense_cpu_ms"] = cpu.dense;
+    j["time_cpu_ms"] = cpu.method;
+    j["speedup_cpu"] = cpu.dense / cpu.method;
+    j["speedup_vs_ideal_cpu"] = cpu.dense / cpu.method * density;
+    std::printf("block %-16s L %6ld  density %.3f  dense %9.1f ms  estimate %8.1f ms  attention %9.1f ms  "
+                "speedup %5.2fx  ideal %5.2fx  ratio %.3f  (CPU-time ratio %.3f)\n",
+                method.c_str(), long(qkv.tokens()), density, denseMsValue, estimateMs, attentionMs,
+                j["speedup"].get<double>(), 1.0 / density, j["speedup_vs_ideal"].get<double>(),
+                j["speedup_vs_ideal_cpu"].get<double>());
+    std::fflush(stdout);
+    return j;
+}
+
+double layerDensity(const Pattern& p) {
+    double pairs = 0;
+    for (Index h = 0; h < p.qHeads; ++h)
+        pairs += double(patternPairs(p, h));
+    return pairs / (double(p.qHeads) * double(p.tokens) * double(p.tokens + 1) / 2.0);
+}
+
+// Random 128-tiles at a target density (diagonal tiles always kept, others with that probability) on
+// uniform random q/k/v; then, at --methods-tokens, every method alone and after TSA on the preset layer.
+void benchBlockSparse(const Options& o, Index L, std::vector<Json>& rows, const AttentionConfig& ac) {
+    const int reps = o.reps > 0 ? o.reps : (o.quick || L >= 16384 ? 1 : 3);
+    LayerQkv qkv = randomLayer(o.heads, o.kvHeads, L, o.dim, 2000 + std::uint64_t(L));
+    const int threads = ac.threads > 0 ? ac.threads : omp_get_max_threads();
+    Tensor3 out(o.heads, L, o.dim);
+    const Index block = 128, nb = (L + block - 1) / block;
+    for (double d : o.blockDensities) {
+        std::vector<std::uint8_t> mask(static_cast<std::size_t>(o.heads * nb * nb), 0);
+        std::uint64_t state = 12345 + std::uint64_t(L);
+        for (Index h = 0; h < o.heads; ++h)
+            for (Index a = 0; a < nb; ++a)
+                for (Index c = 0; c <= a; ++c) {
+                    state = state * 6364136223846793005ull + 1442695040888963407ull;
+                    mask[(h * nb + a) * nb + c] = c == a || double(state >> 11) * 0x1.0p-53 < d;
+                }
+        Pattern p;
+        p.qHeads = o.heads;
+        p.tokens = L;
+        p.blocks = blockPatternFromMask(mask.data(), o.heads, L, block, block);
+        // Dense and sparse back to back for each density, so both see the same load.
+        CpuPair cpu;
+        const double dense = denseMs(qkv, ac, reps, &cpu.dense);
+        const double ms = bestMs(reps, [&] {
+            const Status st = blockSparseAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), p.blocks,
+                                                   out.view(), nullptr, ac);
+            if (!st.ok()) throw std::runtime_error(st.message);
+        });
+        cpu.method = g_lastBestCpuMs / threads;
+        rows.push_back(
+            blockRow("random-tiles", "uniform random q/k/v", qkv, layerDensity(p), dense, 0.0, ms, cpu));
+    }
+    if (L != o.methodsTokens) return;
+    LayerQkv preset;
+    std::string name;
+    if (!makePresetLayer(o, L, o.heads, o.kvHeads, &preset, &name)) return;
+    CpuPair cpu;
+    const double presetDense = denseMs(preset, ac, reps, &cpu.dense);
+    const MethodSettings settings;
+    for (MethodKind kind :
+         {MethodKind::Tsa, MethodKind::FlexPrefill, MethodKind::TsaFlexPrefill, MethodKind::XAttention,
+          MethodKind::TsaXAttention, MethodKind::MInference, MethodKind::TsaMInference}) {
+        double best = 1e300, bestEstimate = 0, bestAttention = 0, density = 1;
+        cpu.method = 1e300;
+        for (int r = 0; r < reps; ++r) {
+            const double cpuStart = cpuMs();
+            auto t0 = Clock::now();
+            Result<Pattern> p = estimatePattern(kind, preset, settings);
+            if (!p.ok()) throw std::runtime_error(p.error());
+            const double estimate = msSince(t0);
+            t0 = Clock::now();
+            Tensor3 o2(preset.qHeads(), L, preset.headDim());
+            const Status st = runPattern(preset, *p, o2.view(), nullptr, ac);
+            if (!st.ok()) throw std::runtime_error(st.message);
+            const double attention = msSince(t0);
+            cpu.method = std::min(cpu.method, (cpuMs() - cpuStart) / threads);
+            if (estimate + attention < best)
+                best = estimate + attention, bestEstimate = estimate, bestAttention = attention,
+                density = layerDensity(*p);
+        }
+        rows.push_back(
+            blockRow(methodName(kind), name, preset, density, presetDense, bestEstimate, bestAttention, cpu));
+    }
+}
+
 // Child side of --memory: one layer through runLayer (as `tsa run` does), report written to a file; the
 // parent reads the child's peak RSS from wait4.
 int memoryChild(const Options& o) {
@@ -639,8 +780,12 @@ int main(int argc, char** argv) {
             report["machine"]["query_tile"] = ac.queryTile;
             report["machine"]["key_tile"] = ac.keyTile;
             printHeader();
-            for (Index L : o.tokens)
-                benchLength(o, L, sgemm, rows, ac);
+            std::vector<Json> blockRows;
+            for (Index L : o.tokens) {
+                if (!o.blockSparseOnly) benchLength(o, L, sgemm, rows, ac);
+                if (o.blockSparse) benchBlockSparse(o, L, blockRows, ac);
+            }
+            report["block_runs"] = blockRows;
             // The ceiling again at the end: a drop means the machine got busier during the run.
             Ceiling end;
             end.wall = sgemmCeilingGflops(&end.cpu);
@@ -656,6 +801,11 @@ int main(int argc, char** argv) {
         Json runs = Json::array();
         for (const RunRow& r : rows)
             runs.push_back(toJson(r, sgemm));
+        if (report.contains("block_runs")) {
+            for (const Json& b : report["block_runs"])
+                runs.push_back(b);
+            report.erase("block_runs");
+        }
         Json out;
         out["sgemm_gflops"] = o.memoryOnly ? Json() : Json(sgemm.wall); // null: not measured
         out["runs"] = runs;

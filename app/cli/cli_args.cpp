@@ -1,7 +1,11 @@
 #include "app/cli/cli_args.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
 
 namespace tsa::cli {
 
@@ -78,6 +82,60 @@ long long Args::integer(const std::string& name, long long fallback) {
         return fallback;
     }
     return n;
+}
+
+bool parseLayerList(const std::string& text, std::vector<int>& out, std::string& error) {
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        try {
+            std::size_t pos = 0;
+            const auto dash = item.find('-', 1);
+            if (dash != std::string::npos) {
+                const int a = std::stoi(item.substr(0, dash), &pos);
+                const int b = std::stoi(item.substr(dash + 1));
+                if (a > b || a < 0) throw std::invalid_argument("range");
+                for (int l = a; l <= b; ++l)
+                    out.push_back(l);
+            } else {
+                const int l = std::stoi(item, &pos);
+                if (pos != item.size() || l < 0) throw std::invalid_argument("layer");
+                out.push_back(l);
+            }
+        } catch (const std::exception&) {
+            error = "'" + item + "' is not a layer number or range";
+            return false;
+        }
+    }
+    if (out.empty()) {
+        error = "empty layer list";
+        return false;
+    }
+    return true;
+}
+
+bool writeTextFileAtomic(const std::string& path, const std::string& text, std::string& error) {
+    // Temporary file beside the target, renamed over it once complete, so a failed write never leaves a
+    // truncated file at the path.
+    std::string temp = path + ".tmp-XXXXXX";
+    const int fd = ::mkstemp(temp.data());
+    if (fd < 0) {
+        error = "cannot create a temporary file beside " + path;
+        return false;
+    }
+    std::FILE* f = ::fdopen(fd, "wb");
+    bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = f && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0 && ok;
+    if (f)
+        ok = std::fclose(f) == 0 && ok;
+    else
+        ::close(fd);
+    if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
+        std::remove(temp.c_str());
+        error = "cannot write " + path;
+        return false;
+    }
+    return true;
 }
 
 } // namespace tsa::cli

@@ -49,36 +49,6 @@ const char* kRunHelp =
     "\n"
     "Exit codes: 0 success, 1 failed or interrupted, 2 bad file or bad option.\n";
 
-bool parseLayerList(const std::string& text, std::vector<int>& out, std::string& error) {
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        try {
-            std::size_t pos = 0;
-            const auto dash = item.find('-', 1);
-            if (dash != std::string::npos) {
-                const int a = std::stoi(item.substr(0, dash), &pos);
-                const int b = std::stoi(item.substr(dash + 1));
-                if (a > b || a < 0) throw std::invalid_argument("range");
-                for (int l = a; l <= b; ++l)
-                    out.push_back(l);
-            } else {
-                const int l = std::stoi(item, &pos);
-                if (pos != item.size() || l < 0) throw std::invalid_argument("layer");
-                out.push_back(l);
-            }
-        } catch (const std::exception&) {
-            error = "'" + item + "' is not a layer number or range";
-            return false;
-        }
-    }
-    if (out.empty()) {
-        error = "empty layer list";
-        return false;
-    }
-    return true;
-}
-
 // Raw bytes of finished tensors, parked on disk until the header can be written.
 class Spool {
 public:

@@ -14,6 +14,7 @@ void printUsage(std::FILE* out) {
                "  info FILE [--json]            describe a Q/K/V capture or an effect file\n"
                "  generate --out FILE [...]     write a synthetic capture (see tsa generate --help)\n"
                "  run FILE [...]                run Token Sparse Attention on a capture (tsa run --help)\n"
+               "  compare FILE [...]            sparse-attention methods side by side (tsa compare --help)\n"
                "  export FILE --view NAME --out PATH [...]   render a view to PNG or SVG without a window\n"
                "\n"
                "Exit codes: 0 success, 1 the operation failed, 2 bad file or bad option.\n",
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (command == "info") return tsa::cli::cmdInfo(rest);
     if (command == "generate") return tsa::cli::cmdGenerate(rest);
     if (command == "run") return tsa::cli::cmdRun(rest);
+    if (command == "compare") return tsa::cli::cmdCompare(rest);
     if (command == "export") return tsa::cli::cmdExport(rest);
     if (command == "--help" || command == "-h" || command == "help") {
         printUsage(stdout);

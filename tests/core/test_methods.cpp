@@ -1,0 +1,282 @@
+// The methods' shared machinery: settings validation naming the parameter, knob names, method lists,
+// the StreamingLLM and oracle patterns against their definitions (oracle tile masses against an fp64
+// softmax), TSA on the pattern type against the existing pipeline, composition in compressed index space,
+// and the measures on a pattern that computes everything. Faithfulness to the authors' code is checked in
+// tests/python/test_methods_faithful.py.
+#include "core/methods/compare.h"
+#include "core/methods/methods.h"
+#include "core/pipeline.h"
+#include "tests/core/tsa_test_data.h"
+
+#include <cmath>
+#include <gtest/gtest.h>
+#include <limits>
+
+namespace tsa {
+namespace {
+
+TEST(MethodSettings, ValidationNamesTheParameter) {
+    struct Case {
+        const char* name;
+        double value;
+    };
+    for (const Case& c :
+         {Case{"tsa.tau", 2.0}, Case{"tsa.pool_kernel", 4}, Case{"minference.adaptive_budget", -0.1},
+          Case{"minference.forced_diagonals", 0}, Case{"flexprefill.gamma", 1.5}, Case{"flexprefill.tau", -1},
+          Case{"flexprefill.block_size", 0}, Case{"xattention.threshold", 0},
+          Case{"xattention.block_size", 100}, Case{"streaming.local", -1}, Case{"oracle.density", 0}}) {
+        MethodSettings s;
+        ASSERT_EQ(setMethodParam(s, c.name, c.value), "");
+        const std::string message = s.validate();
+        EXPECT_NE(message.find(c.name), std::string::npos) << c.name << ": " << message;
+    }
+    MethodSettings defaults;
+    EXPECT_EQ(defaults.validate(), "");
+    EXPECT_NE(setMethodParam(defaults, "flexprefill.gama", 0.9).find("unknown parameter 'flexprefill.gama'"),
+              std::string::npos);
+    EXPECT_NE(setMethodParam(defaults, "xattention.stride", 2.5).find("xattention.stride must be an integer"),
+              std::string::npos);
+    EXPECT_EQ(methodParamNames().size(), 31u);
+}
+
+TEST(MethodSettings, DefaultsAreThePapersRuns) {
+    const MethodSettings s;
+    EXPECT_EQ(s.tsa.tau, 0.005);
+    EXPECT_EQ(s.minference.adaptiveBudget, 0.1);
+    EXPECT_EQ(s.flexprefill.gamma, 0.95);
+    EXPECT_EQ(s.flexprefill.tau, 0.1);
+    EXPECT_EQ(s.flexprefill.blockSize, 128);
+    EXPECT_EQ(s.flexprefill.minBudget, 1024);
+    EXPECT_EQ(s.xattention.stride, 16);
+    EXPECT_EQ(s.xattention.threshold, 0.9);
+    EXPECT_EQ(s.xattention.blockSize, 128);
+}
+
+TEST(MethodNames, ParseListsAndRejectUnknown) {
+    std::string error;
+    auto all = parseMethodList("all", error);
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->size(), 9u);
+    auto two = parseMethodList("tsa+flexprefill,oracle,oracle", error);
+    ASSERT_TRUE(two);
+    ASSERT_EQ(two->size(), 2u);
+    EXPECT_EQ((*two)[0], MethodKind::TsaFlexPrefill);
+    EXPECT_FALSE(parseMethodList("tsa,flexprefil", error));
+    EXPECT_NE(error.find("'flexprefil'"), std::string::npos);
+    for (MethodKind kind : allMethods())
+        EXPECT_EQ(parseMethodName(methodName(kind)), kind);
+}
+
+TEST(Streaming, PairsAreSinkPlusLocalWindow) {
+    StreamingConfig c;
+    c.sinkTokens = 10;
+    c.localTokens = 50;
+    c.blockRows = 32;
+    auto p = streamingPattern(2, 300, c);
+    ASSERT_TRUE(p.ok());
+    Index pairs = 0;
+    forEachPair(p->blocks, 1, [&](Index i, Index j) {
+        ++pairs;
+        const Index q0 = (i / 32) * 32;
+        EXPECT_TRUE(j < 10 || j >= q0 - 50) << i << "," << j;
+    });
+    Index expected = 0; // per row: sink keys plus the window [lo, i], counted once where they overlap
+    for (Index i = 0; i < 300; ++i) {
+        const Index lo = std::max<Index>(0, (i / 32) * 32 - 50);
+        expected += (i + 1 - lo) + std::min<Index>(10, lo);
+    }
+    EXPECT_EQ(pairs, expected);
+    EXPECT_EQ(computedPairs(p->blocks, 300, 1), pairs);
+    EXPECT_GT(pairs, 0);
+}
+
+TEST(Oracle, TileMassesMatchFp64Softmax) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 150, 16, 3);
+    Tensor3 out(2, 150, 16);
+    std::vector<float> lse(300);
+    ASSERT_TRUE(causalAttention(l.q.cview(), l.k.cview(), l.v.cview(), out.view(), lse.data()).ok());
+    const auto masses = tileMasses(l.q.cview(), l.k.cview(), lse.data(), 32);
+    const Index T = 5;
+    for (Index h = 0; h < 2; ++h) {
+        std::vector<double> ref(T * T, 0.0);
+        for (Index i = 0; i < 150; ++i) {
+            std::vector<double> logit(i + 1);
+            double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+            for (Index j = 0; j <= i; ++j) {
+                double dot = 0;
+                for (Index d = 0; d < 16; ++d)
+                    dot += double(l.q.row(h, i)[d]) * l.k.row(0, j)[d];
+                logit[j] = dot / 4.0;
+                mx = std::max(mx, logit[j]);
+            }
+            for (Index j = 0; j <= i; ++j)
+                sum += std::exp(logit[j] - mx);
+            for (Index j = 0; j <= i; ++j)
+                ref[(i / 32) * T + j / 32] += std::exp(logit[j] - mx) / sum;
+        }
+        double total = 0;
+        for (Index t = 0; t < T * T; ++t) {
+            EXPECT_NEAR(masses[h * T * T + t], ref[t], 1e-4) << "tile " << t;
+            total += masses[h * T * T + t];
+        }
+        EXPECT_NEAR(total, 150.0, 1e-3);
+    }
+    // At density 1 the oracle keeps every causal tile; greedy mass is monotone in the budget.
+    OracleConfig c;
+    c.density = 1.0;
+    c.tile = 32;
+    auto full = oraclePattern(l.q.cview(), l.k.cview(), l.v.cview(), c);
+    ASSERT_TRUE(full.ok());
+    EXPECT_EQ(computedPairs(full->blocks, 150, 0), 150 * 151 / 2);
+    EXPECT_LE(oracleMassAtBudget(masses.data(), 150, 32, 1000),
+              oracleMassAtBudget(masses.data(), 150, 32, 3000));
+}
+
+TEST(Composition, TsaOnThePatternTypeMatchesThePipeline) {
+    const LayerQkv l = testdata::structuredLayer(4, 2, 700, 16, 8);
+    MethodSettings s;
+    s.tsa.tau = 0.05;
+    s.tsa.window = 32;
+    s.tsa.minTokens = 64;
+    auto p = estimatePattern(MethodKind::Tsa, l, s);
+    ASSERT_TRUE(p.ok());
+    ASSERT_FALSE(p->tokenSets.empty()) << "the case must be sparse";
+    Tensor3 ours(4, 700, 16), theirs(4, 700, 16);
+    std::vector<float> ourLse(2800), theirLse(2800);
+    ASSERT_TRUE(runPattern(l, *p, ours.view(), ourLse.data()).ok());
+    LayerRunConfig config;
+    config.params = s.tsa;
+    auto run = runLayer(l, config);
+    ASSERT_TRUE(run.ok());
+    ASSERT_EQ(run->selection.indices, p->tokenSets.indices);
+    for (std::size_t n = 0; n < ours.data.size(); ++n)
+        ASSERT_NEAR(ours.data[n], run->output.data[n], 1e-5);
+    for (std::size_t n = 0; n < ourLse.size(); ++n)
+        ASSERT_TRUE(std::isnan(run->lse[n]) ? std::isnan(ourLse[n])
+                                            : std::abs(ourLse[n] - run->lse[n]) < 1e-4);
+
+    // TSA -> FlexPrefill: the same token sets, then blocks over the compressed length; kept rows use
+    // only kept keys, dropped rows are zero.
+    s.flexprefill.blockSize = 32;
+    s.flexprefill.minBudget = 64;
+    auto composed = estimatePattern(MethodKind::TsaFlexPrefill, l, s);
+    ASSERT_TRUE(composed.ok());
+    EXPECT_EQ(composed->tokenSets.indices, p->tokenSets.indices);
+    EXPECT_EQ(composed->blocks.tokens, p->tokenSets.kept);
+    EXPECT_EQ(composed->method, "tsa+flexprefill");
+    EXPECT_LT(patternPairs(*composed, 0), patternPairs(*p, 0));
+    ASSERT_TRUE(runPattern(l, *composed, ours.view(), ourLse.data()).ok());
+    for (Index h = 0; h < 4; ++h) {
+        std::vector<bool> kept(700, false);
+        for (Index t = 0; t < composed->tokenSets.kept; ++t)
+            kept[composed->tokenSets.head(h)[t]] = true;
+        for (Index i = 0; i < 700; ++i)
+            if (!kept[i]) {
+                EXPECT_TRUE(std::isnan(ourLse[h * 700 + i]));
+                for (Index d = 0; d < 16; ++d)
+                    ASSERT_EQ(ours.row(h, i)[d], 0.0f);
+            }
+    }
+}
+
+TEST(Measures, AFullPatternHasNoErrorAndFullRecall) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 400, 16, 4);
+    auto dense = denseReference(l, {}, 64);
+    ASSERT_TRUE(dense.ok());
+    MethodSettings s;
+    s.streaming.localTokens = 1000; // every key
+    auto m = measureMethod(MethodKind::Streaming, l, s, *dense, 32);
+    ASSERT_TRUE(m.ok());
+    EXPECT_DOUBLE_EQ(m->layer.density, 1.0);
+    EXPECT_NEAR(m->layer.retainedMass, 1.0, 1e-5);
+    EXPECT_LT(m->layer.errorAll.max, 1e-5);
+    EXPECT_NEAR(m->layer.oracleRecall, 1.0, 1e-5);
+    // A narrow window loses mass and error grows, the oracle does at least as well at its budget.
+    s.streaming.localTokens = 32;
+    s.streaming.sinkTokens = 0;
+    auto narrow = measureMethod(MethodKind::Streaming, l, s, *dense, 32);
+    ASSERT_TRUE(narrow.ok());
+    EXPECT_LT(narrow->layer.density, 0.5);
+    EXPECT_LT(narrow->layer.retainedMass, 0.99);
+    EXPECT_GT(narrow->layer.errorKept.p95, 1e-3);
+    EXPECT_LE(narrow->layer.oracleRecall, 1.0 + 1e-9);
+    ASSERT_EQ(narrow->heads.size(), 2u);
+}
+
+TEST(MInference, EveryRowKeepsItsDiagonalAndTheFirstColumns) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 600, 16, 6);
+    MInferenceConfig c;
+    c.adaptiveBudget = 0.3;
+    auto p = minferencePattern(l.q.cview(), l.k.cview(), c);
+    ASSERT_TRUE(p.ok());
+    for (Index h = 0; h < 2; ++h) {
+        std::vector<std::vector<bool>> seen(600, std::vector<bool>(600, false));
+        forEachPair(p->blocks, h, [&](Index i, Index j) { seen[i][j] = true; });
+        for (Index i = 0; i < 600; ++i) {
+            EXPECT_TRUE(seen[i][i]) << "row " << i;
+            for (Index j = 0; j < std::min<Index>(30, i + 1); ++j)
+                EXPECT_TRUE(seen[i][j]) << "row " << i << " column " << j;
+        }
+        EXPECT_EQ(p->vertical[h].size(), 36u); // int(int(600 * 0.3) * 0.2)
+        EXPECT_EQ(p->slash[h].size(), 144u);
+    }
+}
+
+TEST(XAttention, ForcedBlocksAndCausalTiles) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 700, 16, 12);
+    XAttentionConfig c;
+    c.blockSize = 64;
+    c.stride = 8;
+    c.threshold = 0.5;
+    auto p = xattentionPattern(l.q.cview(), l.k.cview(), c);
+    ASSERT_TRUE(p.ok());
+    const Index nb = 11;
+    const auto mask = blockMask(p->blocks, 64);
+    Index kept = 0;
+    for (Index h = 0; h < 2; ++h)
+        for (Index b = 0; b < nb; ++b) {
+            EXPECT_TRUE(mask[(h * nb + b) * nb]) << "block 0 of row " << b;
+            EXPECT_TRUE(mask[(h * nb + b) * nb + b]) << "diagonal of row " << b;
+            for (Index c2 = b + 1; c2 < nb; ++c2)
+                EXPECT_FALSE(mask[(h * nb + b) * nb + c2]);
+            for (Index c2 = 0; c2 <= b; ++c2)
+                kept += mask[(h * nb + b) * nb + c2];
+        }
+    EXPECT_LT(kept, 2 * nb * (nb + 1) / 2) << "threshold 0.5 must drop some tiles";
+    // threshold 1 keeps at least as many tiles as 0.5
+    c.threshold = 1.0;
+    auto all = xattentionPattern(l.q.cview(), l.k.cview(), c);
+    ASSERT_TRUE(all.ok());
+    EXPECT_GE(computedPairs(all->blocks, 700, 0), computedPairs(p->blocks, 700, 0));
+}
+
+TEST(FlexPrefill, ShortSequencesRunDenseAndBranchesFollowTau) {
+    const LayerQkv l = testdata::structuredLayer(2, 1, 900, 16, 13);
+    FlexPrefillConfig c;
+    auto dense = flexprefillPattern(l.q.cview(), l.k.cview(), c); // 900 <= ceil(1024 / 128) * 128
+    ASSERT_TRUE(dense.ok());
+    EXPECT_TRUE(dense->blocks.empty());
+    c.blockSize = 64;
+    c.minBudget = 128;
+    c.tau = 0.0; // no divergence is below 0: vertical-slash everywhere
+    FlexPrefillHeads heads;
+    auto vs = flexprefillPattern(l.q.cview(), l.k.cview(), c, &heads);
+    ASSERT_TRUE(vs.ok());
+    ASSERT_EQ(heads.queryAware.size(), 2u);
+    EXPECT_FALSE(heads.queryAware[0] || heads.queryAware[1]);
+    c.tau = 1.0; // sqrt-JS is at most sqrt(ln 2) < 1: query-aware everywhere
+    auto qa = flexprefillPattern(l.q.cview(), l.k.cview(), c, &heads);
+    ASSERT_TRUE(qa.ok());
+    EXPECT_TRUE(heads.queryAware[0] && heads.queryAware[1]);
+    for (const Pattern* p : {&*vs, &*qa}) {
+        const Index nb = 15;
+        const auto mask = blockMask(p->blocks, 64);
+        for (Index b = 0; b < nb; ++b) {
+            EXPECT_TRUE(mask[b * nb]) << "vertical block 0";
+            EXPECT_TRUE(mask[b * nb + b]) << "slash offset 0";
+        }
+    }
+}
+
+} // namespace
+} // namespace tsa

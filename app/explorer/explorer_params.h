@@ -3,6 +3,7 @@
 // controller, the controls, QSettings and session files cannot drift apart.
 #pragma once
 
+#include "core/methods/methods.h"
 #include "core/selection.h"
 
 #include <QJsonObject>
@@ -23,7 +24,18 @@ struct ExplorerParams {
     QString view = QStringLiteral("overview");
     QString effectAxis = QStringLiteral("tau");       // effect view's x axis: "tau" or "kept"
     QString effectNeedle = QStringLiteral("overlap"); // effect view's needle score: "overlap" or "exact"
+    // Methods view (issue 11): every knob of the other methods (TSA's are `tsa` above, methods.tsa is
+    // unused), the method the per-head table and the attention map's overlay show, and the plot's axes.
+    MethodSettings methods;
+    QString method = QStringLiteral("tsa");
+    QString methodsX = QStringLiteral("density"); // "density" or "speedup"
+    QString methodsY =
+        QStringLiteral("error-last-w"); // "error-last-w", "error-p95", "retained-mass", "recall"
+    bool methodOverlay = false;         // draw the chosen method's pattern on the attention map
 };
+
+// The settings a method runs with: the explorer's TSA parameters and the methods' knobs together.
+MethodSettings methodSettings(const ExplorerParams& params);
 
 // Slider and spin box ranges; tau 0 is allowed by the core (layer stays dense) but not on a log scale.
 constexpr double kTauMin = 1e-4;

@@ -1,12 +1,14 @@
 #include "app/explorer/view_set.h"
 
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/methods_model.h"
 #include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
 #include "views/effect_view.h"
 #include "views/error_view.h"
 #include "views/how_it_works_panel.h"
+#include "views/methods_view.h"
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
@@ -50,6 +52,10 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
                {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks},
                {Effect, m_effect}};
     m_parts.emplace_back(Text, m_text);
+    m_methods = new views::MethodsView;
+    m_methodHeads = new views::MethodHeadsView;
+    m_parts.emplace_back(Methods, m_methods);
+    m_parts.emplace_back(MethodHeads, m_methodHeads);
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
         v->widget()->installEventFilter(this);
@@ -111,6 +117,23 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
             dropped > scores->prefix)
             return;
         setSelectedPosition(scores->headOrder(p.head)[scores->prefix - dropped]);
+    });
+
+    // Methods view (issue 11): its model schedules through the controller; a click sets a knob.
+    m_methodsModel = new MethodsModel(controller, this);
+    connect(m_methodsModel, &MethodsModel::changed, this,
+            [this] { markDirty(Methods | MethodHeads | Attention); });
+    connect(m_methods, &views::MethodsView::pointClicked, m_methodsModel, &MethodsModel::applyKnob);
+    connect(m_methods, &views::MethodsView::axesChanged, this, [this](const QString& x, const QString& y) {
+        ExplorerParams p = m_controller->params();
+        p.methodsX = x;
+        p.methodsY = y;
+        m_controller->setParams(p);
+    });
+    connect(m_methods, &views::MethodsView::methodChosen, this, [this](const QString& method) {
+        ExplorerParams p = m_controller->params();
+        p.method = method;
+        m_controller->setParams(p);
     });
 
     connect(controller, &AnalysisController::fileOpened, this, [this] {
@@ -180,11 +203,15 @@ int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
         return params.overviewMetric == QLatin1String("kept")
                    ? Need::NeedAllSelections
                    : Need::NeedAllSelections | Need::NeedAllMetrics;
+    if (name == QLatin1String("attention") && params.methodOverlay)
+        return Need::NeedSelection | Need::NeedAttentionMap | Need::NeedExtra;
     if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;
     if (name == QLatin1String("error")) return Need::NeedSelection | Need::NeedAllMetrics;
     if (name == QLatin1String("depth") || name == QLatin1String("sparsity")) return Need::NeedAllSelections;
     if (name == QLatin1String("effect")) return 0; // what the open effect file needs: the member overload
     if (name == QLatin1String("text")) return Need::NeedSelection | Need::NeedAllSelections;
+    if (name == QLatin1String("methods") || name == QLatin1String("method-heads"))
+        return Need::NeedSelection | Need::NeedExtra;
     return Need::NeedSelection;
 }
 
@@ -231,6 +258,14 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & HowItWorks) refreshHowItWorks();
     if (parts & Effect) refreshEffect();
     if (parts & Text) refreshText();
+    if (parts & (Methods | MethodHeads)) refreshMethods();
+}
+
+void ViewSet::refreshMethods() {
+    const ExplorerParams& p = m_controller->params();
+    m_methods->setAxes(views::methodsXFromName(p.methodsX), views::methodsYFromName(p.methodsY));
+    m_methods->setData(m_methodsModel->viewData());
+    m_methodHeads->setData(m_methodsModel->headsData());
 }
 
 void ViewSet::refreshStyle() {

@@ -209,6 +209,14 @@ std::vector<std::string> methodParamNames() {
     return names;
 }
 
+std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettings& settings) {
+    MethodSettings copy = settings; // paramRefs hands out mutable pointers
+    std::vector<std::pair<std::string, double>> values;
+    for (const ParamRef& p : paramRefs(copy))
+        values.emplace_back(p.name, p.real ? *p.real : double(*p.integer));
+    return values;
+}
+
 SweepKnob sweepKnob(MethodKind kind) {
     switch (kind) {
     case MethodKind::Tsa:

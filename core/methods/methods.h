@@ -57,6 +57,8 @@ std::string validateTsaParams(const TsaParams& params);
 // MethodSettings::validate().
 std::string setMethodParam(MethodSettings& settings, const std::string& name, double value);
 std::vector<std::string> methodParamNames();
+// Every knob and its value, in methodParamNames() order (sessions, cache keys).
+std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettings& settings);
 
 // The knob a sweep varies for a method, its values (ascending density where it can), and how to set it.
 struct SweepKnob {

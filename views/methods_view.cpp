@@ -7,6 +7,7 @@
 #include "views/number_format.h"
 #include "views/view_style.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -118,7 +119,8 @@ QString methodsYName(MethodsY y) {
 
 MethodsView::MethodsView(QWidget* parent)
     : PlotView(parent), m_xBox(new QComboBox(this)), m_yBox(new QComboBox(this)),
-      m_methodBox(new QComboBox(this)) {
+      m_methodBox(new QComboBox(this)),
+      m_overlayBox(new QCheckBox(tr("Pattern on the attention map"), this)) {
     // The switches are child widgets above the painted area, so exports (render()) show the plot only.
     m_xBox->addItem(tr("x: density"), QStringLiteral("density"));
     m_xBox->addItem(tr("x: measured speedup"), QStringLiteral("speedup"));
@@ -131,6 +133,8 @@ MethodsView::MethodsView(QWidget* parent)
     m_xBox->setObjectName(QStringLiteral("methodsX"));
     m_yBox->setObjectName(QStringLiteral("methodsY"));
     m_methodBox->setObjectName(QStringLiteral("methodChooser"));
+    m_overlayBox->setObjectName(QStringLiteral("methodOverlay"));
+    connect(m_overlayBox, &QCheckBox::toggled, this, &MethodsView::overlayToggled);
     m_controlsHeight = m_xBox->sizeHint().height() + 6;
     auto axes = [this] {
         emit axesChanged(m_xBox->currentData().toString(), m_yBox->currentData().toString());
@@ -144,7 +148,7 @@ MethodsView::MethodsView(QWidget* parent)
 void MethodsView::resizeEvent(QResizeEvent* event) {
     PlotView::resizeEvent(event);
     int x = 4;
-    for (QComboBox* box : {m_xBox, m_yBox, m_methodBox}) {
+    for (QWidget* box : std::initializer_list<QWidget*>{m_xBox, m_yBox, m_methodBox, m_overlayBox}) {
         const QSize hint = box->sizeHint();
         box->setGeometry(x, 3, hint.width(), hint.height());
         x += hint.width() + 6;
@@ -159,7 +163,8 @@ void MethodsView::paintEvent(QPaintEvent*) {
 }
 
 void MethodsView::syncControls() {
-    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox);
+    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox), bo(m_overlayBox);
+    m_overlayBox->setChecked(m_data.overlay);
     m_xBox->setCurrentIndex(m_xBox->findData(methodsXName(m_x)));
     m_yBox->setCurrentIndex(m_yBox->findData(methodsYName(m_y)));
     if (const int i = m_methodBox->findData(m_data.chosen); i >= 0) m_methodBox->setCurrentIndex(i);

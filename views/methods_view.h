@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+class QCheckBox;
 class QComboBox;
 
 namespace tsa::views {
@@ -39,7 +40,8 @@ struct MethodsData {
     int layerId = -1;
     qint64 tokens = 0;
     std::vector<MethodsCurve> curves;
-    QString chosen; // the method of the table and overlay
+    QString chosen;       // the method of the table and overlay
+    bool overlay = false; // the chosen method's pattern is drawn on the attention map
 };
 
 enum class MethodsX { Density, Speedup };
@@ -78,6 +80,7 @@ signals:
     void pointClicked(const QString& method, double knob);
     void axesChanged(const QString& x, const QString& y);
     void methodChosen(const QString& method);
+    void overlayToggled(bool on);
 
 protected:
     void mousePressEvent(QMouseEvent* event) override;
@@ -103,6 +106,7 @@ private:
     QComboBox* m_xBox;
     QComboBox* m_yBox;
     QComboBox* m_methodBox;
+    QCheckBox* m_overlayBox;
     int m_controlsHeight = 0;
 };
 

@@ -103,6 +103,12 @@ std::vector<MethodsModel::Wanted> MethodsModel::wanted() const {
     std::vector<Wanted> out;
     const ExplorerParams& p = m_controller->params();
     const MethodSettings base = methodSettings(p);
+    if (!m_forced && p.view == QLatin1String("attention")) {
+        // The overlay alone needs the chosen method's current pattern, not every sweep.
+        if (const auto kind = parseMethodName(p.method.toStdString()))
+            out.push_back({*kind, base, pointKey(p.layer, *kind, base), true, knobValue(*kind, base)});
+        return out;
+    }
     for (MethodKind kind : computeOrder())
         out.push_back({kind, base, pointKey(p.layer, kind, base), true, knobValue(kind, base)});
     for (MethodKind kind : computeOrder())
@@ -219,6 +225,7 @@ views::MethodsData MethodsModel::viewData() const {
     d.layerId = m_controller->modelLayerId(p.layer);
     d.tokens = m_controller->tokenCount();
     d.chosen = p.method;
+    d.overlay = p.methodOverlay;
     if (m_denseLayer != p.layer || !m_dense) return d;
     const double denseMs = m_dense->timeMs;
     std::map<MethodKind, views::MethodsCurve> curves;

@@ -130,6 +130,11 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         p.methodsY = y;
         m_controller->setParams(p);
     });
+    connect(m_methods, &views::MethodsView::overlayToggled, this, [this](bool on) {
+        ExplorerParams p = m_controller->params();
+        p.methodOverlay = on;
+        m_controller->setParams(p);
+    });
     connect(m_methods, &views::MethodsView::methodChosen, this, [this](const QString& method) {
         ExplorerParams p = m_controller->params();
         p.method = method;
@@ -373,7 +378,11 @@ void ViewSet::refreshAttention() {
         blocks.sparse = true;
         blocks.kept.assign(sel->head(p.head), sel->head(p.head) + sel->kept);
     }
+    std::vector<std::uint8_t> pattern;
+    if (auto chosen = m_methodsModel->chosenPattern(); chosen && p.methodOverlay && blocks.blocks > 0)
+        pattern = coarseMask(*chosen, p.head, blocks.blockSize, blocks.blocks);
     m_attention->setData(std::move(blocks));
+    m_attention->setPatternOverlay(std::move(pattern), p.method);
 }
 
 void ViewSet::refreshOverview() {

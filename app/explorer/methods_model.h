@@ -38,6 +38,9 @@ public:
     // The chosen method's pattern at its current setting on the visible layer; null while not computed.
     std::shared_ptr<const Pattern> chosenPattern() const;
 
+    // Points measured so far (all layers and settings), for tests and diagnostics.
+    int computedPoints() const { return int(m_points.size()); }
+
     // A click on a sweep point: sets that method's knob (tau for TSA) in the explorer's parameters.
     void applyKnob(const QString& method, double value);
 

@@ -317,7 +317,10 @@ void MethodsView::render(QPainter& painter, const QSize& size) const {
             const QPointF q = place(l, *c.current);
             painter.setBrush(colour);
             painter.setPen(QPen(Qt::black, 1.5));
-            painter.drawEllipse(q, 5.5, 5.5);
+            if (composed(c.method))
+                painter.drawRect(QRectF(q.x() - 5.5, q.y() - 5.5, 11, 11));
+            else
+                painter.drawEllipse(q, 5.5, 5.5);
         }
     }
     painter.setClipping(false);
@@ -333,7 +336,13 @@ void MethodsView::render(QPainter& painter, const QSize& size) const {
                          QPointF(l.legend.left() + 26, y + fm.height() / 2));
         painter.setPen(style::text());
         QString text = c.method;
-        if (c.current) text += QStringLiteral("  %1 %2").arg(c.knob, fmt::value(c.current->knob, 3));
+        if (c.current) {
+            // Integer knobs (streaming's local tokens) as integers, not 1.02e+03.
+            const double k = c.current->knob;
+            const QString value =
+                k == std::floor(k) && std::abs(k) >= 1 ? fmt::integer(qint64(k)) : fmt::value(k, 3);
+            text += QStringLiteral("  %1 %2").arg(c.knob, value);
+        }
         if (!c.error.isEmpty()) text += tr("  (failed)");
         painter.drawText(QRectF(l.legend.left() + 30, y, kLegendWidth - 32, fm.height()), Qt::AlignLeft,
                          fm.elidedText(text, Qt::ElideRight, kLegendWidth - 32));
@@ -341,9 +350,9 @@ void MethodsView::render(QPainter& painter, const QSize& size) const {
     }
     y += 6;
     painter.setPen(style::axis());
-    painter.drawText(QRectF(l.legend.left() + 4, y, kLegendWidth - 6, 4 * fm.height()),
-                     Qt::AlignLeft | Qt::TextWordWrap,
-                     tr("Ringed: current setting. Dashed: TSA, then the method. Click a point to use it."));
+    painter.drawText(
+        QRectF(l.legend.left() + 4, y, kLegendWidth - 6, 4 * fm.height()), Qt::AlignLeft | Qt::TextWordWrap,
+        tr("Outlined: current setting. Dashed, squares: TSA, then the method. Click a point to use it."));
     painter.restore();
 }
 

@@ -27,6 +27,9 @@ public:
 
     // Offer work even when no methods view is the current view (exports, screenshots, tests).
     void setForced(bool on);
+    // A methods view is on screen (the window's tab switch reaches the controller's view name only after
+    // the tab is shown, and changing that name schedules nothing).
+    void setVisible(bool on);
 
     std::optional<ExtraJob> nextJob() override;
     int pendingJobs() const override;
@@ -67,6 +70,7 @@ private:
 
     QPointer<AnalysisController> m_controller;
     bool m_forced = false;
+    bool m_visible = false;
     int m_denseLayer = -1;
     std::shared_ptr<const DenseReference> m_dense;
     QString m_denseError;

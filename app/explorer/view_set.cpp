@@ -15,6 +15,7 @@
 #include "views/text_view.h"
 
 #include <QEvent>
+#include <QPointer>
 #include <QTimer>
 #include <QWidget>
 #include <algorithm>
@@ -171,6 +172,9 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
 }
 
 ViewSet::~ViewSet() {
+    // Deleting a view sends it Hide: the filter must not look at views already deleted.
+    for (auto* v : m_views)
+        v->widget()->removeEventFilter(this);
     for (auto* v : m_views)
         if (v->widget() && !v->widget()->parent()) delete v->widget();
 }
@@ -235,6 +239,20 @@ bool ViewSet::eventFilter(QObject* watched, QEvent* event) {
     // A view that was skipped while hidden catches up before its first paint.
     if (event->type() == QEvent::Show)
         if (const unsigned part = partOf(watched); part & m_dirty) refresh(part);
+    // The methods model works while its views (or the attention map's overlay) are on screen: tell it
+    // once the tab switch has settled (the window names the new view after showing it). Pointers are
+    // compared, not dereferenced, and checked again later: closing the window deletes the views first.
+    const QObject* methods = static_cast<QWidget*>(m_methods);
+    const QObject* heads = static_cast<QWidget*>(m_methodHeads);
+    const QObject* attention = static_cast<QWidget*>(m_attention);
+    if ((event->type() == QEvent::Show || event->type() == QEvent::Hide) &&
+        (watched == methods || watched == heads || watched == attention)) {
+        QPointer<QWidget> m(m_methods), h(m_methodHeads);
+        QTimer::singleShot(0, this, [this, m, h] {
+            m_methodsModel->setVisible((m && m->isVisible()) || (h && h->isVisible()));
+            m_controller->requestSchedule();
+        });
+    }
     return QObject::eventFilter(watched, event);
 }
 

@@ -5,6 +5,7 @@
 // round-trip through session JSON; exports write PNG/SVG/CSV.
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/explorer_params.h"
+#include "app/explorer/main_window.h"
 #include "app/explorer/methods_model.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
@@ -271,6 +272,33 @@ private slots:
         const ExplorerParams fixed = paramsFromJson(bad);
         QCOMPARE(fixed.methods.flexprefill.gamma, FlexPrefillConfig{}.gamma);
         QCOMPARE(fixed.method, QStringLiteral("tsa"));
+    }
+
+    void switchingToTheTabStartsTheWork() {
+        MainWindow w(nullptr, false);
+        w.resize(1200, 800);
+        w.show();
+        ExplorerParams p = smallParams();
+        p.view = QStringLiteral("overview");
+        w.controller()->setMetricsDelay(0);
+        w.controller()->openFileWith(m_capture, p);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 120000));
+        MethodsModel* model = w.viewSet()->methodsModel();
+        QVERIFY(waitFor([&] { return w.controller()->isIdle(); }, 120000));
+        QCOMPARE(model->computedPoints(), 0); // nothing computed while no methods view is on screen
+        w.showView(QStringLiteral("methods"));
+        QVERIFY(waitFor(
+            [&] {
+                const auto data = model->viewData();
+                if (data.curves.size() != allMethods().size()) return false;
+                for (const auto& c : data.curves)
+                    if (!c.current) return false;
+                return true;
+            },
+            120000));
+        w.showView(QStringLiteral("overview"));
+        QVERIFY(waitFor([&] { return w.controller()->isIdle(); }, 120000));
     }
 
     void viewWithoutDataDrawsAMessage() {

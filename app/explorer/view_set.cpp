@@ -122,8 +122,11 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
 
     // Methods view (issue 11): its model schedules through the controller; a click sets a knob.
     m_methodsModel = new MethodsModel(controller, this);
-    connect(m_methodsModel, &MethodsModel::changed, this,
-            [this] { markDirty(Methods | MethodHeads | Attention); });
+    connect(m_methodsModel, &MethodsModel::changed, this, [this] {
+        // The attention map only draws a pattern with the overlay on (or to clear one turned off).
+        const bool overlay = m_controller->params().methodOverlay || !m_attention->patternOverlay().empty();
+        markDirty(Methods | MethodHeads | (overlay ? Attention : 0u));
+    });
     connect(m_methods, &views::MethodsView::pointClicked, m_methodsModel, &MethodsModel::applyKnob);
     connect(m_methods, &views::MethodsView::axesChanged, this, [this](const QString& x, const QString& y) {
         ExplorerParams p = m_controller->params();

@@ -271,7 +271,10 @@ void MethodsView::render(QPainter& painter, const QSize& size) const {
                     .arg(yShort(m_y), m_x == MethodsX::Speedup ? tr("CPU speedup") : tr("density"));
     style::drawTitle(painter, l.title, title);
     if (m_data.curves.empty()) {
-        style::drawMessage(painter, l.plot, m_data.layerId >= 0 ? tr("Computing…") : tr("No capture open"));
+        style::drawMessage(painter, l.plot,
+                           !m_data.problem.isEmpty() ? m_data.problem
+                           : m_data.layerId >= 0     ? tr("Computing…")
+                                                     : tr("No capture open"));
         painter.restore();
         return;
     }

@@ -42,6 +42,7 @@ struct MethodsData {
     std::vector<MethodsCurve> curves;
     QString chosen;       // the method of the table and overlay
     bool overlay = false; // the chosen method's pattern is drawn on the attention map
+    QString problem;      // why nothing can be shown (the layer cannot be read), else empty
 };
 
 enum class MethodsX { Density, Speedup };

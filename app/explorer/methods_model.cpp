@@ -145,20 +145,22 @@ std::optional<ExtraJob> MethodsModel::nextJob() {
         job.key = std::hash<std::string>{}("dense|" + std::to_string(layer));
         job.label = tr("Dense reference of %1 for the methods").arg(layerName);
         job.work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            auto qkv = capture->layer(layer);
-            if (!qkv.ok()) {
-                const QString msg = QString::fromStdString(qkv.error());
-                return [self, layer, msg] {
-                    if (!self) return;
+            // A layer that cannot be read or computed is remembered, not offered again (no retry loop).
+            auto failed = [self, layer, capture](const QString& msg) -> std::function<void()> {
+                return [self, layer, msg, capture] {
+                    if (!self || capture != self->m_controller->capture()) return;
                     self->m_denseError = msg;
                     self->m_denseErrorLayer = layer;
+                    emit self->changed();
                 };
-            }
+            };
+            auto qkv = capture->layer(layer);
+            if (!qkv.ok()) return failed(QString::fromStdString(qkv.error()));
             AttentionConfig config;
             config.threads = threads;
             config.cancel = &cancel;
             auto dense = denseReference(**qkv, config);
-            if (!dense.ok()) return nullptr;
+            if (!dense.ok()) return cancel.load() ? nullptr : failed(QString::fromStdString(dense.error()));
             auto shared = std::make_shared<const DenseReference>(std::move(*dense));
             return [self, layer, shared, capture] {
                 if (!self || capture != self->m_controller->capture()) return;
@@ -233,6 +235,7 @@ views::MethodsData MethodsModel::viewData() const {
     d.tokens = m_controller->tokenCount();
     d.chosen = p.method;
     d.overlay = p.methodOverlay;
+    if (m_denseErrorLayer == p.layer) d.problem = tr("Cannot compute this layer: %1").arg(m_denseError);
     if (m_denseLayer != p.layer || !m_dense) return d;
     const double denseMs = m_dense->timeMs;
     std::map<MethodKind, views::MethodsCurve> curves;

@@ -127,8 +127,8 @@ Result<LayerRunResult> runLayer(const LayerQkvView& qkv, const LayerRunConfig& c
             auto start = Clock::now();
             result.denseOutput = Tensor3(hq, tokens, dim);
             result.denseLse.assign(std::size_t(hq * tokens), 0.0f);
-            st = causalAttention(qkv.q, qkv.k, qkv.v, result.denseOutput.view(),
-                                 result.denseLse.data(), attention);
+            st = causalAttention(qkv.q, qkv.k, qkv.v, result.denseOutput.view(), result.denseLse.data(),
+                                 attention);
             if (!st.ok()) return st;
             result.timings.denseMs = msSince(start);
         }

@@ -61,8 +61,8 @@ void orderByScore(const float* score, Index n, bool descending, std::vector<std:
 
 Status checkLayerShapes(const LayerQkvView& qkv, bool needV) {
     auto shape = [](const ConstView3& t) {
-        return "[" + std::to_string(t.heads) + ", " + std::to_string(t.tokens) + ", " + std::to_string(t.dim) +
-               "]";
+        return "[" + std::to_string(t.heads) + ", " + std::to_string(t.tokens) + ", " +
+               std::to_string(t.dim) + "]";
     };
     const std::string shapes =
         " (q " + shape(qkv.q) + ", k " + shape(qkv.k) + (needV ? ", v " + shape(qkv.v) : std::string()) + ")";

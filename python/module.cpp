@@ -12,6 +12,7 @@
 #include "python/numpy_interop.h"
 #include "python/render.h"
 
+#include <limits>
 #include <pybind11/stl.h>
 
 namespace py = pybind11;
@@ -271,6 +272,11 @@ tensor data. Raises OSError (cannot read) or ValueError (malformed), with the sa
                 auto ids =
                     py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(tokens);
                 if (!ids || ids.ndim() != 1) throw py::value_error("tokens must be a 1-D array of token ids");
+                for (py::ssize_t i = 0; i < ids.size(); ++i)
+                    if (ids.data()[i] < 0 || ids.data()[i] > std::numeric_limits<std::int32_t>::max())
+                        throw py::value_error("tokens: id " + std::to_string(ids.data()[i]) +
+                                              " at position " + std::to_string(i) +
+                                              " does not fit the capture's int32 ids");
                 options.tokenIds = std::vector<std::int32_t>(ids.data(), ids.data() + ids.size());
             }
             if (!tokenStrings.is_none()) options.tokenStrings = tokenStrings.cast<std::vector<std::string>>();

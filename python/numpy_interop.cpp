@@ -72,9 +72,8 @@ void warnAll(const std::vector<std::string>& warnings) {
 }
 
 std::string pathArgument(const py::handle& object) {
-    py::object path = py::module_::import("os").attr("fspath")(object);
-    if (py::isinstance<py::bytes>(path)) return path.cast<std::string>();
-    return path.cast<std::string>();
+    // os.fspath accepts str, bytes and os.PathLike (pathlib.Path) and raises TypeError for anything else.
+    return py::module_::import("os").attr("fspath")(object).cast<std::string>();
 }
 
 } // namespace tsa::python

@@ -156,11 +156,15 @@ with a RuntimeWarning).)")
         .def(
             "drift",
             [](const Capture& c, int index) -> py::object {
-                if (index < 0 || index >= c.info().layers) throw py::index_error("layer index out of range");
+                const int n = c.info().layers;
+                if (index < 0) index += n;
+                if (index < 0 || index >= n)
+                    throw py::index_error("layer " + std::to_string(index) + " is out of range (" +
+                                          c.info().path + " has " + std::to_string(n) + " layers)");
                 auto d = c.drift(index);
                 if (!d) return py::none();
-                const py::ssize_t n = py::ssize_t(d->size());
-                return adopt(std::move(*d), {n});
+                const py::ssize_t length = py::ssize_t(d->size());
+                return adopt(std::move(*d), {length});
             },
             py::arg("index"), "per-token drift [L] of the layer at this position, or None")
         .def("__len__", [](const Capture& c) { return c.info().layers; })

@@ -230,6 +230,28 @@ class Kernels(unittest.TestCase):
         np.testing.assert_array_equal(tsa.causal_attention(qb, kb, vb),
                                       tsa.causal_attention(widen(qb), widen(kb), widen(vb)))
 
+    def test_float32_inputs_are_not_copied(self):
+        # numpy reports its buffers to tracemalloc, so a converted input shows up as a new allocation of the
+        # input's size; a borrowed one does not (core's own buffers are not Python allocations).
+        import tracemalloc
+
+        def traced_peak(fn):
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                fn()
+                return tracemalloc.get_traced_memory()[1] - base
+            finally:
+                tracemalloc.stop()
+
+        q, k, v = self.q, self.k, self.v
+        for name, call in (("causal_attention", lambda: tsa.causal_attention(q, k, v)),
+                           ("score_layer", lambda: tsa.score_layer(q, k, window=32)),
+                           ("run_layer", lambda: tsa.run_layer(q, k, v, tau=0.2, window=32, min_tokens=16))):
+            self.assertLess(traced_peak(call), q.nbytes // 4, name)
+        q64 = q.astype(np.float64)
+        self.assertGreaterEqual(traced_peak(lambda: tsa.causal_attention(q64, k, v)), q.nbytes)  # converted
+
     def test_outputs_are_adopted_and_views_are_read_only(self):
         out, selection, metrics = tsa.run_layer(self.q, self.k, self.v, tau=0.2, window=32, min_tokens=16)
         # The output owns the core's buffer through a capsule: numpy did not copy it.

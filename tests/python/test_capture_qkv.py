@@ -485,10 +485,17 @@ class TestOpenInExplorer(unittest.TestCase):
             self.assertEqual(match.group(1), explorer)
             pid = int(match.group(2))
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    self.assertEqual(f.read().split(b"\0")[1].decode(), os.path.abspath(out))
-                # Still running once it has had time to open the file: it started and did not crash on it.
                 import time
+                # The script returns once exec has begun; the new argv shows in /proc a moment later.
+                argv = []
+                for _ in range(100):
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                    if len(argv) > 1:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual([a.decode() for a in argv[:2]], [explorer, os.path.abspath(out)])
+                # Still running once it has had time to open the file: it started and did not crash on it.
                 time.sleep(3)
                 self.assertEqual(os.waitpid(pid, os.WNOHANG), (0, 0))
             finally:

@@ -117,8 +117,9 @@ void addRender(pybind11::module_& m) {
             return summary.toStdString();
         },
         py::arg("view"), py::arg("source"), py::arg("out"),
-        R"(Writes one explorer view to out, exactly as `tsa export SOURCE --view VIEW --out OUT` does: PNG or SVG
-by the extension (a picture of the view), or CSV (the data behind it), written atomically.
+        R"(Writes one explorer view to out, exactly as `tsa export SOURCE --view VIEW --out OUT` does: PNG, SVG or
+PDF by the extension (a picture of the view; PDF vector with fonts embedded), or CSV (the data behind
+it), written atomically.
 
 source: a capture path, a Capture, or a session file (.json; its parameters are the defaults here).
 Keyword arguments are the `tsa export` options: tau, layer (model layer), head, window, pool_kernel,

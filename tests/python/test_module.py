@@ -6,6 +6,7 @@ TSA_REQUIRE_MODULE=1 (a module that fails to import is then an error, not a skip
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -435,6 +436,26 @@ class Render(unittest.TestCase):
                         rows = data.decode().splitlines()
                         self.assertGreater(len(rows), 8)  # a header and rows per layer
                     self.assertEqual(data, read_bytes(theirs))
+
+    def test_pdf_goes_through_the_same_writer(self):
+        if not (TSA_BIN and os.path.exists(TSA_BIN)):
+            self.skipTest("TSA_BIN does not point at the tsa binary")
+        with tempfile.TemporaryDirectory() as d:
+            ours, theirs = os.path.join(d, "py.pdf"), os.path.join(d, "cli.pdf")
+            tsa.render("coverage", SAMPLE, ours, layer=5, width=900, height=600)
+            r = cli("export", SAMPLE, "--view", "coverage", "--out", theirs, "--layer", "5", "--width", "900",
+                    "--height", "600")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(read_bytes(ours)[:5], b"%PDF-")
+            if shutil.which("pdftotext") is None:
+                self.skipTest("poppler-utils (pdftotext, pdfinfo) not installed")
+            info = subprocess.run(["pdfinfo", ours], capture_output=True, text=True, check=True).stdout
+            self.assertRegex(info, r"Pages:\s+1\n")
+            self.assertRegex(info, r"Page size:\s+900 x 600 pts")
+            text = [subprocess.run(["pdftotext", p, "-"], capture_output=True, text=True, check=True).stdout
+                    for p in (ours, theirs)]
+            self.assertIn("Coverage: layer 5", text[0])  # vector text, not a picture of it
+            self.assertEqual(text[0], text[1])
 
     def test_session_file_and_overrides(self):
         with tempfile.TemporaryDirectory() as d:

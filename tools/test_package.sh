@@ -197,8 +197,9 @@ check_png "$work/stories.png"
 }
 [ "$(head -c 5 "$work/coverage.pdf")" = "%PDF-" ] || die "installed tsa export wrote no PDF"
 if [[ " ${targets[*]} " == *" tsa_explorer "* ]]; then
-    # The installed module, found by Debian's python3 without PYTHONPATH: a layer run and a rendered view.
-    env -u PYTHONPATH python3 - "$work/module.png" >"$work/module.log" 2>&1 <<'PY' || {
+    # The installed module, found by Debian's python3 (the one it is built for, whatever python3 is first on
+    # PATH) without PYTHONPATH: a layer run and a rendered view.
+    env -u PYTHONPATH /usr/bin/python3 - "$work/module.png" >"$work/module.log" 2>&1 <<'PY' || {
 import sys
 import tsa_explorer as tsa
 assert tsa.__file__.startswith("/usr/lib/python3/dist-packages/"), tsa.__file__

@@ -22,8 +22,9 @@ namespace {
 // Keyword arguments of render() and the `tsa export` option each one stands for.
 const std::set<std::string>& renderKeywords() {
     static const std::set<std::string> keys = {
-        "tau",        "layer",    "head",   "window", "pool_kernel", "min_tokens", "sparse_layers", "delta",
-        "layer_list", "colormap", "metric", "width",  "height",      "scale",      "timeout"};
+        "tau",           "layer", "head",       "window",   "pool_kernel", "min_tokens",
+        "sparse_layers", "delta", "layer_list", "colormap", "metric",      "width",
+        "height",        "scale", "timeout",    "effect",   "effect_x",    "needle_score"};
     return keys;
 }
 
@@ -89,6 +90,12 @@ void addRender(pybind11::module_& m) {
                     request.scale = value.cast<double>();
                 else if (key == "timeout")
                     request.timeoutSeconds = value.cast<int>();
+                else if (key == "effect")
+                    request.effect = qstr(pathArgument(value));
+                else if (key == "effect_x")
+                    p.effectAxis = qstr(value.cast<std::string>());
+                else if (key == "needle_score")
+                    p.effectNeedle = qstr(value.cast<std::string>());
                 else if (key == "sparse_layers" || key == "layer_list") {
                     // A list of layer numbers is accepted for layer_list as well as "16-31,40".
                     std::string text;
@@ -121,10 +128,11 @@ void addRender(pybind11::module_& m) {
 PDF by the extension (a picture of the view; PDF vector with fonts embedded), or CSV (the data behind
 it), written atomically.
 
-source: a capture path, a Capture, or a session file (.json; its parameters are the defaults here).
-Keyword arguments are the `tsa export` options: tau, layer (model layer), head, window, pool_kernel,
-min_tokens, sparse_layers ('half', 'drift', 'all', 'list'), delta, layer_list ('16-31' or a list),
-colormap, metric, width, height, scale, timeout. Bad values raise ValueError with the message
+source: a capture path, a Capture, a session file (.json; its parameters are the defaults here) or an
+effect file (tools/tsa_eval.py, for view 'effect'). Keyword arguments are the `tsa export` options: tau,
+layer (model layer), head, window, pool_kernel, min_tokens, sparse_layers ('half', 'drift', 'all',
+'list'), delta, layer_list ('16-31' or a list), colormap, metric, width, height, scale, timeout, effect
+(an effect file beside the capture), effect_x ('tau', 'kept'), needle_score ('overlap', 'exact'). Bad values raise ValueError with the message
 `tsa export` prints. Call it from one thread: the first call creates an offscreen QApplication on it.
 Returns a one-line summary.)");
 }

@@ -457,6 +457,22 @@ class Render(unittest.TestCase):
             self.assertIn("Coverage: layer 5", text[0])  # vector text, not a picture of it
             self.assertEqual(text[0], text[1])
 
+    def test_effect_file(self):
+        if not (TSA_BIN and os.path.exists(TSA_BIN)):
+            self.skipTest("TSA_BIN does not point at the tsa binary")
+        effect = os.path.join(SOURCE, "sample_data", "stories260k_effect.safetensors")
+        with tempfile.TemporaryDirectory() as d:
+            ours, theirs = os.path.join(d, "py.csv"), os.path.join(d, "cli.csv")
+            self.assertEqual(tsa.render("effect", effect, ours, effect_x="kept"), f"{ours}: effect view, tau 0.005")
+            r = cli("export", effect, "--view", "effect", "--out", theirs, "--effect-x", "kept")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(read_bytes(ours), read_bytes(theirs))
+            with self.assertRaises(ValueError) as ctx:
+                tsa.render("effect", effect, ours, needle_score="fuzzy")
+            r = cli("export", effect, "--view", "effect", "--out", theirs, "--needle-score", "fuzzy")
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(f"tsa export: {ctx.exception}", r.stderr.splitlines()[0])
+
     def test_session_file_and_overrides(self):
         with tempfile.TemporaryDirectory() as d:
             session = os.path.join(d, "s.session.json")

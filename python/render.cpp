@@ -22,9 +22,9 @@ namespace {
 // Keyword arguments of render() and the `tsa export` option each one stands for.
 const std::set<std::string>& renderKeywords() {
     static const std::set<std::string> keys = {
-        "tau",           "layer", "head",       "window",   "pool_kernel", "min_tokens",
-        "sparse_layers", "delta", "layer_list", "colormap", "metric",      "width",
-        "height",        "scale", "timeout",    "effect",   "effect_x",    "needle_score"};
+        "tau",     "layer",      "head",     "window",       "pool_kernel", "min_tokens", "sparse_layers",
+        "delta",   "layer_list", "colormap", "metric",       "width",       "height",     "scale",
+        "timeout", "effect",     "effect_x", "needle_score", "text_measure"};
     return keys;
 }
 
@@ -96,6 +96,8 @@ void addRender(pybind11::module_& m) {
                     p.effectAxis = qstr(value.cast<std::string>());
                 else if (key == "needle_score")
                     p.effectNeedle = qstr(value.cast<std::string>());
+                else if (key == "text_measure")
+                    request.textMeasure = qstr(value.cast<std::string>());
                 else if (key == "sparse_layers" || key == "layer_list") {
                     // A list of layer numbers is accepted for layer_list as well as "16-31,40".
                     std::string text;
@@ -125,14 +127,15 @@ void addRender(pybind11::module_& m) {
         },
         py::arg("view"), py::arg("source"), py::arg("out"),
         R"(Writes one explorer view to out, exactly as `tsa export SOURCE --view VIEW --out OUT` does: PNG, SVG or
-PDF by the extension (a picture of the view; PDF vector with fonts embedded), or CSV (the data behind
-it), written atomically.
+PDF by the extension (a picture of the view; PDF vector with fonts embedded), CSV (the data behind it),
+or HTML (text view), written atomically.
 
 source: a capture path, a Capture, a session file (.json; its parameters are the defaults here) or an
 effect file (tools/tsa_eval.py, for view 'effect'). Keyword arguments are the `tsa export` options: tau,
 layer (model layer), head, window, pool_kernel, min_tokens, sparse_layers ('half', 'drift', 'all',
 'list'), delta, layer_list ('16-31' or a list), colormap, metric, width, height, scale, timeout, effect
-(an effect file beside the capture), effect_x ('tau', 'kept'), needle_score ('overlap', 'exact'). Bad values raise ValueError with the message
+(an effect file beside the capture), effect_x ('tau', 'kept'), needle_score ('overlap', 'exact'),
+text_measure (the text view's colour; its .html export is the text view's own page). Bad values raise ValueError with the message
 `tsa export` prints. Call it from one thread: the first call creates an offscreen QApplication on it.
 Returns a one-line summary.)");
 }

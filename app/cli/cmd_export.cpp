@@ -119,11 +119,7 @@ int cmdExport(const std::vector<std::string>& argv) {
         return kExitFailure;
     }
     std::printf("%s\n", summary.toLocal8Bit().constData());
-    std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());
-    return kExitFailure;
-}
-std::printf("%s\n", summary.toLocal8Bit().constData());
-return kExitOk;
+    return kExitOk;
 }
 
 } // namespace tsa::cli

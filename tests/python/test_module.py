@@ -473,6 +473,22 @@ class Render(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertEqual(f"tsa export: {ctx.exception}", r.stderr.splitlines()[0])
 
+    def test_text_view_html(self):
+        if not (TSA_BIN and os.path.exists(TSA_BIN)):
+            self.skipTest("TSA_BIN does not point at the tsa binary")
+        with tempfile.TemporaryDirectory() as d:
+            ours, theirs = os.path.join(d, "py.html"), os.path.join(d, "cli.html")
+            tsa.render("text", SAMPLE, ours, layer=5, text_measure="n_h")
+            r = cli("export", SAMPLE, "--view", "text", "--out", theirs, "--layer", "5", "--text-measure", "n_h")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"<html", read_bytes(ours)[:200].lower())
+            self.assertEqual(read_bytes(ours), read_bytes(theirs))
+            with self.assertRaises(ValueError) as ctx:
+                tsa.render("overview", SAMPLE, os.path.join(d, "o.png"), text_measure="n_h")
+            self.assertEqual(str(ctx.exception), "--text-measure is for the text view (--view text)")
+            with self.assertRaisesRegex(ValueError, "HTML export is for the text view only"):
+                tsa.render("overview", SAMPLE, ours)
+
     def test_session_file_and_overrides(self):
         with tempfile.TemporaryDirectory() as d:
             session = os.path.join(d, "s.session.json")

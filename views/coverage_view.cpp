@@ -279,7 +279,8 @@ QString CoverageView::csv() const {
 QString CoverageView::toolTipAt(const QPoint& pos) const {
     QChart* chart = m_chartView->chart();
     if (!chart || (m_data.layer.dropped.empty() && m_data.heads.empty())) return {};
-    const QPointF scenePos = m_chartView->mapToScene(m_chartView->mapFrom(this, pos));
+    // QGraphicsView::mapToScene takes viewport coordinates; the viewport is a descendant of this widget.
+    const QPointF scenePos = m_chartView->mapToScene(m_chartView->viewport()->mapFrom(this, pos));
     const QPointF chartPos = chart->mapFromScene(scenePos);
     if (!chart->plotArea().contains(chartPos)) return {};
     const QPointF value = chart->mapToValue(chartPos);
@@ -317,7 +318,8 @@ QString CoverageView::toolTipAt(const QPoint& pos) const {
 bool CoverageView::eventFilter(QObject* watched, QEvent* event) {
     if (watched == m_chartView->viewport() && event->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(event);
-        const QString text = toolTipAt(mapFrom(m_chartView->viewport(), help->pos()));
+        // The viewport is a child: map up from it (QWidget::mapFrom needs an ancestor and crashed here).
+        const QString text = toolTipAt(m_chartView->viewport()->mapTo(this, help->pos()));
         if (text.isEmpty())
             QToolTip::hideText();
         else

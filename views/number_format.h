@@ -5,7 +5,7 @@
 
 namespace tsa::views::fmt {
 
-// Short human form with `digits` significant digits: 0.00512, 1.2e-07, 3.14; NaN as "n/a".
+// Short human form with up to `digits` significant digits: 0.00512, 0.00034, 1.2e-07, 3.14; NaN as "n/a".
 QString value(double v, int digits = 4);
 // Full precision for CSV (round-trips a float/double closely enough for analysis), NaN as empty.
 QString csvValue(double v);

@@ -8,6 +8,7 @@
 #include "app/explorer/headless.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "core/param_rules.h"
 #include "views/exportable_view.h"
 
 #include <QApplication>
@@ -92,9 +93,8 @@ int cmdExport(const std::vector<std::string>& argv) {
     const double scale = args.number("scale", 1.0);
     const long long timeout = args.integer("timeout", 600);
     if (args.failed()) return usageError(args.error());
-    if (!(params.tsa.tau == 0.0 ||
-          (params.tsa.tau >= tsa::app::kTauMin && params.tsa.tau <= tsa::app::kTauMax)))
-        return usageError("--tau must be 0 or between 1e-4 and 0.5");
+    if (const std::string tauBad = tsa::tauProblem(params.tsa.tau); !tauBad.empty())
+        return usageError("--tau: " + tauBad);
     if (params.tsa.window < 1) return usageError("--window must be positive");
     if (params.tsa.poolKernel < 1 || params.tsa.poolKernel % 2 == 0)
         return usageError("--pool-kernel must be odd and positive");

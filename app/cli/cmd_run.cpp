@@ -4,6 +4,7 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/run_report.h"
 #include "core/capture.h"
+#include "core/param_rules.h"
 #include "core/pipeline.h"
 #include "core/safetensors_writer.h"
 
@@ -155,8 +156,8 @@ int cmdRun(const std::vector<std::string>& argv) {
         return kExitUsage;
     }
     std::string bad;
-    if (!(params.tau >= 0.0 && params.tau <= 1.0))
-        bad = "--tau must be in [0, 1]";
+    if (const std::string tauBad = tsa::tauProblem(params.tau); !tauBad.empty())
+        bad = "--tau: " + tauBad;
     else if (params.window < 1)
         bad = "--window must be at least 1";
     else if (params.poolKernel < 1 || params.poolKernel % 2 == 0)

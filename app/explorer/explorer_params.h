@@ -3,6 +3,7 @@
 // controller, the controls, QSettings and session files cannot drift apart.
 #pragma once
 
+#include "core/param_rules.h"
 #include "core/selection.h"
 
 #include <QJsonObject>
@@ -23,9 +24,10 @@ struct ExplorerParams {
     QString view = QStringLiteral("overview");
 };
 
-// Slider and spin box ranges; tau 0 is allowed by the core (layer stays dense) but not on a log scale.
+// The tau slider's log range. Its first position is tau 0 (dense); smaller positive values are valid
+// (tsa::tauProblem is the rule) and typed into the field, the slider then rests at its lowest log step.
 constexpr double kTauMin = 1e-4;
-constexpr double kTauMax = 0.5;
+constexpr double kTauMax = tsa::kTauMaximum;
 
 QString sparseModeName(SparseLayerMode mode);          // "half", "drift", "all", "list"
 QString layerListText(const std::vector<int>& layers); // "16,17,20"

@@ -132,6 +132,10 @@ private slots:
         QCOMPARE(fmt::tokenTick(20000), QStringLiteral("20k"));
         QCOMPARE(fmt::percent(0.5234), QStringLiteral("52.3%"));
         QCOMPARE(fmt::value(NAN), QStringLiteral("n/a"));
+        // One short form everywhere (the tau field, titles, tooltips): no 3.400e-04 beside 0.00034.
+        QCOMPARE(fmt::value(0.00034), QStringLiteral("0.00034"));
+        QCOMPARE(fmt::value(0.005), QStringLiteral("0.005"));
+        QCOMPARE(fmt::value(1.2e-7), QStringLiteral("1.2e-07"));
     }
 
     void lodBins() {

@@ -88,6 +88,9 @@ struct ErrorData {
     // Per row: the layer dropped tokens. Optional; when empty a layer counts as sparse when any head
     // dropped rows.
     std::vector<bool> sparse;
+    // Per row: the metrics are of earlier parameters (tau changed; the new ones are being computed). Shown
+    // washed out with "updating", never blanked. Optional; empty means all current.
+    std::vector<bool> stale;
 };
 
 // ---- AttentionMapView: block-aggregated causal attention of one head.

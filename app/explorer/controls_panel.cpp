@@ -253,7 +253,9 @@ void ControlsPanel::updateSummary() {
     if (!sel) {
         text += tr("scoring…");
     } else if (!sel->sparse) {
-        text += tr("dense: %1").arg(QString::fromLatin1(denseReasonText(sel->denseReason)));
+        // The reason reads "L <= min_tokens + W": plain text inside rich text, so it must be escaped
+        // (an unescaped "<" cut the summary off at "too short (L").
+        text += tr("dense: %1").arg(QString::fromLatin1(denseReasonText(sel->denseReason)).toHtmlEscaped());
     } else {
         text += tr("sparse<br>keeps %1 of %2 tokens per head (%3%)<br>capacity %4 + W %5 · budget n = %6")
                     .arg(count(sel->kept))

@@ -332,14 +332,22 @@ void ViewSet::refreshError() {
         m_error->setData(std::move(data));
         m_errorMetrics.assign(std::size_t(layers), nullptr);
     }
-    // Only metrics of the current parameters are shown; older ones would describe another selection.
+    // Metrics of earlier parameters stay on screen marked stale until the new ones arrive, layer by layer
+    // (blanking the grid on every tau step hid the values the user was comparing against). A layer that
+    // is dense now and was dense then has the same exact values: not stale.
     for (int l = 0; l < layers; ++l) {
         bool current = false;
         auto m = m_controller->metrics(l, &current);
-        if (!current) m = nullptr;
-        if (m != m_errorMetrics[std::size_t(l)]) {
+        if (m && !current) {
+            auto sel = m_controller->selection(l);
+            const bool wasDense = std::all_of(m->heads.begin(), m->heads.end(),
+                                              [](const HeadMetrics& h) { return h.droppedRows == 0; });
+            if (sel && !sel->sparse && wasDense) current = true;
+        }
+        const bool stale = m && !current;
+        if (m != m_errorMetrics[std::size_t(l)] || stale != m_error->isStale(l)) {
             m_errorMetrics[std::size_t(l)] = m;
-            m_error->setLayerMetrics(l, m);
+            m_error->setLayerMetrics(l, m, stale);
         }
     }
     m_error->setSelected(m_controller->params().layer, m_controller->params().head);

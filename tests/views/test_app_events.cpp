@@ -6,15 +6,18 @@
 #include "app/explorer/main_window.h"
 #include "app/explorer/view_set.h"
 #include "test_app_support.h"
+#include "views/error_view.h"
 #include "views/exportable_view.h"
 
 #include <QAbstractButton>
 #include <QHelpEvent>
 #include <QHoverEvent>
+#include <QLabel>
 #include <QMouseEvent>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTabWidget>
+#include <QTextDocument>
 #include <QToolTip>
 #include <QtTest>
 
@@ -102,6 +105,64 @@ private slots:
         QVERIFY2(viewsWithTips.contains(QStringLiteral("selection")), qPrintable(viewsWithTips.join(',')));
         QVERIFY(tooltips > 10);
         QVERIFY(w.controller()->hasCapture());
+    }
+
+    // Issue 8 item 4: a tau change keeps every layer's previous values on screen (stale, not blank), dense
+    // layers stay current, the new values fill in layer by layer, and the colour scale is held until the
+    // user asks to fit it.
+    void errorViewKeepsValuesWhileUpdating() {
+        MainWindow w(nullptr, false);
+        w.show();
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        w.showView(QStringLiteral("error"));
+        auto* error = dynamic_cast<tsa::views::ErrorView*>(w.viewSet()->view(QStringLiteral("error")));
+        QVERIFY(error);
+        error->setMetric(tsa::views::ErrorMetric::DroppedRows); // linear 0..max: the held range is visible
+        w.controller()->setTau(0.3);
+        QVERIFY(w.controller()->waitUntilReady(kAll, 120000));
+        w.viewSet()->flush();
+        const double wideHi = error->colourScale().hi;
+        const int layers = w.controller()->layerCount();
+        for (int l = 0; l < layers; ++l)
+            QVERIFY(error->data().metrics[std::size_t(l)] && !error->isStale(l));
+
+        w.controller()->setTau(0.002);
+        w.viewSet()->flush();
+        int stale = 0;
+        for (int l = 0; l < layers; ++l) {
+            QVERIFY2(error->data().metrics[std::size_t(l)], "a layer went blank after a tau change");
+            if (error->isStale(l)) {
+                ++stale;
+                QVERIFY(w.controller()->isSparseLayer(l));
+            }
+        }
+        QVERIFY(stale > 0);
+        QVERIFY(w.controller()->waitUntilReady(kAll, 120000));
+        w.viewSet()->flush();
+        for (int l = 0; l < layers; ++l)
+            QVERIFY(!error->isStale(l));
+        // Smaller errors now, same scale; fitting shrinks it to the values shown.
+        QCOMPARE(error->colourScale().hi, wideHi);
+        error->fitColourScale();
+        QVERIFY(error->colourScale().hi < wideHi);
+    }
+
+    // Issue 8 item 3: the dense reason "L <= min_tokens + W" reaches the summary whole (escaped rich text).
+    void denseSummaryIsEscaped() {
+        MainWindow w(nullptr, false);
+        w.show();
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        w.controller()->setMinTokens(5000); // more than the 2048 tokens: every layer too short
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 60000));
+        auto* label = w.controls()->findChild<QLabel*>(QStringLiteral("selectionSummary"));
+        QVERIFY(label);
+        QTRY_VERIFY(label->text().contains(QStringLiteral("dense")));
+        QTextDocument shown;
+        shown.setHtml(label->text());
+        QVERIFY2(shown.toPlainText().contains(QStringLiteral("too short (L <= min_tokens + W)")),
+                 qPrintable(shown.toPlainText()));
     }
 };
 

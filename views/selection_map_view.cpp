@@ -73,7 +73,8 @@ void SelectionMapView::setData(SelectionMapData data) {
         AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : hi * 1e-5, hi * 1e-5), hi);
     m_zoom.reset(m_tokens);
     ++m_version;
-    if (m_selectedHead >= m_heads) m_selectedHead = -1;
+    // The selected head is kept even while no selection is shown (a file is opening): painting checks it
+    // against m_heads, and forgetting it here lost the box after opening another file.
     update();
 }
 

@@ -40,6 +40,8 @@ public:
     // Token position and head under a widget position, or -1.
     qint64 tokenAt(const QPoint& pos) const;
     int headAt(const QPoint& pos) const;
+    // The head drawn with a box (kept across data changes; drawn while it exists in the data).
+    int selectedHead() const { return m_selectedHead; }
 
 signals:
     void headClicked(int head);

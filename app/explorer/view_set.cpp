@@ -90,6 +90,9 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         m_errorMetrics.clear();
         m_selection->resetZoom();
         m_depth->resetZoom();
+        // A new file resets views' data; apply layer, head and colours to them again.
+        m_style = Style{};
+        refreshStyle();
         markDirty(~0u);
     });
     connect(controller, &AnalysisController::selectionChanged, this, [this] {

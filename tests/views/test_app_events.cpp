@@ -3,21 +3,29 @@
 // with nothing clipped (tick labels not elided, widgets at least their minimum sizes).
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
+#include "app/explorer/export_dialog.h"
 #include "app/explorer/main_window.h"
+#include "app/explorer/tau_editor.h"
 #include "app/explorer/view_set.h"
 #include "test_app_support.h"
 #include "views/error_view.h"
 #include "views/exportable_view.h"
+#include "views/selection_map_view.h"
 
 #include <QAbstractButton>
+#include <QApplication>
+#include <QClipboard>
 #include <QHelpEvent>
 #include <QHoverEvent>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
 #include <QMouseEvent>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTextDocument>
+#include <QTimer>
 #include <QToolTip>
 #include <QtTest>
 
@@ -146,6 +154,106 @@ private slots:
         QCOMPARE(error->colourScale().hi, wideHi);
         error->fitColourScale();
         QVERIFY(error->colourScale().hi < wideHi);
+    }
+
+    // Issue 8 item 7: a layer-list warning leaves the status bar once the list is corrected.
+    void fixedLayerListClearsTheWarning() {
+        MainWindow w(nullptr, false);
+        w.show();
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        auto* hint = w.findChild<QLabel*>(QStringLiteral("statusHint"));
+        QVERIFY(hint);
+        ExplorerParams p = w.controller()->params();
+        p.plan.mode = tsa::SparseLayerMode::List;
+        p.plan.list = {99};
+        w.controller()->setParams(p);
+        QVERIFY(!w.controller()->planProblem().isEmpty());
+        QVERIFY(hint->text().contains(QStringLiteral("99")));
+        p.plan.list = {1, 2};
+        w.controller()->setParams(p);
+        QVERIFY(w.controller()->planProblem().isEmpty());
+        QVERIFY2(hint->text().isEmpty(), qPrintable(hint->text()));
+    }
+
+    // Issue 8 item 8: the selection map keeps the box around the current head after another file opens.
+    void headBoxSurvivesOpeningAnotherFile() {
+        tsa::test::SmallCaptureShape shape;
+        shape.seed = 11;
+        shape.tokens = 1500;
+        QString error;
+        const QString other =
+            tsa::test::writeSmallCapture(m_dir, QStringLiteral("other.safetensors"), shape, &error);
+        QVERIFY2(!other.isEmpty(), qPrintable(error));
+        MainWindow w(nullptr, false);
+        w.show();
+        w.showView(QStringLiteral("selection"));
+        auto* map =
+            dynamic_cast<tsa::views::SelectionMapView*>(w.viewSet()->view(QStringLiteral("selection")));
+        QVERIFY(map);
+        for (const QString& path : {m_capture, other, m_capture}) {
+            w.openFile(path);
+            QVERIFY(waitFor([&] {
+                return w.controller()->filePath() == QFileInfo(path).absoluteFilePath() &&
+                       !w.controller()->isOpening();
+            }));
+            if (path == m_capture && w.controller()->params().head != 2) w.controller()->setHead(2);
+            QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 60000));
+            w.viewSet()->flush();
+            QCOMPARE(map->selectedHead(), 2);
+            QVERIFY(map->data().selection && map->data().selection->qHeads > 2);
+        }
+    }
+
+    // Issue 8 item 9: Ctrl+C with the cursor in a parameter field copies the view (with feedback).
+    void copyShortcutWorksFromAParameterField() {
+        MainWindow w(nullptr, false);
+        w.show();
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 60000));
+        w.showView(QStringLiteral("selection"));
+        QLineEdit* field = w.controls()->tauEditor()->field();
+        field->setFocus();
+        field->deselect();
+        QGuiApplication::clipboard()->clear();
+        QTest::keyClick(field, Qt::Key_C, Qt::ControlModifier);
+        QVERIFY(!QGuiApplication::clipboard()->image().isNull());
+        auto* status = w.findChild<QLabel*>(QStringLiteral("statusText"));
+        QVERIFY(status->text().startsWith(QStringLiteral("Copied")));
+        // With text selected, Ctrl+C copies the text as usual.
+        field->selectAll();
+        QTest::keyClick(field, Qt::Key_C, Qt::ControlModifier);
+        QCOMPARE(QGuiApplication::clipboard()->text(), field->text());
+    }
+
+    // Issue 8 item 10: Export View asks before replacing a file typed into its path field.
+    void exportDialogAsksBeforeReplacing() {
+        const QString existing = m_dir.filePath(QStringLiteral("exists.png"));
+        QFile f(existing);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("x");
+        f.close();
+        for (const auto answer : {QMessageBox::No, QMessageBox::Yes}) {
+            ExportDialog dialog(existing, QSize(800, 600), false);
+            QString asked;
+            QTimer::singleShot(0, [&] {
+                auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+                if (!box) return;
+                asked = box->text();
+                box->button(answer)->click();
+            });
+            dialog.accept();
+            QVERIFY2(asked.contains(QStringLiteral("exists.png")), qPrintable(asked));
+            QCOMPARE(dialog.result(),
+                     answer == QMessageBox::Yes ? int(QDialog::Accepted) : int(QDialog::Rejected));
+        }
+        // A new file name is not asked about.
+        ExportDialog fresh(m_dir.filePath(QStringLiteral("new.png")), QSize(800, 600), false);
+        fresh.accept();
+        QCOMPARE(fresh.result(), int(QDialog::Accepted));
     }
 
     // Issue 8 item 3: the dense reason "L <= min_tokens + W" reaches the summary whole (escaped rich text).

@@ -33,7 +33,10 @@ QString integer(qint64 n) {
 QString tokenTick(double v) {
     const double a = std::fabs(v);
     if (a >= 1e6) return QString::number(v / 1e6, 'g', 4) + QLatin1Char('M');
-    if (a >= 1e4) return QString::number(v / 1e3, 'g', 4) + QLatin1Char('k');
+    // Round thousands read as k from 1000 on, so one axis does not say "8000" beside "10k"; other values
+    // below 10k keep their digits (2048 is a number people recognise).
+    if (a >= 1e4 || (a >= 1e3 && std::fmod(a, 100.0) == 0.0))
+        return QString::number(v / 1e3, 'g', 4) + QLatin1Char('k');
     return QString::number(static_cast<qint64>(std::llround(v)));
 }
 

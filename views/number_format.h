@@ -11,7 +11,8 @@ QString value(double v, int digits = 4);
 QString csvValue(double v);
 // Integer with thousands separators: 131072 -> "131,072".
 QString integer(qint64 n);
-// Compact token counts for axes: 4096 -> "4096", 20000 -> "20k", 131072 -> "131k".
+// Compact token counts for axes: 4096 -> "4096", 8000 -> "8k", 1500 -> "1.5k", 20000 -> "20k", 131072 ->
+// "131k".
 QString tokenTick(double v);
 // Fraction as percent: 0.523 -> "52.3%".
 QString percent(double fraction, int decimals = 1);

@@ -20,7 +20,8 @@ struct ExplorerParams {
     int layer = -1; // position in CaptureInfo::layerIds (not the model layer id); -1: first sparse layer
     int head = 0;   // query head
     QString colorMap = QStringLiteral("viridis");
-    QString overviewMetric = QStringLiteral("kept");
+    // Retained mass varies per head; kept fraction is equal across a layer's heads by construction.
+    QString overviewMetric = QStringLiteral("retained-mass");
     QString view = QStringLiteral("overview");
 };
 

@@ -17,6 +17,7 @@
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
 #include "views/token_range.h"
+#include "views/view_style.h"
 
 #include <QBuffer>
 #include <QElapsedTimer>
@@ -130,6 +131,9 @@ private slots:
         QCOMPARE(log.unit(0.0), 0.0); // zero clamps to the floor, no NaN
         QCOMPARE(fmt::integer(131072), QStringLiteral("131,072"));
         QCOMPARE(fmt::tokenTick(20000), QStringLiteral("20k"));
+        QCOMPARE(fmt::tokenTick(8000), QStringLiteral("8k")); // not "8000" beside "10k"
+        QCOMPARE(fmt::tokenTick(1500), QStringLiteral("1.5k"));
+        QCOMPARE(fmt::tokenTick(2048), QStringLiteral("2048"));
         QCOMPARE(fmt::percent(0.5234), QStringLiteral("52.3%"));
         QCOMPARE(fmt::value(NAN), QStringLiteral("n/a"));
         // One short form everywhere (the tau field, titles, tooltips): no 3.400e-04 beside 0.00034.
@@ -199,6 +203,32 @@ private slots:
         QVERIFY(zoom.range().end <= 1000);
         zoom.release();
         QVERIFY(!zoom.wheel(-120 * 50, 0.5) || zoom.range() == (TokenRange{0, 1000}));
+    }
+
+    // Issue 8 items 11 and 12: the coverage legend's selected head and tau line are told apart by colour;
+    // the overview opens on a metric that varies per head, and kept fraction's scale fits its data.
+    void overviewDefaultsAndDistinctColours() {
+        auto distance = [](const QColor& a, const QColor& b) {
+            return std::abs(a.red() - b.red()) + std::abs(a.green() - b.green()) +
+                   std::abs(a.blue() - b.blue());
+        };
+        QVERIFY(distance(style::highlight(), style::tauLine()) > 150);
+        QVERIFY(distance(style::budgetLine(), style::tauLine()) > 150);
+        OverviewView view;
+        QCOMPARE(view.metric(), OverviewMetric::RetainedMass);
+        OverviewData data;
+        data.qHeads = 2;
+        OverviewLayer layer;
+        layer.sparse = true;
+        layer.keptFraction = {0.97f, 0.97f};
+        data.layers = {layer};
+        layer.keptFraction = {0.985f, 0.985f};
+        data.layers.push_back(layer);
+        view.setData(data);
+        view.setMetric(OverviewMetric::KeptFraction);
+        const AxisScale scale = view.colourScale();
+        QVERIFY(scale.lo >= 0.9 && scale.hi <= 1.0);
+        QVERIFY(scale.unit(0.985) - scale.unit(0.97) > 0.3); // a visible difference, not two equal colours
     }
 
     // ---- OverviewView

@@ -9,6 +9,7 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QCoreApplication>
+#include <QFontMetricsF>
 #include <QGraphicsScene>
 #include <QHBoxLayout>
 #include <QHelpEvent>
@@ -16,6 +17,7 @@
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPainter>
+#include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <QValueAxis>
@@ -163,7 +165,11 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
     x->setRange(0.0, xMax);
     x->setLabelFormat(QStringLiteral("%.0f"));
     double step = 1.0;
-    niceIntegerTicks(0.0, xMax, std::clamp(size.width() / 110, 3, 11), &step);
+    // As many ticks as their labels fit: Qt Charts elides labels that collide ("2... 4..." at 800 px).
+    const QFontMetricsF tickMetrics(style::tickFont());
+    const double labelWidth = tickMetrics.horizontalAdvance(QString::number(qint64(xMax))) + 28.0;
+    const double plotWidth = std::max(100.0, size.width() * (size.width() > 700 ? 0.62 : 0.8) - 70.0);
+    niceIntegerTicks(0.0, xMax, std::clamp(int(plotWidth / labelWidth), 2, 11), &step);
     x->setTickType(QValueAxis::TicksDynamic);
     x->setTickAnchor(0.0);
     x->setTickInterval(step);
@@ -234,8 +240,26 @@ void CoverageView::setTau(double tau, qint64 budgetDropped) {
     chart->setTitle(viewTitle());
 }
 
+void CoverageView::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    // Tick count and legend side depend on the width: rebuild once the resizing settles.
+    if (std::abs(m_chartView->width() - m_builtWidth) < 60 || m_resizePending) return;
+    m_resizePending = true;
+    QTimer::singleShot(0, this, [this] {
+        m_resizePending = false;
+        if (std::abs(m_chartView->width() - m_builtWidth) >= 60) rebuild();
+    });
+}
+
+double CoverageView::xTickStep() const {
+    const auto axes = m_chartView->chart()->axes(Qt::Horizontal);
+    auto* x = axes.isEmpty() ? nullptr : qobject_cast<QValueAxis*>(axes.first());
+    return x ? x->tickInterval() : 0.0;
+}
+
 void CoverageView::rebuild() {
     auto* chart = new QChart;
+    m_builtWidth = m_chartView->width();
     populate(chart, m_chartView->size());
     QChart* old = m_chartView->chart();
     m_chartView->setChart(chart);

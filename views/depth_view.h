@@ -32,6 +32,8 @@ public:
     // positions) and kind "jaccard" rows (layer_id, other_layer_id, value).
     QString csv() const override;
     QString toolTipAt(const QPoint& pos) const override;
+    // Where the layer-overlap matrix is drawn at a size (tests check it stays readable in small windows).
+    QRectF matrixRect(const QSize& size) const;
 
 signals:
     void layerClicked(int layer);

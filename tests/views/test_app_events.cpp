@@ -8,19 +8,28 @@
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_set.h"
 #include "test_app_support.h"
+#include "views/coverage_view.h"
+#include "views/depth_view.h"
 #include "views/error_view.h"
 #include "views/exportable_view.h"
 #include "views/selection_map_view.h"
+#include "views/view_style.h"
 
 #include <QAbstractButton>
 #include <QApplication>
+#include <QChart>
+#include <QChartView>
 #include <QClipboard>
+#include <QDockWidget>
+#include <QFontMetricsF>
 #include <QHelpEvent>
 #include <QHoverEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QMouseEvent>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTabWidget>
@@ -254,6 +263,49 @@ private slots:
         ExportDialog fresh(m_dir.filePath(QStringLiteral("new.png")), QSize(800, 600), false);
         fresh.accept();
         QCOMPARE(fresh.result(), int(QDialog::Accepted));
+    }
+
+    // Issue 8 item 5: at 800x600 the parameters fit their dock, every view keeps a usable size, coverage
+    // ticks are spaced for their labels (Qt Charts elided colliding ones) and the depth view's overlap
+    // matrix stays readable.
+    void smallWindowLayout() {
+        MainWindow w(nullptr, false);
+        w.resize(800, 600);
+        w.show();
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        QVERIFY(w.controller()->waitUntilReady(kAll, 120000));
+        QCOMPARE(w.size(), QSize(800, 600));
+        auto* dock = w.findChild<QDockWidget*>(QStringLiteral("parametersDock"));
+        QVERIFY(dock);
+        auto* scroll = dock->findChild<QScrollArea*>();
+        QVERIFY(scroll);
+        QVERIFY2(!scroll->horizontalScrollBar()->isVisible(), "the parameters are wider than their dock");
+        QVERIFY(dock->width() < 400);
+        for (const QString& name : w.viewSet()->names()) {
+            w.showView(name);
+            w.viewSet()->flush();
+            QCoreApplication::processEvents();
+            QWidget* view = w.viewSet()->view(name)->widget();
+            QVERIFY2(view->width() >= 380 && view->height() >= 380,
+                     qPrintable(name + QStringLiteral(" is %1x%2").arg(view->width()).arg(view->height())));
+        }
+        w.showView(QStringLiteral("coverage"));
+        QTest::qWait(50); // the chart is rebuilt for its new width on the next event-loop turn
+        auto* coverage =
+            dynamic_cast<tsa::views::CoverageView*>(w.viewSet()->view(QStringLiteral("coverage")));
+        auto* chartView = coverage->findChild<QChartView*>();
+        QVERIFY(chartView && chartView->chart());
+        const double xMax = coverage->data().prefix;
+        const double step = coverage->xTickStep();
+        QVERIFY(step > 0 && xMax > 0);
+        const double perTick = chartView->chart()->plotArea().width() / std::floor(xMax / step);
+        const double label =
+            QFontMetricsF(tsa::views::style::tickFont()).horizontalAdvance(QString::number(qint64(xMax)));
+        QVERIFY2(perTick > label + 6,
+                 qPrintable(QStringLiteral("%1 px per tick for %2 px labels").arg(perTick).arg(label)));
+        auto* depth = dynamic_cast<tsa::views::DepthView*>(w.viewSet()->view(QStringLiteral("depth")));
+        QVERIFY(depth->matrixRect(depth->size()).width() >= 120);
     }
 
     // Issue 8 item 3: the dense reason "L <= min_tokens + W" reaches the summary whole (escaped rich text).

@@ -130,6 +130,7 @@ struct HowItWorksData {
     tsa::TsaParams params;
     std::shared_ptr<const tsa::LayerScores> scores; // raw, smoothed, headNorm, layer cumulative
     std::shared_ptr<const tsa::Selection> selection;
+    int firstSparseLayerId = -1; // model id of the first sparse layer, for "jump" on a dense one; -1: none
 };
 
 // ---- Builders: core results -> view data (cheap except buildDepthData's Jaccard matrix; call on a worker).

@@ -82,6 +82,14 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error,
             &views::ErrorView::setVisibleRange);
 
+    // "Jump to the first sparse layer" on a dense layer's lesson.
+    connect(m_howItWorks, &views::HowItWorksPanel::jumpToSparseLayerRequested, this, [this] {
+        for (int l = 0; l < m_controller->layerCount(); ++l)
+            if (m_controller->isSparseLayer(l)) {
+                m_controller->setLayer(l);
+                return;
+            }
+    });
     connect(controller, &AnalysisController::fileOpened, this, [this] {
         const auto& strings = m_controller->capture()->tokenStrings();
         m_tokenStrings =
@@ -397,6 +405,8 @@ void ViewSet::refreshHowItWorks() {
     data.params = p.tsa;
     data.scores = m_controller->scores(p.layer);
     data.selection = m_controller->selection(p.layer);
+    for (int l = 0; l < m_controller->layerCount() && data.firstSparseLayerId < 0; ++l)
+        if (m_controller->isSparseLayer(l)) data.firstSparseLayerId = m_controller->modelLayerId(l);
     m_howItWorks->setData(std::move(data));
 }
 

@@ -23,6 +23,7 @@
 #include <QElapsedTimer>
 #include <QImage>
 #include <QPainter>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSvgGenerator>
 #include <QTemporaryDir>
@@ -624,6 +625,74 @@ private slots:
             view.csv();
             view.toolTipAt(QPoint(200, 150));
         }
+    }
+
+    // Issue 8, How it works as a lesson: clickable step chips that fit narrow widths, arrow keys, plain
+    // captions (tau defined, why W is kept, why one count per head, each head's dropped mass), the score
+    // plot zooms, a dense layer offers a jump to the first sparse layer.
+    void howItWorksLesson() {
+        HowItWorksPanel view;
+        HowItWorksData data;
+        data.layerId = 3;
+        data.head = 1;
+        data.params.tau = m.tau;
+        data.params.window = m.window;
+        data.params.minTokens = 256;
+        data.scores = m.scores[3];
+        data.selection = m.selections[3];
+        data.firstSparseLayerId = 3;
+        view.setData(data);
+        view.resize(800, 520);
+        view.show();
+        for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
+            const QRectF chip = view.chipRect(step, view.size());
+            QTest::mouseClick(&view, Qt::LeftButton, {}, chip.center().toPoint());
+            QCOMPARE(view.step(), step);
+        }
+        // Chips stay inside narrow views.
+        for (int width : {800, 520, 380})
+            QVERIFY(view.chipRect(HowItWorksPanel::kStepCount - 1, QSize(width, 400)).right() <= width - 4);
+        view.setFocus();
+        QTest::keyClick(&view, Qt::Key_Home);
+        QCOMPARE(view.step(), 0);
+        QTest::keyClick(&view, Qt::Key_Right);
+        QCOMPARE(view.step(), 1);
+        const QString budget = view.stepText();
+        QVERIFY2(budget.contains(QStringLiteral("share of the layer's attention")), qPrintable(budget));
+        const std::vector<double> dropped = view.droppedMassPerHead();
+        QCOMPARE(int(dropped.size()), m.heads);
+        for (double d : dropped)
+            QVERIFY(d >= 0.0 && d < 1.0);
+        QVERIFY(budget.contains(QStringLiteral("dropped mass")));
+        QTest::keyClick(&view, Qt::Key_Right);
+        QVERIFY(view.stepText().contains(QStringLiteral("same number of tokens")));
+        QVERIFY(view.stepText().contains(QStringLiteral("last W tokens are always kept")));
+        QTest::keyClick(&view, Qt::Key_Left);
+        QTest::keyClick(&view, Qt::Key_Left);
+        QCOMPARE(view.step(), int(HowItWorksPanel::Score));
+        // The score text quotes the plotted s_h; the wheel zooms the plot and double-click shows all.
+        QVERIFY(view.stepText().contains(QStringLiteral("smoothed score s_h")));
+        const qint64 all = view.visibleRange().size();
+        QWheelEvent wheel(QPointF(400, 250), view.mapToGlobal(QPointF(400, 250)), QPoint(), QPoint(0, 360),
+                          Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+        QCoreApplication::sendEvent(&view, &wheel);
+        QVERIFY(view.visibleRange().size() < all);
+        QVERIFY(looksDrawn(renderImage(view, {800, 520})));
+        QTest::mouseDClick(&view, Qt::LeftButton, {}, QPoint(400, 250));
+        QCOMPARE(view.visibleRange().size(), all);
+        // A dense layer: no "0 dropped rows", and a jump button that asks for the first sparse layer.
+        data.layerId = 0;
+        data.selection = m.selections[0];
+        data.scores = m.scores[0];
+        view.setData(data);
+        view.setStep(HowItWorksPanel::Decompress);
+        QVERIFY(!view.stepText().contains(QStringLiteral("0 dropped")));
+        QVERIFY(view.stepText().contains(QStringLiteral("dense")));
+        auto* jump = view.findChild<QPushButton*>(QStringLiteral("jumpToSparseLayer"));
+        QVERIFY(jump && jump->isVisible());
+        QSignalSpy jumped(&view, &HowItWorksPanel::jumpToSparseLayerRequested);
+        jump->click();
+        QCOMPARE(jumped.size(), 1);
     }
 
     // ---- every view into SVG

@@ -94,6 +94,7 @@ HowItWorksPanel::HowItWorksPanel(QWidget* parent) : PlotView(parent) {
     connect(m_jump, &QPushButton::clicked, this, &HowItWorksPanel::jumpToSparseLayerRequested);
     // Arrow keys step through the lesson once the panel has focus (a click anywhere gives it).
     setFocusPolicy(Qt::StrongFocus);
+    if (auto toy = tsa::buildToyExample(); toy.ok()) m_toy = std::move(toy.value());
     updateButtons();
 }
 
@@ -475,6 +476,12 @@ HowItWorksPanel::Layout HowItWorksPanel::layoutFor(const QSize& size) const {
     l.text = QRectF(16, h - textH - 6, w - 32, textH);
     l.diagram = QRectF(style::kLeftMargin + 10, 44 + 26, w - style::kLeftMargin - 40,
                        std::max(20.0, l.text.top() - 44 - 26 - style::kBottomMargin - 6));
+    // The worked example takes the right third when there is room for both it and the real plot.
+    if (w >= 760 && m_toy.selection.tokens > 0) {
+        const double toyW = std::min(380.0, w * 0.34);
+        l.toy = QRectF(w - toyW - 10, l.diagram.top() + 4, toyW, l.diagram.height() + 26);
+        l.diagram.setRight(l.toy.left() - 24);
+    }
     return l;
 }
 
@@ -507,8 +514,13 @@ void drawWindowBand(QPainter& painter, const QRectF& plot, const TokenRange& ran
     painter.fillRect(band, fill);
     painter.setFont(style::smallFont());
     painter.setPen(style::windowTokens().darker(150));
-    painter.drawText(band.adjusted(3, 3, -2, -2), Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap,
-                     QStringLiteral("last W = %1: always kept").arg(window));
+    const QString label = QStringLiteral("last W = %1: always kept").arg(window);
+    // Inside the band when it fits, else just left of it (the band is narrow at full zoom-out).
+    const double width = QFontMetricsF(painter.font()).horizontalAdvance(label) + 6;
+    const QRectF text = band.width() >= width ? QRectF(band.left() + 3, band.top() + 3, width, 16)
+                                              : QRectF(band.left() - width - 2, band.top() + 3, width, 16);
+    painter.fillRect(text, QColor(255, 255, 255, 200));
+    painter.drawText(text, Qt::AlignCenter, label);
 }
 
 } // namespace
@@ -730,6 +742,211 @@ void HowItWorksPanel::drawDecompress(QPainter& painter, const QRectF& r) const {
             .arg(fmt::integer(L - Lc)));
 }
 
+void HowItWorksPanel::drawToy(QPainter& painter, const QRectF& box) const {
+    const tsa::ToyExample& toy = m_toy;
+    const tsa::Selection& sel = toy.selection;
+    const qint64 L = sel.tokens, W = toy.params.window, P = L - W;
+    painter.save();
+    painter.setPen(QPen(QColor(205, 205, 205), 1.0));
+    painter.setBrush(QColor(250, 250, 252));
+    painter.drawRoundedRect(box, 6, 6);
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    const QRectF title(box.left() + 8, box.top() + 4, box.width() - 16, 18);
+    const QString heading = QStringLiteral("Worked example: %1 tokens, 2 heads, W = %2, tau = %3")
+                                .arg(L)
+                                .arg(W)
+                                .arg(fmt::value(toy.params.tau));
+    painter.drawText(
+        title, Qt::AlignLeft | Qt::AlignVCenter,
+        QFontMetricsF(painter.font()).horizontalAdvance(heading) <= title.width()
+            ? heading
+            : QStringLiteral("Worked example (W = %1, tau = %2)").arg(W).arg(fmt::value(toy.params.tau)));
+    const QRectF area = box.adjusted(26, 30, -8, -8);
+    const double cw = area.width() / double(L);
+    painter.setFont(style::smallFont());
+    const QFontMetricsF fm(painter.font());
+    auto cellText = [&](const QRectF& cell, const QString& text, const QColor& colour) {
+        if (fm.horizontalAdvance(text) + 2 > cell.width()) return;
+        painter.setPen(colour);
+        painter.drawText(cell, Qt::AlignCenter, text);
+    };
+    auto caption = [&](double y, const QString& text) {
+        painter.setPen(style::text());
+        painter.drawText(QRectF(box.left() + 8, y, box.width() - 16, box.bottom() - y - 4),
+                         Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap, text);
+    };
+    auto kept = [&](int h, qint64 t) {
+        return !sel.sparse || std::binary_search(sel.head(h), sel.head(h) + sel.kept, std::int32_t(t));
+    };
+    // One row of 16 token cells for head h at y: dark kept, light dropped, window outlined in orange.
+    auto tokenRow = [&](int h, double y, double rowH) {
+        for (qint64 t = 0; t < L; ++t) {
+            const QRectF cell(area.left() + t * cw, y, cw - 1, rowH);
+            const bool k = kept(h, t);
+            painter.fillRect(cell, k ? kKept : kDropped);
+            if (t >= P) {
+                painter.setPen(QPen(style::windowTokens(), 2.0));
+                painter.setBrush(Qt::NoBrush);
+                painter.drawRect(cell.adjusted(1, 1, -1, -1));
+            }
+            cellText(cell, QString::number(t), k ? Qt::white : style::text());
+        }
+        painter.setPen(style::text());
+        painter.drawText(QRectF(box.left() + 4, y, 22, rowH), Qt::AlignCenter, QStringLiteral("h%1").arg(h));
+    };
+    switch (m_step) {
+    case Score: {
+        // n_h of both heads as bars over the 12 prefix tokens; the window has no score.
+        const double rowH = std::min(70.0, (area.height() - 70) / 2);
+        for (int h = 0; h < 2; ++h) {
+            const float* n = toy.scores.headNorm.data() + h * P;
+            const double peak = std::max(1e-9, double(*std::max_element(n, n + P)));
+            const double base = area.top() + (h + 1) * (rowH + 16);
+            for (qint64 t = 0; t < L; ++t) {
+                const QRectF slot(area.left() + t * cw, base - rowH, cw - 1, rowH);
+                if (t >= P) {
+                    QColor c = style::windowTokens();
+                    c.setAlpha(60);
+                    painter.fillRect(slot, c);
+                    continue;
+                }
+                const double bh = rowH * double(n[t]) / peak;
+                painter.fillRect(QRectF(slot.left(), base - bh, slot.width(), bh), kSmoothed);
+            }
+            painter.setPen(style::text());
+            painter.drawText(QRectF(box.left() + 4, base - rowH, 22, rowH), Qt::AlignCenter,
+                             QStringLiteral("h%1").arg(h));
+            for (qint64 t = 0; t < L; ++t)
+                cellText(QRectF(area.left() + t * cw, base + 1, cw, 13), QString::number(t), style::text());
+        }
+        caption(area.top() + 2 * (rowH + 16) + 18,
+                QStringLiteral("n_h per token (bars). Token 0 is a sink both heads look at; head 0 looks for "
+                               "tokens 3-4, head 1 for 8-9. Tokens 12-15 are the window (orange): they did "
+                               "the looking."));
+        break;
+    }
+    case Budget: {
+        // Tokens by G ascending with the running sum; the first n + 1 are dropped.
+        const qint64 n = sel.budgetCount;
+        const double rowH = 22;
+        const double y = area.top() + 6;
+        for (qint64 r = 0; r < P; ++r) {
+            const std::int32_t t = toy.scores.layerAscending[std::size_t(r)];
+            const QRectF cell(area.left() + r * (area.width() / P), y, area.width() / P - 2, rowH);
+            const bool dropped = sel.sparse && r <= n;
+            painter.fillRect(cell, dropped ? kDropped : kKept);
+            cellText(cell, QString::number(t), dropped ? style::text() : Qt::white);
+            cellText(QRectF(cell.left(), y + rowH + 2, cell.width(), 14),
+                     fmt::value(toy.scores.layerCumulative[std::size_t(r)], 2), style::text());
+        }
+        painter.setPen(style::text());
+        painter.drawText(QRectF(box.left() + 2, y, 26, rowH), Qt::AlignCenter, QStringLiteral("G↑"));
+        painter.drawText(QRectF(box.left() + 2, y + rowH + 2, 26, 14), Qt::AlignCenter, QStringLiteral("Σ"));
+        caption(y + rowH + 24,
+                sel.sparse
+                    ? QStringLiteral("The 12 scored tokens sorted by layer score G, lowest first, with "
+                                     "the running sum Σ under each. %1 sums stay below tau = %2, so "
+                                     "the layer drops n + 1 = %3 tokens' worth: every head keeps "
+                                     "capacity = 12 - %3 = %4 scored tokens plus the 4 window tokens.")
+                          .arg(n)
+                          .arg(fmt::value(toy.params.tau))
+                          .arg(n + 1)
+                          .arg(sel.capacity)
+                    : QStringLiteral("At this tau nothing is dropped."));
+        break;
+    }
+    case Select: {
+        tokenRow(0, area.top() + 6, 24);
+        tokenRow(1, area.top() + 36, 24);
+        caption(area.top() + 70,
+                QStringLiteral("Each head keeps its own %1 highest-n_h tokens plus the window: %2 of 16, the "
+                               "same count for both heads, different tokens (head 0 keeps 3-4, head 1 keeps "
+                               "8-9).")
+                    .arg(sel.capacity)
+                    .arg(sel.kept));
+        break;
+    }
+    case Compress:
+    case Decompress: {
+        const bool back = m_step == Decompress;
+        const double ccw = area.width() / double(L);
+        for (int h = 0; h < 2; ++h) {
+            const double y = area.top() + 6 + h * 76;
+            const std::int32_t* idx = sel.sparse ? sel.head(h) : nullptr;
+            const qint64 k = sel.sparse ? sel.kept : L;
+            // Compact rows (top when compressing, bottom when scattering back) and the full sequence.
+            const double compactY = back ? y : y + 40, fullY = back ? y + 40 : y;
+            painter.setPen(QPen(QColor(35, 55, 110, 110), 1.0));
+            for (qint64 r = 0; r < k; ++r) {
+                const qint64 t = idx ? idx[r] : r;
+                painter.drawLine(QPointF(area.left() + (r + 0.5) * ccw, compactY + (back ? 20 : 0)),
+                                 QPointF(area.left() + (t + 0.5) * ccw, fullY + (back ? 0 : 20)));
+            }
+            for (qint64 t = 0; t < L; ++t) {
+                const QRectF cell(area.left() + t * ccw, fullY, ccw - 1, 20);
+                const bool kk = kept(h, t);
+                painter.fillRect(cell, kk ? kKept : kDropped);
+                cellText(cell, back && !kk ? QStringLiteral("0") : QString::number(t),
+                         kk ? Qt::white : style::text());
+            }
+            for (qint64 r = 0; r < k; ++r) {
+                const QRectF cell(area.left() + r * ccw, compactY, ccw - 1, 20);
+                painter.fillRect(cell, kSmoothed);
+                cellText(cell, QString::number(idx ? idx[r] : r), Qt::white);
+            }
+            painter.setPen(style::text());
+            painter.drawText(QRectF(box.left() + 4, y, 22, 60), Qt::AlignCenter,
+                             QStringLiteral("h%1").arg(h));
+        }
+        caption(area.top() + 160,
+                back ? QStringLiteral("Each compact output row goes back to its token; the dropped rows (0) "
+                                      "stay zero in this layer, and the residual stream carries those tokens "
+                                      "on to the next layer, which selects again.")
+                     : QStringLiteral("Each head gathers its %1 kept rows of Q, K, V, in order, into a "
+                                      "compact block (blue): causality by rank equals causality by position.")
+                           .arg(sel.kept));
+        break;
+    }
+    case Attend: {
+        // Head 0's actual compact attention: softmax over its kept keys, causal by rank.
+        const qint64 k = sel.sparse ? sel.kept : L;
+        const std::vector<double>& p = toy.compactAttention[0];
+        const double side = std::min(area.width() - 10, area.height() - 80);
+        const double cs = side / double(k);
+        const QPointF origin(area.left() + 10, area.top() + 16);
+        for (qint64 i = 0; i < k; ++i) {
+            const int row = sel.sparse ? sel.head(0)[i] : int(i);
+            cellText(QRectF(origin.x() - 24, origin.y() + i * cs, 22, cs), QString::number(row),
+                     style::text());
+            cellText(QRectF(origin.x() + i * cs, origin.y() - 15, cs, 14), QString::number(row),
+                     style::text());
+            for (qint64 j = 0; j < k; ++j) {
+                const QRectF cell(origin.x() + j * cs, origin.y() + i * cs, cs - 1, cs - 1);
+                if (j > i) {
+                    painter.fillRect(cell, QColor(245, 245, 245));
+                    continue;
+                }
+                const double v = std::sqrt(std::clamp(p[std::size_t(i * k + j)], 0.0, 1.0));
+                painter.fillRect(
+                    cell, QColor::fromRgbF(float(1 - 0.85 * v), float(1 - 0.75 * v), float(1 - 0.45 * v)));
+                if (cs >= 22)
+                    cellText(cell, QString::number(int(std::lround(100 * p[std::size_t(i * k + j)]))),
+                             v > 0.6 ? Qt::white : style::text());
+            }
+        }
+        caption(
+            origin.y() + side + 6,
+            QStringLiteral("Head 0's compact attention, the matrix that actually runs: %1 x %1 instead of "
+                           "16 x 16 (numbers: % of each row). Rows and columns are the kept tokens; each "
+                           "row still sums to 100%.")
+                .arg(k));
+        break;
+    }
+    }
+    painter.restore();
+}
+
 void HowItWorksPanel::render(QPainter& painter, const QSize& size) const {
     painter.save();
     const QRectF all(0, 0, size.width(), size.height());
@@ -772,6 +989,7 @@ void HowItWorksPanel::render(QPainter& painter, const QSize& size) const {
     if (hasSelection() && m_step == Compress) drawCompress(painter, diagram);
     if (hasSelection() && m_step == Attend) drawAttend(painter, diagram);
     if (hasSelection() && m_step == Decompress) drawDecompress(painter, diagram);
+    if (!l.toy.isEmpty()) drawToy(painter, l.toy);
     painter.setPen(QPen(QColor(220, 220, 220), 1.0));
     painter.drawLine(QPointF(l.text.left(), l.text.top() - 4), QPointF(l.text.right(), l.text.top() - 4));
     painter.setFont(style::labelFont());

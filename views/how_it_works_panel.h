@@ -6,6 +6,7 @@
 // layer. render() paints the current step (without the buttons) for export.
 #pragma once
 
+#include "core/toy_example.h"
 #include "views/axis_scale.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
@@ -44,6 +45,8 @@ public:
     // quantity tau bounds for the layer as a whole; empty when the layer is dense or not scored.
     std::vector<double> droppedMassPerHead() const;
     TokenRange visibleRange() const { return m_zoom.range(); }
+    // Where the 16-token worked example is drawn at a size; empty when the view is too narrow for it.
+    QRectF toyRect(const QSize& size) const { return layoutFor(size).toy; }
     void setVisibleRange(qint64 begin, qint64 end);
 
 public slots:
@@ -65,7 +68,7 @@ protected:
 
 private:
     struct Layout {
-        QRectF header, diagram, text;
+        QRectF header, diagram, toy, text; // toy: the 16-token example beside the real layer (may be empty)
     };
     Layout layoutFor(const QSize& size) const;
     bool hasScores() const;
@@ -82,6 +85,7 @@ private:
     void drawCompress(QPainter& painter, const QRectF& r) const;
     void drawAttend(QPainter& painter, const QRectF& r) const;
     void drawDecompress(QPainter& painter, const QRectF& r) const;
+    void drawToy(QPainter& painter, const QRectF& r) const;
     void updateButtons();
     bool zoomable() const { return m_step == Score || m_step == Select; }
     QRectF zoomArea(const QSize& size) const;
@@ -93,6 +97,7 @@ private:
     QPushButton* m_next = nullptr;
     QPushButton* m_jump = nullptr;
     TokenZoom m_zoom;
+    tsa::ToyExample m_toy; // built once by the core; empty selection if that failed
 };
 
 } // namespace tsa::views

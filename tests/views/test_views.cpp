@@ -649,6 +649,14 @@ private slots:
             QTest::mouseClick(&view, Qt::LeftButton, {}, chip.center().toPoint());
             QCOMPARE(view.step(), step);
         }
+        // The 16-token worked example sits beside the real layer when there is room, on every step.
+        QVERIFY(!view.toyRect(QSize(1000, 600)).isEmpty());
+        QVERIFY(view.toyRect(QSize(600, 600)).isEmpty());
+        for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
+            view.setStep(step);
+            const QImage wide = renderImage(view, {1000, 600});
+            QVERIFY(looksDrawn(wide.copy(view.toyRect(QSize(1000, 600)).toRect())));
+        }
         // Chips stay inside narrow views.
         for (int width : {800, 520, 380})
             QVERIFY(view.chipRect(HowItWorksPanel::kStepCount - 1, QSize(width, 400)).right() <= width - 4);

@@ -62,6 +62,10 @@ QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout, d
     return items.empty() ? QSizeF() : QSizeF(w + 2 * kPad, h + 2 * kPad - 3.0);
 }
 
+double legendWrapExtra(const std::vector<LegendItem>& items, double maxWidth) {
+    return std::max(0.0, legendSize(items, true, maxWidth).height() - legendSize(items, true).height());
+}
+
 void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<LegendItem>& items,
                 bool horizontalLayout, double maxWidth) {
     if (items.empty()) return;

@@ -34,5 +34,7 @@ QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout, d
 // legend wraps at maxWidth; 0 means at the right edge of the paint device (small windows clipped it).
 void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<LegendItem>& items,
                 bool horizontalLayout, double maxWidth = 0.0);
+// Height a horizontal legend gains by wrapping at maxWidth: layouts move their plot down by it.
+double legendWrapExtra(const std::vector<LegendItem>& items, double maxWidth);
 
 } // namespace tsa::views

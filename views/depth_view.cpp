@@ -76,13 +76,21 @@ QString DepthView::viewTitle() const {
     return QStringLiteral("Depth: head %1 across layers (kept tokens and kept-set overlap)").arg(m_data.head);
 }
 
+std::vector<LegendItem> DepthView::legendItems() {
+    return {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
+            {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
+            {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
+            {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
+            {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}};
+}
+
 DepthView::Layout DepthView::layoutFor(const QSize& size) const {
     Layout l;
     const double w = size.width();
     const double h = size.height();
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
-    const double top = style::kTitleHeight + 32;
+    const double top = style::kTitleHeight + 32 + legendWrapExtra(legendItems(), w - 14);
     const double plotH = std::max(10.0, h - top - style::kBottomMargin);
     const double mapLeft = style::kLeftMargin + 10;
     // The Jaccard matrix is square; beside the map it gets at most 40% of the width. In a narrow view that
@@ -214,14 +222,7 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         painter.setBrush(Qt::NoBrush);
         painter.drawRect(QRectF(l.map.left(), l.map.top() + m_selectedLayer * rowH, l.map.width(), rowH));
     }
-    drawLegend(
-        painter, l.legend.topLeft(),
-        {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
-         {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
-         {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
-         {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
-         {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}},
-        true);
+    drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     painter.restore();
 }
 

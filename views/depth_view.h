@@ -4,6 +4,7 @@
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
 #include "views/view_data.h"
@@ -49,6 +50,7 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent* event) override;
 
 private:
+    static std::vector<LegendItem> legendItems();
     struct Layout {
         QRectF title, legend, map, matrix, bar;
     };

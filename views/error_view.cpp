@@ -224,13 +224,28 @@ qint64 ErrorView::traceTokens() const {
     return m ? qint64(m->tokens) : 0;
 }
 
+std::vector<LegendItem> ErrorView::legendItems() const {
+    std::vector<LegendItem> legend{
+        {style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"),
+         LegendItem::Shape::Box},
+        {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
+        {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
+        {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
+        {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
+    if (std::find(m_data.stale.begin(), m_data.stale.end(), true) != m_data.stale.end())
+        legend.insert(legend.begin() + 2,
+                      {blend(QColor(200, 80, 60), style::background(), 0.6),
+                       QStringLiteral("previous tau, updating…"), LegendItem::Shape::Box});
+    return legend;
+}
+
 ErrorView::Layout ErrorView::layoutFor(const QSize& size) const {
     Layout l;
     const double w = size.width();
     const double h = size.height();
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
-    const double top = style::kTitleHeight + 30;
+    const double top = style::kTitleHeight + 30 + legendWrapExtra(legendItems(), w - 14);
     const double left = style::kLeftMargin + 10;
     const double right = w - style::kColourBarReserve;
     const double avail = std::max(40.0, h - top - 2 * style::kBottomMargin - 30);
@@ -311,7 +326,9 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
     painter.setPen(style::text());
     painter.drawText(QRectF(l.grid.right() - cw - 20, l.grid.bottom() + 4, cw + 40, 16), Qt::AlignCenter,
                      QStringLiteral("all"));
-    QString barTitle = metricName(m_metric);
+    // Short: the rotated title runs along the bar, which is short in small windows ("kept rows" is in the
+    // view's title already).
+    QString barTitle = metricName(m_metric).remove(QStringLiteral(" (kept rows)"));
     if (isErrorMetric()) barTitle += QStringLiteral(" (white = 1%)");
     drawColourBar(painter, l.bar, map, scale, barTitle);
 }
@@ -428,16 +445,7 @@ void ErrorView::render(QPainter& painter, const QSize& size) const {
     }
     drawGrid(painter, l);
     drawTrace(painter, l);
-    std::vector<LegendItem> legend{
-        {style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"),
-         LegendItem::Shape::Box},
-        {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
-        {blend(QColor(200, 80, 60), style::background(), 0.6), QStringLiteral("previous tau, updating…"),
-         LegendItem::Shape::Box},
-        {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
-        {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
-        {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
-    drawLegend(painter, l.legend.topLeft(), legend, true);
+    drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     painter.restore();
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/colour_map.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
@@ -66,6 +67,7 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent* event) override;
 
 private:
+    std::vector<LegendItem> legendItems() const;
     struct Layout {
         QRectF title, legend, grid, bar, trace, dropStrip;
     };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/colour_map.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
@@ -58,6 +59,7 @@ protected:
     void leaveEvent(QEvent* event) override;
 
 private:
+    std::vector<LegendItem> legendItems() const;
     struct Layout {
         QRectF title, legend, plot, bar;
     };

@@ -75,9 +75,14 @@ double TauEditor::tauAt(int position) {
 }
 
 void TauEditor::setValue(double tau) {
+    // Another parameter changing (head, layer) re-syncs the controls: keep what the user is typing, and a
+    // refusal shown for it, while tau itself is unchanged.
+    const bool typing = m_field->isModified() || !m_problem.isEmpty();
+    const bool changed = tau != m_value;
     m_value = tau;
     const QSignalBlocker a(m_slider);
     m_slider->setValue(sliderPosition(tau));
+    if (typing && !changed) return;
     m_field->setText(format(tau));
     showProblem({});
 }

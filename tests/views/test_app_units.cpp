@@ -174,6 +174,10 @@ private slots:
                 QVERIFY(label && label->isVisible() && label->text().contains(editor.problem()));
             }
         }
+        // Another parameter re-syncing the controls (same tau) keeps the refused text and its reason.
+        editor.setValue(0.005);
+        QCOMPARE(editor.field()->text(), QStringLiteral("0.01x"));
+        QVERIFY(!editor.problem().isEmpty());
         // A refused text fixed by typing clears the reason at once, and Return applies it.
         editor.field()->selectAll();
         QTest::keyClicks(editor.field(), QStringLiteral("0.03"));

@@ -517,8 +517,10 @@ void drawWindowBand(QPainter& painter, const QRectF& plot, const TokenRange& ran
     const QString label = QStringLiteral("last W = %1: always kept").arg(window);
     // Inside the band when it fits, else just left of it (the band is narrow at full zoom-out).
     const double width = QFontMetricsF(painter.font()).horizontalAdvance(label) + 6;
-    const QRectF text = band.width() >= width ? QRectF(band.left() + 3, band.top() + 3, width, 16)
-                                              : QRectF(band.left() - width - 2, band.top() + 3, width, 16);
+    // At the bottom: the legend sits over the top of the plot.
+    const double y = band.bottom() - 19;
+    const QRectF text = band.width() >= width ? QRectF(band.left() + 3, y, width, 16)
+                                              : QRectF(band.left() - width - 2, y, width, 16);
     painter.fillRect(text, QColor(255, 255, 255, 200));
     painter.drawText(text, Qt::AlignCenter, label);
 }

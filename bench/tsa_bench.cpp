@@ -15,6 +15,7 @@
 #include "core/attention.h"
 #include "core/attention_gemm.h"
 #include "core/attention_window.h"
+#include "core/cpu_isa.h"
 #include "core/generator.h"
 #include "core/pipeline.h"
 #include "core/selection.h"
@@ -610,6 +611,12 @@ int main(int argc, char** argv) {
                              {"cores", omp_get_num_procs()},
                              {"threads", o.threads > 0 ? o.threads : omp_get_max_threads()},
                              {"tile_gemm", detail::tileGemmBackend()},
+                             {"kernels", activeIsaDescription()},
+#ifdef TSA_BUILT_NATIVE
+                             {"march_native", true},
+#else
+                             {"march_native", false},
+#endif
                              {"load_average_start", loadAverage()}};
         Json memory;
         if (o.memory) memory = runMemory(o, argv[0]);
@@ -625,10 +632,10 @@ int main(int argc, char** argv) {
             const std::string queryTile = ac.queryTile > 0 ? std::to_string(ac.queryTile) : "auto";
             std::printf("sgemm ceiling (OpenBLAS, %d threads, 2048^3, best of 7): %.1f GFLOP/s (CPU-time "
                         "based %.1f); "
-                        "tile GEMM: %s; "
+                        "tile GEMM: %s; kernels: %s; "
                         "tiles %s x %ld\n",
                         omp_get_num_procs(), sgemm.wall, sgemm.cpu, detail::tileGemmBackend(),
-                        queryTile.c_str(), long(ac.keyTile));
+                        activeIsaDescription().c_str(), queryTile.c_str(), long(ac.keyTile));
             report["machine"]["query_tile"] = ac.queryTile;
             report["machine"]["key_tile"] = ac.keyTile;
             printHeader();

@@ -6,13 +6,14 @@
 //     S = (log2(e) / sqrt(D)) * Q_tile K_tile^T          (GEMM, Bq x Bk x D)
 //     online softmax in base 2: m_new = max(m, rowmax S); P = 2^(S - m_new); l = l*2^(m - m_new) + rowsum P;
 //     O = O * 2^(m - m_new) + P V_tile                    (GEMM, Bq x D x Bk)
-// and finally O /= l, lse = ln2 * m + ln l. Tiles entirely above the diagonal are never visited; tiles that
-// cross it are narrower (64 keys), skip the query rows that see none of their keys and mask the rest row
-// by row. GQA: query head h
-// reads kv head h / (Hq / Hkv) in place, nothing is copied.
-// Complexity: 2 * L^2 * D * Hq useful flops (plus the masked halves of diagonal tiles), O(L * D) memory per
-// head (the output), and O(threads * Bq * Bk) scratch. Work items run under OpenMP, dynamic schedule,
-// largest (latest) query tiles first so the causal triangle's long rows do not end up last on one thread.
+// and finally O /= l, lse = ln2 * m + ln l. The row max and exp2 come from the instruction set chosen at run
+// time (core/cpu_isa.h: AVX2 + FMA or portable); the GEMMs from OpenBLAS, which dispatches on its own. Tiles
+// entirely above the diagonal are never visited; tiles that cross it are narrower (64 keys), skip the query
+// rows that see none of their keys and mask the rest row by row. GQA: query head h reads kv head h / (Hq /
+// Hkv) in place, nothing is copied. Complexity: 2 * L^2 * D * Hq useful flops (plus the masked halves of
+// diagonal tiles), O(L * D) memory per head (the output), and O(threads * Bq * Bk) scratch. Work items run
+// under OpenMP, dynamic schedule, largest (latest) query tiles first so the causal triangle's long rows do
+// not end up last on one thread.
 #include "core/attention.h"
 
 #include "core/attention_exp.h"
@@ -69,9 +70,10 @@ struct TileScratch {
 };
 
 // One (head, query tile) work item. Returns false when cancelled.
+// rk: the row primitives of the active instruction set (core/cpu_isa.h), fetched once per call.
 bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float* lse, Index h, Index q0,
                      Index rows, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
-                     TileScratch& scratch) {
+                     const detail::RowKernels& rk, TileScratch& scratch) {
     const Index D = q.dim;
     const Index group = q.heads / k.heads;
     const Index kvHead = h / group;
@@ -109,9 +111,9 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
             float* sr = s + r * ld;
             // Keys k0 .. k0+valid-1 are at or before query q0+r; the rest of the row is masked.
             const Index valid = crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols;
-            const float tileMax = detail::rowMax(sr, valid);
+            const float tileMax = rk.rowMax(sr, valid);
             const float mNew = std::max(m[r], tileMax);
-            const float sum = detail::exp2SubInPlace(sr, valid, mNew);
+            const float sum = rk.exp2SubInPlace(sr, valid, mNew);
             std::fill(sr + valid, sr + cols, 0.0f);
             if (mNew > m[r]) {
                 // m[r] = -inf on the first visited tile: the factor is 0 and O and l are still 0.
@@ -184,6 +186,7 @@ Status causalAttention(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, floa
     threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, items)));
 
     detail::prepareTileGemmThreads();
+    const detail::RowKernels& rk = detail::rowKernels();
     std::atomic<bool> cancelled{false};
 
 #pragma omp parallel num_threads(threads)
@@ -200,7 +203,7 @@ Status causalAttention(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, floa
             const Index h = item % H;
             const Index q0 = tile * Bq;
             const Index rows = std::min(Bq, L - q0);
-            if (!attendQueryTile(q, k, v, out, lse, h, q0, rows, Bk, logitScale, config.cancel, scratch))
+            if (!attendQueryTile(q, k, v, out, lse, h, q0, rows, Bk, logitScale, config.cancel, rk, scratch))
                 cancelled.store(true, std::memory_order_relaxed);
         }
     }

@@ -4,13 +4,15 @@
 // running max and sum of 2^(s - max) (online softmax, masked past the query's own position). Pass 2, per
 // prefix key: p = 2^(s - max - log2 sum) summed over the W queries. Cost: 2 W L D flops, 2 W L exp2, one
 // write and one read of the W L logits.
-// Two implementations: with AVX-512, a micro-kernel on the transposed window ([D, W], packed once) that
-// reads K rows in place and writes logits as [L, W] (the statistics become element-wise vector operations);
-// otherwise OpenBLAS/Eigen tile products into [W, L].
+// Two implementations, chosen at run time (core/cpu_isa.h): on AVX-512 CPUs, a micro-kernel on the
+// transposed window ([D, W], packed once) that reads K rows in place and writes logits as [L, W] (the
+// statistics become element-wise vector operations), compiled in a target region so a baseline build has
+// it too; otherwise OpenBLAS/Eigen tile products into [W, L] with the AVX2 or portable row primitives.
 #include "core/attention_window.h"
 
 #include "core/attention_exp.h"
 #include "core/attention_gemm.h"
+#include "core/simd_target.h"
 
 #include <algorithm>
 #include <cmath>
@@ -42,6 +44,7 @@ void windowAttentionMassGemm(const float* queries, const float* keys, Index toke
     std::vector<double> rowSum(static_cast<std::size_t>(W), 0.0); // one small allocation per head
     std::fill(rowMax, rowMax + W, -std::numeric_limits<float>::infinity());
     const float scale = kLog2e / std::sqrt(float(dim));
+    const RowKernels& rk = rowKernels();
 
     detail::prepareTileGemmThreads();
     for (Index k0 = 0; k0 < L; k0 += kKeyTile) {
@@ -54,8 +57,8 @@ void windowAttentionMassGemm(const float* queries, const float* keys, Index toke
         for (Index r = r0; r < W; ++r) {
             const float* row = tile + r * cols;
             const Index valid = std::min(cols, P + r - k0 + 1);
-            const float m = std::max(rowMax[r], detail::rowMax(row, valid));
-            const float tileSum = detail::exp2SubSum(row, valid, m);
+            const float m = std::max(rowMax[r], rk.rowMax(row, valid));
+            const float tileSum = rk.exp2SubSum(row, valid, m);
             rowSum[r] = rowSum[r] * double(detail::exp2Scalar(rowMax[r] - m)) + double(tileSum);
             rowMax[r] = m;
             // Only prefix keys are read again (pass 2).
@@ -70,7 +73,7 @@ void windowAttentionMassGemm(const float* queries, const float* keys, Index toke
         const Index cols = std::min(kKeyTile, P - k0);
         std::fill(column, column + cols, 0.0f);
         for (Index r = 0; r < W; ++r)
-            detail::exp2SubAccumulate(s + r * L + k0, cols, rowLog[r], column);
+            rk.exp2SubAccumulate(s + r * L + k0, cols, rowLog[r], column);
         for (Index j = 0; j < cols; ++j)
             raw[k0 + j] = column[j] * invW;
     }
@@ -78,9 +81,14 @@ void windowAttentionMassGemm(const float* queries, const float* keys, Index toke
 
 } // namespace detail
 
-namespace {
+} // namespace tsa
 
-#if defined(TSA_ATTENTION_AVX2) && defined(__AVX512F__)
+#ifdef TSA_X86_KERNELS
+TSA_TARGET_AVX512_BEGIN
+#include "core/attention_exp_avx2.h"
+
+namespace tsa {
+namespace {
 
 constexpr Index kQueryBlock = 32; // queries per micro-kernel call
 
@@ -190,20 +198,23 @@ void windowMassTransposed(const float* queries, const float* keys, Index tokens,
     }
 }
 
+} // namespace
+} // namespace tsa
+TSA_TARGET_END
 #endif
 
-} // namespace
+namespace tsa {
 
 void windowAttentionMass(const float* queries, const float* keys, Index tokens, Index window, Index dim,
                          float* raw, std::vector<float>& scratch) {
     if (window <= 0 || tokens - window <= 0) return;
         // The transposed micro-kernel measured 15.8 ms against 19.5 for the OpenBLAS tiles at L = 32K (one
         // head, one thread); its AVX2 form (no embedded broadcast, 16 registers) was slower than OpenBLAS.
-#if defined(TSA_ATTENTION_AVX2) && defined(__AVX512F__)
-    windowMassTransposed(queries, keys, tokens, window, dim, raw, scratch);
-#else
-    detail::windowAttentionMassGemm(queries, keys, tokens, window, dim, raw, scratch);
+#ifdef TSA_X86_KERNELS
+    if (activeIsa() == Isa::Avx512)
+        return windowMassTransposed(queries, keys, tokens, window, dim, raw, scratch);
 #endif
+    detail::windowAttentionMassGemm(queries, keys, tokens, window, dim, raw, scratch);
 }
 
 } // namespace tsa

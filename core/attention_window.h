@@ -17,8 +17,8 @@ void windowAttentionMass(const float* queries, const float* keys, Index tokens, 
                          float* raw, std::vector<float>& scratch);
 
 namespace detail {
-// The portable implementation (OpenBLAS or Eigen tile products), used where the AVX-512 micro-kernel is not
-// compiled in; exposed so tests cover both on any machine.
+// The tile-product implementation (OpenBLAS or Eigen, with the active ISA's row primitives), used where the
+// CPU or TSA_ISA rules out the AVX-512 micro-kernel; exposed so tests cover both on any machine.
 void windowAttentionMassGemm(const float* queries, const float* keys, Index tokens, Index window, Index dim,
                              float* raw, std::vector<float>& scratch);
 } // namespace detail

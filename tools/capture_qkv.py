@@ -147,23 +147,23 @@ NEEDLE_TEMPLATE = "The secret passphrase for the archive vault is {code}."
 QUESTION = "\nQuestion: What is the secret passphrase for the archive vault?\nAnswer: The secret passphrase is"
 
 
-def build_needle_haystack(tokenizer, length, depth=0.5, seed=0):
+def build_haystack(tokenizer, length, depth, needle_text, question_text, seed=0, rng=None,
+                   option="--needle-depth"):
     """Token ids of exactly `length` tokens: [special prefix] haystack + needle + haystack + question.
 
-    Deterministic for a given tokenizer, length, depth and seed. The needle sits on the sentence boundary
-    nearest to `depth` of the haystack. Returns (ids, info dict).
+    Deterministic for a given tokenizer, length, depth and seed (or `rng`, a random.Random already in use).
+    The needle sits on the sentence boundary nearest to `depth` of the haystack. Returns (ids, info dict).
+    Shared with tools/tsa_eval.py.
     """
     if not 0.0 <= depth <= 1.0:
-        raise CaptureError(f"--needle-depth must be within [0, 1], got {depth}")
-    rng = random.Random(seed)
-    code = f"{rng.randrange(1000, 10000)}-{rng.randrange(1000, 10000)}"
-    needle_text = NEEDLE_TEMPLATE.format(code=code)
+        raise CaptureError(f"{option} must be within [0, 1], got {depth}")
+    rng = rng or random.Random(seed)
 
     def enc(text):
         return list(tokenizer.encode(text, add_special_tokens=False))
 
     prefix = list(tokenizer.encode("", add_special_tokens=True))  # e.g. [BOS]; [] for tokenizers without
-    needle, question = enc(" " + needle_text), enc(QUESTION)
+    needle, question = enc(needle_text), enc(question_text)
     budget = length - len(prefix) - len(needle) - len(question)
     if budget < 0:
         raise CaptureError(f"--length {length} is too short for the needle and question; "
@@ -179,9 +179,18 @@ def build_needle_haystack(tokenizer, length, depth=0.5, seed=0):
     ids = prefix + filler[:cut] + needle + filler[cut:] + question
     assert len(ids) == length
     start = len(prefix) + cut
-    info = {"needle": needle_text, "needle_token_start": start, "needle_token_end": start + len(needle),
+    info = {"needle": needle_text.strip(), "needle_token_start": start, "needle_token_end": start + len(needle),
             "question_token_start": length - len(question), "depth": depth, "seed": seed}
     return ids, info
+
+
+def build_needle_haystack(tokenizer, length, depth=0.5, seed=0):
+    """The capture's needle: a random passphrase (drawn from `seed`) and a question asking for it."""
+    if not 0.0 <= depth <= 1.0:
+        raise CaptureError(f"--needle-depth must be within [0, 1], got {depth}")
+    rng = random.Random(seed)
+    code = f"{rng.randrange(1000, 10000)}-{rng.randrange(1000, 10000)}"
+    return build_haystack(tokenizer, length, depth, " " + NEEDLE_TEMPLATE.format(code=code), QUESTION, seed, rng)
 
 
 def token_strings(tokenizer, ids):

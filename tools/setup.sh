@@ -15,11 +15,13 @@ explore | test) ;;
 esac
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ pkg-config qt6-base-dev qt6-charts-dev qt6-svg-dev libgl-dev
-    libxkbcommon-dev libeigen3-dev libgtest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libzip-dev
-    fonts-dejavu-core)
-if [ "$mode" = test ]; then
-    packages+=(xvfb xauth clang libclang-rt-14-dev python3-numpy python3-torch python3-pytest)
+# One list, tools/debian-packages.txt: `build` packages for both modes, `test` packages for the test mode.
+stages='build'
+[ "$mode" = test ] && stages='build|test'
+mapfile -t packages < <(awk -v s="^($stages)\$" '!/^#/ && NF >= 2 && $2 ~ s { print $1 }' tools/debian-packages.txt)
+if [ ${#packages[@]} -eq 0 ]; then
+    echo "tools/setup.sh: no packages read from tools/debian-packages.txt" >&2
+    exit 1
 fi
 
 missing=()
@@ -34,7 +36,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake --preset release >/dev/null
+# `explore` installs only the build packages, so it must not configure the tests (GoogleTest is a test
+# package); `test` switches them back on in case an earlier `explore` configured the same build folder.
+tests=OFF
+[ "$mode" = test ] && tests=ON
+cmake --preset release -DTSA_BUILD_TESTS=$tests >/dev/null
 cmake --build --preset release
 
 if [ "$mode" = explore ]; then

@@ -1,5 +1,5 @@
-// `tsa export FILE --view NAME --out PATH [...]`: renders one explorer view to PNG or SVG (or its data to
-// CSV) without a window, through the same controller and views as tsa-explorer, after the background work
+// `tsa export FILE --view NAME --out PATH [...]`: renders one explorer view to PNG, SVG or PDF (or its data
+// to CSV) without a window, through the same controller and views as tsa-explorer, after the background work
 // that view needs has finished. Bad files and bad options exit 2 with the reason on stderr.
 #include "app/cli/cli_args.h"
 #include "app/explorer/analysis_controller.h"
@@ -29,11 +29,12 @@ void printExportUsage(std::FILE* out) {
         out,
         "usage: tsa export FILE --view NAME --out PATH [options]\n"
         "\n"
-        "Renders one explorer view of a capture without a window: PNG or SVG by the extension of PATH,\n"
-        "or the data behind the view with .csv. Waits for the background work the view needs.\n"
+        "Renders one explorer view of a capture without a window: PNG, SVG or PDF (vector, fonts\n"
+        "embedded) by the extension of PATH, or the data behind the view with .csv. Waits for the\n"
+        "background work the view needs.\n"
         "\n"
         "  --view NAME           %s\n"
-        "  --out PATH            output file (.png, .svg or .csv), written atomically\n"
+        "  --out PATH            output file (.png, .svg, .pdf or .csv), written atomically\n"
         "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
         "  --layer L             model layer to show (default: the first sparse layer)\n"
         "  --head H              query head to show (default 0)\n"
@@ -46,7 +47,8 @@ void printExportUsage(std::FILE* out) {
         "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
         "  --metric NAME         overview metric: kept (default), error-p95, retained-mass\n"
         "  --width W, --height H picture size in logical pixels (default 1200 x 800)\n"
-        "  --scale S             PNG pixels per logical pixel (default 1)\n"
+        "  --scale S             PNG pixels per logical pixel (default 1); in a PDF, heatmap pixels\n"
+        "                        per point (at least 2)\n"
         "  --timeout S           seconds to wait for background work (default 600)\n",
         views.c_str());
 }
@@ -78,7 +80,7 @@ int cmdExport(const std::vector<std::string>& argv) {
         return usageError("unknown view '" + *view +
                           "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
     if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Unknown)
-        return usageError("--out " + *out + ": the extension must be .png, .svg or .csv");
+        return usageError("--out " + *out + ": the extension must be .png, .svg, .pdf or .csv");
 
     tsa::app::ExplorerParams params;
     params.view = QString::fromStdString(*view);

@@ -1,6 +1,7 @@
 // `tsa generate`: writes a synthetic Q/K/V capture (core/generator.h) from a preset, layer by layer,
 // with progress on stderr.
 #include "app/cli/cli_args.h"
+#include "app/explorer/data_paths.h"
 #include "core/generator.h"
 
 #include <algorithm>
@@ -27,7 +28,7 @@ void printHelp(std::FILE* out) {
         "\n"
         "options:\n"
         "  --out FILE          output path (written atomically)\n"
-        "  --preset NAME|FILE  preset name (in " TSA_SAMPLE_DIR "/presets) or a JSON file; default: default\n"
+        "  --preset NAME|FILE  a bundled preset's name (--list-presets) or a JSON file; default: default\n"
         "  --seed S            random seed (unsigned 64-bit); default: the preset's\n"
         "  --layers N          number of layers\n"
         "  --heads H           query heads\n"
@@ -47,7 +48,8 @@ void printHelp(std::FILE* out) {
 }
 
 std::string presetDir() {
-    return std::string(TSA_SAMPLE_DIR) + "/presets";
+    const QString dir = tsa::app::presetDirectory();
+    return dir.isEmpty() ? std::string(TSA_SAMPLE_DIR) + "/presets" : dir.toStdString();
 }
 
 // NAME looks in the presets dir; anything with a slash or a .json suffix is a path.

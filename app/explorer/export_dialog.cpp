@@ -32,7 +32,8 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const QSize& size, bool
     for (int s : {1, 2, 3, 4})
         m_scale->addItem(QStringLiteral("%1×").arg(s), s);
     m_scale->setCurrentIndex(m_scale->findData(settings.value(QStringLiteral("export/scale"), 2).toInt()));
-    m_scale->setToolTip(tr("PNG pixels per logical pixel; SVG is resolution independent"));
+    m_scale->setToolTip(tr("PNG pixels per logical pixel (and heatmap pixels per point in a PDF, at least "
+                           "2); SVG and PDF are vectors"));
 
     // Room for a full path without scrolling.
     m_path->setMinimumWidth(m_path->fontMetrics().horizontalAdvance(QLatin1Char('x')) * 56);
@@ -52,8 +53,10 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const QSize& size, bool
     if (folderMode) {
         m_formats = new QComboBox(this);
         m_formats->addItem(tr("PNG, SVG and CSV"), QStringLiteral("png,svg,csv"));
+        m_formats->addItem(tr("PNG, SVG, PDF and CSV"), QStringLiteral("png,svg,pdf,csv"));
         m_formats->addItem(tr("PNG only"), QStringLiteral("png"));
         m_formats->addItem(tr("SVG only"), QStringLiteral("svg"));
+        m_formats->addItem(tr("PDF only"), QStringLiteral("pdf"));
         m_formats->addItem(tr("CSV only"), QStringLiteral("csv"));
         form->addRow(tr("Formats"), m_formats);
     }
@@ -74,14 +77,9 @@ QSize ExportDialog::imageSize() const {
 double ExportDialog::scale() const {
     return m_scale->currentData().toDouble();
 }
-bool ExportDialog::wantPng() const {
-    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("png"));
-}
-bool ExportDialog::wantSvg() const {
-    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("svg"));
-}
-bool ExportDialog::wantCsv() const {
-    return !m_formats || m_formats->currentData().toString().contains(QLatin1String("csv"));
+QStringList ExportDialog::formats() const {
+    if (!m_formats) return {};
+    return m_formats->currentData().toString().split(QLatin1Char(','));
 }
 
 void ExportDialog::browse() {
@@ -98,7 +96,7 @@ void ExportDialog::accept() {
     if (path().isEmpty() || (!m_folderMode && formatForPath(path()) == ExportFormat::Unknown)) {
         QMessageBox::warning(this, windowTitle(),
                              m_folderMode ? tr("Choose a folder.")
-                                          : tr("Choose a file name ending in .png, .svg or .csv."));
+                                          : tr("Choose a file name ending in .png, .svg, .pdf or .csv."));
         return;
     }
     // A typed path that names an existing file is replaced only when the user says so.

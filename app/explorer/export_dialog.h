@@ -1,5 +1,6 @@
 // Asks where and how big to export a view: path (format by extension), logical size and pixel scale for
-// PNG. Remembers the last choices in QSettings so repeated exports are two clicks.
+// PNG (and the heatmaps inside a PDF). Remembers the last choices in QSettings so repeated exports are two
+// clicks.
 #pragma once
 
 #include <QDialog>
@@ -20,10 +21,8 @@ public:
     QString path() const;
     QSize imageSize() const;
     double scale() const;
-    // For Export All Views: which formats to write.
-    bool wantPng() const;
-    bool wantSvg() const;
-    bool wantCsv() const;
+    // For Export All Views: the extensions to write ("png", "svg", "pdf", "csv").
+    QStringList formats() const;
 
     void accept() override;
 

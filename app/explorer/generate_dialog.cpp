@@ -1,5 +1,6 @@
 #include "app/explorer/generate_dialog.h"
 
+#include "app/explorer/data_paths.h"
 #include "core/generator.h"
 
 #include <QComboBox>
@@ -22,10 +23,10 @@
 namespace tsa::app {
 
 QStringList GenerateDialog::presetDirectories() {
-    const QString appDir = QCoreApplication::applicationDirPath();
-    return {QStringLiteral(TSA_SAMPLE_DIR "/presets"), appDir + QStringLiteral("/presets"),
-            appDir + QStringLiteral("/sample_data/presets"),
-            appDir + QStringLiteral("/../share/tsa-explorer/presets")};
+    QStringList dirs;
+    for (const QString& dir : dataDirectoryCandidates())
+        dirs << dir + QStringLiteral("/presets");
+    return dirs;
 }
 
 GenerateDialog::GenerateDialog(QWidget* parent)

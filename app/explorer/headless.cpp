@@ -3,6 +3,7 @@
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
 #include "app/explorer/main_window.h"
+#include "app/explorer/session.h"
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
@@ -85,13 +86,24 @@ int runScreenshot(const CommandLine& cl) {
     MainWindow window(nullptr, false);
     window.resize(cl.size);
     ExplorerParams params = window.controller()->params();
+    QString file = cl.file;
+    QString error;
+    // A session file (e.g. the bundled stories260K example) brings its capture and settings; options given
+    // on the command line still win.
+    if (QFileInfo(file).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0) {
+        const auto session = loadSession(file, &error);
+        if (!session) {
+            printError(error);
+            return kExitUsage;
+        }
+        file = session->filePath;
+        params = session->params;
+    }
     cl.applyTo(&params);
     if (params.view.isEmpty() || !window.viewSet()->names().contains(params.view))
         params.view = QStringLiteral("overview");
     window.show();
-    QString error;
-    if (!openForHeadless(*window.controller(), cl.file, params, cl.layerId, cl.timeoutSeconds * 1000,
-                         &error)) {
+    if (!openForHeadless(*window.controller(), file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
         printError(error);
         return kExitUsage;
     }

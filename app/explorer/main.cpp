@@ -5,6 +5,7 @@
 #include "app/explorer/main_window.h"
 
 #include <QApplication>
+#include <QIcon>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +37,12 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("tsa-explorer"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
     QApplication app(argc, argv);
+    // The same icon and desktop file as the installed menu entry (resources/linux/tsa-explorer.desktop).
+    QIcon icon;
+    icon.addFile(QStringLiteral(":/tsa-explorer-64.png"));
+    icon.addFile(QStringLiteral(":/tsa-explorer-256.png"));
+    QApplication::setWindowIcon(icon);
+    QGuiApplication::setDesktopFileName(QStringLiteral("tsa-explorer"));
 
     tsa::app::CommandLine commandLine;
     QString message;

@@ -2,6 +2,7 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
+#include "app/explorer/data_paths.h"
 #include "app/explorer/export_dialog.h"
 #include "app/explorer/generate_dialog.h"
 #include "app/explorer/session.h"
@@ -68,17 +69,7 @@ bool isOpenablePath(const QString& path) {
 } // namespace
 
 QString MainWindow::bundledSamplePath() {
-    const QString appDir = QCoreApplication::applicationDirPath();
-    const QStringList candidates = {
-        QStringLiteral(TSA_SAMPLE_DIR "/sample.safetensors"),
-        appDir + QStringLiteral("/sample.safetensors"),
-        appDir + QStringLiteral("/sample_data/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample.safetensors"),
-        appDir + QStringLiteral("/../share/tsa-explorer/sample_data/sample.safetensors"),
-    };
-    for (const QString& c : candidates)
-        if (QFileInfo(c).isFile()) return QFileInfo(c).canonicalFilePath();
-    return {};
+    return app::bundledSamplePath();
 }
 
 MainWindow::MainWindow(QWidget* parent, bool useSettings)
@@ -179,6 +170,15 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseAndOpen);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    QMenu* examples = file->addMenu(tr("Open E&xample"));
+    examples->setObjectName(QStringLiteral("examplesMenu"));
+    for (const BundledExample& example : bundledExamples()) {
+        QAction* action =
+            examples->addAction(example.title, this, [this, path = example.path] { openPath(path); });
+        action->setStatusTip(example.description);
+        action->setData(example.path);
+    }
+    if (examples->isEmpty()) examples->addAction(tr("(no bundled examples found)"))->setEnabled(false);
     file->addAction(tr("&Generate Synthetic…"), QKeySequence(tr("Ctrl+G")), this,
                     &MainWindow::generateSynthetic);
     file->addSeparator();
@@ -396,8 +396,8 @@ bool MainWindow::exportView(const QString& name, const QString& path, const QSiz
     return writeView(*view, path, size, scale, error);
 }
 
-bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double scale, bool png, bool svg,
-                                bool csv, QString* error, QStringList* written) {
+bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double scale,
+                                const QStringList& extensions, QString* error, QStringList* written) {
     if (!QDir().mkpath(folder)) {
         if (error) *error = tr("Cannot create the folder %1").arg(folder);
         return false;
@@ -408,13 +408,9 @@ bool MainWindow::exportAllViews(const QString& folder, const QSize& size, double
                              .arg(m_controller->modelLayerId(p.layer))
                              .arg(p.head)
                              .arg(p.tsa.tau);
-    QStringList exts;
-    if (png) exts << QStringLiteral("png");
-    if (svg) exts << QStringLiteral("svg");
-    if (csv) exts << QStringLiteral("csv");
     m_views->flush();
     for (auto* v : m_views->views())
-        for (const QString& ext : exts) {
+        for (const QString& ext : extensions) {
             const QString path =
                 QDir(folder).filePath(QStringLiteral("%1_%2.%3").arg(stem, v->viewName(), ext));
             if (!writeView(*v, path, size, scale, error)) return false;
@@ -445,8 +441,8 @@ void MainWindow::chooseAndExportAll() {
     if (dialog.exec() != QDialog::Accepted) return;
     QString error;
     QStringList written;
-    if (!exportAllViews(dialog.path(), dialog.imageSize(), dialog.scale(), dialog.wantPng(), dialog.wantSvg(),
-                        dialog.wantCsv(), &error, &written))
+    if (!exportAllViews(dialog.path(), dialog.imageSize(), dialog.scale(), dialog.formats(), &error,
+                        &written))
         showError(error);
     else
         m_statusText->setText(

@@ -43,8 +43,9 @@ public:
 
     bool exportView(const QString& name, const QString& path, const QSize& size, double scale,
                     QString* error);
-    // Writes every view of the current layer and head into folder; file names say view, layer and head.
-    bool exportAllViews(const QString& folder, const QSize& size, double scale, bool png, bool svg, bool csv,
+    // Writes every view of the current layer and head into folder, once per extension ("png", "svg",
+    // "pdf", "csv"); file names say view, layer and head.
+    bool exportAllViews(const QString& folder, const QSize& size, double scale, const QStringList& extensions,
                         QString* error, QStringList* written = nullptr);
     void copyImage();
 

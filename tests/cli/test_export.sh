@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract of `tsa export`: PNG/SVG/CSV by extension for every view, exit 2 with a message for a bad file,
+# Contract of `tsa export`: PNG/SVG/PDF/CSV by extension for every view, exit 2 with a message for a bad file,
 # view or option, nothing written on failure. Usage: bash test_export.sh PATH_TO_TSA SOURCE_DIR
 set -u
 TSA=${1:?usage: test_export.sh PATH_TO_TSA SOURCE_DIR}
@@ -29,6 +29,25 @@ png_size() { # width height of a PNG from its IHDR
     od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'
 }
 
+# A PDF: the magic, one page of 800 x 500 pt, every font embedded and text that reads back (the title
+# is real text, not pixels). pdfinfo/pdffonts/pdftotext (poppler-utils) are in setup.sh's test packages.
+check_pdf() {
+    local pdf=$1
+    [ -f "$pdf" ] || { fail "$pdf missing"; return; }
+    [ "$(head -c 5 "$pdf")" = "%PDF-" ] || { fail "$pdf does not start with %PDF-"; return; }
+    if command -v pdffonts >/dev/null; then
+        pdfinfo "$pdf" | grep -Eq "^Page size: +800 x 500 pts" || fail "$pdf page size: $(pdfinfo "$pdf" | grep 'Page size')"
+        pdfinfo "$pdf" | grep -Eq "^Pages: +1$" || fail "$pdf is not one page"
+        # pdffonts: two header lines, then one row per font; column "emb" must say yes for each.
+        local fonts; fonts=$(pdffonts "$pdf" | tail -n +3)
+        [ -n "$fonts" ] || fail "$pdf has no fonts (text drawn as paths or pixels?)"
+        echo "$fonts" | awk '{ if ($(NF-4) != "yes") bad = 1 } END { exit bad }' || fail "$pdf has a font not embedded: $fonts"
+        [ "$(pdftotext "$pdf" - | tr -d '[:space:]' | wc -c)" -gt 10 ] || fail "$pdf has no extractable text"
+    else
+        echo "note: poppler-utils not installed, PDF checked by its magic only"
+    fi
+}
+
 for view in overview selection coverage attention error depth sparsity howitworks; do
     expect_rc 0 "png $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.png" --width 800 --height 500
     if [ -f "$WORK/$view.png" ]; then
@@ -41,6 +60,8 @@ for view in overview selection coverage attention error depth sparsity howitwork
     fi
     expect_rc 0 "svg $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.svg"
     grep -q "<svg" "$WORK/$view.svg" 2>/dev/null || fail "$view.svg has no <svg"
+    expect_rc 0 "pdf $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.pdf" --width 800 --height 500
+    check_pdf "$WORK/$view.pdf"
     expect_rc 0 "csv $view" "$TSA" export "$CAPTURE" --view "$view" --out "$WORK/$view.csv"
     [ "$(wc -l <"$WORK/$view.csv" 2>/dev/null || echo 0)" -ge 2 ] || fail "$view.csv has no data rows"
 done

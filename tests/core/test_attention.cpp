@@ -3,6 +3,7 @@
 #include "core/attention.h"
 #include "core/attention_exp.h"
 #include "core/attention_window.h"
+#include "isa_paths.h"
 
 #include <algorithm>
 #include <atomic>
@@ -107,11 +108,22 @@ TEST_P(AttentionVsReference, MatchesFp64) {
     config.queryTile = c.queryTile;
     config.keyTile = c.keyTile;
     config.threads = c.threads;
-    const KernelRun run = runKernel(q, k, v, config);
-    ASSERT_TRUE(run.status.ok()) << run.status.message;
-    const Errors e = compare(run, ref, refLse, c.dim);
-    EXPECT_LT(e.row, 1e-5);
-    EXPECT_LT(e.lse, 1e-6);
+    // Every SIMD path against fp64, and each against the first (portable) path: the paths differ only in
+    // summation order, so they agree far inside the tolerance to the reference.
+    std::vector<KernelRun> runs;
+    test::forEachIsa([&](Isa) {
+        runs.push_back(runKernel(q, k, v, config));
+        const KernelRun& run = runs.back();
+        ASSERT_TRUE(run.status.ok()) << run.status.message;
+        const Errors e = compare(run, ref, refLse, c.dim);
+        EXPECT_LT(e.row, 1e-5);
+        EXPECT_LT(e.lse, 1e-6);
+        std::vector<double> first(runs.front().out.data.begin(), runs.front().out.data.end());
+        std::vector<double> firstLse(runs.front().lse.begin(), runs.front().lse.end());
+        const Errors between = compare(run, first, firstLse, c.dim);
+        EXPECT_LT(between.row, 2e-6);
+        EXPECT_LT(between.lse, 1e-6);
+    });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -349,41 +361,45 @@ TEST(Attention, EmptyInputsAreFine) {
 
 // The vectorised exp2 and the scalar tail against std::exp2 over the range the kernel feeds them.
 TEST(AttentionExp, Exp2Accuracy) {
-    const Index n = 200001;
-    std::vector<float> x(static_cast<std::size_t>(n));
-    for (Index i = 0; i < n; ++i)
-        x[i] = -126.0f * float(i) / float(n - 1);
-    std::vector<float> y = x;
-    // Chunks of a key tile's length, as the kernel calls it (a float sum over 200K terms would test the
-    // summation, not the exp); 131 also exercises the scalar tail.
-    const Index chunk = 131;
-    double maxRel = 0, maxSumRel = 0;
-    for (Index c0 = 0; c0 < n; c0 += chunk) {
-        const Index len = std::min(chunk, n - c0);
-        const float sum = detail::exp2SubInPlace(y.data() + c0, len, 0.0f);
-        const float sumOnly = detail::exp2SubSum(x.data() + c0, len, 0.0f);
-        std::vector<float> acc(static_cast<std::size_t>(len), 1.0f);
-        detail::exp2SubAccumulate(x.data() + c0, len, 0.0f, acc.data());
-        double refSum = 0;
-        for (Index i = c0; i < c0 + len; ++i) {
-            const double ref = std::exp2(double(x[i]));
-            refSum += ref;
-            maxRel = std::max(maxRel, std::abs(y[i] - ref) / ref);
-            maxRel = std::max(maxRel, std::abs(detail::exp2Scalar(x[i]) - ref) / ref);
-            EXPECT_NEAR(acc[i - c0], 1.0 + ref, 1e-6 * (1.0 + ref));
+    test::forEachIsa([](Isa isa) {
+        const detail::RowKernels& rk = detail::rowKernels(isa);
+        const Index n = 200001;
+        std::vector<float> x(static_cast<std::size_t>(n));
+        for (Index i = 0; i < n; ++i)
+            x[i] = -126.0f * float(i) / float(n - 1);
+        std::vector<float> y = x;
+        // Chunks of a key tile's length, as the kernel calls it (a float sum over 200K terms would test the
+        // summation, not the exp); 131 also exercises the scalar tail.
+        const Index chunk = 131;
+        double maxRel = 0, maxSumRel = 0;
+        for (Index c0 = 0; c0 < n; c0 += chunk) {
+            const Index len = std::min(chunk, n - c0);
+            const float sum = rk.exp2SubInPlace(y.data() + c0, len, 0.0f);
+            const float sumOnly = rk.exp2SubSum(x.data() + c0, len, 0.0f);
+            std::vector<float> acc(static_cast<std::size_t>(len), 1.0f);
+            rk.exp2SubAccumulate(x.data() + c0, len, 0.0f, acc.data());
+            double refSum = 0;
+            for (Index i = c0; i < c0 + len; ++i) {
+                const double ref = std::exp2(double(x[i]));
+                refSum += ref;
+                maxRel = std::max(maxRel, std::abs(y[i] - ref) / ref);
+                maxRel = std::max(maxRel, std::abs(detail::exp2Scalar(x[i]) - ref) / ref);
+                EXPECT_NEAR(acc[i - c0], 1.0 + ref, 1e-6 * (1.0 + ref));
+            }
+            maxSumRel = std::max(maxSumRel, std::abs(sum - refSum) / refSum);
+            maxSumRel = std::max(maxSumRel, std::abs(sumOnly - refSum) / refSum);
         }
-        maxSumRel = std::max(maxSumRel, std::abs(sum - refSum) / refSum);
-        maxSumRel = std::max(maxSumRel, std::abs(sumOnly - refSum) / refSum);
-    }
-    EXPECT_LT(maxRel, 4e-7);
-    EXPECT_LT(maxSumRel, 1e-5);
-    EXPECT_EQ(detail::exp2Scalar(-std::numeric_limits<float>::infinity()), 0.0f);
-    EXPECT_EQ(detail::exp2Scalar(-200.0f), 0.0f);
-    float below[16];
-    std::fill(below, below + 16, -1000.0f);
-    EXPECT_EQ(detail::exp2SubInPlace(below, 16, 0.0f), 0.0f);
-    EXPECT_EQ(detail::rowMax(x.data(), n), 0.0f);
-    EXPECT_EQ(detail::rowMax(x.data() + 5, 3), x[5]);
+        EXPECT_LT(maxRel, 4e-7);
+        EXPECT_LT(maxSumRel, 1e-5);
+        EXPECT_EQ(detail::exp2Scalar(-std::numeric_limits<float>::infinity()), 0.0f);
+        EXPECT_EQ(detail::exp2Scalar(-200.0f), 0.0f);
+        float below[16];
+        std::fill(below, below + 16, -1000.0f);
+        EXPECT_EQ(rk.exp2SubInPlace(below, 16, 0.0f), 0.0f);
+        EXPECT_EQ(rk.rowMax(x.data(), n), 0.0f);
+        EXPECT_EQ(rk.rowMax(x.data() + 5, 3), x[5]);
+        EXPECT_EQ(rk.rowMax(x.data(), 0), -std::numeric_limits<float>::infinity());
+    });
 }
 
 // Window attention mass (the scoring step) against a direct fp64 computation, including window keys in the
@@ -397,10 +413,6 @@ TEST(AttentionWindow, MatchesFp64) {
         const Tensor3 q = randomTensor(1, L, D, 101, 3.0f);
         const Tensor3 k = randomTensor(1, L, D, 102, 3.0f);
         const Index P = L - W;
-        std::vector<float> raw(static_cast<std::size_t>(P), -1.0f), portable = raw;
-        std::vector<float> scratch;
-        windowAttentionMass(q.row(0, P), k.row(0, 0), L, W, D, raw.data(), scratch);
-        detail::windowAttentionMassGemm(q.row(0, P), k.row(0, 0), L, W, D, portable.data(), scratch);
         std::vector<double> ref(static_cast<std::size_t>(P), 0.0);
         const double scale = 1.0 / std::sqrt(double(D));
         for (Index r = 0; r < W; ++r) {
@@ -419,14 +431,27 @@ TEST(AttentionWindow, MatchesFp64) {
             for (Index j = 0; j < P; ++j)
                 ref[j] += std::exp(logits[j] - mx) / sum / double(W);
         }
-        double maxRel = 0, total = 0;
-        for (Index j = 0; j < P; ++j) {
-            maxRel = std::max(maxRel, std::abs(raw[j] - ref[j]) / std::max(ref[j], 1e-30));
-            maxRel = std::max(maxRel, std::abs(portable[j] - ref[j]) / std::max(ref[j], 1e-30));
-            total += raw[j];
-        }
-        EXPECT_LT(maxRel, 2e-5) << "L " << L << " W " << W;
-        EXPECT_LE(total, 1.0 + 1e-5);
+        // Every SIMD path (the AVX-512 micro-kernel, the tile products with AVX2 or portable exp2) against
+        // fp64 and against the first path.
+        std::vector<float> first;
+        test::forEachIsa([&](Isa) {
+            std::vector<float> raw(static_cast<std::size_t>(P), -1.0f), gemm = raw;
+            std::vector<float> scratch;
+            windowAttentionMass(q.row(0, P), k.row(0, 0), L, W, D, raw.data(), scratch);
+            detail::windowAttentionMassGemm(q.row(0, P), k.row(0, 0), L, W, D, gemm.data(), scratch);
+            if (first.empty()) first = raw;
+            double maxRel = 0, maxBetween = 0, total = 0;
+            for (Index j = 0; j < P; ++j) {
+                maxRel = std::max(maxRel, std::abs(raw[j] - ref[j]) / std::max(ref[j], 1e-30));
+                maxRel = std::max(maxRel, std::abs(gemm[j] - ref[j]) / std::max(ref[j], 1e-30));
+                maxBetween = std::max(maxBetween, std::abs(double(raw[j]) - first[j]) /
+                                                      std::max(double(first[j]), 1e-30));
+                total += raw[j];
+            }
+            EXPECT_LT(maxRel, 2e-5) << "L " << L << " W " << W;
+            EXPECT_LT(maxBetween, 2e-5) << "L " << L << " W " << W;
+            EXPECT_LE(total, 1.0 + 1e-5);
+        });
     }
 }
 

@@ -2,10 +2,14 @@
 
 It mirrors the structure and call signatures that tools/capture_qkv.py relies on, in two styles:
   * "v5" (transformers >= 4.48): the model computes position_embeddings=(cos, sin) once and passes it to
-    every attention forward; decoder layers return a tensor.
+    every attention forward; decoder layers return a tensor. The attention forward looks its kernel up by
+    config._attn_implementation in ALL_ATTENTION_FUNCTIONS and calls it with transformers' signature
+    fn(module, query [B,Hq,L,D], key/value [B,Hkv,Lk,D] (after the KV-cache update), attention_mask,
+    dropout=, scaling=) -> (output [B,L,Hq,D], weights), as modeling_llama.py does.
   * "legacy" (transformers 4.4x before 4.48): each attention has its own rotary_emb and gets position_ids;
     decoder layers return a tuple.
 Attention forwards call the module-level apply_rotary_pos_emb, as transformers' modeling files do.
+A minimal KV cache (update / get_seq_length, like DynamicCache) serves prefill-then-decode.
 The arithmetic follows modeling_llama.py (RMSNorm in fp32, rotate-half RoPE, SiLU MLP), so the real
 stories260K weights give the same logits as transformers.
 """
@@ -34,7 +38,7 @@ def make_config(**overrides):
     cfg = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
                num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0,
                rms_norm_eps=1e-5, attention_bias=False, qk_norm=False, style="v5",
-               tie_word_embeddings=False, model_type="fake_llama")
+               tie_word_embeddings=False, model_type="fake_llama", _attn_implementation="sdpa")
     cfg.update(overrides)
     return SimpleNamespace(**cfg)
 
@@ -66,12 +70,48 @@ class RotaryEmbedding(nn.Module):
         return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
 
 
+def eager_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+    """The stand-in's dense kernel: causal softmax in fp32 (query i sits at key position Lk - Lq + i)."""
+    rep = module.num_key_value_groups
+    key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)
+    n, m = query.shape[2], key.shape[2]
+    scores = (query @ key.transpose(2, 3)) * scaling
+    causal = torch.ones(n, m, dtype=torch.bool, device=query.device).triu(m - n + 1)
+    p = torch.softmax(scores.masked_fill(causal, float("-inf")).float(), dim=-1).to(query.dtype)
+    return (p @ value).transpose(1, 2).contiguous(), None
+
+
+# Name -> kernel, like transformers' ALL_ATTENTION_FUNCTIONS (tools register extra names here in tests).
+ALL_ATTENTION_FUNCTIONS = {"eager": eager_attention, "sdpa": eager_attention}
+
+
+class FakeCache:
+    """Keeps every layer's full K/V ([B, Hkv, L, D]) across forwards, like transformers' DynamicCache."""
+
+    def __init__(self):
+        self.layers = {}
+
+    def update(self, key, value, layer_idx, cache_kwargs=None):
+        if layer_idx in self.layers:
+            k, v = self.layers[layer_idx]
+            key, value = torch.cat([k, key], dim=2), torch.cat([v, value], dim=2)
+        self.layers[layer_idx] = (key, value)
+        return key, value
+
+    def get_seq_length(self, layer_idx=0):
+        return self.layers[layer_idx][0].shape[2] if layer_idx in self.layers else 0
+
+
 class FakeAttention(nn.Module):
     def __init__(self, cfg, layer_idx):
         super().__init__()
+        self.config = cfg
         self.layer_idx = layer_idx
         self.head_dim = cfg.head_dim
         self.num_heads, self.num_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_kv
+        self.scaling = self.head_dim ** -0.5
+        self.is_causal = True
         self.q_proj = nn.Linear(cfg.hidden_size, self.num_heads * self.head_dim, bias=cfg.attention_bias)
         self.k_proj = nn.Linear(cfg.hidden_size, self.num_kv * self.head_dim, bias=cfg.attention_bias)
         self.v_proj = nn.Linear(cfg.hidden_size, self.num_kv * self.head_dim, bias=cfg.attention_bias)
@@ -82,7 +122,8 @@ class FakeAttention(nn.Module):
         if cfg.style == "legacy":
             self.rotary_emb = RotaryEmbedding(cfg.head_dim, cfg.rope_theta)
 
-    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, position_ids=None, **kwargs):
+    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, position_ids=None,
+                past_key_values=None, **kwargs):
         b, n, _ = hidden_states.shape
         q = self.q_proj(hidden_states).view(b, n, -1, self.head_dim)
         k = self.k_proj(hidden_states).view(b, n, -1, self.head_dim)
@@ -94,10 +135,18 @@ class FakeAttention(nn.Module):
             position_embeddings = self.rotary_emb(v, position_ids)
         cos, sin = position_embeddings
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        if past_key_values is not None:
+            k, v = past_key_values.update(k, v, self.layer_idx)
+        if self.config.style == "v5":
+            kernel = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
+            out, _ = kernel(self, q, k, v, attention_mask, dropout=0.0, scaling=self.scaling)
+            return self.o_proj(out.reshape(b, n, -1)), None
+        # transformers 4.4x before 4.48: the math lives inside the attention class, no registry
         rep = self.num_heads // self.num_kv
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
         scores = (q @ k.transpose(2, 3)) / math.sqrt(self.head_dim)
-        causal = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
+        m = k.shape[2]
+        causal = torch.ones(n, m, dtype=torch.bool, device=q.device).triu(m - n + 1)
         p = torch.softmax(scores.masked_fill(causal, float("-inf")).float(), dim=-1).to(q.dtype)
         out = (p @ v).transpose(1, 2).reshape(b, n, -1)
         return self.o_proj(out), None
@@ -123,10 +172,12 @@ class FakeDecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
-    def forward(self, hidden_states, attention_mask=None, position_ids=None, position_embeddings=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, position_ids=None, position_embeddings=None,
+                past_key_values=None, **kwargs):
         residual = hidden_states
         h, _ = self.self_attn(hidden_states=self.input_layernorm(hidden_states), attention_mask=attention_mask,
-                              position_ids=position_ids, position_embeddings=position_embeddings)
+                              position_ids=position_ids, position_embeddings=position_embeddings,
+                              past_key_values=past_key_values)
         h = residual + h
         h = h + self.mlp(self.post_attention_layernorm(h))
         return (h,) if self.style == "legacy" else h
@@ -141,16 +192,20 @@ class FakeModel(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(cfg.head_dim, cfg.rope_theta)
 
-    def forward(self, input_ids, use_cache=False, **kwargs):
+    def forward(self, input_ids, use_cache=False, past_key_values=None, **kwargs):
         h = self.embed_tokens(input_ids)
-        position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
+        if use_cache and past_key_values is None:
+            past_key_values = FakeCache()
+        start = past_key_values.get_seq_length() if past_key_values is not None else 0
+        position_ids = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)[None]
         pe = self.rotary_emb(h, position_ids) if self.config.style == "v5" else None
         for layer in self.layers:
             if self.config.style == "v5":
-                h = layer(h, attention_mask=None, position_ids=position_ids, position_embeddings=pe)
+                h = layer(h, attention_mask=None, position_ids=position_ids, position_embeddings=pe,
+                          past_key_values=past_key_values)
             else:
-                h = layer(h, attention_mask=None, position_ids=position_ids)[0]
-        return SimpleNamespace(last_hidden_state=self.norm(h))
+                h = layer(h, attention_mask=None, position_ids=position_ids, past_key_values=past_key_values)[0]
+        return SimpleNamespace(last_hidden_state=self.norm(h), past_key_values=past_key_values)
 
 
 class FakeForCausalLM(nn.Module):
@@ -166,8 +221,15 @@ class FakeForCausalLM(nn.Module):
     def base_model(self):
         return self.model
 
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
     def forward(self, input_ids, **kwargs):
-        return SimpleNamespace(logits=self.lm_head(self.model(input_ids).last_hidden_state))
+        out = self.model(input_ids, **kwargs)
+        return SimpleNamespace(logits=self.lm_head(out.last_hidden_state), past_key_values=out.past_key_values)
 
 
 class FakeTokenizer:
@@ -194,4 +256,5 @@ class FakeTokenizer:
         return [self.words[i] for i in ids]
 
     def decode(self, ids, skip_special_tokens=False, clean_up_tokenization_spaces=False):
-        return "".join(self.words[i] for i in ids).replace("\u2581", " ").lstrip(" ")
+        # ids the tokenizer never produced (a random model may generate them) read as "[id]"
+        return "".join(self.words.get(i, f"\u2581[{i}]") for i in ids).replace("\u2581", " ").lstrip(" ")

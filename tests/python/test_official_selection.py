@@ -3,26 +3,30 @@ method computes with PyTorch operations (softmax over causal window rows, avg_po
 counted, per-head and layer normalisation, ascending sort + cumsum budget with n + 1, top-k + window,
 sorted), on the real stories260K capture and on the bundled synthetic sample.
 
-This restates the official algorithm in torch ops (spec section 3); it shares no code with the C++ core.
+The torch side is tools/tsa_torch.py, the selection tools/tsa_eval.py runs inside real models (spec
+section 3 restated in torch ops); it shares no code with the C++ core. A perturbed parameter on the torch
+side must make the comparison fail, so that the check is known to be able to fail.
 Skips cleanly without torch, without the `tsa` binary (TSA_BIN) or without the data.
 """
 import json
-import math
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tools"))
 
 try:
     import numpy as np
     import torch
-    import torch.nn.functional as F
+    import tsa_torch
 except ImportError:  # pragma: no cover - exercised on machines without torch
     torch = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.dirname(os.path.dirname(HERE))
 STORIES = os.path.join(SOURCE, "..", "shared", "data", "stories260k", "qkv_512.safetensors")
 SAMPLE = os.path.join(SOURCE, "sample_data", "sample.safetensors")
 
@@ -51,37 +55,25 @@ def read_safetensors(path):
 
 
 def official_selection(q, k, tau, window, kernel, min_tokens):
-    """Kept index sets [Hq, capacity + W] per the official method, or None when the layer stays dense."""
+    """(kept index sets [Hq, capacity + W], head_norm [Hq, P]) per tools/tsa_torch.py, the torch restatement
+    that tools/tsa_eval.py runs inside the model; None when the layer stays dense."""
     q = torch.from_numpy(np.array(q, dtype=np.float32))
     k = torch.from_numpy(np.array(k, dtype=np.float32))
-    hq, length, dim = q.shape
-    k = k.repeat_interleave(hq // k.shape[0], dim=0)
-    if length <= min_tokens + window or tau == 0.0:
+    if tsa_torch.is_dense(q.shape[1], tau, window, min_tokens):
         return None
-    prefix = length - window
-    logits = (q[:, prefix:, :] @ k.transpose(1, 2)) / math.sqrt(dim)  # [H, W, L]
-    rows = torch.arange(prefix, length).unsqueeze(1)
-    cols = torch.arange(length).unsqueeze(0)
-    logits = logits.masked_fill(cols > rows, float("-inf"))
-    probs = torch.softmax(logits.double(), dim=-1)
-    raw = probs[:, :, :prefix].mean(dim=1)  # [H, P]
-    smoothed = F.avg_pool1d(raw.unsqueeze(0), kernel_size=kernel, padding=kernel // 2, stride=1)[0]
-    layer = smoothed.mean(dim=0)
-    layer_norm = layer / (layer.sum() + 1e-8)
-    head_norm = smoothed / (smoothed.sum(dim=-1, keepdim=True) + 1e-8)
-    cumulative = torch.cumsum(torch.sort(layer_norm).values, dim=-1)
-    n = int((cumulative < tau).sum().item())
-    if n == 0:
+    head_norm, layer_norm = tsa_torch.score_layer(q, k, window, kernel)
+    capacity = tsa_torch.layer_capacity(layer_norm, tau, min_tokens)
+    if capacity is None:
         return None
-    capacity = max(min_tokens, prefix - (n + 1))
-    top = head_norm.topk(capacity, dim=-1).indices
-    window_idx = torch.arange(prefix, length).unsqueeze(0).expand(hq, -1)
-    return torch.cat([top, window_idx], dim=-1).sort(dim=-1).values.numpy(), head_norm.numpy()
+    return tsa_torch.select(head_norm, capacity, window).numpy(), head_norm.numpy()
 
 
 @unittest.skipIf(torch is None, "torch is not installed")
 class OfficialSelection(unittest.TestCase):
-    def run_case(self, capture, tau, window, kernel, min_tokens):
+    def mismatches(self, capture, tau, window, kernel, min_tokens, torch_side=None):
+        """Differences between `tsa run --save` with the given parameters and tsa_torch with the same
+        parameters overridden by `torch_side`: a list of (layer, what) for every layer that disagrees in its
+        dense/sparse decision, capacity, kept sets (beyond exact ties at the cut) or scores."""
         tsa = os.environ.get("TSA_BIN")
         if not tsa or not os.path.exists(tsa):
             self.skipTest("TSA_BIN does not point at the tsa binary")
@@ -95,39 +87,50 @@ class OfficialSelection(unittest.TestCase):
             ours, meta = read_safetensors(out)
         summary = json.loads(meta["tsa"])
         data, _ = read_safetensors(capture)
+        params = {"tau": tau, "window": window, "kernel": kernel, "min_tokens": min_tokens, **(torch_side or {})}
         layers = sorted({int(name.split(".")[1]) for name in data if name.startswith("layers.")})
-        sparse_layers = 0
+        problems, sparse_layers = [], 0
         for layer in layers:
-            ref = official_selection(data[f"layers.{layer}.q"], data[f"layers.{layer}.k"], tau, window, kernel,
-                                     min_tokens)
-            with self.subTest(layer=layer):
-                if ref is None:
-                    self.assertFalse(summary["layers"][str(layer)]["sparse"])
+            ref = official_selection(data[f"layers.{layer}.q"], data[f"layers.{layer}.k"], **params)
+            if ref is None:
+                if summary["layers"][str(layer)]["sparse"]:
+                    problems.append((layer, "sparse in tsa, dense in torch"))
+                continue
+            sparse_layers += 1
+            indices, head_norm = ref
+            got = ours.get(f"layers.{layer}.indices")
+            if got is None or got.shape != indices.shape:
+                problems.append((layer, f"kept shape {None if got is None else got.shape} vs {indices.shape}"))
+                continue
+            for h in range(indices.shape[0]):
+                if np.array_equal(got[h], indices[h]):
                     continue
-                sparse_layers += 1
-                indices, head_norm = ref
-                got = ours[f"layers.{layer}.indices"]
-                self.assertEqual(got.shape, indices.shape)
-                for h in range(indices.shape[0]):
-                    if np.array_equal(got[h], indices[h]):
-                        continue
-                    # Only exact ties (or fp rounding at the capacity boundary) may differ.
-                    diff = np.setxor1d(got[h], indices[h])
-                    boundary = np.sort(head_norm[h][indices[h][indices[h] < head_norm.shape[1]]])[0]
-                    for j in diff:
-                        self.assertAlmostEqual(float(head_norm[h][j]), float(boundary),
-                                               delta=1e-6 * float(boundary) + 1e-12)
-                np.testing.assert_allclose(ours[f"layers.{layer}.scores"], head_norm, rtol=2e-4, atol=1e-9)
-        self.assertGreater(sparse_layers, 0)
+                # Only exact ties (or fp rounding at the capacity boundary) may differ.
+                boundary = np.sort(head_norm[h][indices[h][indices[h] < head_norm.shape[1]]])[0]
+                for j in np.setxor1d(got[h], indices[h]):
+                    if j >= head_norm.shape[1] or abs(head_norm[h][j] - boundary) > 1e-6 * boundary + 1e-12:
+                        problems.append((layer, f"head {h}: token {j} kept by one side only"))
+            scores = ours[f"layers.{layer}.scores"]
+            if scores.shape != head_norm.shape or not np.allclose(scores, head_norm, rtol=2e-4, atol=1e-9):
+                problems.append((layer, "scores differ"))
+        self.assertGreater(sparse_layers + len(problems), 0, "no layer went sparse: the case tests nothing")
+        return problems
 
     def test_stories260k_real_attention(self):
-        self.run_case(STORIES, tau=0.05, window=32, kernel=7, min_tokens=64)
+        self.assertEqual(self.mismatches(STORIES, tau=0.05, window=32, kernel=7, min_tokens=64), [])
 
     def test_stories260k_small_tau(self):
-        self.run_case(STORIES, tau=0.005, window=16, kernel=5, min_tokens=32)
+        self.assertEqual(self.mismatches(STORIES, tau=0.005, window=16, kernel=5, min_tokens=32), [])
 
     def test_bundled_sample_official_defaults(self):
-        self.run_case(SAMPLE, tau=0.005, window=128, kernel=7, min_tokens=1024)
+        self.assertEqual(self.mismatches(SAMPLE, tau=0.005, window=128, kernel=7, min_tokens=1024), [])
+
+    def test_perturbed_parameter_is_detected(self):
+        """The check can fail: one knob changed on the torch side only makes it report differences."""
+        for perturbed in ({"kernel": 5}, {"tau": 0.04}, {"window": 31}):
+            with self.subTest(**perturbed):
+                self.assertNotEqual(self.mismatches(STORIES, tau=0.05, window=32, kernel=7, min_tokens=64,
+                                                    torch_side=perturbed), [])
 
 
 if __name__ == "__main__":

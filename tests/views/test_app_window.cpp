@@ -186,6 +186,16 @@ private slots:
             QFile svgFile(svg);
             QVERIFY(svgFile.open(QIODevice::ReadOnly));
             QVERIFY2(svgFile.readAll().contains("<svg"), qPrintable(name));
+            // PDF: a complete document (header to trailer) with an embedded font; the CLI test reads it
+            // back with poppler for page size and text.
+            const QString pdf = out.filePath(name + QStringLiteral(".pdf"));
+            QVERIFY2(w.exportView(name, pdf, QSize(900, 600), 1.0, &error), qPrintable(error));
+            QFile pdfFile(pdf);
+            QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+            const QByteArray pdfBytes = pdfFile.readAll();
+            QVERIFY2(pdfBytes.startsWith("%PDF-"), qPrintable(name));
+            QVERIFY2(pdfBytes.trimmed().endsWith("%%EOF"), qPrintable(name));
+            QVERIFY2(pdfBytes.contains("/FontFile2"), qPrintable(name));
             const QString csv = out.filePath(name + QStringLiteral(".csv"));
             QVERIFY2(w.exportView(name, csv, QSize(900, 600), 1.0, &error), qPrintable(error));
             QFile csvFile(csv);
@@ -198,7 +208,9 @@ private slots:
 
         QStringList written;
         const QString folder = out.filePath(QStringLiteral("all"));
-        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0, true, true, true, &error, &written),
+        QVERIFY2(w.exportAllViews(folder, QSize(800, 500), 1.0,
+                                  {QStringLiteral("png"), QStringLiteral("svg"), QStringLiteral("csv")},
+                                  &error, &written),
                  qPrintable(error));
         QCOMPARE(written.size(), int(w.viewSet()->views().size()) * 3);
         for (const QString& f : written)
@@ -370,6 +382,33 @@ private slots:
         QVERIFY(waitFor([&] { return w.controller()->hasCapture() || w.errorBox(); }));
         QVERIFY(!w.errorBox());
         QCOMPARE(w.controller()->filePath(), sample);
+    }
+
+    // File > Open Example lists the bundled examples; the stories260K one is a session that opens the
+    // real capture with its settings for 512 tokens.
+    void openExampleMenuOpensStories260k() {
+        MainWindow w(nullptr, false);
+        w.show();
+        auto* menu = w.findChild<QMenu*>(QStringLiteral("examplesMenu"));
+        QVERIFY(menu);
+        QAction* stories = nullptr;
+        QStringList paths;
+        for (QAction* a : menu->actions()) {
+            paths << a->data().toString();
+            if (a->data().toString().endsWith(QLatin1String("stories260k.session.json"))) stories = a;
+        }
+        QVERIFY2(paths.contains(MainWindow::bundledSamplePath()), qPrintable(paths.join(QLatin1Char(' '))));
+        QVERIFY2(stories, qPrintable(paths.join(QLatin1Char(' '))));
+        stories->trigger();
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() || w.errorBox(); }));
+        QVERIFY(!w.errorBox());
+        QVERIFY(w.controller()->filePath().endsWith(QLatin1String("stories260k.safetensors")));
+        const ExplorerParams& p = w.controller()->params();
+        QCOMPARE(p.tsa.window, tsa::Index(32));
+        QCOMPARE(p.tsa.minTokens, tsa::Index(64));
+        QCOMPARE(int(p.plan.mode), int(tsa::SparseLayerMode::All));
+        QCOMPARE(w.controller()->layerCount(), 5);
+        QCOMPARE(w.currentViewName(), QStringLiteral("selection"));
     }
 
     void generateDialogWritesAndOpens() {

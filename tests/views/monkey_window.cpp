@@ -5,7 +5,7 @@
 // report: CI runs it under ASan, label "monkey") and still answers afterwards.
 //
 // TSA_MONKEY_SEED: the seed (default fixed, 20260801); "random" draws one. TSA_MONKEY_EVENTS: how many
-// events (default 2500). The seed is printed first, and again in any failure message, so a failing run
+// events (default 6000). The seed is printed first, and again in any failure message, so a failing run
 // can be replayed exactly.
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
@@ -50,7 +50,7 @@ quint64 seedFromEnvironment() {
 int eventsFromEnvironment() {
     bool ok = false;
     const int n = qEnvironmentVariableIntValue("TSA_MONKEY_EVENTS", &ok);
-    return ok && n > 0 ? n : 2500;
+    return ok && n > 0 ? n : 6000;
 }
 
 } // namespace

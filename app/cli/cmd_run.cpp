@@ -35,7 +35,7 @@ const char* kRunHelp =
     "options (defaults are the official ones):\n"
     "  --layers all|LIST          layers to run, e.g. 0,3,8-11 (default all)\n"
     "  --sparse-layers half|drift|all|LIST   which layers are sparse (default half: the second half)\n"
-    "  --tau T                    coverage budget, attention mass the dropped tokens may cover (0.005)\n"
+    "  --tau T                    share of attention the dropped tokens may carry, 0 to 0.5 (0.005; 0: dense)\n"
     "  --window W                 last W queries score the tokens and are always kept (128)\n"
     "  --pool-kernel K            odd width of the score smoothing (7)\n"
     "  --min-tokens M             lower bound on kept prefix tokens per head (1024)\n"

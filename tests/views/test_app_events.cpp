@@ -28,6 +28,7 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QMouseEvent>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSettings>
@@ -306,6 +307,30 @@ private slots:
                  qPrintable(QStringLiteral("%1 px per tick for %2 px labels").arg(perTick).arg(label)));
         auto* depth = dynamic_cast<tsa::views::DepthView*>(w.viewSet()->view(QStringLiteral("depth")));
         QVERIFY(depth->matrixRect(depth->size()).width() >= 120);
+    }
+
+    // The lesson on a dense layer offers the first sparse layer, and the button takes the window there.
+    void lessonJumpsToTheFirstSparseLayer() {
+        MainWindow w(nullptr, false);
+        w.show();
+        w.openFile(m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        w.controller()->setLayer(0); // the second half is sparse by default: layer 0 is dense
+        w.showView(QStringLiteral("howitworks"));
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 60000));
+        w.viewSet()->flush();
+        auto* jump = w.viewSet()
+                         ->view(QStringLiteral("howitworks"))
+                         ->widget()
+                         ->findChild<QPushButton*>(QStringLiteral("jumpToSparseLayer"));
+        QVERIFY(jump);
+        QTRY_VERIFY(jump->isVisible());
+        jump->click();
+        QVERIFY(w.controller()->isSparseLayer(w.controller()->params().layer));
+        for (int l = 0; l < w.controller()->params().layer; ++l)
+            QVERIFY(!w.controller()->isSparseLayer(l));
+        w.viewSet()->flush();
+        QTRY_VERIFY(!jump->isVisible());
     }
 
     // Issue 8 item 3: the dense reason "L <= min_tokens + W" reaches the summary whole (escaped rich text).

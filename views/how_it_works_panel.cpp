@@ -439,11 +439,14 @@ QString HowItWorksPanel::stepText() const {
                 .arg(m_data.layerId)
                 .arg(fmt::integer(L));
         const double ratio = L > 0 ? double(keptCount()) / double(L) : 1.0;
-        return QStringLiteral("Attend: any causal attention kernel runs on the compact L' x L' problem, "
-                              "dense flash-style or block-sparse "
-                              "(MInference, FlexPrefill, XAttention...). Cost scales with the causal "
-                              "triangle: (L'/L)^2 = %1 of dense "
-                              "here, an ideal speed-up of %2x before scoring and gather/scatter overheads.")
+        return QStringLiteral(
+                   "Attend: any causal attention kernel runs on the compact L' x L' problem, "
+                   "dense flash-style or block-sparse "
+                   "(MInference, FlexPrefill, XAttention...). Cost scales with the causal "
+                   "triangle: (L'/L)^2 = %1 of dense "
+                   "here, an ideal speed-up of %2x before scoring and gather/scatter overheads. The "
+                   "Attention map tab "
+                   "shows this head's real attention with the pairs sparse attention skips veiled.")
             .arg(fmt::percent(ratio * ratio))
             .arg(ratio > 0 ? QString::number(1.0 / (ratio * ratio), 'f', 2) : QStringLiteral("n/a"));
     }

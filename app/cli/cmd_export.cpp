@@ -29,7 +29,7 @@ void printExportUsage(std::FILE* out) {
         "\n"
         "  --view NAME           %s\n"
         "  --out PATH            output file (.png, .svg, .pdf, .csv or .html), written atomically\n"
-        "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
+        "  --tau T               coverage tau, 0 to 0.5 (default 0.005; 0 keeps every layer dense)\n"
         "  --layer L             model layer to show (default: the first sparse layer)\n"
         "  --head H              query head to show (default 0)\n"
         "  --window W            window W (default 128)\n"

@@ -1,5 +1,7 @@
 #include "app/explorer/export_request.h"
 
+#include "core/param_rules.h"
+
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/command_line.h"
 #include "app/explorer/headless.h"
@@ -48,8 +50,9 @@ QString exportRequestError(const ExportRequest& r) {
         return QStringLiteral("--out %1: the extension must be .png, .svg, .pdf, .csv or .html").arg(r.out);
     if (format == ExportFormat::Html && p.view != QLatin1String("text"))
         return QStringLiteral("--out %1: HTML export is for the text view only (--view text)").arg(r.out);
-    if (!(p.tsa.tau == 0.0 || (p.tsa.tau >= kTauMin && p.tsa.tau <= kTauMax)))
-        return QStringLiteral("--tau must be 0 or between 1e-4 and 0.5");
+    // The one tau rule (core/param_rules.h), shared with tsa run, the window's field and sessions.
+    if (const std::string tauBad = tsa::tauProblem(p.tsa.tau); !tauBad.empty())
+        return QStringLiteral("--tau: %1").arg(QString::fromStdString(tauBad));
     if (p.tsa.window < 1) return QStringLiteral("--window must be positive");
     if (p.tsa.poolKernel < 1 || p.tsa.poolKernel % 2 == 0)
         return QStringLiteral("--pool-kernel must be odd and positive");

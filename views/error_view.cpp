@@ -7,6 +7,7 @@
 #include "views/view_style.h"
 
 #include <QMouseEvent>
+#include <QFontMetricsF>
 #include <QPainter>
 #include <QPainterPath>
 #include <QWheelEvent>
@@ -351,10 +352,18 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         return;
     }
     const int layerId = m_data.layerIds[std::size_t(m_selectedLayer)];
-    painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
-                     QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
-                         .arg(layerId)
-                         .arg(m_selectedHead));
+    {
+        // The full formula where it fits; in a narrow window (800x600) a short form, elided as a last resort,
+        // rather than text running past the panel.
+        const QFontMetricsF fm(painter.font());
+        QString text = QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
+                           .arg(layerId)
+                           .arg(m_selectedHead);
+        if (fm.horizontalAdvance(text) > caption.width())
+            text = QStringLiteral("Per-row error, layer %1, head %2").arg(layerId).arg(m_selectedHead);
+        painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
+                         fm.elidedText(text, Qt::ElideRight, caption.width()));
+    }
     const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
     const TokenRange range = m_zoom.range();
     const int columns = std::max(1, int(std::lround(l.trace.width())));

@@ -12,7 +12,8 @@
 #          would only skip those tests).
 #   package  tools/test_package.sh (as root): the .deb built without -march=native, installed with apt, and
 #          the installed programs run without the source tree (tsa info, headless screenshots, a PDF)
-#   asan   the core tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   asan   under AddressSanitizer + UndefinedBehaviorSanitizer: the core tests, the window's hover/tooltip
+#          test on every view, and the monkey test (thousands of random events, fixed seed)
 #   fuzz   each libFuzzer target for a while (.ci/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,10 +88,18 @@ stage_package() {
 }
 
 stage_asan() {
-    echo "== AddressSanitizer + UndefinedBehaviorSanitizer: core tests"
-    cmake --preset asan >/dev/null
-    cmake --build --preset asan
-    ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j2 -L core
+    # One sanitizer build (the asan-gui preset: core, views and window) serves the core tests and the
+    # window's monkey test; only the targets those need are built, which keeps the stage short.
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer: core tests, the window's event test and monkey test"
+    local targets=(monkey_window test_app_events)
+    local t
+    for t in tests/core/test_*.cpp; do targets+=("$(basename "$t" .cpp)"); done
+    cmake --preset asan-gui >/dev/null
+    cmake --build --preset asan-gui --target "${targets[@]}"
+    ctest --preset asan-gui -j2 -L core
+    ctest --preset asan-gui -R '^test_app_events$'
+    # The fixed seed (monkey_window prints it); TSA_MONKEY_SEED=random for a longer exploratory run.
+    ctest --preset asan-gui -L monkey
 }
 
 stage_fuzz() {

@@ -55,6 +55,10 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # registered by shared-mime-info and desktop-file-utils triggers.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "fonts-dejavu-core")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "shared-mime-info, desktop-file-utils, hicolor-icon-theme")
+# The Python module (python/CMakeLists.txt installs it to lib/python3/dist-packages) imports numpy.
+if(TARGET tsa_explorer)
+    string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", python3-numpy")
+endif()
 # A package runs on machines other than the one that built it: refuse a -march=native build.
 set(CPACK_TSA_NATIVE ${TSA_NATIVE})
 set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_SOURCE_DIR}/cmake/CPackGuard.cmake)

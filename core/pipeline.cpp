@@ -22,14 +22,14 @@ double msSince(Clock::time_point start) {
 
 } // namespace
 
-Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 out, float* lse,
+Status sparseAttention(const LayerQkvView& qkv, const Selection& selection, View3 out, float* lse,
                        const AttentionConfig& config, StageTimings* timings) {
     const Index hq = qkv.qHeads(), tokens = qkv.tokens(), dim = qkv.headDim();
     if (out.heads != hq || out.tokens != tokens || out.dim != dim)
         return Status::error(ErrorCode::Shape, "sparse attention output has the wrong shape");
     if (!selection.sparse) {
         const auto start = Clock::now();
-        Status st = causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), out, lse, config);
+        Status st = causalAttention(qkv.q, qkv.k, qkv.v, out, lse, config);
         if (timings) timings->attentionMs += msSince(start);
         return st;
     }
@@ -83,7 +83,8 @@ Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 ou
     return Status::success();
 }
 
-Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& config) {
+Result<LayerRunResult> runLayer(const LayerQkvView& qkv, const LayerRunConfig& config) {
+    if (Status st = checkLayerShapes(qkv); !st.ok()) return st;
     LayerRunResult result;
     const Index hq = qkv.qHeads(), tokens = qkv.tokens(), dim = qkv.headDim();
     AttentionConfig attention = config.attention;
@@ -126,8 +127,8 @@ Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& confi
             auto start = Clock::now();
             result.denseOutput = Tensor3(hq, tokens, dim);
             result.denseLse.assign(std::size_t(hq * tokens), 0.0f);
-            st = causalAttention(qkv.q.view(), qkv.k.view(), qkv.v.view(), result.denseOutput.view(),
-                                 result.denseLse.data(), attention);
+            st = causalAttention(qkv.q, qkv.k, qkv.v, result.denseOutput.view(), result.denseLse.data(),
+                                 attention);
             if (!st.ok()) return st;
             result.timings.denseMs = msSince(start);
         }

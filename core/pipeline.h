@@ -45,12 +45,12 @@ struct LayerRunResult {
     StageTimings timings;
 };
 
-Result<LayerRunResult> runLayer(const LayerQkv& qkv, const LayerRunConfig& config);
+Result<LayerRunResult> runLayer(const LayerQkvView& qkv, const LayerRunConfig& config);
 
 // Compress, attend, decompress for a given selection (section 4). out [Hq, L, D] is fully written (zero
 // rows for dropped tokens); lse [Hq, L] optional. Gathers one head at a time into compact buffers, so
 // extra memory is O(kept * D), not a copy of the layer.
-Status sparseAttention(const LayerQkv& qkv, const Selection& selection, View3 out, float* lse,
+Status sparseAttention(const LayerQkvView& qkv, const Selection& selection, View3 out, float* lse,
                        const AttentionConfig& config, StageTimings* timings = nullptr);
 
 } // namespace tsa

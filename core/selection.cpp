@@ -59,16 +59,36 @@ void orderByScore(const float* score, Index n, bool descending, std::vector<std:
 
 } // namespace
 
-Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config) {
+Status checkLayerShapes(const LayerQkvView& qkv, bool needV) {
+    auto shape = [](const ConstView3& t) {
+        return "[" + std::to_string(t.heads) + ", " + std::to_string(t.tokens) + ", " +
+               std::to_string(t.dim) + "]";
+    };
+    const std::string shapes =
+        " (q " + shape(qkv.q) + ", k " + shape(qkv.k) + (needV ? ", v " + shape(qkv.v) : std::string()) + ")";
+    const Index hq = qkv.qHeads(), hkv = qkv.kvHeads();
+    if (hq <= 0 || qkv.tokens() <= 0 || qkv.headDim() <= 0 || hkv <= 0)
+        return Status::error(ErrorCode::Shape, "q and k must have at least one head, token and dim" + shapes);
+    if (qkv.k.tokens != qkv.tokens() || qkv.k.dim != qkv.headDim())
+        return Status::error(ErrorCode::Shape, "q and k differ in tokens or head dim" + shapes);
+    if (needV && (qkv.v.heads != hkv || qkv.v.tokens != qkv.k.tokens || qkv.v.dim != qkv.k.dim))
+        return Status::error(ErrorCode::Shape, "k and v differ in shape" + shapes);
+    if (hq % hkv != 0)
+        return Status::error(ErrorCode::Shape, "query heads " + std::to_string(hq) +
+                                                   " are not a multiple of kv heads " + std::to_string(hkv));
+    if ((qkv.q.data == nullptr || qkv.k.data == nullptr || (needV && qkv.v.data == nullptr)))
+        return Status::error(ErrorCode::InvalidArgument, "null data for a non-empty tensor" + shapes);
+    return Status::success();
+}
+
+Result<LayerScores> scoreLayer(const LayerQkvView& qkv, const ScoringConfig& config) {
     const Index hq = qkv.qHeads(), hkv = qkv.kvHeads(), tokens = qkv.tokens(), dim = qkv.headDim();
     const Index window = config.window;
     if (window <= 0) return Status::error(ErrorCode::InvalidArgument, "window W must be positive");
     if (config.poolKernel <= 0 || config.poolKernel % 2 == 0)
         return Status::error(ErrorCode::InvalidArgument, "pool kernel must be a positive odd number, got " +
                                                              std::to_string(config.poolKernel));
-    if (hkv <= 0 || hq % hkv != 0)
-        return Status::error(ErrorCode::Shape, "query heads " + std::to_string(hq) +
-                                                   " are not a multiple of kv heads " + std::to_string(hkv));
+    if (Status st = checkLayerShapes(qkv, /*needV=*/false); !st.ok()) return st;
     if (tokens <= window)
         return Status::error(ErrorCode::InvalidArgument, "layer has " + std::to_string(tokens) +
                                                              " tokens, not more than the window " +

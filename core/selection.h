@@ -52,7 +52,13 @@ struct LayerScores {
     const std::int32_t* headOrder(Index h) const { return headRank.data() + h * prefix; }
 };
 
-Result<LayerScores> scoreLayer(const LayerQkv& qkv, const ScoringConfig& config);
+// Errors name the problem: bad window or kernel, q/k/v shapes that disagree, a layer not longer than W.
+// v is not read (scores depend on q and k only).
+Result<LayerScores> scoreLayer(const LayerQkvView& qkv, const ScoringConfig& config);
+
+// q [Hq, L, D], k and v [Hkv, L, D] with Hq a multiple of Hkv: the shape rules of a layer, checked by
+// scoreLayer and runLayer so callers that build layers themselves (the Python module) get a clear error.
+Status checkLayerShapes(const LayerQkvView& qkv, bool needV = true);
 
 // Why a layer runs dense, if it does.
 enum class DenseReason { None, NotSparseLayer, TooShort, TauZero, BudgetEmpty };

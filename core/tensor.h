@@ -54,6 +54,20 @@ struct Tensor3 {
     ConstView3 cview() const { return {data.data(), heads, tokens, dim}; }
 };
 
+// Non-owning Q/K/V of one layer, what the layer operations read: a LayerQkv converts to it implicitly,
+// and the Python module points it at numpy buffers, so neither has to copy a layer into Tensor3s.
+struct LayerQkvView {
+    ConstView3 q; // [Hq, L, D]
+    ConstView3 k; // [Hkv, L, D]
+    ConstView3 v; // [Hkv, L, D]
+
+    Index qHeads() const { return q.heads; }
+    Index kvHeads() const { return k.heads; }
+    Index tokens() const { return q.tokens; }
+    Index headDim() const { return q.dim; }
+    Index groupSize() const { return kvHeads() > 0 ? qHeads() / kvHeads() : 0; }
+};
+
 // Q/K/V of one layer, fp32, post-RoPE. q is [Hq, L, D]; k and v are [Hkv, L, D].
 struct LayerQkv {
     Tensor3 q;
@@ -66,6 +80,7 @@ struct LayerQkv {
     Index headDim() const { return q.dim; }
     Index groupSize() const { return kvHeads() > 0 ? qHeads() / kvHeads() : 0; }
     std::size_t bytes() const { return (q.data.size() + k.data.size() + v.data.size()) * sizeof(float); }
+    operator LayerQkvView() const { return {q.cview(), k.cview(), v.cview()}; }
 };
 
 } // namespace tsa

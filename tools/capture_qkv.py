@@ -438,7 +438,45 @@ def build_parser():
     p.add_argument("--out", required=True, metavar="FILE.safetensors", help="output file")
     p.add_argument("--writer", choices=["auto", "safetensors", "pure"], default="auto",
                    help="safetensors package if importable (auto), or the built-in pure-Python writer")
+    p.add_argument("--open", action="store_true",
+                   help="open the capture in tsa-explorer once written ($TSA_EXPLORER, else the build "
+                        "tree next to this script, else PATH)")
     return p
+
+
+EXPLORER = "tsa-explorer"
+
+
+def find_explorer(environ=None, here=None):
+    """Path of the tsa-explorer binary for --open: $TSA_EXPLORER if set, else a build of this source tree
+    (build/*/app/tsa-explorer next to tools/), else tsa-explorer on PATH. Raises CaptureError naming the
+    places looked at, before any model is loaded."""
+    import glob
+    import shutil
+    environ = os.environ if environ is None else environ
+    here = os.path.dirname(os.path.abspath(__file__)) if here is None else here
+    explicit = environ.get("TSA_EXPLORER")
+    if explicit:
+        if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+            return explicit
+        raise CaptureError(f"--open: TSA_EXPLORER={explicit} is not an executable file")
+    pattern = os.path.join(os.path.dirname(here), "build", "*", "app", EXPLORER)
+    built = sorted((p for p in glob.glob(pattern) if os.access(p, os.X_OK)), key=os.path.getmtime, reverse=True)
+    if built:
+        return built[0]  # the most recently built one (release, debug, ...)
+    on_path = shutil.which(EXPLORER, path=environ.get("PATH", os.defpath))
+    if on_path:
+        return on_path
+    raise CaptureError(f"--open: {EXPLORER} not found (looked for $TSA_EXPLORER, {pattern} and PATH); "
+                       f"build it (cmake --build --preset release) or set TSA_EXPLORER=/path/to/{EXPLORER}")
+
+
+def open_in_explorer(explorer, path):
+    """Starts the explorer on path in its own session, so it outlives this script; returns the process."""
+    import subprocess
+    proc = subprocess.Popen([explorer, os.path.abspath(path)], stdin=subprocess.DEVNULL, start_new_session=True)
+    log(f"opened {path} in {explorer} (pid {proc.pid})")
+    return proc
 
 
 def read_input_ids(args, tokenizer):
@@ -494,6 +532,7 @@ def main(argv=None):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise CaptureError("--device cuda requested but CUDA is not available")
         compute = args.dtype if args.compute_dtype == "auto" else args.compute_dtype
+        explorer = find_explorer() if args.open else None  # fail before the (long) capture, not after
         tokenizer = load_tokenizer(args.model)
         ids, kind, extra = read_input_ids(args, tokenizer)
         model = load_model(args.model, device, torch_dtypes[compute])
@@ -524,6 +563,8 @@ def main(argv=None):
         }
         used = write_capture(args.out, tensors, metadata, args.writer)
         log(f"wrote {args.out} ({os.path.getsize(args.out) / 2**20:.1f} MiB, {used} writer)")
+        if explorer:
+            open_in_explorer(explorer, args.out)
         return 0
     except CaptureError as e:
         log(f"error: {e}")

@@ -3,11 +3,12 @@
 # tree: run as root inside a Debian 12 root that has already built the project (`tools/setup.sh test`).
 #   1. copies the source tree (no build/, no .git) to build/package-src and configures it with
 #      TSA_NATIVE=OFF (a package runs on other CPUs; the SIMD kernels are chosen at run time);
-#   2. builds tsa and tsa-explorer there and makes the .deb with `cpack -G DEB`;
+#   2. builds tsa and tsa-explorer (and the Python module when it is configured) there and makes the .deb
+#      with `cpack -G DEB`;
 #   3. deletes that copy, installs the .deb with apt (which pulls the Qt runtime from its Depends);
 #   4. runs the INSTALLED programs from /tmp: `tsa info` on the installed sample, the bundled presets, and
 #      headless screenshots of the sample and of the stories260K example session, which must be real
-#      pictures (many colours, not one flat fill);
+#      pictures (many colours, not one flat fill); the installed Python module runs a layer and renders;
 #   5. removes the package again (KEEP_INSTALLED=1 keeps it).
 # The .deb is left in $TSA_PACKAGE_OUT (default build/package-deb). Exit status 0 only if every check
 # passed; each failure prints "test_package: FAIL: ..." with what was expected.
@@ -56,8 +57,11 @@ cmake -S "$src" -B "$bld" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTSA_NATIVE=OFF -
     }
 grep -q "^TSA_NATIVE:BOOL=OFF" "$bld/CMakeCache.txt" || die "the package build is not TSA_NATIVE=OFF"
 if grep -q -- "-march=native" "$bld/build.ninja"; then die "the package build uses -march=native"; fi
-say "building tsa and tsa-explorer"
-cmake --build "$bld" --target tsa tsa-explorer >"$work/build.log" 2>&1 ||
+# The Python module is part of the package when this machine has Python headers and pybind11.
+targets=(tsa tsa-explorer)
+if cmake --build "$bld" --target help 2>/dev/null | grep -q "^tsa_explorer:"; then targets+=(tsa_explorer); fi
+say "building ${targets[*]}"
+cmake --build "$bld" --target "${targets[@]}" >"$work/build.log" 2>&1 ||
     {
         tail -50 "$work/build.log"
         die "build failed"
@@ -90,6 +94,10 @@ for f in ./usr/bin/tsa ./usr/bin/tsa-explorer ./usr/share/tsa-explorer/sample.sa
     ./usr/share/icons/hicolor/256x256/apps/tsa-explorer.png ./usr/share/doc/tsa-explorer/copyright; do
     echo "$contents" | grep -qx "$f" || die "the package lacks $f"
 done
+if [[ " ${targets[*]} " == *" tsa_explorer "* ]]; then
+    echo "$contents" | grep -q "^./usr/lib/python3/dist-packages/tsa_explorer.*\.so$" ||
+        die "the package lacks the Python module in /usr/lib/python3/dist-packages"
+fi
 
 # --- 3. install with apt, without the sources ------------------------------------------------------------
 rm -rf "$src"
@@ -188,6 +196,23 @@ check_png "$work/stories.png"
     die "installed tsa export to PDF failed"
 }
 [ "$(head -c 5 "$work/coverage.pdf")" = "%PDF-" ] || die "installed tsa export wrote no PDF"
+if [[ " ${targets[*]} " == *" tsa_explorer "* ]]; then
+    # The installed module, found by Debian's python3 (the one it is built for, whatever python3 is first on
+    # PATH) without PYTHONPATH: a layer run and a rendered view.
+    env -u PYTHONPATH /usr/bin/python3 - "$work/module.png" >"$work/module.log" 2>&1 <<'PY' || {
+import sys
+import tsa_explorer as tsa
+assert tsa.__file__.startswith("/usr/lib/python3/dist-packages/"), tsa.__file__
+cap = tsa.open_capture("/usr/share/tsa-explorer/sample.safetensors")
+output, selection, metrics = tsa.run_layer(*cap.layer(5))
+assert selection.kept == 1424, selection
+print(tsa.render("selection", cap, sys.argv[1], layer=5))
+PY
+        cat "$work/module.log"
+        die "the installed Python module failed"
+    }
+    check_png "$work/module.png"
+fi
 cp "$work/sample.png" "$work/stories.png" "$out/" 2>/dev/null || true
 
 # --- 5. clean up ------------------------------------------------------------------------------------------

@@ -37,16 +37,23 @@ constexpr double kGap = 14.0;
 
 } // namespace
 
-QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout) {
+QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout, double maxWidth) {
     const QFontMetricsF fm(style::smallFont());
     const double rowH = std::max(fm.height(), 12.0) + 3.0;
     double w = 0.0;
     double h = 0.0;
+    double rowW = 0.0;
     for (const LegendItem& item : items) {
         const double iw = kSwatch + 5.0 + fm.horizontalAdvance(item.text);
         if (horizontalLayout) {
-            w += iw + (w > 0 ? kGap : 0.0);
-            h = rowH;
+            // Wrap onto another row rather than run past the view's edge (small windows).
+            if (maxWidth > 0 && rowW > 0 && rowW + kGap + iw + 2 * kPad > maxWidth) {
+                rowW = 0.0;
+                h += rowH;
+            }
+            rowW += iw + (rowW > 0 ? kGap : 0.0);
+            w = std::max(w, rowW);
+            if (h == 0.0) h = rowH;
         } else {
             w = std::max(w, iw);
             h += rowH;
@@ -55,13 +62,19 @@ QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout) {
     return items.empty() ? QSizeF() : QSizeF(w + 2 * kPad, h + 2 * kPad - 3.0);
 }
 
+double legendWrapExtra(const std::vector<LegendItem>& items, double maxWidth) {
+    return std::max(0.0, legendSize(items, true, maxWidth).height() - legendSize(items, true).height());
+}
+
 void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<LegendItem>& items,
-                bool horizontalLayout) {
+                bool horizontalLayout, double maxWidth) {
     if (items.empty()) return;
     painter.save();
     painter.setFont(style::smallFont());
     const QFontMetricsF fm(painter.font());
-    const QSizeF size = legendSize(items, horizontalLayout);
+    if (horizontalLayout && maxWidth <= 0 && painter.device())
+        maxWidth = painter.device()->width() / std::max(1.0, style::deviceScale(painter)) - topLeft.x() - 4;
+    const QSizeF size = legendSize(items, horizontalLayout, maxWidth);
     painter.setPen(QPen(QColor(200, 200, 200), 1.0));
     painter.setBrush(QColor(255, 255, 255, 235));
     painter.drawRect(QRectF(topLeft, size));
@@ -69,6 +82,13 @@ void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<Leg
     double x = topLeft.x() + kPad;
     double y = topLeft.y() + kPad;
     for (const LegendItem& item : items) {
+        const double tw = fm.horizontalAdvance(item.text);
+        // The same wrapping rule as legendSize().
+        if (horizontalLayout && maxWidth > 0 && x > topLeft.x() + kPad &&
+            x + kSwatch + 5 + tw + kPad - topLeft.x() > maxWidth) {
+            x = topLeft.x() + kPad;
+            y += rowH;
+        }
         const double cy = y + (rowH - 3.0) / 2.0;
         switch (item.shape) {
         case LegendItem::Shape::Box:
@@ -87,7 +107,6 @@ void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<Leg
         }
         }
         painter.setPen(style::text());
-        const double tw = fm.horizontalAdvance(item.text);
         painter.drawText(QRectF(x + kSwatch + 5, y, tw + 2, rowH - 3.0), Qt::AlignLeft | Qt::AlignVCenter,
                          item.text);
         if (horizontalLayout)

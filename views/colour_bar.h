@@ -27,10 +27,14 @@ struct LegendItem {
     Shape shape = Shape::Box;
 };
 
-// Size of a legend laid out in one column (vertical) or one row (horizontal).
-QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout);
-// Draws the legend with its top-left at `topLeft`, on a white box so it reads over data.
+// Size of a legend laid out in one column (vertical) or in rows (horizontal), wrapping onto another row
+// where a row would be wider than maxWidth (0: no limit).
+QSizeF legendSize(const std::vector<LegendItem>& items, bool horizontalLayout, double maxWidth = 0.0);
+// Draws the legend with its top-left at `topLeft`, on a white box so it reads over data. A horizontal
+// legend wraps at maxWidth; 0 means at the right edge of the paint device (small windows clipped it).
 void drawLegend(QPainter& painter, const QPointF& topLeft, const std::vector<LegendItem>& items,
-                bool horizontalLayout);
+                bool horizontalLayout, double maxWidth = 0.0);
+// Height a horizontal legend gains by wrapping at maxWidth: layouts move their plot down by it.
+double legendWrapExtra(const std::vector<LegendItem>& items, double maxWidth);
 
 } // namespace tsa::views

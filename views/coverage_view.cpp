@@ -9,6 +9,7 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QCoreApplication>
+#include <QFontMetricsF>
 #include <QGraphicsScene>
 #include <QHBoxLayout>
 #include <QHelpEvent>
@@ -17,6 +18,7 @@
 #include <QLogValueAxis>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <QValueAxis>
@@ -181,7 +183,11 @@ void CoverageView::populate(QChart* chart, const QSize& size) const {
     x->setRange(0.0, xMax);
     x->setLabelFormat(QStringLiteral("%.0f"));
     double step = 1.0;
-    niceIntegerTicks(0.0, xMax, std::clamp(size.width() / 110, 3, 11), &step);
+    // As many ticks as their labels fit: Qt Charts elides labels that collide ("2... 4..." at 800 px).
+    const QFontMetricsF tickMetrics(style::tickFont());
+    const double labelWidth = tickMetrics.horizontalAdvance(QString::number(qint64(xMax))) + 28.0;
+    const double plotWidth = std::max(100.0, size.width() * (size.width() > 700 ? 0.62 : 0.8) - 70.0);
+    niceIntegerTicks(0.0, xMax, std::clamp(int(plotWidth / labelWidth), 2, 11), &step);
     x->setTickType(QValueAxis::TicksDynamic);
     x->setTickAnchor(0.0);
     x->setTickInterval(step);
@@ -252,8 +258,26 @@ void CoverageView::setTau(double tau, qint64 budgetDropped) {
     chart->setTitle(viewTitle());
 }
 
+void CoverageView::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    // Tick count and legend side depend on the width: rebuild once the resizing settles.
+    if (std::abs(m_chartView->width() - m_builtWidth) < 60 || m_resizePending) return;
+    m_resizePending = true;
+    QTimer::singleShot(0, this, [this] {
+        m_resizePending = false;
+        if (std::abs(m_chartView->width() - m_builtWidth) >= 60) rebuild();
+    });
+}
+
+double CoverageView::xTickStep() const {
+    const auto axes = m_chartView->chart()->axes(Qt::Horizontal);
+    auto* x = axes.isEmpty() ? nullptr : qobject_cast<QValueAxis*>(axes.first());
+    return x ? x->tickInterval() : 0.0;
+}
+
 void CoverageView::rebuild() {
     auto* chart = new QChart;
+    m_builtWidth = m_chartView->width();
     populate(chart, m_chartView->size());
     QChart* old = m_chartView->chart();
     m_chartView->setChart(chart);
@@ -297,7 +321,8 @@ QString CoverageView::csv() const {
 QString CoverageView::toolTipAt(const QPoint& pos) const {
     QChart* chart = m_chartView->chart();
     if (!chart || (m_data.layer.dropped.empty() && m_data.heads.empty())) return {};
-    const QPointF scenePos = m_chartView->mapToScene(m_chartView->mapFrom(this, pos));
+    // QGraphicsView::mapToScene takes viewport coordinates; the viewport is a descendant of this widget.
+    const QPointF scenePos = m_chartView->mapToScene(m_chartView->viewport()->mapFrom(this, pos));
     const QPointF chartPos = chart->mapFromScene(scenePos);
     if (!chart->plotArea().contains(chartPos)) return {};
     const QPointF value = chart->mapToValue(chartPos);
@@ -343,7 +368,8 @@ bool CoverageView::eventFilter(QObject* watched, QEvent* event) {
     }
     if (watched == m_chartView->viewport() && event->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(event);
-        const QString text = toolTipAt(mapFrom(m_chartView->viewport(), help->pos()));
+        // The viewport is a child: map up from it (QWidget::mapFrom needs an ancestor and crashed here).
+        const QString text = toolTipAt(m_chartView->viewport()->mapTo(this, help->pos()));
         if (text.isEmpty())
             QToolTip::hideText();
         else

@@ -45,6 +45,8 @@ public:
     QString toolTipAt(const QPoint& pos) const;
     // Smallest y shown on the log axis; values below are clamped to it.
     double logFloor() const;
+    // The step between x ticks of the chart on screen (tests check the labels fit).
+    double xTickStep() const;
 
 signals:
     void logYChanged(bool log);
@@ -53,6 +55,7 @@ signals:
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     void populate(QChart* chart, const QSize& size) const;
@@ -65,6 +68,8 @@ private:
     QString m_markedLabel;
     QChartView* m_chartView = nullptr;
     QCheckBox* m_logBox = nullptr;
+    int m_builtWidth = 0; // chart view width the ticks and legend were chosen for
+    bool m_resizePending = false;
 };
 
 } // namespace tsa::views

@@ -76,21 +76,45 @@ QString DepthView::viewTitle() const {
     return QStringLiteral("Depth: head %1 across layers (kept tokens and kept-set overlap)").arg(m_data.head);
 }
 
+std::vector<LegendItem> DepthView::legendItems() {
+    return {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
+            {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
+            {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
+            {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
+            {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}};
+}
+
 DepthView::Layout DepthView::layoutFor(const QSize& size) const {
     Layout l;
     const double w = size.width();
     const double h = size.height();
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
-    const double top = style::kTitleHeight + 32;
+    const double top = style::kTitleHeight + 32 + legendWrapExtra(legendItems(), w - 14);
     const double plotH = std::max(10.0, h - top - style::kBottomMargin);
-    // The Jaccard matrix is square; it gets at most 40% of the width.
-    const double side = std::max(10.0, std::min(plotH, 0.4 * w - style::kColourBarReserve - 50));
-    l.bar = QRectF(w - style::kColourBarReserve + 10, top, 14, side);
-    l.matrix = QRectF(l.bar.left() - 16 - side, top, side, side);
     const double mapLeft = style::kLeftMargin + 10;
-    l.map = QRectF(mapLeft, top, std::max(10.0, l.matrix.left() - 56 - mapLeft), plotH);
+    // The Jaccard matrix is square; beside the map it gets at most 40% of the width. In a narrow view that
+    // left it a few dozen pixels, so there it goes under the map instead.
+    const double besideSide = std::min(plotH, 0.4 * w - style::kColourBarReserve - 50);
+    if (besideSide >= 120.0 || w >= 900.0) {
+        const double side = std::max(10.0, besideSide);
+        l.bar = QRectF(w - style::kColourBarReserve + 10, top, 14, side);
+        l.matrix = QRectF(l.bar.left() - 16 - side, top, side, side);
+        l.map = QRectF(mapLeft, top, std::max(10.0, l.matrix.left() - 56 - mapLeft), plotH);
+        return l;
+    }
+    const double mapH = std::max(10.0, plotH * 0.5);
+    l.map = QRectF(mapLeft, top, std::max(10.0, w - mapLeft - style::kRightPad - 10), mapH);
+    const double matrixTop = l.map.bottom() + style::kBottomMargin + 8;
+    const double side = std::max(10.0, std::min(h - matrixTop - style::kBottomMargin + 10,
+                                                w - mapLeft - style::kColourBarReserve - 20));
+    l.matrix = QRectF(mapLeft, matrixTop, side, side);
+    l.bar = QRectF(l.matrix.right() + 16, matrixTop, 14, side);
     return l;
+}
+
+QRectF DepthView::matrixRect(const QSize& size) const {
+    return layoutFor(size).matrix;
 }
 
 QImage DepthView::drawBuffer(const QSize& pixels, const TokenRange& range) const {
@@ -203,14 +227,7 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
                                             double(range.size()) * l.map.width();
         style::drawPositionMarker(painter, QPointF(x, l.map.top()), QPointF(x, l.map.bottom()));
     }
-    drawLegend(
-        painter, l.legend.topLeft(),
-        {{QColor::fromRgb(kKeptColour), QStringLiteral("kept"), LegendItem::Shape::Box},
-         {QColor::fromRgb(kDroppedColour), QStringLiteral("dropped"), LegendItem::Shape::Box},
-         {QColor::fromRgb(kDenseColour), QStringLiteral("dense layer (all kept)"), LegendItem::Shape::Box},
-         {style::sparseLayer(), QStringLiteral("sparse layer mark"), LegendItem::Shape::Box},
-         {style::denseLayer(), QStringLiteral("dense layer mark"), LegendItem::Shape::Box}},
-        true);
+    drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     painter.restore();
 }
 

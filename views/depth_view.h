@@ -4,6 +4,7 @@
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
 #include "views/view_data.h"
@@ -35,6 +36,8 @@ public:
     // positions) and kind "jaccard" rows (layer_id, other_layer_id, value).
     QString csv() const override;
     QString toolTipAt(const QPoint& pos) const override;
+    // Where the layer-overlap matrix is drawn at a size (tests check it stays readable in small windows).
+    QRectF matrixRect(const QSize& size) const;
 
 signals:
     void layerClicked(int layer);
@@ -51,6 +54,7 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent* event) override;
 
 private:
+    static std::vector<LegendItem> legendItems();
     struct Layout {
         QRectF title, legend, map, matrix, bar;
     };

@@ -7,6 +7,7 @@
 #include "views/view_style.h"
 
 #include <QMouseEvent>
+#include <QFontMetricsF>
 #include <QPainter>
 #include <QPainterPath>
 #include <QWheelEvent>
@@ -16,6 +17,12 @@
 namespace tsa::views {
 
 namespace {
+
+QColor blend(const QColor& a, const QColor& b, double t) {
+    return QColor::fromRgbF(float(a.redF() * (1 - t) + b.redF() * t),
+                            float(a.greenF() * (1 - t) + b.greenF() * t),
+                            float(a.blueF() * (1 - t) + b.blueF() * t));
+}
 
 constexpr double kAggregateGap = 8.0; // between the head columns and the layer-aggregate column
 const QColor kTraceColour(31, 119, 180);
@@ -63,6 +70,9 @@ ErrorView::ErrorView(QWidget* parent) : PlotView(parent) {}
 void ErrorView::setData(ErrorData data) {
     m_data = std::move(data);
     m_data.metrics.resize(m_data.layerIds.size());
+    m_data.stale.resize(m_data.layerIds.size(), false);
+    m_held = {};
+    holdExtent();
     if (m_selectedLayer >= int(m_data.layerIds.size()) || m_selectedHead >= m_data.qHeads) {
         m_selectedLayer = -1;
         m_selectedHead = -1;
@@ -71,15 +81,30 @@ void ErrorView::setData(ErrorData data) {
     update();
 }
 
-void ErrorView::setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics) {
+void ErrorView::setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics, bool stale) {
     if (layer < 0 || layer >= int(m_data.metrics.size())) return;
     m_data.metrics[std::size_t(layer)] = std::move(metrics);
+    m_data.stale.resize(m_data.metrics.size(), false);
+    m_data.stale[std::size_t(layer)] = stale && m_data.metrics[std::size_t(layer)] != nullptr;
+    holdExtent();
     if (layer == m_selectedLayer && m_zoom.total() != traceTokens()) m_zoom.reset(traceTokens());
     update();
 }
 
 void ErrorView::setMetric(ErrorMetric metric) {
+    if (metric != m_metric) m_held = {};
     m_metric = metric;
+    holdExtent();
+    update();
+}
+
+bool ErrorView::isStale(int layer) const {
+    return layer >= 0 && layer < int(m_data.stale.size()) && m_data.stale[std::size_t(layer)];
+}
+
+void ErrorView::fitColourScale() {
+    m_held = {};
+    holdExtent();
     update();
 }
 
@@ -162,18 +187,30 @@ const ColourMap& ErrorView::colourMap() const {
     return ColourMap::byName(QStringLiteral("viridis"));
 }
 
-AxisScale ErrorView::colourScale() const {
-    double lo = INFINITY, hi = -INFINITY, minPositive = INFINITY;
+ErrorView::Extent ErrorView::currentExtent() const {
+    Extent e;
     for (int r = 0; r < int(m_data.layerIds.size()); ++r) {
         if (!layerSparse(r)) continue;
         for (int h = 0; h <= m_data.qHeads; ++h) {
             const double v = value(r, h);
             if (std::isnan(v)) continue;
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
-            if (v > 0) minPositive = std::min(minPositive, v);
+            e.lo = std::min(e.lo, v);
+            e.hi = std::max(e.hi, v);
+            if (v > 0) e.minPositive = std::min(e.minPositive, v);
         }
     }
+    return e;
+}
+
+void ErrorView::holdExtent() {
+    const Extent now = currentExtent();
+    m_held.lo = std::min(m_held.lo, now.lo);
+    m_held.hi = std::max(m_held.hi, now.hi);
+    m_held.minPositive = std::min(m_held.minPositive, now.minPositive);
+}
+
+AxisScale ErrorView::colourScale() const {
+    const double lo = m_held.lo, hi = m_held.hi, minPositive = m_held.minPositive;
     if (isErrorMetric())
         return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
     if (m_metric == ErrorMetric::RetainedMassMedian) {
@@ -188,13 +225,28 @@ qint64 ErrorView::traceTokens() const {
     return m ? qint64(m->tokens) : 0;
 }
 
+std::vector<LegendItem> ErrorView::legendItems() const {
+    std::vector<LegendItem> legend{
+        {style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"),
+         LegendItem::Shape::Box},
+        {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
+        {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
+        {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
+        {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
+    if (std::find(m_data.stale.begin(), m_data.stale.end(), true) != m_data.stale.end())
+        legend.insert(legend.begin() + 2,
+                      {blend(QColor(200, 80, 60), style::background(), 0.6),
+                       QStringLiteral("previous tau, updating…"), LegendItem::Shape::Box});
+    return legend;
+}
+
 ErrorView::Layout ErrorView::layoutFor(const QSize& size) const {
     Layout l;
     const double w = size.width();
     const double h = size.height();
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
-    const double top = style::kTitleHeight + 30;
+    const double top = style::kTitleHeight + 30 + legendWrapExtra(legendItems(), w - 14);
     const double left = style::kLeftMargin + 10;
     const double right = w - style::kColourBarReserve;
     const double avail = std::max(40.0, h - top - 2 * style::kBottomMargin - 30);
@@ -232,6 +284,7 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
     for (int r = 0; r < rows; ++r) {
         const bool computed = metricsAt(r) != nullptr;
         const bool sparse = layerSparse(r);
+        const bool stale = computed && isStale(r);
         for (int c = 0; c <= cols; ++c) {
             const double x = l.grid.left() + c * cw + (c == cols ? kAggregateGap : 0.0);
             const QRectF cell(x, l.grid.top() + r * ch, cw + (c < cols - 1 ? 0.5 : 0.0), ch + 0.5);
@@ -243,14 +296,17 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
                 colour = style::denseLayer().lighter(125);
             else
                 colour = QColor::fromRgb(map.rgbAt(scale.unitClamped(v)));
+            // Previous parameters: the same hue, washed out towards the background.
+            if (stale) colour = blend(colour, style::background(), 0.6);
             painter.fillRect(cell, colour);
         }
         const QRectF rowRect(l.grid.left(), l.grid.top() + r * ch, l.grid.width(), ch);
         if (computed && !sparse) painter.fillRect(rowRect, QBrush(QColor(80, 80, 80, 90), Qt::BDiagPattern));
-        if (!computed && ch >= 11) {
+        if ((!computed || stale) && ch >= 11) {
             painter.setFont(style::smallFont());
-            painter.setPen(QColor(120, 120, 120));
-            painter.drawText(rowRect, Qt::AlignCenter, QStringLiteral("computing…"));
+            painter.setPen(QColor(90, 90, 90));
+            painter.drawText(rowRect, Qt::AlignCenter,
+                             stale ? QStringLiteral("updating…") : QStringLiteral("computing…"));
             painter.setPen(Qt::NoPen);
         }
     }
@@ -271,7 +327,9 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
     painter.setPen(style::text());
     painter.drawText(QRectF(l.grid.right() - cw - 20, l.grid.bottom() + 4, cw + 40, 16), Qt::AlignCenter,
                      QStringLiteral("all"));
-    QString barTitle = metricName(m_metric);
+    // Short: the rotated title runs along the bar, which is short in small windows ("kept rows" is in the
+    // view's title already).
+    QString barTitle = metricName(m_metric).remove(QStringLiteral(" (kept rows)"));
     if (isErrorMetric()) barTitle += QStringLiteral(" (white = 1%)");
     drawColourBar(painter, l.bar, map, scale, barTitle);
 }
@@ -294,10 +352,18 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         return;
     }
     const int layerId = m_data.layerIds[std::size_t(m_selectedLayer)];
-    painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
-                     QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
-                         .arg(layerId)
-                         .arg(m_selectedHead));
+    {
+        // The full formula where it fits; in a narrow window (800x600) a short form, elided as a last resort,
+        // rather than text running past the panel.
+        const QFontMetricsF fm(painter.font());
+        QString text = QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
+                           .arg(layerId)
+                           .arg(m_selectedHead);
+        if (fm.horizontalAdvance(text) > caption.width())
+            text = QStringLiteral("Per-row error, layer %1, head %2").arg(layerId).arg(m_selectedHead);
+        painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
+                         fm.elidedText(text, Qt::ElideRight, caption.width()));
+    }
     const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
     const TokenRange range = m_zoom.range();
     const int columns = std::max(1, int(std::lround(l.trace.width())));
@@ -388,14 +454,7 @@ void ErrorView::render(QPainter& painter, const QSize& size) const {
     }
     drawGrid(painter, l);
     drawTrace(painter, l);
-    std::vector<LegendItem> legend{
-        {style::denseLayer().lighter(125), QStringLiteral("dense layer (exact, hatched)"),
-         LegendItem::Shape::Box},
-        {style::missing(), QStringLiteral("computing…"), LegendItem::Shape::Box},
-        {kTraceColour, QStringLiteral("trace: mean per pixel"), LegendItem::Shape::Line},
-        {kBandColour, QStringLiteral("min..max"), LegendItem::Shape::Box},
-        {kDroppedMark, QStringLiteral("dropped rows (error 100% by design)"), LegendItem::Shape::Box}};
-    drawLegend(painter, l.legend.topLeft(), legend, true);
+    drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     painter.restore();
 }
 
@@ -409,6 +468,7 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
         if (!m) return who + QStringLiteral("\ncomputing…");
         const tsa::HeadMetrics& h = c >= m_data.qHeads ? m->layer : m->heads[std::size_t(c)];
         QString text = who + (layerSparse(r) ? QStringLiteral("\n") : QStringLiteral(" (dense layer)\n"));
+        if (isStale(r)) text += QStringLiteral("previous parameters, updating…\n");
         text += QStringLiteral("row error of kept rows: median %1, p95 %2, max %3 (%4 rows)\n")
                     .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5),
                          fmt::value(h.rowError.max, 5), fmt::integer(h.rowError.count));
@@ -421,6 +481,9 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
         return text;
     }
     const Layout l = layoutFor(size());
+    if (l.bar.adjusted(-4, -4, style::kColourBarReserve - 30, 4).contains(pos))
+        return QStringLiteral("The colour scale is held while tau changes, so colours stay comparable.\n"
+                              "Double-click here to fit it to the values shown now.");
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
     if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads ||
         !(l.trace.contains(pos) || l.dropStrip.contains(pos)))
@@ -531,7 +594,13 @@ void ErrorView::mouseReleaseEvent(QMouseEvent* event) {
     emit cellClicked(r, c);
 }
 
-void ErrorView::mouseDoubleClickEvent(QMouseEvent*) {
+void ErrorView::mouseDoubleClickEvent(QMouseEvent* event) {
+    const Layout l = layoutFor(size());
+    // The colour bar and its labels: fit the held colour scale to the values shown now.
+    if (l.bar.adjusted(-4, -4, style::kColourBarReserve - 30, 4).contains(event->position())) {
+        fitColourScale();
+        return;
+    }
     setVisibleRange(0, traceTokens());
 }
 

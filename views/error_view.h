@@ -2,14 +2,18 @@
 // per-row error of kept rows, last-W-rows error, retained mass, dropped rows) as a heat grid, and below it
 // the per-row error trace of the selected head along the tokens (log y; dropped rows, zero by design, are
 // gaps in the line and marked on a strip under it). Layers without metrics yet show "computing…" and
-// fill in as the controller delivers them.
+// fill in as the controller delivers them; after a tau change the previous values stay, washed out and
+// marked "updating", and are replaced layer by layer. The colour scale is held (see fitColourScale).
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/colour_map.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
 #include "views/view_data.h"
+
+#include <cmath>
 
 namespace tsa::views {
 
@@ -21,7 +25,14 @@ public:
     void setData(ErrorData data);
     const ErrorData& data() const { return m_data; }
     // Progressive refinement: one layer's metrics arrived (row index into data().layerIds); null = computing.
-    void setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics);
+    // stale: they are of earlier parameters and stay on screen, washed out, until the new ones arrive.
+    void setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetrics> metrics, bool stale = false);
+    bool isStale(int layer) const;
+    // The colour scale is held while values change (tau steps, layers filling in), growing to fit new
+    // values but never shrinking on its own, so colours stay comparable; this fits it to what is shown now
+    // (also: double-click the colour bar). A new file or another metric fits it too.
+    void fitColourScale();
+    AxisScale colourScale() const;
     void setMetric(ErrorMetric metric);
     ErrorMetric metric() const { return m_metric; }
     void setSelected(int layer, int head);
@@ -56,6 +67,7 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent* event) override;
 
 private:
+    std::vector<LegendItem> legendItems() const;
     struct Layout {
         QRectF title, legend, grid, bar, trace, dropStrip;
     };
@@ -63,7 +75,11 @@ private:
     double value(int layer, int head) const; // head == qHeads: the layer aggregate
     bool layerSparse(int layer) const;
     const tsa::LayerMetrics* metricsAt(int layer) const;
-    AxisScale colourScale() const;
+    struct Extent {
+        double lo = INFINITY, hi = -INFINITY, minPositive = INFINITY;
+    };
+    Extent currentExtent() const;
+    void holdExtent(); // grows m_held to include the values shown now
     const ColourMap& colourMap() const;
     bool isErrorMetric() const;
     void drawGrid(QPainter& painter, const Layout& l) const;
@@ -76,6 +92,7 @@ private:
     int m_selectedHead = -1;
     TokenZoom m_zoom;
     QPointF m_pressPos;
+    Extent m_held;
 };
 
 } // namespace tsa::views

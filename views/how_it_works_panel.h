@@ -1,11 +1,15 @@
 // A teaching panel that walks through Token Sparse Attention on the selected head of the loaded data, one
 // step at a time (score, budget, select, compress, attend, decompress), each with a small diagram drawn
-// from the real numbers and a short explanation. Prev/Next buttons on screen; render() paints the current
-// step (without the buttons) for export.
+// from the real numbers and a plain-language explanation. The step chips are clickable, Left/Right (and
+// Home/End) step from the keyboard, Prev/Next buttons too; the Score and Select plots zoom with the wheel
+// and pan by dragging (double-click: all tokens). On a dense layer a button jumps to the first sparse
+// layer. render() paints the current step (without the buttons) for export.
 #pragma once
 
+#include "core/toy_example.h"
 #include "views/axis_scale.h"
 #include "views/plot_view.h"
+#include "views/token_range.h"
 #include "views/view_data.h"
 
 class QPushButton;
@@ -35,19 +39,36 @@ public:
     QString csv() const override;
     QString toolTipAt(const QPoint& pos) const override;
 
+    // Where step chip i is drawn in a widget of this size (clickable).
+    QRectF chipRect(int step, const QSize& size) const;
+    // Each head's attention mass outside its kept set (sum of n_h over its dropped prefix positions), the
+    // quantity tau bounds for the layer as a whole; empty when the layer is dense or not scored.
+    std::vector<double> droppedMassPerHead() const;
+    TokenRange visibleRange() const { return m_zoom.range(); }
+    // Where the 16-token worked example is drawn at a size; empty when the view is too narrow for it.
+    QRectF toyRect(const QSize& size) const { return layoutFor(size).toy; }
+    void setVisibleRange(qint64 begin, qint64 end);
+
 public slots:
     void next();
     void previous();
 
 signals:
     void stepChanged(int step);
+    void jumpToSparseLayerRequested();
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
+    void keyPressEvent(QKeyEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseDoubleClickEvent(QMouseEvent* event) override;
+    void wheelEvent(QWheelEvent* event) override;
 
 private:
     struct Layout {
-        QRectF header, diagram, text;
+        QRectF header, diagram, toy, text; // toy: the 16-token example beside the real layer (may be empty)
     };
     Layout layoutFor(const QSize& size) const;
     bool hasScores() const;
@@ -64,12 +85,19 @@ private:
     void drawCompress(QPainter& painter, const QRectF& r) const;
     void drawAttend(QPainter& painter, const QRectF& r) const;
     void drawDecompress(QPainter& painter, const QRectF& r) const;
+    void drawToy(QPainter& painter, const QRectF& r) const;
     void updateButtons();
+    bool zoomable() const { return m_step == Score || m_step == Select; }
+    QRectF zoomArea(const QSize& size) const;
+    qint64 tokens() const;
 
     HowItWorksData m_data;
     int m_step = Score;
     QPushButton* m_prev = nullptr;
     QPushButton* m_next = nullptr;
+    QPushButton* m_jump = nullptr;
+    TokenZoom m_zoom;
+    tsa::ToyExample m_toy; // built once by the core; empty selection if that failed
 };
 
 } // namespace tsa::views

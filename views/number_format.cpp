@@ -9,8 +9,9 @@ QString value(double v, int digits) {
     if (std::isnan(v)) return QStringLiteral("n/a");
     if (std::isinf(v)) return v > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");
     if (v == 0.0) return QStringLiteral("0");
-    const double a = std::fabs(v);
-    if (a >= 1e-3 && a < 1e6) return QString::number(v, 'g', digits);
+    // 'g' writes 0.00034 (as the tau field does) and switches to 1.2e-07 only below 1e-4, without padding
+    // zeros, so a value reads the same in a field, a title and a tooltip.
+    if (std::fabs(v) < 1e6) return QString::number(v, 'g', digits);
     return QString::number(v, 'e', digits - 1);
 }
 
@@ -32,7 +33,10 @@ QString integer(qint64 n) {
 QString tokenTick(double v) {
     const double a = std::fabs(v);
     if (a >= 1e6) return QString::number(v / 1e6, 'g', 4) + QLatin1Char('M');
-    if (a >= 1e4) return QString::number(v / 1e3, 'g', 4) + QLatin1Char('k');
+    // Round thousands read as k from 1000 on, so one axis does not say "8000" beside "10k"; other values
+    // below 10k keep their digits (2048 is a number people recognise).
+    if (a >= 1e4 || (a >= 1e3 && std::fmod(a, 100.0) == 0.0))
+        return QString::number(v / 1e3, 'g', 4) + QLatin1Char('k');
     return QString::number(static_cast<qint64>(std::llround(v)));
 }
 

@@ -5,13 +5,14 @@
 
 namespace tsa::views::fmt {
 
-// Short human form with `digits` significant digits: 0.00512, 1.2e-07, 3.14; NaN as "n/a".
+// Short human form with up to `digits` significant digits: 0.00512, 0.00034, 1.2e-07, 3.14; NaN as "n/a".
 QString value(double v, int digits = 4);
 // Full precision for CSV (round-trips a float/double closely enough for analysis), NaN as empty.
 QString csvValue(double v);
 // Integer with thousands separators: 131072 -> "131,072".
 QString integer(qint64 n);
-// Compact token counts for axes: 4096 -> "4096", 20000 -> "20k", 131072 -> "131k".
+// Compact token counts for axes: 4096 -> "4096", 8000 -> "8k", 1500 -> "1.5k", 20000 -> "20k", 131072 ->
+// "131k".
 QString tokenTick(double v);
 // Fraction as percent: 0.523 -> "52.3%".
 QString percent(double fraction, int decimals = 1);

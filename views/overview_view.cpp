@@ -94,8 +94,16 @@ AxisScale OverviewView::colourScale() const {
             if (v > 0) minPositive = std::min(minPositive, double(v));
         }
     switch (m_metric) {
-    case OverviewMetric::KeptFraction:
-        return AxisScale{0.0, 1.0, false};
+    case OverviewMetric::KeptFraction: {
+        // Fitted to the data (a fixed 0..1 made 0.98 look like 1.0), on whole percents.
+        if (!std::isfinite(lo)) return AxisScale{0.0, 1.0, false};
+        double a = std::floor(lo * 100.0) / 100.0, b = std::ceil(hi * 100.0) / 100.0;
+        if (b - a < 0.02) {
+            a = std::max(0.0, a - 0.01);
+            b = std::min(1.0, b + 0.01);
+        }
+        return AxisScale{a, std::max(b, a + 0.01), false};
+    }
     case OverviewMetric::ErrorP95:
         return errorColourScale(std::isfinite(minPositive) ? minPositive : 0.0, std::isfinite(hi) ? hi : 0.0);
     case OverviewMetric::RetainedMass:
@@ -222,6 +230,12 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
         {style::denseLayer(), QStringLiteral("dense layer (hatched)"), LegendItem::Shape::Box}};
     if (anyMissing)
         legend.push_back({style::missing(), QStringLiteral("not computed yet"), LegendItem::Shape::Box});
+    if (m_metric == OverviewMetric::KeptFraction)
+        legend.push_back(
+            {style::background(),
+             QStringLiteral("kept fraction is equal across a layer's heads: one capacity per layer "
+                            "(heads keep different tokens)"),
+             LegendItem::Shape::Box});
     drawLegend(painter, l.legend.topLeft(), legend, true);
     painter.restore();
 }

@@ -53,12 +53,17 @@ private:
     };
     Layout layoutFor(const QSize& size) const;
     const std::vector<float>* metricValues(const OverviewLayer& layer) const;
+
+public:
+    // Fitted to the values shown (kept fraction and retained mass stretch over their data).
     AxisScale colourScale() const;
+
+private:
     const ColourMap& colourMap() const;
     QString colourBarTitle() const;
 
     OverviewData m_data;
-    OverviewMetric m_metric = OverviewMetric::KeptFraction;
+    OverviewMetric m_metric = OverviewMetric::RetainedMass;
     int m_selectedLayer = -1;
     int m_selectedHead = -1;
     QString m_colourMap = QStringLiteral("viridis");

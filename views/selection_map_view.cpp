@@ -73,7 +73,8 @@ void SelectionMapView::setData(SelectionMapData data) {
         AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : hi * 1e-5, hi * 1e-5), hi);
     m_zoom.reset(m_tokens);
     ++m_version;
-    if (m_selectedHead >= m_heads) m_selectedHead = -1;
+    // The selected head is kept even while no selection is shown (a file is opening): painting checks it
+    // against m_heads, and forgetting it here lost the box after opening another file.
     update();
 }
 
@@ -118,13 +119,22 @@ QString SelectionMapView::viewTitle() const {
     return title;
 }
 
+std::vector<LegendItem> SelectionMapView::legendItems() const {
+    const ColourMap& map = ColourMap::byName(m_colourMap);
+    return {
+        {map.colourAt(0.7), QStringLiteral("kept (colour = n_h)"), LegendItem::Shape::Box},
+        {QColor(droppedGrey(0.5)), QStringLiteral("dropped (darker = higher n_h)"), LegendItem::Shape::Box},
+        {style::windowTokens(), QStringLiteral("window (always kept)"), LegendItem::Shape::Box}};
+}
+
 SelectionMapView::Layout SelectionMapView::layoutFor(const QSize& size) const {
     Layout l;
     const double w = size.width();
     const double h = size.height();
     l.title = QRectF(10, 0, w - 20, style::kTitleHeight);
     l.legend = QRectF(10, style::kTitleHeight, w - 20, 24);
-    const double top = style::kTitleHeight + 30 + 14; // room for the window bracket above the plot
+    // Room for the window bracket above the plot, and for a legend wrapped onto more rows.
+    const double top = style::kTitleHeight + 30 + 14 + legendWrapExtra(legendItems(), w - 14);
     const double left = style::kLeftMargin + (m_data.groupSize > 1 ? kKvLabelWidth : 0.0);
     l.plot = QRectF(left, top, std::max(10.0, w - left - style::kColourBarReserve),
                     std::max(10.0, h - top - style::kBottomMargin));
@@ -274,13 +284,7 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
     if (m_hasScores)
         drawColourBar(painter, l.bar, ColourMap::byName(m_colourMap), m_scale,
                       QStringLiteral("normalised score n_h (log)"));
-    const ColourMap& map = ColourMap::byName(m_colourMap);
-    drawLegend(
-        painter, l.legend.topLeft(),
-        {{map.colourAt(0.7), QStringLiteral("kept (colour = n_h)"), LegendItem::Shape::Box},
-         {QColor(droppedGrey(0.5)), QStringLiteral("dropped (darker = higher n_h)"), LegendItem::Shape::Box},
-         {style::windowTokens(), QStringLiteral("window (always kept)"), LegendItem::Shape::Box}},
-        true);
+    drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     if (const tsa::Selection* sel = m_data.selection.get(); sel && !sel->sparse)
         style::drawBanner(painter, l.plot,
                           QStringLiteral("dense layer: %1").arg(denseReasonLabel(sel->denseReason)));

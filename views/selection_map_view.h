@@ -6,6 +6,7 @@
 #pragma once
 
 #include "views/axis_scale.h"
+#include "views/colour_bar.h"
 #include "views/colour_map.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"
@@ -43,6 +44,8 @@ public:
     // Token position and head under a widget position, or -1.
     qint64 tokenAt(const QPoint& pos) const;
     int headAt(const QPoint& pos) const;
+    // The head drawn with a box (kept across data changes; drawn while it exists in the data).
+    int selectedHead() const { return m_selectedHead; }
 
 signals:
     void headClicked(int head);
@@ -59,6 +62,7 @@ protected:
     void leaveEvent(QEvent* event) override;
 
 private:
+    std::vector<LegendItem> legendItems() const;
     struct Layout {
         QRectF title, legend, plot, bar;
     };

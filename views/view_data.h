@@ -88,6 +88,9 @@ struct ErrorData {
     // Per row: the layer dropped tokens. Optional; when empty a layer counts as sparse when any head
     // dropped rows.
     std::vector<bool> sparse;
+    // Per row: the metrics are of earlier parameters (tau changed; the new ones are being computed). Shown
+    // washed out with "updating", never blanked. Optional; empty means all current.
+    std::vector<bool> stale;
 };
 
 // ---- AttentionMapView: block-aggregated causal attention of one head.
@@ -127,6 +130,7 @@ struct HowItWorksData {
     tsa::TsaParams params;
     std::shared_ptr<const tsa::LayerScores> scores; // raw, smoothed, headNorm, layer cumulative
     std::shared_ptr<const tsa::Selection> selection;
+    int firstSparseLayerId = -1; // model id of the first sparse layer, for "jump" on a dense one; -1: none
 };
 
 // ---- TextView: the capture's tokens as running text, coloured by a measure of the current head.

@@ -60,7 +60,8 @@ QColor windowTokens() {
     return QColor(255, 127, 14);
 }
 QColor tauLine() {
-    return QColor(214, 39, 40);
+    // Purple, not red: red is the selected head (highlight) and both appear in the coverage legend.
+    return QColor(118, 42, 170);
 }
 QColor budgetLine() {
     return QColor(44, 160, 44);

@@ -1,22 +1,15 @@
 // `tsa export FILE --view NAME --out PATH [...]`: renders one explorer view to PNG, SVG or PDF (or its data
-// to CSV) without a window, through the same controller and views as tsa-explorer, after the background work
-// that view needs has finished. Bad files and bad options exit 2 with the reason on stderr.
+// to CSV, the text view to HTML) without a window, through the same controller and views as tsa-explorer,
+// after the background work that view needs has finished. Bad files and bad options exit 2 with the reason on
+// stderr. The work itself is tsa::app::exportView (export_request.h), shared with the Python module's
+// render().
 #include "app/cli/cli_args.h"
-#include "app/explorer/analysis_controller.h"
 #include "app/explorer/command_line.h"
-#include "app/explorer/explorer_params.h"
-#include "app/explorer/headless.h"
-#include "app/explorer/view_export.h"
-#include "app/explorer/view_set.h"
-#include "views/exportable_view.h"
-#include "views/text_view.h"
+#include "app/explorer/export_request.h"
 
-#include <QApplication>
-#include <QFileInfo>
 #include <QStringList>
+#include <algorithm>
 #include <cstdio>
-#include <memory>
-#include <optional>
 #include <string>
 
 namespace tsa::cli {
@@ -36,7 +29,7 @@ void printExportUsage(std::FILE* out) {
         "\n"
         "  --view NAME           %s\n"
         "  --out PATH            output file (.png, .svg, .pdf, .csv or .html), written atomically\n"
-        "  --tau T               coverage tau (default 0.005; 0 keeps every layer dense)\n"
+        "  --tau T               coverage tau, 0 to 0.5 (default 0.005; 0 keeps every layer dense)\n"
         "  --layer L             model layer to show (default: the first sparse layer)\n"
         "  --head H              query head to show (default 0)\n"
         "  --window W            window W (default 128)\n"
@@ -91,18 +84,12 @@ int cmdExport(const std::vector<std::string>& argv) {
     const auto out = args.value("out");
     if (!view) return usageError("missing --view NAME");
     if (!out) return usageError("missing --out PATH");
-    const QStringList names = tsa::app::explorerViewNames();
-    if (!names.contains(QString::fromStdString(*view)))
-        return usageError("unknown view '" + *view +
-                          "' (views: " + names.join(QStringLiteral(", ")).toStdString() + ")");
-    if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Unknown)
-        return usageError("--out " + *out + ": the extension must be .png, .svg, .pdf, .csv or .html");
-    if (tsa::app::formatForPath(QString::fromStdString(*out)) == tsa::app::ExportFormat::Html &&
-        *view != "text")
-        return usageError("--out " + *out + ": HTML export is for the text view only (--view text)");
 
-    tsa::app::ExplorerParams params;
+    tsa::app::ExportRequest request;
+    tsa::app::ExplorerParams& params = request.params;
     params.view = QString::fromStdString(*view);
+    request.out = QString::fromStdString(*out);
+    request.file = QString::fromStdString(args.positional()[0]);
     params.tsa.tau = args.number("tau", params.tsa.tau);
     params.tsa.window = args.integer("window", params.tsa.window);
     params.tsa.poolKernel = args.integer("pool-kernel", params.tsa.poolKernel);
@@ -110,50 +97,27 @@ int cmdExport(const std::vector<std::string>& argv) {
     params.plan.delta = args.number("delta", params.plan.delta);
     params.head = int(args.integer("head", 0));
     const long long layer = args.integer("layer", -1);
-    const long long width = args.integer("width", 1200), height = args.integer("height", 800);
-    const double scale = args.number("scale", 1.0);
-    const long long timeout = args.integer("timeout", 600);
+    if (layer >= 0) request.layerId = int(layer);
+    // Clamped before narrowing to int, so a huge number is refused as out of range rather than wrapping.
+    auto narrow = [](long long v) { return int(std::clamp<long long>(v, -1, 1 << 30)); };
+    request.size = QSize(narrow(args.integer("width", 1200)), narrow(args.integer("height", 800)));
+    request.scale = args.number("scale", 1.0);
+    request.timeoutSeconds = narrow(args.integer("timeout", 600));
     if (args.failed()) return usageError(args.error());
-    if (!(params.tsa.tau == 0.0 ||
-          (params.tsa.tau >= tsa::app::kTauMin && params.tsa.tau <= tsa::app::kTauMax)))
-        return usageError("--tau must be 0 or between 1e-4 and 0.5");
-    if (params.tsa.window < 1) return usageError("--window must be positive");
-    if (params.tsa.poolKernel < 1 || params.tsa.poolKernel % 2 == 0)
-        return usageError("--pool-kernel must be odd and positive");
-    if (params.tsa.minTokens < 0) return usageError("--min-tokens must not be negative");
-    if (params.plan.delta < 0 || params.plan.delta > 1) return usageError("--delta must be in [0, 1]");
-    if (params.head < 0) return usageError("--head must not be negative");
-    if (width < 200 || height < 150 || width > 8000 || height > 8000)
-        return usageError("--width/--height must be between 200x150 and 8000x8000");
-    if (!(scale > 0 && scale <= 8)) return usageError("--scale must be in (0, 8]");
-    if (timeout < 1) return usageError("--timeout must be positive");
     if (auto mode = args.value("sparse-layers")) {
-        bool ok = false;
-        params.plan.mode = parseSparseLayerMode(*mode, &ok);
-        if (!ok) return usageError("--sparse-layers '" + *mode + "' is not half, drift, all or list");
+        const QString bad = tsa::app::parseSparseLayersOption(QString::fromStdString(*mode), &params.plan);
+        if (!bad.isEmpty()) return usageError(bad.toStdString());
     }
     if (auto list = args.value("layer-list")) {
-        if (!tsa::app::parseLayerList(QString::fromStdString(*list), &params.plan.list))
-            return usageError("--layer-list: cannot read '" + *list + "'");
+        const QString bad = tsa::app::parseLayerListOption(QString::fromStdString(*list), &params.plan);
+        if (!bad.isEmpty()) return usageError(bad.toStdString());
     }
     if (auto colormap = args.value("colormap")) params.colorMap = QString::fromStdString(*colormap);
-    if (auto metric = args.value("metric")) {
-        params.overviewMetric = QString::fromStdString(*metric);
-        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"),
-                                     QStringLiteral("retained-mass")};
-        if (!metrics.contains(params.overviewMetric))
-            return usageError("--metric '" + *metric + "' is not kept, error-p95 or retained-mass");
-    }
-    if (auto axis = args.value("effect-x")) {
-        if (*axis != "tau" && *axis != "kept")
-            return usageError("--effect-x '" + *axis + "' is not tau or kept");
-        params.effectAxis = QString::fromStdString(*axis);
-    }
-    if (auto score = args.value("needle-score")) {
-        if (*score != "overlap" && *score != "exact")
-            return usageError("--needle-score '" + *score + "' is not overlap or exact");
-        params.effectNeedle = QString::fromStdString(*score);
-    }
+    if (auto metric = args.value("metric")) params.overviewMetric = QString::fromStdString(*metric);
+    if (auto axis = args.value("effect-x")) params.effectAxis = QString::fromStdString(*axis);
+    if (auto score = args.value("needle-score")) params.effectNeedle = QString::fromStdString(*score);
+    if (auto measure = args.value("text-measure")) request.textMeasure = QString::fromStdString(*measure);
+    request.effect = QString::fromStdString(args.value("effect").value_or(std::string()));
     if (auto set = args.value("set")) {
         if (set->rfind("tsa.", 0) == 0 || set->find(",tsa.") != std::string::npos)
             return usageError("--set: TSA's knobs are --tau, --window, --pool-kernel and --min-tokens");
@@ -181,60 +145,15 @@ int cmdExport(const std::vector<std::string>& argv) {
                               "' is not error-last-w, error-p95, retained-mass or recall");
         params.methodsY = QString::fromStdString(*y);
     }
-    tsa::views::TextMeasure textMeasure = tsa::views::TextMeasure::Kept;
-    if (auto m = args.value("text-measure")) {
-        if (!tsa::views::TextView::measureFromKey(QString::fromStdString(*m), &textMeasure))
-            return usageError("--text-measure '" + *m + "' is not one of " +
-                              tsa::views::TextView::measureKeys().join(QStringLiteral(", ")).toStdString());
-        if (*view != "text") return usageError("--text-measure is for the text view (--view text)");
-    }
-    const QString file = QString::fromStdString(args.positional()[0]);
-    if (!QFileInfo(file).isFile())
-        return usageError("cannot open " + args.positional()[0] + ": no such file");
-    const QString effect = QString::fromStdString(args.value("effect").value_or(std::string()));
-    if (!effect.isEmpty() && !QFileInfo(effect).isFile())
-        return usageError("--effect " + effect.toStdString() + ": no such file");
 
-    // Views are widgets: they need a QApplication, and without a display an explicit offscreen platform.
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    static int qtArgc = 1;
-    static char qtName[] = "tsa";
-    static char* qtArgv[] = {qtName, nullptr};
-    std::unique_ptr<QApplication> ownApp;
-    if (!QCoreApplication::instance()) ownApp = std::make_unique<QApplication>(qtArgc, qtArgv);
-
-    tsa::app::AnalysisController controller;
-    tsa::app::ViewSet views(&controller);
-    using Need = tsa::app::AnalysisController::Need;
-    // Error metrics need the dense attention of every sparse layer: not computed for views that do not show
-    // them.
-    controller.setMetricsEnabled(tsa::app::ViewSet::needsOf(params.view, params) &
-                                 (Need::NeedMetrics | Need::NeedAllMetrics));
-    QString error;
-    std::optional<int> layerId;
-    if (layer >= 0) layerId = int(layer);
-    if (!tsa::app::openHeadlessInputs(controller, file, effect, params, layerId, int(timeout * 1000),
-                                      &params.view, &error))
-        return usageError(error.toStdString());
-    if (!controller.waitUntilReady(views.needsOf(params.view), int(timeout * 1000))) {
-        std::fprintf(stderr, "tsa export: timed out after %lld s waiting for the %s view's data\n", timeout,
-                     view->c_str());
-        return kExitFailure;
-    }
-    views.flush();
-    tsa::views::ExportableView* target = views.view(params.view);
-    if (auto* text = dynamic_cast<tsa::views::TextView*>(target)) text->setMeasure(textMeasure);
-    if (!tsa::app::writeView(*target, QString::fromStdString(*out), QSize(int(width), int(height)), scale,
-                             &error)) {
+    QString summary, error;
+    const int code = tsa::app::exportView(request, &summary, &error);
+    if (code == tsa::app::kExportBadInput) return usageError(error.toStdString());
+    if (code != tsa::app::kExportOk) {
         std::fprintf(stderr, "tsa export: %s\n", error.toLocal8Bit().constData());
         return kExitFailure;
     }
-    if (!controller.hasCapture())
-        std::printf("%s: %s view, tau %g\n", out->c_str(), view->c_str(), controller.params().tsa.tau);
-    else
-        std::printf("%s: %s view of layer %d, head %d, tau %g\n", out->c_str(), view->c_str(),
-                    controller.modelLayerId(controller.params().layer), controller.params().head,
-                    controller.params().tsa.tau);
+    std::printf("%s\n", summary.toLocal8Bit().constData());
     return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/run_report.h"
 #include "core/capture.h"
+#include "core/param_rules.h"
 #include "core/pipeline.h"
 #include "core/safetensors_writer.h"
 
@@ -34,7 +35,7 @@ const char* kRunHelp =
     "options (defaults are the official ones):\n"
     "  --layers all|LIST          layers to run, e.g. 0,3,8-11 (default all)\n"
     "  --sparse-layers half|drift|all|LIST   which layers are sparse (default half: the second half)\n"
-    "  --tau T                    coverage budget, attention mass the dropped tokens may cover (0.005)\n"
+    "  --tau T                    share of attention the dropped tokens may carry, 0 to 0.5 (0.005; 0: dense)\n"
     "  --window W                 last W queries score the tokens and are always kept (128)\n"
     "  --pool-kernel K            odd width of the score smoothing (7)\n"
     "  --min-tokens M             lower bound on kept prefix tokens per head (1024)\n"
@@ -125,8 +126,8 @@ int cmdRun(const std::vector<std::string>& argv) {
         return kExitUsage;
     }
     std::string bad;
-    if (!(params.tau >= 0.0 && params.tau <= 1.0))
-        bad = "--tau must be in [0, 1]";
+    if (const std::string tauBad = tsa::tauProblem(params.tau); !tauBad.empty())
+        bad = "--tau: " + tauBad;
     else if (params.window < 1)
         bad = "--window must be at least 1";
     else if (params.poolKernel < 1 || params.poolKernel % 2 == 0)

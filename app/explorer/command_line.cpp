@@ -1,5 +1,7 @@
 #include "app/explorer/command_line.h"
 
+#include "core/param_rules.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
@@ -40,7 +42,8 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         QStringLiteral("file"),
         QStringLiteral("Capture (.safetensors, .npz), effect file (tsa-effect/1, from "
                        "tools/tsa_eval.py) or session (.json)"));
-    const QCommandLineOption tau(QStringLiteral("tau"), QStringLiteral("Coverage tau (0, or 1e-4 to 0.5)."),
+    const QCommandLineOption tau(QStringLiteral("tau"),
+                                 QStringLiteral("Coverage tau, 0 to 0.5 (0 keeps every layer dense)."),
                                  QStringLiteral("T"));
     const QCommandLineOption window(QStringLiteral("window"), QStringLiteral("Window W."),
                                     QStringLiteral("W"));
@@ -158,9 +161,14 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         }
         return v;
     };
-    cl.tau = number(tau, 0.0, kTauMax);
-    if (cl.tau && *cl.tau > 0 && *cl.tau < kTauMin && error.isEmpty())
-        error = QStringLiteral("--tau: %1 is below %2 (use 0 for dense)").arg(*cl.tau).arg(kTauMin);
+    if (parser.isSet(tau)) {
+        double v = 0.0;
+        const std::string problem = tsa::parseTau(parser.value(tau).toStdString(), &v);
+        if (problem.empty())
+            cl.tau = v;
+        else if (error.isEmpty())
+            error = QStringLiteral("--tau: ") + QString::fromStdString(problem);
+    }
     if (auto v = integer(window, 1, 1 << 20)) cl.window = *v;
     if (auto v = integer(kernel, 1, 1001)) {
         if (*v % 2 == 0 && error.isEmpty())

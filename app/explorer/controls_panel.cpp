@@ -4,6 +4,7 @@
 #include "app/explorer/tau_editor.h"
 #include "views/colour_map.h"
 
+#include <QAbstractSpinBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -120,6 +121,16 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     m_scoringDelay->setInterval(400);
     connect(m_scoringDelay, &QTimer::timeout, this, &ControlsPanel::applyScoring);
 
+    // Size the fields by a few characters, not by their longest item or largest value (min_tokens allows
+    // 1,073,741,824): the dock then fits beside the views in an 800 px window.
+    for (QComboBox* box : findChildren<QComboBox*>()) {
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        box->setMinimumContentsLength(9);
+    }
+    for (QAbstractSpinBox* box : findChildren<QAbstractSpinBox*>()) {
+        box->setSizePolicy(QSizePolicy::Ignored, box->sizePolicy().verticalPolicy());
+        box->setMinimumWidth(box->fontMetrics().horizontalAdvance(QStringLiteral("1,000,000")) + 30);
+    }
     connect(m_tau, &TauEditor::valueChanged, m_controller, &AnalysisController::setTau);
     // W and k rescore every layer: wait until typing or spinning pauses.
     connect(m_window, &QSpinBox::valueChanged, m_scoringDelay, qOverload<>(&QTimer::start));
@@ -259,7 +270,9 @@ void ControlsPanel::updateSummary() {
     if (!sel) {
         text += tr("scoring…");
     } else if (!sel->sparse) {
-        text += tr("dense: %1").arg(QString::fromLatin1(denseReasonText(sel->denseReason)));
+        // The reason reads "L <= min_tokens + W": plain text inside rich text, so it must be escaped
+        // (an unescaped "<" cut the summary off at "too short (L").
+        text += tr("dense: %1").arg(QString::fromLatin1(denseReasonText(sel->denseReason)).toHtmlEscaped());
     } else {
         text += tr("sparse<br>keeps %1 of %2 tokens per head (%3%)<br>capacity %4 + W %5 · budget n = %6")
                     .arg(count(sel->kept))

@@ -65,9 +65,9 @@ bool parseLayerList(const QString& text, std::vector<int>* layers) {
 }
 
 ExplorerParams sanitised(ExplorerParams p) {
-    // tau == 0 is meaningful (dense), anything else is kept on the slider's range.
-    if (!(p.tsa.tau >= 0.0)) p.tsa.tau = TsaParams{}.tau;
-    if (p.tsa.tau > 0.0) p.tsa.tau = std::clamp(p.tsa.tau, kTauMin, kTauMax);
+    // A valid tau is kept exactly (0 is the dense baseline, 1e-5 is a legitimate choice); only a value the
+    // shared rule refuses falls back to the default.
+    if (!tsa::tauProblem(p.tsa.tau).empty()) p.tsa.tau = TsaParams{}.tau;
     p.tsa.window = std::clamp<Index>(p.tsa.window, 1, 1 << 20);
     p.tsa.poolKernel = std::clamp<Index>(p.tsa.poolKernel, 1, 1001);
     if (p.tsa.poolKernel % 2 == 0) p.tsa.poolKernel += 1;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/methods/methods.h"
+#include "core/param_rules.h"
 #include "core/selection.h"
 
 #include <QJsonObject>
@@ -20,7 +21,8 @@ struct ExplorerParams {
     int layer = -1; // position in CaptureInfo::layerIds (not the model layer id); -1: first sparse layer
     int head = 0;   // query head
     QString colorMap = QStringLiteral("viridis");
-    QString overviewMetric = QStringLiteral("kept");
+    // Retained mass varies per head; kept fraction is equal across a layer's heads by construction.
+    QString overviewMetric = QStringLiteral("retained-mass");
     QString view = QStringLiteral("overview");
     QString effectAxis = QStringLiteral("tau");       // effect view's x axis: "tau" or "kept"
     QString effectNeedle = QStringLiteral("overlap"); // effect view's needle score: "overlap" or "exact"
@@ -37,9 +39,10 @@ struct ExplorerParams {
 // The settings a method runs with: the explorer's TSA parameters and the methods' knobs together.
 MethodSettings methodSettings(const ExplorerParams& params);
 
-// Slider and spin box ranges; tau 0 is allowed by the core (layer stays dense) but not on a log scale.
+// The tau slider's log range. Its first position is tau 0 (dense); smaller positive values are valid
+// (tsa::tauProblem is the rule) and typed into the field, the slider then rests at its lowest log step.
 constexpr double kTauMin = 1e-4;
-constexpr double kTauMax = 0.5;
+constexpr double kTauMax = tsa::kTauMaximum;
 
 QString sparseModeName(SparseLayerMode mode);          // "half", "drift", "all", "list"
 QString layerListText(const std::vector<int>& layers); // "16,17,20"

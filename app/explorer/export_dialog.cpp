@@ -4,6 +4,7 @@
 
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -34,6 +35,9 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const QSize& size, bool
     m_scale->setToolTip(tr("PNG pixels per logical pixel (and heatmap pixels per point in a PDF, at least "
                            "2); SVG and PDF are vectors"));
 
+    // Room for a full path without scrolling.
+    m_path->setMinimumWidth(m_path->fontMetrics().horizontalAdvance(QLatin1Char('x')) * 56);
+    m_path->setObjectName(QStringLiteral("exportPath"));
     auto* browse = new QPushButton(tr("Browse…"), this);
     connect(browse, &QPushButton::clicked, this, &ExportDialog::browse);
     auto* pathRow = new QHBoxLayout;
@@ -82,7 +86,10 @@ void ExportDialog::browse() {
     const QString chosen =
         m_folderMode ? QFileDialog::getExistingDirectory(this, windowTitle(), path())
                      : QFileDialog::getSaveFileName(this, windowTitle(), path(), exportFileFilter());
-    if (!chosen.isEmpty()) m_path->setText(chosen);
+    if (!chosen.isEmpty()) {
+        m_path->setText(chosen);
+        m_confirmedPath = chosen; // the save dialog already asked about replacing it
+    }
 }
 
 void ExportDialog::accept() {
@@ -91,6 +98,16 @@ void ExportDialog::accept() {
                              m_folderMode ? tr("Choose a folder.")
                                           : tr("Choose a file name ending in .png, .svg, .pdf or .csv."));
         return;
+    }
+    // A typed path that names an existing file is replaced only when the user says so.
+    if (!m_folderMode && QFileInfo(path()).isFile() && path() != m_confirmedPath) {
+        QMessageBox ask(QMessageBox::Question, windowTitle(),
+                        tr("%1 already exists. Replace it?").arg(QDir::toNativeSeparators(path())),
+                        QMessageBox::Yes | QMessageBox::No, this);
+        ask.setObjectName(QStringLiteral("overwriteBox"));
+        ask.setDefaultButton(QMessageBox::No);
+        if (ask.exec() != QMessageBox::Yes) return;
+        m_confirmedPath = path();
     }
     QSettings settings;
     settings.setValue(QStringLiteral("export/width"), m_width->value());

@@ -35,6 +35,7 @@ private:
     QSpinBox* m_height;
     QComboBox* m_scale;
     QComboBox* m_formats = nullptr;
+    QString m_confirmedPath; // chosen in the save dialog, which already asked about replacing it
 };
 
 } // namespace tsa::app

@@ -133,6 +133,8 @@ void GenerateDialog::loadPreset() {
         config = r.value();
     }
     m_presetDescription->setText(QString::fromStdString(config.description));
+    // The default preset has no description: no empty row under Preset.
+    m_presetDescription->setVisible(!m_presetDescription->text().isEmpty());
     m_seed->setValue(int(config.seed));
     m_layers->setValue(config.layers);
     m_qHeads->setValue(int(config.qHeads));

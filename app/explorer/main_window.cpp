@@ -12,6 +12,7 @@
 #include "views/error_view.h"
 #include "views/exportable_view.h"
 
+#include <QAbstractSpinBox>
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -25,8 +26,10 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHash>
+#include <QKeyEvent>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -150,6 +153,17 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
         m_statusHint->setText(msg.left(120));
         m_statusHint->setToolTip(msg);
     });
+    // A layer-list warning goes away once the list is corrected (it used to stay in the status bar).
+    connect(m_controller, &AnalysisController::paramsChanged, this, [this] {
+        if (m_controller->planProblem().isEmpty() &&
+            m_statusHint->toolTip().startsWith(tr("Sparse layers:"))) {
+            m_statusHint->clear();
+            m_statusHint->setToolTip({});
+        }
+    });
+    // Ctrl+C in a parameter field with nothing selected copies the view, as everywhere else in the window
+    // (the field used to swallow the shortcut silently).
+    qApp->installEventFilter(this);
 
     resize(1440, 900);
     if (m_useSettings) {
@@ -412,8 +426,11 @@ void MainWindow::rebuildRecentMenu() {
     m_recentMenu->clear();
     const QStringList list = recentFiles();
     for (const QString& path : list) {
-        QAction* a =
-            m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openPath(path); });
+        // Name and folder: two captures called capture.safetensors in different runs stay apart.
+        const QFileInfo info(path);
+        QAction* a = m_recentMenu->addAction(
+            QStringLiteral("%1 — %2").arg(info.fileName(), QDir::toNativeSeparators(info.absolutePath())),
+            this, [this, path] { openPath(path); });
         a->setToolTip(path);
         a->setStatusTip(QDir::toNativeSeparators(path));
     }
@@ -610,6 +627,19 @@ void MainWindow::saveSettings() {
     saveParams(settings, p);
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    if (event->type() == QEvent::ShortcutOverride &&
+        static_cast<QKeyEvent*>(event)->matches(QKeySequence::Copy)) {
+        auto* edit = qobject_cast<QLineEdit*>(watched);
+        if (auto* spin = qobject_cast<QAbstractSpinBox*>(watched)) edit = spin->findChild<QLineEdit*>();
+        if (edit && !edit->hasSelectedText() && isAncestorOf(edit)) {
+            event->ignore(); // not overridden: the Copy Image shortcut of the Edit menu runs
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

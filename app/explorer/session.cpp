@@ -1,5 +1,7 @@
 #include "app/explorer/session.h"
 
+#include "core/param_rules.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -88,7 +90,12 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
     else
         session.filePath = absolute.isEmpty() ? fromRelative : absolute;
     if (hasEffect) session.effectPath = resolvePath(root, QStringLiteral("effect"), base);
-    session.params = paramsFromJson(root.value(QStringLiteral("params")).toObject());
+    const QJsonObject params = root.value(QStringLiteral("params")).toObject();
+    // The same tau rule as the command lines and the field: a session is refused, not silently altered.
+    if (const QJsonValue tau = params.value(QStringLiteral("tau")); tau.isDouble())
+        if (const std::string problem = tsa::tauProblem(tau.toDouble()); !problem.empty())
+            return fail(QString::fromStdString(problem));
+    session.params = paramsFromJson(params);
     return session;
 }
 

@@ -120,6 +120,15 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         setSelectedPosition(scores->headOrder(p.head)[scores->prefix - dropped]);
     });
 
+    // "Jump to the first sparse layer" on a dense layer's lesson.
+    connect(m_howItWorks, &views::HowItWorksPanel::jumpToSparseLayerRequested, this, [this] {
+        for (int l = 0; l < m_controller->layerCount(); ++l)
+            if (m_controller->isSparseLayer(l)) {
+                m_controller->setLayer(l);
+                return;
+            }
+    });
+
     // Methods view (issue 11): its model schedules through the controller; a click sets a knob.
     m_methodsModel = new MethodsModel(controller, this);
     connect(m_methodsModel, &MethodsModel::changed, this, [this] {
@@ -156,6 +165,9 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         m_errorMetrics.clear();
         m_selection->resetZoom();
         m_depth->resetZoom();
+        // A new file resets views' data; apply layer, head and colours to them again.
+        m_style = Style{};
+        refreshStyle();
         markDirty(~0u);
     });
     connect(controller, &AnalysisController::selectionChanged, this, [this] {
@@ -447,14 +459,22 @@ void ViewSet::refreshError() {
         m_error->setData(std::move(data));
         m_errorMetrics.assign(std::size_t(layers), nullptr);
     }
-    // Only metrics of the current parameters are shown; older ones would describe another selection.
+    // Metrics of earlier parameters stay on screen marked stale until the new ones arrive, layer by layer
+    // (blanking the grid on every tau step hid the values the user was comparing against). A layer that
+    // is dense now and was dense then has the same exact values: not stale.
     for (int l = 0; l < layers; ++l) {
         bool current = false;
         auto m = m_controller->metrics(l, &current);
-        if (!current) m = nullptr;
-        if (m != m_errorMetrics[std::size_t(l)]) {
+        if (m && !current) {
+            auto sel = m_controller->selection(l);
+            const bool wasDense = std::all_of(m->heads.begin(), m->heads.end(),
+                                              [](const HeadMetrics& h) { return h.droppedRows == 0; });
+            if (sel && !sel->sparse && wasDense) current = true;
+        }
+        const bool stale = m && !current;
+        if (m != m_errorMetrics[std::size_t(l)] || stale != m_error->isStale(l)) {
             m_errorMetrics[std::size_t(l)] = m;
-            m_error->setLayerMetrics(l, m);
+            m_error->setLayerMetrics(l, m, stale);
         }
     }
     m_error->setSelected(m_controller->params().layer, m_controller->params().head);
@@ -501,6 +521,8 @@ void ViewSet::refreshHowItWorks() {
     data.params = p.tsa;
     data.scores = m_controller->scores(p.layer);
     data.selection = m_controller->selection(p.layer);
+    for (int l = 0; l < m_controller->layerCount() && data.firstSparseLayerId < 0; ++l)
+        if (m_controller->isSparseLayer(l)) data.firstSparseLayerId = m_controller->modelLayerId(l);
     m_howItWorks->setData(std::move(data));
 }
 

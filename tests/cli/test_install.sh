@@ -38,6 +38,17 @@ echo "$out" | grep -Eq "^layers: +5 " || fail "installed tsa info on stories260k
 echo "$out" | grep -Eq "^tokens: +512$" || fail "installed tsa info on stories260k: $out"
 "$prefix/bin/tsa" generate --list-presets | grep -q "^retrieval" || fail "installed tsa does not list the presets"
 
+# The Python module, when this build has it: installed where Debian's python3 looks, and working from there.
+if [ -n "$(find "$BUILD/python" -maxdepth 1 -name 'tsa_explorer*.so' 2>/dev/null)" ]; then
+    modules=("$prefix"/lib/python3/dist-packages/tsa_explorer*.so)
+    [ -f "${modules[0]}" ] || fail "cmake --install did not write lib/python3/dist-packages/tsa_explorer*.so"
+    out=$(PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c "
+import tsa_explorer as tsa
+c = tsa.open_capture('$prefix/share/tsa-explorer/sample.safetensors')
+print(tsa.__file__, tsa.run_layer(*c.layer(5))[1].kept)" 2>&1) || fail "the installed module: $out"
+    echo "$out" | grep -q "^$prefix/lib/python3/dist-packages/tsa_explorer.* 1424$" || fail "the installed module: $out"
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
     exit 1

@@ -245,3 +245,31 @@ TEST(Pipeline, CancelStopsCleanly) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code, ErrorCode::Cancelled);
 }
+
+// Callers that assemble layers themselves (the Python module) get an error naming the shapes, never an
+// out-of-bounds read; a view over the same memory as a LayerQkv gives the same result as the LayerQkv.
+TEST(Pipeline, DisagreeingShapesAreErrorsAndViewsEqualOwners) {
+    const auto l = testdata::structuredLayer(4, 2, 200, 16, 15);
+    const LayerQkvView shortK{l.q.cview(), {l.k.data.data(), 2, 100, 16}, {l.v.data.data(), 2, 100, 16}};
+    auto r = runLayer(shortK, config(0.05));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code, ErrorCode::Shape);
+    EXPECT_NE(r.error().find("q and k differ in tokens or head dim (q [4, 200, 16], k [2, 100, 16]"),
+              std::string::npos)
+        << r.error();
+    const LayerQkvView shortV{l.q.cview(), l.k.cview(), {l.v.data.data(), 2, 199, 16}};
+    r = runLayer(shortV, config(0.05));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().find("k and v differ in shape"), std::string::npos) << r.error();
+    ScoringConfig sc;
+    auto s = scoreLayer(LayerQkvView{l.q.cview(), {l.k.data.data(), 3, 200, 16}, l.v.cview()}, sc);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().find("query heads 4 are not a multiple of kv heads 3"), std::string::npos);
+
+    const LayerQkvView view{l.q.cview(), l.k.cview(), l.v.cview()};
+    auto a = runLayer(view, config(0.05));
+    auto b = runLayer(l, config(0.05));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->selection.indices, b->selection.indices);
+    EXPECT_EQ(a->output.data, b->output.data);
+}

@@ -404,6 +404,108 @@ class TestMainEndToEnd(unittest.TestCase):
             self.assertFalse(os.path.exists(out))
 
 
+class TestFindExplorer(unittest.TestCase):
+    """--open's search for tsa-explorer: $TSA_EXPLORER, a build next to tools/, PATH, else a clear error."""
+
+    def make_exe(self, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def test_search_order_and_message(self):
+        with tempfile.TemporaryDirectory() as d:
+            here = os.path.join(d, "src", "tools")
+            os.makedirs(here)
+            bindir = os.path.join(d, "bin")
+            os.makedirs(bindir)
+            with self.assertRaises(cq.CaptureError) as ctx:
+                cq.find_explorer({"PATH": bindir}, here)
+            self.assertIn("tsa-explorer not found", str(ctx.exception))
+            self.assertIn("TSA_EXPLORER", str(ctx.exception))
+            on_path = self.make_exe(os.path.join(bindir, "tsa-explorer"))
+            self.assertEqual(cq.find_explorer({"PATH": bindir}, here), on_path)
+            built = self.make_exe(os.path.join(d, "src", "build", "release", "app", "tsa-explorer"))
+            self.assertEqual(cq.find_explorer({"PATH": bindir}, here), built)  # the build tree wins over PATH
+            explicit = self.make_exe(os.path.join(d, "elsewhere", "tsa-explorer"))
+            self.assertEqual(cq.find_explorer({"PATH": bindir, "TSA_EXPLORER": explicit}, here), explicit)
+            with self.assertRaises(cq.CaptureError) as ctx:
+                cq.find_explorer({"TSA_EXPLORER": os.path.join(d, "missing")}, here)
+            self.assertIn("is not an executable file", str(ctx.exception))
+
+
+@needs_torch
+class TestOpenInExplorer(unittest.TestCase):
+    """capture_qkv.py --open on the stand-in model: fails before loading the model when no explorer is found,
+    and otherwise starts the real tsa-explorer (TSA_EXPLORER_BIN, offscreen) on the file it wrote."""
+
+    def run_main(self, argv, environ):
+        loaded = []
+        saved = cq.load_model, cq.load_tokenizer, dict(os.environ)
+        cq.load_model = lambda path, device, dtype: loaded.append(path) or make_model(num_hidden_layers=2).to(dtype)
+        cq.load_tokenizer = lambda path: None
+        os.environ.update(environ)
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                rc = cq.main(argv)
+        finally:
+            cq.load_model, cq.load_tokenizer = saved[0], saved[1]
+            os.environ.clear()
+            os.environ.update(saved[2])
+        return rc, err.getvalue(), loaded
+
+    def test_no_explorer_fails_before_the_capture(self):
+        with tempfile.TemporaryDirectory() as d:
+            np.save(os.path.join(d, "t.npy"), np.arange(1, 40, dtype=np.int32))
+            out = os.path.join(d, "o.safetensors")
+            rc, err, loaded = self.run_main(["--model", "fake", "--tokens-npy", os.path.join(d, "t.npy"), "--device",
+                                             "cpu", "--out", out, "--open"],
+                                            {"TSA_EXPLORER": os.path.join(d, "no-such-explorer")})
+            self.assertEqual(rc, 1)
+            self.assertIn("--open: TSA_EXPLORER=", err)
+            self.assertEqual(loaded, [])  # the model was never loaded
+            self.assertFalse(os.path.exists(out))
+
+    def test_opens_the_written_capture(self):
+        explorer = os.environ.get("TSA_EXPLORER_BIN")
+        if not explorer or not os.path.exists(explorer):
+            self.skipTest("TSA_EXPLORER_BIN does not point at the tsa-explorer binary")
+        with tempfile.TemporaryDirectory() as d:
+            np.save(os.path.join(d, "t.npy"), np.arange(1, 200, dtype=np.int32) % 60)
+            out = os.path.join(d, "o.safetensors")
+            env = {"TSA_EXPLORER": explorer, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": d}
+            rc, err, loaded = self.run_main(["--model", "fake", "--tokens-npy", os.path.join(d, "t.npy"), "--device",
+                                             "cpu", "--dtype", "f32", "--out", out, "--open"], env)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(loaded, ["fake"])
+            match = __import__("re").search(r"opened .* in (.*) \(pid (\d+)\)", err)
+            self.assertIsNotNone(match, err)
+            self.assertEqual(match.group(1), explorer)
+            pid = int(match.group(2))
+            try:
+                import time
+                # The script returns once exec has begun; the new argv shows in /proc a moment later.
+                argv = []
+                for _ in range(100):
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                    if len(argv) > 1:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual([a.decode() for a in argv[:2]], [explorer, os.path.abspath(out)])
+                # Still running once it has had time to open the file: it started and did not crash on it.
+                time.sleep(3)
+                self.assertEqual(os.waitpid(pid, os.WNOHANG), (0, 0))
+            finally:
+                try:
+                    os.kill(pid, 15)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+
+
 @needs_torch
 @unittest.skipUnless(os.path.isdir(os.path.join(STORIES, "hf")), "shared stories260K data not present")
 class TestStories260K(unittest.TestCase):

@@ -9,9 +9,10 @@
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
 
-#include <QDoubleSpinBox>
 #include <QFile>
 #include <QImage>
+#include <QLabel>
+#include <QLineEdit>
 #include <QSettings>
 #include <QSlider>
 #include <QStandardPaths>
@@ -67,7 +68,7 @@ private slots:
         p.tsa.window = -3;
         p.plan.delta = 3.0;
         const ExplorerParams q = sanitised(p);
-        QCOMPARE(q.tsa.tau, kTauMax);
+        QCOMPARE(q.tsa.tau, ExplorerParams{}.tsa.tau); // refused by tsa::tauProblem: the default
         QCOMPARE(q.tsa.poolKernel % 2, tsa::Index(1));
         QVERIFY(q.tsa.window >= 1);
         QCOMPARE(q.plan.delta, 0.5);
@@ -105,13 +106,17 @@ private slots:
     }
 
     void tauSliderIsLogarithmic() {
-        QCOMPARE(TauEditor::sliderPosition(kTauMin), 0);
+        // Position 0 is tau 0 (dense); the log range starts one step later.
+        QCOMPARE(TauEditor::sliderPosition(0.0), 0);
+        QCOMPARE(TauEditor::tauAt(0), 0.0);
+        QCOMPARE(TauEditor::sliderPosition(kTauMin), 1);
         QCOMPARE(TauEditor::sliderPosition(kTauMax), TauEditor::kSteps);
-        QCOMPARE(TauEditor::tauAt(0), kTauMin);
+        QCOMPARE(TauEditor::tauAt(1), kTauMin);
         QCOMPARE(TauEditor::tauAt(TauEditor::kSteps), kTauMax);
-        // Equal slider distances are equal ratios: the middle is the geometric mean.
-        QVERIFY(qAbs(TauEditor::tauAt(TauEditor::kSteps / 2) - std::sqrt(kTauMin * kTauMax)) < 1e-4);
-        for (int pos = 0; pos <= TauEditor::kSteps; pos += 37)
+        // Equal slider distances are equal ratios: the middle of the log range is the geometric mean.
+        const int middle = 1 + (TauEditor::kSteps - 1) / 2;
+        QVERIFY(qAbs(TauEditor::tauAt(middle) - std::sqrt(kTauMin * kTauMax)) < 1e-4);
+        for (int pos = 1; pos <= TauEditor::kSteps; pos += 37)
             QVERIFY(qAbs(TauEditor::sliderPosition(TauEditor::tauAt(pos)) - pos) <= 2);
 
         TauEditor editor;
@@ -119,13 +124,96 @@ private slots:
         editor.slider()->setValue(TauEditor::sliderPosition(0.05));
         QCOMPARE(spy.count(), 1);
         QVERIFY(qAbs(editor.value() - 0.05) < 0.001);
-        QCOMPARE(editor.spinBox()->value(), editor.value());
-        editor.spinBox()->setValue(0.00123);
+        QCOMPARE(editor.field()->text(), TauEditor::format(editor.value()));
+        editor.field()->setText(QStringLiteral("0.00123"));
+        QVERIFY(editor.commitText());
         QCOMPARE(spy.count(), 2);
         QCOMPARE(editor.value(), 0.00123);
         QCOMPARE(editor.slider()->value(), TauEditor::sliderPosition(0.00123));
         editor.setValue(0.3); // programmatic: no signal
         QCOMPARE(spy.count(), 2);
+    }
+
+    // Issue 8 items 2 and 6: the field accepts every value the shared rule accepts, exactly, and refuses
+    // the rest visibly, keeping the typed text; nothing is changed or dropped silently.
+    void tauFieldAcceptsOrRefusesVisibly() {
+        TauEditor editor;
+        editor.show();
+        QSignalSpy spy(&editor, &TauEditor::valueChanged);
+        struct Case {
+            const char* text;
+            double value; // < 0: refused
+        };
+        const Case cases[] = {{"0", 0.0},       {"0.00001", 1e-5}, {"1e-9", 1e-9}, {"0.0001", 1e-4},
+                              {" 0.02 ", 0.02}, {"0.5", 0.5},      {"0.7", -1},    {"-0.1", -1},
+                              {"abc", -1},      {"", -1},          {"nan", -1},    {"0.01x", -1}};
+        for (const Case& c : cases) {
+            editor.setValue(0.005);
+            spy.clear();
+            editor.field()->setFocus();
+            QTest::keyClick(editor.field(), Qt::Key_A, Qt::ControlModifier);
+            QTest::keyClick(editor.field(), Qt::Key_Backspace);
+            QTest::keyClicks(editor.field(), QString::fromLatin1(c.text));
+            QTest::keyClick(editor.field(), Qt::Key_Return);
+            const QString what = QString::fromLatin1(c.text);
+            if (c.value >= 0) {
+                QVERIFY2(editor.problem().isEmpty(),
+                         qPrintable(what + QStringLiteral(": ") + editor.problem()));
+                QCOMPARE(editor.value(), c.value);
+                QCOMPARE(spy.count(), 1);
+                QCOMPARE(editor.field()->text(), TauEditor::format(c.value));
+                QCOMPARE(editor.slider()->value(), TauEditor::sliderPosition(c.value));
+                QVERIFY(!editor.findChild<QLabel*>(QStringLiteral("tauProblem"))->isVisible());
+            } else {
+                QVERIFY2(!editor.problem().isEmpty(), qPrintable(what));
+                QVERIFY(editor.problem().contains(QStringLiteral("tau")));
+                QCOMPARE(editor.value(), 0.005);
+                QCOMPARE(spy.count(), 0);
+                QCOMPARE(editor.field()->text(), what); // kept as typed
+                auto* label = editor.findChild<QLabel*>(QStringLiteral("tauProblem"));
+                QVERIFY(label && label->isVisible() && label->text().contains(editor.problem()));
+            }
+        }
+        // Another parameter re-syncing the controls (same tau) keeps the refused text and its reason.
+        editor.setValue(0.005);
+        QCOMPARE(editor.field()->text(), QStringLiteral("0.01x"));
+        QVERIFY(!editor.problem().isEmpty());
+        // A refused text fixed by typing clears the reason at once, and Return applies it.
+        editor.field()->selectAll();
+        QTest::keyClicks(editor.field(), QStringLiteral("0.03"));
+        QVERIFY(editor.problem().isEmpty());
+        QTest::keyClick(editor.field(), Qt::Key_Return);
+        QCOMPARE(editor.value(), 0.03);
+        // The slider's first position is tau 0, and Up/Down in the field step along the slider.
+        editor.slider()->setValue(0);
+        QCOMPARE(editor.value(), 0.0);
+        QCOMPARE(editor.field()->text(), QStringLiteral("0"));
+        QTest::keyClick(editor.field(), Qt::Key_Up);
+        QCOMPARE(editor.value(), kTauMin);
+        QTest::keyClick(editor.field(), Qt::Key_Down);
+        QCOMPARE(editor.value(), 0.0);
+    }
+
+    // One rule for tau everywhere (tsa run, tsa export, the explorer's command line, the field, sessions).
+    void tauRuleIsShared() {
+        for (double ok : {0.0, 1e-9, 1e-5, 0.005, 0.5})
+            QVERIFY2(tsa::tauProblem(ok).empty(), qPrintable(QString::number(ok)));
+        for (double bad : {-0.1, 0.7, 1.0, double(std::nan("")), double(INFINITY)})
+            QVERIFY(QString::fromStdString(tsa::tauProblem(bad)).startsWith(QStringLiteral("tau")));
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--tau"), QStringLiteral("1e-5")}, &cl,
+                                  &message),
+                 ParseOutcome::Run);
+        QCOMPARE(*cl.tau, 1e-5);
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--tau"), QStringLiteral("0")}, &cl,
+                                  &message),
+                 ParseOutcome::Run);
+        QCOMPARE(*cl.tau, 0.0);
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--tau"), QStringLiteral("0.7")}, &cl,
+                                  &message),
+                 ParseOutcome::ExitUsage);
+        QCOMPARE(message, QStringLiteral("--tau: ") + QString::fromStdString(tsa::tauProblem(0.7)));
     }
 
     void lruCacheEvictsLeastRecent() {

@@ -2,9 +2,11 @@
 // layer and head pickers reach every view, exports write valid PNG/SVG/CSV, a bad file shows an error and
 // leaves the window working, sessions and settings round-trip, the generator dialog produces a capture.
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/command_line.h"
 #include "app/explorer/controls_panel.h"
 #include "app/explorer/generate_dialog.h"
 #include "app/explorer/main_window.h"
+#include "app/explorer/session.h"
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_set.h"
 #include "test_app_support.h"
@@ -104,7 +106,7 @@ private slots:
         QVERIFY(after && after != before);
         QVERIFY(after->kept < before->kept);
         QCOMPARE(map->data().selection, after);
-        QCOMPARE(w.controls()->tauEditor()->spinBox()->value(), c->params().tsa.tau);
+        QCOMPARE(w.controls()->tauEditor()->field()->text(), TauEditor::format(c->params().tsa.tau));
         // The hidden coverage view did no work while the slider moved, and catches up when shown.
         QCOMPARE(w.viewSet()->refreshCount(QStringLiteral("coverage")), coverageRefreshes);
         w.showView(QStringLiteral("coverage"));
@@ -113,7 +115,8 @@ private slots:
         QVERIFY(w.viewSet()->refreshCount(QStringLiteral("coverage")) > coverageRefreshes);
 
         // The numeric field drives the same path.
-        w.controls()->tauEditor()->spinBox()->setValue(0.001);
+        w.controls()->tauEditor()->field()->setText(QStringLiteral("0.001"));
+        QVERIFY(w.controls()->tauEditor()->commitText());
         QCOMPARE(c->params().tsa.tau, 0.001);
         QCOMPARE(slider->value(), TauEditor::sliderPosition(0.001));
         QCOMPARE(coverage->data().tau, 0.001);
@@ -281,6 +284,63 @@ private slots:
         QCOMPARE(w.currentViewName(), QStringLiteral("depth"));
         QCOMPARE(w.controls()->tauEditor()->value(), 0.037);
         QCOMPARE(w.controls()->colourMapBox()->currentText(), QStringLiteral("magma"));
+    }
+
+    // Issue 8 item 2: tau 0 (the dense baseline) goes through the field, the slider, a session and the
+    // command line and comes back as 0, with every layer dense.
+    void tauZeroRoundTrip() {
+        const QString session = m_dir.filePath(QStringLiteral("dense.json"));
+        {
+            MainWindow w(nullptr, false);
+            w.show();
+            openAndWait(w, m_capture);
+            TauEditor* editor = w.controls()->tauEditor();
+            editor->field()->setText(QStringLiteral("0"));
+            QVERIFY(editor->commitText());
+            QCOMPARE(w.controller()->params().tsa.tau, 0.0);
+            QCOMPARE(editor->slider()->value(), 0);
+            QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedAllSelections, 60000));
+            for (int l = 0; l < w.controller()->layerCount(); ++l)
+                QVERIFY(!w.controller()->selection(l)->sparse);
+            // The slider leaves 0 and comes back to it.
+            editor->slider()->setValue(10);
+            QVERIFY(w.controller()->params().tsa.tau > 0.0);
+            editor->slider()->setValue(0);
+            QCOMPARE(w.controller()->params().tsa.tau, 0.0);
+            QCOMPARE(editor->field()->text(), QStringLiteral("0"));
+            QVERIFY(w.saveSession(session));
+        }
+        {
+            MainWindow w(nullptr, false);
+            w.show();
+            QVERIFY(w.openSession(session));
+            QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+            QCOMPARE(w.controller()->params().tsa.tau, 0.0);
+            QCOMPARE(w.controls()->tauEditor()->field()->text(), QStringLiteral("0"));
+            QCOMPARE(w.controls()->tauEditor()->slider()->value(), 0);
+        }
+        // --tau 0 on the command line reaches the window the same way.
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({QStringLiteral("tsa-explorer"), m_capture, QStringLiteral("--tau"),
+                                   QStringLiteral("0")},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+        MainWindow w(nullptr, false);
+        ExplorerParams p = w.controller()->params();
+        cl.applyTo(&p);
+        w.controller()->setParams(p);
+        QCOMPARE(w.controls()->tauEditor()->field()->text(), QStringLiteral("0"));
+        QCOMPARE(w.controls()->tauEditor()->slider()->value(), 0);
+        // A session with a tau the rule refuses is refused with the reason, not silently altered.
+        QFile bad(m_dir.filePath(QStringLiteral("tau7.json")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("{\"format\": \"tsa-explorer-session\", \"version\": 1, \"file\": \"" + m_capture.toUtf8() +
+                  "\", \"params\": {\"tau\": 0.7}}");
+        bad.close();
+        QString error;
+        QVERIFY(!loadSession(bad.fileName(), &error));
+        QVERIFY2(error.contains(QStringLiteral("tau 0.7")), qPrintable(error));
     }
 
     void settingsPersistBetweenSessions() {

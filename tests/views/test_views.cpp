@@ -17,11 +17,13 @@
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
 #include "views/token_range.h"
+#include "views/view_style.h"
 
 #include <QBuffer>
 #include <QElapsedTimer>
 #include <QImage>
 #include <QPainter>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSvgGenerator>
 #include <QTemporaryDir>
@@ -130,8 +132,15 @@ private slots:
         QCOMPARE(log.unit(0.0), 0.0); // zero clamps to the floor, no NaN
         QCOMPARE(fmt::integer(131072), QStringLiteral("131,072"));
         QCOMPARE(fmt::tokenTick(20000), QStringLiteral("20k"));
+        QCOMPARE(fmt::tokenTick(8000), QStringLiteral("8k")); // not "8000" beside "10k"
+        QCOMPARE(fmt::tokenTick(1500), QStringLiteral("1.5k"));
+        QCOMPARE(fmt::tokenTick(2048), QStringLiteral("2048"));
         QCOMPARE(fmt::percent(0.5234), QStringLiteral("52.3%"));
         QCOMPARE(fmt::value(NAN), QStringLiteral("n/a"));
+        // One short form everywhere (the tau field, titles, tooltips): no 3.400e-04 beside 0.00034.
+        QCOMPARE(fmt::value(0.00034), QStringLiteral("0.00034"));
+        QCOMPARE(fmt::value(0.005), QStringLiteral("0.005"));
+        QCOMPARE(fmt::value(1.2e-7), QStringLiteral("1.2e-07"));
     }
 
     void lodBins() {
@@ -195,6 +204,32 @@ private slots:
         QVERIFY(zoom.range().end <= 1000);
         zoom.release();
         QVERIFY(!zoom.wheel(-120 * 50, 0.5) || zoom.range() == (TokenRange{0, 1000}));
+    }
+
+    // Issue 8 items 11 and 12: the coverage legend's selected head and tau line are told apart by colour;
+    // the overview opens on a metric that varies per head, and kept fraction's scale fits its data.
+    void overviewDefaultsAndDistinctColours() {
+        auto distance = [](const QColor& a, const QColor& b) {
+            return std::abs(a.red() - b.red()) + std::abs(a.green() - b.green()) +
+                   std::abs(a.blue() - b.blue());
+        };
+        QVERIFY(distance(style::highlight(), style::tauLine()) > 150);
+        QVERIFY(distance(style::budgetLine(), style::tauLine()) > 150);
+        OverviewView view;
+        QCOMPARE(view.metric(), OverviewMetric::RetainedMass);
+        OverviewData data;
+        data.qHeads = 2;
+        OverviewLayer layer;
+        layer.sparse = true;
+        layer.keptFraction = {0.97f, 0.97f};
+        data.layers = {layer};
+        layer.keptFraction = {0.985f, 0.985f};
+        data.layers.push_back(layer);
+        view.setData(data);
+        view.setMetric(OverviewMetric::KeptFraction);
+        const AxisScale scale = view.colourScale();
+        QVERIFY(scale.lo >= 0.9 && scale.hi <= 1.0);
+        QVERIFY(scale.unit(0.985) - scale.unit(0.97) > 0.3); // a visible difference, not two equal colours
     }
 
     // ---- OverviewView
@@ -590,6 +625,82 @@ private slots:
             view.csv();
             view.toolTipAt(QPoint(200, 150));
         }
+    }
+
+    // Issue 8, How it works as a lesson: clickable step chips that fit narrow widths, arrow keys, plain
+    // captions (tau defined, why W is kept, why one count per head, each head's dropped mass), the score
+    // plot zooms, a dense layer offers a jump to the first sparse layer.
+    void howItWorksLesson() {
+        HowItWorksPanel view;
+        HowItWorksData data;
+        data.layerId = 3;
+        data.head = 1;
+        data.params.tau = m.tau;
+        data.params.window = m.window;
+        data.params.minTokens = 256;
+        data.scores = m.scores[3];
+        data.selection = m.selections[3];
+        data.firstSparseLayerId = 3;
+        view.setData(data);
+        view.resize(800, 520);
+        view.show();
+        for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
+            const QRectF chip = view.chipRect(step, view.size());
+            QTest::mouseClick(&view, Qt::LeftButton, {}, chip.center().toPoint());
+            QCOMPARE(view.step(), step);
+        }
+        // The 16-token worked example sits beside the real layer when there is room, on every step.
+        QVERIFY(!view.toyRect(QSize(1000, 600)).isEmpty());
+        QVERIFY(view.toyRect(QSize(600, 600)).isEmpty());
+        for (int step = 0; step < HowItWorksPanel::kStepCount; ++step) {
+            view.setStep(step);
+            const QImage wide = renderImage(view, {1000, 600});
+            QVERIFY(looksDrawn(wide.copy(view.toyRect(QSize(1000, 600)).toRect())));
+        }
+        // Chips stay inside narrow views.
+        for (int width : {800, 520, 380})
+            QVERIFY(view.chipRect(HowItWorksPanel::kStepCount - 1, QSize(width, 400)).right() <= width - 4);
+        view.setFocus();
+        QTest::keyClick(&view, Qt::Key_Home);
+        QCOMPARE(view.step(), 0);
+        QTest::keyClick(&view, Qt::Key_Right);
+        QCOMPARE(view.step(), 1);
+        const QString budget = view.stepText();
+        QVERIFY2(budget.contains(QStringLiteral("share of the layer's attention")), qPrintable(budget));
+        const std::vector<double> dropped = view.droppedMassPerHead();
+        QCOMPARE(int(dropped.size()), m.heads);
+        for (double d : dropped)
+            QVERIFY(d >= 0.0 && d < 1.0);
+        QVERIFY(budget.contains(QStringLiteral("dropped mass")));
+        QTest::keyClick(&view, Qt::Key_Right);
+        QVERIFY(view.stepText().contains(QStringLiteral("same number of tokens")));
+        QVERIFY(view.stepText().contains(QStringLiteral("last W tokens are always kept")));
+        QTest::keyClick(&view, Qt::Key_Left);
+        QTest::keyClick(&view, Qt::Key_Left);
+        QCOMPARE(view.step(), int(HowItWorksPanel::Score));
+        // The score text quotes the plotted s_h; the wheel zooms the plot and double-click shows all.
+        QVERIFY(view.stepText().contains(QStringLiteral("smoothed score s_h")));
+        const qint64 all = view.visibleRange().size();
+        QWheelEvent wheel(QPointF(400, 250), view.mapToGlobal(QPointF(400, 250)), QPoint(), QPoint(0, 360),
+                          Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+        QCoreApplication::sendEvent(&view, &wheel);
+        QVERIFY(view.visibleRange().size() < all);
+        QVERIFY(looksDrawn(renderImage(view, {800, 520})));
+        QTest::mouseDClick(&view, Qt::LeftButton, {}, QPoint(400, 250));
+        QCOMPARE(view.visibleRange().size(), all);
+        // A dense layer: no "0 dropped rows", and a jump button that asks for the first sparse layer.
+        data.layerId = 0;
+        data.selection = m.selections[0];
+        data.scores = m.scores[0];
+        view.setData(data);
+        view.setStep(HowItWorksPanel::Decompress);
+        QVERIFY(!view.stepText().contains(QStringLiteral("0 dropped")));
+        QVERIFY(view.stepText().contains(QStringLiteral("dense")));
+        auto* jump = view.findChild<QPushButton*>(QStringLiteral("jumpToSparseLayer"));
+        QVERIFY(jump && jump->isVisible());
+        QSignalSpy jumped(&view, &HowItWorksPanel::jumpToSparseLayerRequested);
+        jump->click();
+        QCOMPARE(jumped.size(), 1);
     }
 
     // ---- every view into SVG

@@ -259,6 +259,10 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
                      fmt::value(m_share[std::size_t(r) * B + c], 6));
     text += QStringLiteral("kept: %1 of query rows, %2 of keys")
                 .arg(fmt::percent(m_keptShare[std::size_t(r)]), fmt::percent(m_keptShare[std::size_t(c)]));
+    if (m_pattern.size() == std::size_t(B) * std::size_t(B))
+        text += m_pattern[std::size_t(r) * B + c]
+                    ? QStringLiteral("\n%1 computes pairs here").arg(m_patternLabel)
+                    : QStringLiteral("\nskipped by %1").arg(m_patternLabel);
     return text;
 }
 

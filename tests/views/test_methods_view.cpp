@@ -218,6 +218,20 @@ private slots:
         for (std::uint8_t v : map->patternOverlay())
             computed += v;
         QVERIFY(computed > 0 && computed < B * (B + 1) / 2); // minference skips something at 512 tokens
+        // The tooltip says what the method does with the block under the cursor.
+        map->resize(800, 600);
+        int skipped = 0, kept = 0;
+        for (int y = 0; y < map->height(); y += 7)
+            for (int x = 0; x < map->width(); x += 7) {
+                const auto [r, col] = map->blockAt(QPoint(x, y));
+                if (r < 0 || col > r) continue;
+                const QString tip = map->toolTipAt(QPoint(x, y));
+                const bool computes = map->patternOverlay()[std::size_t(r) * B + col] != 0;
+                QVERIFY(tip.contains(computes ? QStringLiteral("minference computes pairs here")
+                                              : QStringLiteral("skipped by minference")));
+                (computes ? kept : skipped)++;
+            }
+        QVERIFY(kept > 0 && skipped > 0);
         a.methodOverlay = false;
         c.setParams(a);
         views.flush();

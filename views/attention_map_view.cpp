@@ -109,6 +109,13 @@ AttentionMapView::Layout AttentionMapView::layoutFor(const QSize& size) const {
     return l;
 }
 
+void AttentionMapView::setPatternOverlay(std::vector<std::uint8_t> computed, const QString& label) {
+    if (computed == m_pattern && label == m_patternLabel) return;
+    m_pattern = std::move(computed);
+    m_patternLabel = label;
+    update();
+}
+
 QImage AttentionMapView::drawBuffer(const QSize& pixels) const {
     const int B = m_data.blocks;
     const int w = pixels.width();
@@ -163,6 +170,21 @@ void AttentionMapView::render(QPainter& painter, const QSize& size) const {
     painter.drawImage(l.matrix, m_buffer);
     const int B = m_data.blocks;
     const double cell = l.matrix.width() / B;
+    const bool pattern = m_pattern.size() == std::size_t(B) * std::size_t(B);
+    if (pattern) {
+        // What the chosen method skips, darkened. One B x B image scaled onto the matrix: rectangles per
+        // cell would overlap at fractional edges and draw seams of double alpha.
+        QImage veil(B, B, QImage::Format_ARGB32_Premultiplied);
+        veil.fill(Qt::transparent);
+        for (int r = 0; r < B; ++r)
+            for (int c = 0; c <= r; ++c)
+                if (!m_pattern[std::size_t(r) * B + c])
+                    veil.setPixel(c, r, qPremultiply(qRgba(15, 15, 25, 170)));
+        painter.save();
+        painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
+        painter.drawImage(l.matrix, veil);
+        painter.restore();
+    }
     for (int b = 0; b < B; ++b) {
         const QColor c = QColor::fromRgb(mixRgb(kKeptStrip, kDroppedStrip, m_keptShare[std::size_t(b)]));
         painter.fillRect(QRectF(l.rowStrip.left(), l.rowStrip.top() + b * cell, kStrip, cell + 0.5), c);
@@ -204,6 +226,9 @@ void AttentionMapView::render(QPainter& painter, const QSize& size) const {
     if (m_overlay && m_data.sparse)
         legend.push_back({QColor(245, 245, 245), QStringLiteral("faded: skipped by sparse attention"),
                           LegendItem::Shape::Box});
+    if (pattern)
+        legend.push_back({QColor(15, 15, 25), QStringLiteral("dark: skipped by %1").arg(m_patternLabel),
+                          LegendItem::Shape::Box});
     if (!m_data.sparse)
         legend.push_back({style::denseLayer(), QStringLiteral("dense layer: everything computed"),
                           LegendItem::Shape::Box});
@@ -234,6 +259,10 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
                      fmt::value(m_share[std::size_t(r) * B + c], 6));
     text += QStringLiteral("kept: %1 of query rows, %2 of keys")
                 .arg(fmt::percent(m_keptShare[std::size_t(r)]), fmt::percent(m_keptShare[std::size_t(c)]));
+    if (m_pattern.size() == std::size_t(B) * std::size_t(B))
+        text += m_pattern[std::size_t(r) * B + c]
+                    ? QStringLiteral("\n%1 computes pairs here").arg(m_patternLabel)
+                    : QStringLiteral("\nskipped by %1").arg(m_patternLabel);
     return text;
 }
 

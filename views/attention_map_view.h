@@ -34,6 +34,12 @@ public:
     // (query block, key block) under pos, or (-1, -1).
     QPair<int, int> blockAt(const QPoint& pos) const;
 
+    // A sparse-attention method's pattern on this head (issue 11): per (query block, key block) of the
+    // map, 1 where the method computes at least one pair. Empty: no pattern drawn. Blocks the method
+    // skips are darkened; label names the method in the legend.
+    void setPatternOverlay(std::vector<std::uint8_t> computed, const QString& label);
+    const std::vector<std::uint8_t>& patternOverlay() const { return m_pattern; }
+
     // The explorer's selected token position: marked as a query row and a key column; -1 for none.
     void setMarkedPosition(qint64 position);
     qint64 markedPosition() const { return m_markedPosition; }
@@ -63,6 +69,8 @@ private:
     QString m_colourMap = QStringLiteral("magma");
     bool m_overlay = true;
     qint64 m_markedPosition = -1;
+    std::vector<std::uint8_t> m_pattern;
+    QString m_patternLabel;
 
     mutable QImage m_buffer;
     mutable quint64 m_bufferVersion = 0;

@@ -189,20 +189,9 @@ int cmdCompare(const std::vector<std::string>& argv) {
     }
     MethodSettings settings;
     if (auto v = args.value("set")) {
-        std::stringstream in(*v);
-        std::string item;
-        while (std::getline(in, item, ',')) {
-            const auto eq = item.find('=');
-            char* end = nullptr;
-            const double value = eq == std::string::npos ? 0.0 : std::strtod(item.c_str() + eq + 1, &end);
-            if (eq == std::string::npos || end == item.c_str() + eq + 1 || *end != '\0') {
-                std::fprintf(stderr, "tsa compare: --set: expected NAME=NUMBER, got '%s'\n", item.c_str());
-                return kExitUsage;
-            }
-            if (std::string bad = setMethodParam(settings, item.substr(0, eq), value); !bad.empty()) {
-                std::fprintf(stderr, "tsa compare: --set: %s\n", bad.c_str());
-                return kExitUsage;
-            }
+        if (std::string bad = setMethodParams(settings, *v); !bad.empty()) {
+            std::fprintf(stderr, "tsa compare: --set: %s\n", bad.c_str());
+            return kExitUsage;
         }
     }
     if (std::string bad = settings.validate(); !bad.empty()) {

@@ -48,7 +48,14 @@ void printExportUsage(std::FILE* out) {
         "  --timeout S           seconds to wait for background work (default 600)\n"
         "  --effect EFFECT       effect file shown by --view effect beside the capture FILE\n"
         "  --effect-x AXIS       effect view's x axis: tau (default) or kept (mean kept fraction)\n"
-        "  --needle-score S      effect view's needle heatmap: overlap (default) or exact\n",
+        "  --needle-score S      effect view's needle heatmap: overlap (default) or exact\n"
+        "  --set NAME=VALUE,...  a sparse-attention method's knob for the methods views, e.g.\n"
+        "                        flexprefill.block_size=32 (names as in tsa compare; TSA's by --tau etc.)\n"
+        "  --method NAME         the method of the method-heads table and the attention map's pattern\n"
+        "                        overlay (tsa, minference, ..., tsa+xattention; default tsa)\n"
+        "  --methods-x X         methods view x axis: density (default) or speedup\n"
+        "  --methods-y Y         methods view y axis: error-last-w (default), error-p95, retained-mass,\n"
+        "                        recall\n",
         views.c_str());
 }
 
@@ -60,10 +67,11 @@ int usageError(const std::string& message) {
 } // namespace
 
 int cmdExport(const std::vector<std::string>& argv) {
-    Args args({"view",        "out",          "tau",           "layer", "head",       "window",
-               "pool-kernel", "min-tokens",   "sparse-layers", "delta", "layer-list", "colormap",
-               "metric",      "width",        "height",        "scale", "timeout",    "effect",
-               "effect-x",    "needle-score", "text-measure"},
+    Args args({"view",         "out",         "tau",        "layer",         "head",
+               "window",       "pool-kernel", "min-tokens", "sparse-layers", "delta",
+               "layer-list",   "colormap",    "metric",     "width",         "height",
+               "scale",        "timeout",     "effect",     "effect-x",      "needle-score",
+               "text-measure", "set",         "method",     "methods-x",     "methods-y"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -110,6 +118,33 @@ int cmdExport(const std::vector<std::string>& argv) {
     if (auto score = args.value("needle-score")) params.effectNeedle = QString::fromStdString(*score);
     if (auto measure = args.value("text-measure")) request.textMeasure = QString::fromStdString(*measure);
     request.effect = QString::fromStdString(args.value("effect").value_or(std::string()));
+    if (auto set = args.value("set")) {
+        if (set->rfind("tsa.", 0) == 0 || set->find(",tsa.") != std::string::npos)
+            return usageError("--set: TSA's knobs are --tau, --window, --pool-kernel and --min-tokens");
+        if (std::string bad = tsa::setMethodParams(params.methods, *set); !bad.empty())
+            return usageError("--set: " + bad);
+        if (std::string bad = params.methods.validate(); !bad.empty()) return usageError("--set: " + bad);
+    }
+    if (auto method = args.value("method")) {
+        if (!tsa::parseMethodName(*method))
+            return usageError("--method '" + *method +
+                              "' is not tsa, minference, flexprefill, xattention, streaming, oracle, "
+                              "tsa+minference, tsa+flexprefill or tsa+xattention");
+        params.method = QString::fromStdString(*method);
+        // A method named for the attention view means: draw its pattern there.
+        params.methodOverlay = *view == "attention";
+    }
+    if (auto x = args.value("methods-x")) {
+        if (*x != "density" && *x != "speedup")
+            return usageError("--methods-x '" + *x + "' is not density or speedup");
+        params.methodsX = QString::fromStdString(*x);
+    }
+    if (auto y = args.value("methods-y")) {
+        if (*y != "error-last-w" && *y != "error-p95" && *y != "retained-mass" && *y != "recall")
+            return usageError("--methods-y '" + *y +
+                              "' is not error-last-w, error-p95, retained-mass or recall");
+        params.methodsY = QString::fromStdString(*y);
+    }
 
     QString summary, error;
     const int code = tsa::app::exportView(request, &summary, &error);

@@ -336,6 +336,12 @@ void AnalysisController::setBackgroundLayers(bool on) {
     schedule();
 }
 
+void AnalysisController::setExtraTaskSource(ExtraTaskSource* source) {
+    m_extra = source;
+    if (!source && m_running.kind == TaskKind::Extra) m_runner.cancel();
+    schedule();
+}
+
 void AnalysisController::setMetricsEnabled(bool on) {
     m_options.metrics = on;
     schedule();
@@ -441,6 +447,7 @@ bool AnalysisController::isReady(int needs) const {
     }
     if ((needs & NeedMetrics) && !failed(v) && !hasCurrentMetrics(v)) return false;
     if ((needs & NeedAttentionMap) && !failed(v) && !m_maps.contains({v, m_params.head})) return false;
+    if ((needs & NeedExtra) && m_extra && !failed(v) && !m_extra->ready()) return false;
     for (int l = 0; l < layerCount(); ++l) {
         if (failed(l)) continue;
         if ((needs & NeedAllSelections) && !selection(l)) return false;
@@ -494,6 +501,12 @@ AnalysisController::Task AnalysisController::nextTask() {
     if (metricsAllowed) {
         if (Task t = metricsTask(v); t.kind != TaskKind::None) return t;
     }
+    if (m_extra && !m_metricsDelay.isActive() && !m_failedLayers.count(v)) {
+        if (std::optional<ExtraJob> job = m_extra->nextJob()) {
+            m_extraJob = std::move(*job);
+            return {TaskKind::Extra, v, -1, m_extraJob.key};
+        }
+    }
     if (!m_options.backgroundLayers) return {};
     for (int l = 0; l < layerCount(); ++l)
         if (l != v && needsScores(l) && !scores(l)) return {TaskKind::Scores, l, -1, m_scoreGen};
@@ -525,6 +538,7 @@ int AnalysisController::pendingTaskCount() const {
         if (!hasCurrentMetrics(l) && isSparseLayer(l)) n += m_dense.contains(l) ? 1 : 2;
     }
     if (!m_maps.contains({v, m_params.head})) ++n;
+    if (m_extra) n += m_extra->pendingJobs();
     return n;
 }
 
@@ -554,6 +568,8 @@ QString AnalysisController::taskLabel(const Task& task) const {
         return tr("Error metrics of %1").arg(layer);
     case TaskKind::Selections:
         return tr("Selecting tokens in every layer");
+    case TaskKind::Extra:
+        return m_extraJob.label;
     case TaskKind::None:
         break;
     }
@@ -734,6 +750,9 @@ void AnalysisController::startTask(const Task& task) {
         };
         break;
     }
+    case TaskKind::Extra:
+        work = std::move(m_extraJob.work);
+        break;
     case TaskKind::None:
         return;
     }

@@ -39,6 +39,24 @@ struct DenseResult {
     std::size_t bytes() const { return output.data.size() * sizeof(float) + lse.size() * sizeof(float); }
 };
 
+// Work another model schedules through the controller's runner (the Methods view's sweeps): offered when
+// the visible layer's own results are done, before the other layers are refined, so one job runs at a
+// time and the newest request still wins. key names the job: when the next job's key differs from the
+// running one's, the running one is cancelled.
+struct ExtraJob {
+    quint64 key = 0;
+    QString label;
+    JobRunner::Work work;
+};
+
+class ExtraTaskSource {
+public:
+    virtual ~ExtraTaskSource() = default;
+    virtual std::optional<ExtraJob> nextJob() = 0;
+    virtual int pendingJobs() const = 0;
+    virtual bool ready() const = 0; // everything the source shows is computed (NeedExtra)
+};
+
 class AnalysisController : public QObject {
     Q_OBJECT
 public:
@@ -63,6 +81,7 @@ public:
         NeedAllSelections = 8, // every layer's selection (overview, depth, sparsity)
         NeedAllMetrics = 16,   // every layer's metrics
         NeedEffect = 32,       // the effect file (the only need that does not ask for a capture)
+        NeedExtra = 64,        // the extra task source's results (the Methods view)
     };
 
     explicit AnalysisController(QObject* parent = nullptr);
@@ -129,6 +148,11 @@ public:
     // Runs a local event loop until isReady(needs) and no job for it is pending, or timeoutMs passes.
     bool waitUntilReady(int needs, int timeoutMs);
 
+    // At most one source; nullptr removes it. requestSchedule(): the source has new work.
+    void setExtraTaskSource(ExtraTaskSource* source);
+    void requestSchedule() { schedule(); }
+    int threads() const { return m_options.threads; }
+
     // Overrides the debounce (the headless paths want metrics immediately).
     void setMetricsDelay(int ms) { m_options.metricsDelayMs = ms; }
     void setBackgroundLayers(bool on);
@@ -153,7 +177,7 @@ signals:
     void effectClosed();
 
 private:
-    enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections };
+    enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections, Extra };
     struct Task {
         TaskKind kind = TaskKind::None;
         int layer = -1;
@@ -217,6 +241,8 @@ private:
     JobRunner m_runner;
     JobRunner m_openRunner; // opening validates headers only, but must not wait behind a long kernel
     Task m_running;
+    ExtraTaskSource* m_extra = nullptr;
+    ExtraJob m_extraJob; // the job nextTask() last offered from m_extra
     QTimer m_metricsDelay;
     int m_progressDone = 0;
     int m_progressTotal = 0;

@@ -11,7 +11,7 @@ QStringList explorerViewNames() {
     return {QStringLiteral("overview"),  QStringLiteral("selection"),  QStringLiteral("coverage"),
             QStringLiteral("attention"), QStringLiteral("error"),      QStringLiteral("depth"),
             QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("effect"),
-            QStringLiteral("text")};
+            QStringLiteral("text"),      QStringLiteral("methods"),    QStringLiteral("method-heads")};
 }
 
 void CommandLine::applyTo(ExplorerParams* p) const {

@@ -77,10 +77,28 @@ ExplorerParams sanitised(ExplorerParams p) {
     p.head = std::max(0, p.head);
     if (p.effectAxis != QLatin1String("kept")) p.effectAxis = QStringLiteral("tau");
     if (p.effectNeedle != QLatin1String("exact")) p.effectNeedle = QStringLiteral("overlap");
+    if (!parseMethodName(p.method.toStdString())) p.method = QStringLiteral("tsa");
+    if (p.methodsX != QLatin1String("speedup")) p.methodsX = QStringLiteral("density");
+    static const QStringList ys = {QStringLiteral("error-last-w"), QStringLiteral("error-p95"),
+                                   QStringLiteral("retained-mass"), QStringLiteral("recall")};
+    if (!ys.contains(p.methodsY)) p.methodsY = ys.front();
+    // Knobs out of range (a hand-edited session) fall back to the defaults rather than failing every run.
+    MethodSettings check = p.methods;
+    check.tsa = TsaParams{};
+    if (!check.validate().empty()) p.methods = MethodSettings{};
     return p;
 }
 
+MethodSettings methodSettings(const ExplorerParams& params) {
+    MethodSettings s = params.methods;
+    s.tsa = params.tsa;
+    return s;
+}
+
 QJsonObject toJson(const ExplorerParams& p) {
+    QJsonObject methods;
+    for (const auto& [name, value] : methodParamValues(p.methods))
+        if (name.rfind("tsa.", 0) != 0) methods.insert(QString::fromStdString(name), value);
     QJsonArray list;
     for (int l : p.plan.list)
         list.append(l);
@@ -99,6 +117,11 @@ QJsonObject toJson(const ExplorerParams& p) {
         {QStringLiteral("view"), p.view},
         {QStringLiteral("effect_axis"), p.effectAxis},
         {QStringLiteral("effect_needle"), p.effectNeedle},
+        {QStringLiteral("methods"), methods},
+        {QStringLiteral("method"), p.method},
+        {QStringLiteral("methods_x"), p.methodsX},
+        {QStringLiteral("methods_y"), p.methodsY},
+        {QStringLiteral("method_overlay"), p.methodOverlay},
     };
 }
 
@@ -130,6 +153,15 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     p.view = str("view", p.view);
     p.effectAxis = str("effect_axis", p.effectAxis);
     p.effectNeedle = str("effect_needle", p.effectNeedle);
+    // Unknown knob names and non-integers where one is needed are skipped: a newer session still opens.
+    const QJsonObject methods = j.value(QLatin1String("methods")).toObject();
+    for (auto it = methods.begin(); it != methods.end(); ++it)
+        if (it->isDouble() && !it.key().startsWith(QLatin1String("tsa.")))
+            setMethodParam(p.methods, it.key().toStdString(), it->toDouble());
+    p.method = str("method", p.method);
+    p.methodsX = str("methods_x", p.methodsX);
+    p.methodsY = str("methods_y", p.methodsY);
+    if (const auto v = j.value(QLatin1String("method_overlay")); v.isBool()) p.methodOverlay = v.toBool();
     return sanitised(p);
 }
 

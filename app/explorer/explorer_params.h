@@ -3,6 +3,7 @@
 // controller, the controls, QSettings and session files cannot drift apart.
 #pragma once
 
+#include "core/methods/methods.h"
 #include "core/param_rules.h"
 #include "core/selection.h"
 
@@ -25,7 +26,18 @@ struct ExplorerParams {
     QString view = QStringLiteral("overview");
     QString effectAxis = QStringLiteral("tau");       // effect view's x axis: "tau" or "kept"
     QString effectNeedle = QStringLiteral("overlap"); // effect view's needle score: "overlap" or "exact"
+    // Methods view (issue 11): every knob of the other methods (TSA's are `tsa` above, methods.tsa is
+    // unused), the method the per-head table and the attention map's overlay show, and the plot's axes.
+    MethodSettings methods;
+    QString method = QStringLiteral("tsa");
+    QString methodsX = QStringLiteral("density"); // "density" or "speedup"
+    QString methodsY =
+        QStringLiteral("error-last-w"); // "error-last-w", "error-p95", "retained-mass", "recall"
+    bool methodOverlay = false;         // draw the chosen method's pattern on the attention map
 };
+
+// The settings a method runs with: the explorer's TSA parameters and the methods' knobs together.
+MethodSettings methodSettings(const ExplorerParams& params);
 
 // The tau slider's log range. Its first position is tau 0 (dense); smaller positive values are valid
 // (tsa::tauProblem is the rule) and typed into the field, the slider then rests at its lowest log step.

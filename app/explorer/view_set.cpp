@@ -1,18 +1,21 @@
 #include "app/explorer/view_set.h"
 
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/methods_model.h"
 #include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
 #include "views/effect_view.h"
 #include "views/error_view.h"
 #include "views/how_it_works_panel.h"
+#include "views/methods_view.h"
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
 #include "views/text_view.h"
 
 #include <QEvent>
+#include <QPointer>
 #include <QTimer>
 #include <QWidget>
 #include <algorithm>
@@ -50,6 +53,10 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
                {Sparsity, m_sparsity}, {HowItWorks, m_howItWorks},
                {Effect, m_effect}};
     m_parts.emplace_back(Text, m_text);
+    m_methods = new views::MethodsView;
+    m_methodHeads = new views::MethodHeadsView;
+    m_parts.emplace_back(Methods, m_methods);
+    m_parts.emplace_back(MethodHeads, m_methodHeads);
     for (const auto& [part, v] : m_parts) {
         m_views.push_back(v);
         v->widget()->installEventFilter(this);
@@ -121,6 +128,32 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
                 return;
             }
     });
+
+    // Methods view (issue 11): its model schedules through the controller; a click sets a knob.
+    m_methodsModel = new MethodsModel(controller, this);
+    connect(m_methodsModel, &MethodsModel::changed, this, [this] {
+        // The attention map only draws a pattern with the overlay on (or to clear one turned off).
+        const bool overlay = m_controller->params().methodOverlay || !m_attention->patternOverlay().empty();
+        markDirty(Methods | MethodHeads | (overlay ? Attention : 0u));
+    });
+    connect(m_methods, &views::MethodsView::pointClicked, m_methodsModel, &MethodsModel::applyKnob);
+    connect(m_methods, &views::MethodsView::axesChanged, this, [this](const QString& x, const QString& y) {
+        ExplorerParams p = m_controller->params();
+        p.methodsX = x;
+        p.methodsY = y;
+        m_controller->setParams(p);
+    });
+    connect(m_methods, &views::MethodsView::overlayToggled, this, [this](bool on) {
+        ExplorerParams p = m_controller->params();
+        p.methodOverlay = on;
+        m_controller->setParams(p);
+    });
+    connect(m_methods, &views::MethodsView::methodChosen, this, [this](const QString& method) {
+        ExplorerParams p = m_controller->params();
+        p.method = method;
+        m_controller->setParams(p);
+    });
+
     connect(controller, &AnalysisController::fileOpened, this, [this] {
         const auto& strings = m_controller->capture()->tokenStrings();
         m_tokenStrings =
@@ -154,6 +187,9 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
 }
 
 ViewSet::~ViewSet() {
+    // Deleting a view sends it Hide: the filter must not look at views already deleted.
+    for (auto* v : m_views)
+        v->widget()->removeEventFilter(this);
     for (auto* v : m_views)
         if (v->widget() && !v->widget()->parent()) delete v->widget();
 }
@@ -191,11 +227,15 @@ int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
         return params.overviewMetric == QLatin1String("kept")
                    ? Need::NeedAllSelections
                    : Need::NeedAllSelections | Need::NeedAllMetrics;
+    if (name == QLatin1String("attention") && params.methodOverlay)
+        return Need::NeedSelection | Need::NeedAttentionMap | Need::NeedExtra;
     if (name == QLatin1String("attention")) return Need::NeedSelection | Need::NeedAttentionMap;
     if (name == QLatin1String("error")) return Need::NeedSelection | Need::NeedAllMetrics;
     if (name == QLatin1String("depth") || name == QLatin1String("sparsity")) return Need::NeedAllSelections;
     if (name == QLatin1String("effect")) return 0; // what the open effect file needs: the member overload
     if (name == QLatin1String("text")) return Need::NeedSelection | Need::NeedAllSelections;
+    if (name == QLatin1String("methods") || name == QLatin1String("method-heads"))
+        return Need::NeedSelection | Need::NeedExtra;
     return Need::NeedSelection;
 }
 
@@ -214,6 +254,20 @@ bool ViewSet::eventFilter(QObject* watched, QEvent* event) {
     // A view that was skipped while hidden catches up before its first paint.
     if (event->type() == QEvent::Show)
         if (const unsigned part = partOf(watched); part & m_dirty) refresh(part);
+    // The methods model works while its views (or the attention map's overlay) are on screen: tell it
+    // once the tab switch has settled (the window names the new view after showing it). Pointers are
+    // compared, not dereferenced, and checked again later: closing the window deletes the views first.
+    const QObject* methods = static_cast<QWidget*>(m_methods);
+    const QObject* heads = static_cast<QWidget*>(m_methodHeads);
+    const QObject* attention = static_cast<QWidget*>(m_attention);
+    if ((event->type() == QEvent::Show || event->type() == QEvent::Hide) &&
+        (watched == methods || watched == heads || watched == attention)) {
+        QPointer<QWidget> m(m_methods), h(m_methodHeads);
+        QTimer::singleShot(0, this, [this, m, h] {
+            m_methodsModel->setVisible((m && m->isVisible()) || (h && h->isVisible()));
+            m_controller->requestSchedule();
+        });
+    }
     return QObject::eventFilter(watched, event);
 }
 
@@ -242,6 +296,14 @@ void ViewSet::refresh(unsigned parts) {
     if (parts & HowItWorks) refreshHowItWorks();
     if (parts & Effect) refreshEffect();
     if (parts & Text) refreshText();
+    if (parts & (Methods | MethodHeads)) refreshMethods();
+}
+
+void ViewSet::refreshMethods() {
+    const ExplorerParams& p = m_controller->params();
+    m_methods->setAxes(views::methodsXFromName(p.methodsX), views::methodsYFromName(p.methodsY));
+    m_methods->setData(m_methodsModel->viewData());
+    m_methodHeads->setData(m_methodsModel->headsData());
 }
 
 void ViewSet::refreshStyle() {
@@ -349,7 +411,11 @@ void ViewSet::refreshAttention() {
         blocks.sparse = true;
         blocks.kept.assign(sel->head(p.head), sel->head(p.head) + sel->kept);
     }
+    std::vector<std::uint8_t> pattern;
+    if (auto chosen = m_methodsModel->chosenPattern(); chosen && p.methodOverlay && blocks.blocks > 0)
+        pattern = coarseMask(*chosen, p.head, blocks.blockSize, blocks.blocks);
     m_attention->setData(std::move(blocks));
+    m_attention->setPatternOverlay(std::move(pattern), p.method);
 }
 
 void ViewSet::refreshOverview() {

@@ -29,6 +29,8 @@ class EffectView;
 class ErrorView;
 class ExportableView;
 class HowItWorksPanel;
+class MethodHeadsView;
+class MethodsView;
 class OverviewView;
 class SelectionMapView;
 class SparsityView;
@@ -38,6 +40,7 @@ class TextView;
 namespace tsa::app {
 
 class AnalysisController;
+class MethodsModel;
 
 class ViewSet : public QObject {
     Q_OBJECT
@@ -58,6 +61,7 @@ public:
     void flush();
     // Refreshes counted per view since construction (tests check that hidden views are skipped).
     int refreshCount(const QString& name) const;
+    MethodsModel* methodsModel() const { return m_methodsModel; }
 
     // The token position selected in any view (a click in the text, the selection map, the depth view,
     // the attention map or the coverage chart), shown by all of them; -1 for none. scrollText: bring it
@@ -83,6 +87,8 @@ private:
         HowItWorks = 1u << 7,
         Effect = 1u << 8,
         Text = 1u << 9,
+        Methods = 1u << 10,
+        MethodHeads = 1u << 11,
     };
     static constexpr unsigned kImmediate = SelectionMap | Coverage | Attention | HowItWorks | Text;
 
@@ -101,6 +107,7 @@ private:
     bool effectEstimateApplies() const; // the capture's selections can be compared with the effect's
     void refreshStyle();
     void refreshText();
+    void refreshMethods();
     void updateCoverageMark();
 
     AnalysisController* m_controller;
@@ -117,6 +124,9 @@ private:
     views::HowItWorksPanel* m_howItWorks = nullptr;
     views::EffectView* m_effect = nullptr;
     views::TextView* m_text = nullptr;
+    views::MethodsView* m_methods = nullptr;
+    views::MethodHeadsView* m_methodHeads = nullptr;
+    MethodsModel* m_methodsModel = nullptr;
     qint64 m_selectedPosition = -1;
     std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;
     unsigned m_dirty = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -207,6 +208,30 @@ std::vector<std::string> methodParamNames() {
     for (const ParamRef& p : paramRefs(scratch))
         names.push_back(p.name);
     return names;
+}
+
+std::string setMethodParams(MethodSettings& settings, const std::string& list) {
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        const std::string item = list.substr(start, comma - start);
+        start = comma + 1;
+        const auto eq = item.find('=');
+        char* end = nullptr;
+        const double value = eq == std::string::npos ? 0.0 : std::strtod(item.c_str() + eq + 1, &end);
+        if (eq == std::string::npos || end == item.c_str() + eq + 1 || *end != '\0')
+            return "expected NAME=NUMBER, got '" + item + "'";
+        if (std::string bad = setMethodParam(settings, item.substr(0, eq), value); !bad.empty()) return bad;
+    }
+    return {};
+}
+
+std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettings& settings) {
+    MethodSettings copy = settings; // paramRefs hands out mutable pointers
+    std::vector<std::pair<std::string, double>> values;
+    for (const ParamRef& p : paramRefs(copy))
+        values.emplace_back(p.name, p.real ? *p.real : double(*p.integer));
+    return values;
 }
 
 SweepKnob sweepKnob(MethodKind kind) {

@@ -57,6 +57,11 @@ std::string validateTsaParams(const TsaParams& params);
 // MethodSettings::validate().
 std::string setMethodParam(MethodSettings& settings, const std::string& name, double value);
 std::vector<std::string> methodParamNames();
+// "NAME=VALUE[,NAME=VALUE...]" (the command line's --set): each through setMethodParam; returns an error
+// naming the entry that is malformed or unknown, empty on success.
+std::string setMethodParams(MethodSettings& settings, const std::string& list);
+// Every knob and its value, in methodParamNames() order (sessions, cache keys).
+std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettings& settings);
 
 // The knob a sweep varies for a method, its values (ascending density where it can), and how to set it.
 struct SweepKnob {

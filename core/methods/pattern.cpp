@@ -145,4 +145,38 @@ Index computedPairs(const BlockSparsePattern& p, Index tokens, Index h) {
     return pairs;
 }
 
+std::vector<std::uint8_t> coarseMask(const Pattern& p, Index h, Index cellSize, Index cells) {
+    std::vector<std::uint8_t> mask(std::size_t(cells * cells), 0);
+    if (cellSize <= 0 || cells <= 0 || h < 0 || h >= p.qHeads) return mask;
+    const Index n = p.length();
+    const bool compressed = !p.tokenSets.empty();
+    const std::int32_t* kept = compressed ? p.tokenSets.head(h) : nullptr;
+    auto orig = [&](Index i) { return compressed ? Index(kept[i]) : i; };
+    auto cellOf = [&](Index i) { return std::min(cells - 1, orig(i) / cellSize); };
+    auto mark = [&](Index r, Index c0, Index c1) { // cells c0 .. c1 of row r
+        for (Index c = c0; c <= c1; ++c)
+            mask[std::size_t(r * cells + c)] = 1;
+    };
+    const BlockSparsePattern full =
+        p.blocks.empty() ? fullBlockPattern(p.qHeads, n, 64) : BlockSparsePattern{};
+    const BlockSparsePattern& b = p.blocks.empty() ? full : p.blocks;
+    for (Index qb = 0; qb < b.queryBlocks(); ++qb) {
+        const Index blk = b.blockIndex(h, qb);
+        const Index q0 = qb * b.blockRows, q1 = std::min(n, q0 + b.blockRows);
+        for (Index i = q0; i < q1; ++i) {
+            const Index r = cellOf(i);
+            // Positions keep their order under compression, so a span of compressed keys covers the
+            // original cells from its first key's to its last's (cells with no kept key in between
+            // are rows/columns TSA dropped altogether).
+            for (Index s = b.spanStart[blk]; s < b.spanStart[blk + 1]; ++s) {
+                const Index end = std::min<Index>(b.spans[s].end, i + 1);
+                if (end > b.spans[s].begin) mark(r, cellOf(b.spans[s].begin), cellOf(end - 1));
+            }
+            for (Index c = b.columnStart[blk]; c < b.columnStart[blk + 1]; ++c)
+                if (b.columns[c] <= i) mark(r, cellOf(b.columns[c]), cellOf(b.columns[c]));
+        }
+    }
+    return mask;
+}
+
 } // namespace tsa

@@ -110,6 +110,12 @@ std::vector<std::uint8_t> blockMask(const BlockSparsePattern& pattern, Index key
 // means dense: n (n + 1) / 2.
 Index computedPairs(const BlockSparsePattern& pattern, Index tokens, Index head);
 
+// Coarse picture of what head h of a pattern computes, in ORIGINAL positions (token sets mapped back):
+// U8 [cells, cells], cell (r, c) is 1 when the head computes at least one pair (i, j) with i in
+// [r * cellSize, (r + 1) * cellSize) and j likewise in column c (for drawing a pattern over an attention
+// map). Cost O(rows x (spans + columns)) plus the cells each span covers.
+std::vector<std::uint8_t> coarseMask(const Pattern& pattern, Index head, Index cellSize, Index cells);
+
 // Calls f(row, key) for every pair head h computes, in the block's index space (tests, oracle measures).
 template <typename F>
 void forEachPair(const BlockSparsePattern& p, Index h, F&& f) {

@@ -245,9 +245,10 @@ private slots:
             if (pool.isEmpty() || i % 10 == 0) pool = targets(w);
             if (pool.isEmpty()) continue;
             ++tally[act(w, pool)];
-            // Widgets can die under the pointer (a view rebuilds its chart): never keep stale pointers.
-            pool = targets(w);
             if (i % 5 == 0) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            // Widgets can die under the pointer (a view rebuilds its chart, a hidden tooltip label is
+            // deleted later): never keep stale pointers, so the pool is rebuilt after the events ran.
+            pool = targets(w);
         }
         QString counts;
         for (int k = 0; k < 10; ++k)

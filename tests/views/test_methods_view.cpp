@@ -1,0 +1,336 @@
+// The Methods view (issue 11) on a real capture, offscreen: every method's current point and sweep
+// arrive through the controller's runner; a click on a point sets that method's knob; a tau change
+// recomputes only TSA and TSA + X points; hover, tooltips and clicks on empty space do not crash; the
+// per-head table sorts and exports; the chosen method's pattern reaches the attention map; knobs
+// round-trip through session JSON; exports write PNG/SVG/CSV.
+#include "app/explorer/analysis_controller.h"
+#include "app/explorer/explorer_params.h"
+#include "app/explorer/main_window.h"
+#include "app/explorer/methods_model.h"
+#include "app/explorer/view_export.h"
+#include "app/explorer/view_set.h"
+#include "test_app_support.h"
+#include "views/attention_map_view.h"
+#include "views/methods_view.h"
+
+#include <QComboBox>
+#include <QPainter>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <set>
+
+using namespace tsa;
+using namespace tsa::app;
+using tsa::test::waitFor;
+
+namespace {
+
+bool hasContent(const QImage& image) {
+    if (image.isNull()) return false;
+    const QRgb first = image.pixel(0, 0);
+    int different = 0;
+    for (int y = 0; y < image.height(); y += 3)
+        for (int x = 0; x < image.width(); x += 3)
+            if (image.pixel(x, y) != first && ++different > 100) return true;
+    return false;
+}
+
+// Small enough that a sweep of every method takes well under a second; blocks scaled down as
+// docs/methods.md does for 512-token captures.
+ExplorerParams smallParams() {
+    ExplorerParams p;
+    p.tsa.tau = 0.02;
+    p.tsa.window = 32;
+    p.tsa.minTokens = 64;
+    p.plan.mode = SparseLayerMode::All;
+    p.view = QStringLiteral("methods");
+    p.methods.flexprefill.blockSize = 32;
+    p.methods.flexprefill.minBudget = 64;
+    p.methods.xattention.blockSize = 32;
+    p.methods.xattention.stride = 8;
+    p.methods.streaming.sinkTokens = 16;
+    p.methods.streaming.localTokens = 64;
+    p.methods.oracle.tile = 32;
+    return p;
+}
+
+int sweepSize(MethodKind kind) {
+    return int(sweepKnob(kind).values.size());
+}
+
+} // namespace
+
+class TestMethodsView : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+    QString m_capture;
+
+    void open(AnalysisController& c, const ExplorerParams& p) {
+        c.setMetricsDelay(0);
+        c.openFileWith(m_capture, p);
+        QVERIFY(waitFor([&] { return c.hasCapture() && !c.isOpening(); }));
+        QVERIFY(c.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedExtra, 120000));
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(m_dir.isValid());
+        QString error;
+        tsa::test::SmallCaptureShape shape;
+        shape.layers = 2;
+        shape.tokens = 512;
+        shape.headDim = 16;
+        m_capture = tsa::test::writeSmallCapture(m_dir, QStringLiteral("m.safetensors"), shape, &error);
+        QVERIFY2(!m_capture.isEmpty(), qPrintable(error));
+    }
+
+    void everyMethodArrivesAndTauMovesOnlyTsaPoints() {
+        AnalysisController c;
+        ViewSet views(&c);
+        open(c, smallParams());
+        MethodsModel* model = views.methodsModel();
+        const views::MethodsData data = model->viewData();
+        QCOMPARE(int(data.curves.size()), int(allMethods().size()));
+        for (const views::MethodsCurve& curve : data.curves) {
+            QVERIFY2(curve.error.isEmpty(), qPrintable(curve.method + ": " + curve.error));
+            QVERIFY2(curve.current.has_value(), qPrintable(curve.method));
+            const auto kind = parseMethodName(curve.method.toStdString());
+            QVERIFY(kind);
+            QCOMPARE(int(curve.sweep.size()), sweepSize(*kind));
+            for (const views::MethodsPoint& pt : curve.sweep) {
+                QVERIFY(pt.density > 0 && pt.density <= 1.0 + 1e-12);
+                QVERIFY(pt.retainedMass >= 0 && pt.retainedMass <= 1.0 + 1e-6);
+                QVERIFY(pt.speedup > 0);
+            }
+        }
+        // The current TSA point is measured at the explorer's tau.
+        QCOMPARE(data.curves.front().method, QStringLiteral("tsa"));
+        QCOMPARE(data.curves.front().current->knob, 0.02);
+
+        // A tau change: new TSA and TSA + X current points, new TSA + X sweeps (they run at the new tau);
+        // the TSA sweep (it sets tau itself) and every other method are reused.
+        const int before = model->computedPoints();
+        c.setTau(0.03);
+        QVERIFY(c.waitUntilReady(AnalysisController::NeedExtra, 120000));
+        // A current point whose knob is one of the sweep's values is that sweep point (one cache entry).
+        int expected = 1; // TSA's current point
+        for (MethodKind k :
+             {MethodKind::TsaMInference, MethodKind::TsaFlexPrefill, MethodKind::TsaXAttention}) {
+            const std::vector<double> sweep = sweepKnob(k).values;
+            const std::set<double> values(sweep.begin(), sweep.end());
+            MethodSettings current = methodSettings(c.params());
+            double knob = -1;
+            for (double v : values) {
+                MethodSettings probe = current;
+                setSweepKnob(k, v, probe);
+                if (methodParamValues(probe) == methodParamValues(current)) knob = v;
+            }
+            expected += int(values.size()) + (knob < 0 ? 1 : 0);
+        }
+        QCOMPARE(model->computedPoints() - before, expected);
+        QCOMPARE(model->viewData().curves.front().current->knob, 0.03);
+    }
+
+    void clickingAPointSetsItsKnob() {
+        AnalysisController c;
+        ViewSet views(&c);
+        open(c, smallParams());
+        views.flush();
+        auto* view = qobject_cast<views::MethodsView*>(views.view(QStringLiteral("methods"))->widget());
+        QVERIFY(view);
+        view->resize(900, 600);
+        view->show();
+        QVERIFY(QTest::qWaitForWindowExposed(view));
+        // Find a flexprefill sweep point on screen by scanning for a hit, then click it.
+        auto clickPoint = [&](const QString& method) -> double {
+            for (int y = 0; y < view->height(); y += 2)
+                for (int x = 0; x < view->width(); x += 2) {
+                    const auto hit = view->pointAt(QPoint(x, y));
+                    if (hit.curve < 0 || hit.point < 0) continue;
+                    const views::MethodsCurve& curve = view->data().curves[std::size_t(hit.curve)];
+                    if (curve.method != method) continue;
+                    const double knob = curve.sweep[std::size_t(hit.point)].knob;
+                    if (knob == curve.current->knob) continue;
+                    if (view->toolTipAt(QPoint(x, y)).isEmpty()) return -2; // a point without a tooltip
+                    QTest::mouseClick(view, Qt::LeftButton, {}, QPoint(x, y));
+                    return knob;
+                }
+            return -1;
+        };
+        const double gamma = clickPoint(QStringLiteral("flexprefill"));
+        QVERIFY(gamma > 0);
+        QCOMPARE(c.params().methods.flexprefill.gamma, gamma);
+        const double tau = clickPoint(QStringLiteral("tsa"));
+        QVERIFY(tau > 0);
+        QCOMPARE(c.params().tsa.tau, tau);
+        // Hover everywhere and click empty space: nothing breaks, nothing changes.
+        const ExplorerParams before = c.params();
+        for (int y = 0; y < view->height(); y += 37)
+            for (int x = 0; x < view->width(); x += 41) {
+                QTest::mouseMove(view, QPoint(x, y));
+                view->toolTipAt(QPoint(x, y));
+            }
+        QTest::mouseClick(view, Qt::LeftButton, {}, QPoint(2, view->height() - 2));
+        QCOMPARE(c.params().methods.flexprefill.gamma, before.methods.flexprefill.gamma);
+        // The axis switch is a parameter (saved in sessions) and redraws.
+        auto* ybox = view->findChild<QComboBox*>(QStringLiteral("methodsY"));
+        QVERIFY(ybox);
+        ybox->setCurrentIndex(ybox->findData(QStringLiteral("recall")));
+        emit ybox->activated(ybox->currentIndex());
+        QCOMPARE(c.params().methodsY, QStringLiteral("recall"));
+        views.flush();
+        QCOMPARE(view->yAxis(), views::MethodsY::OracleRecall);
+    }
+
+    void headTableSortsAndOverlayReachesTheMap() {
+        AnalysisController c;
+        ViewSet views(&c);
+        ExplorerParams p = smallParams();
+        p.method = QStringLiteral("minference");
+        p.methodOverlay = true;
+        open(c, p);
+        views.flush();
+        auto* table = dynamic_cast<views::MethodHeadsView*>(views.view(QStringLiteral("method-heads")));
+        QVERIFY(table);
+        QCOMPARE(int(table->data().rows.size()), c.headCount());
+        QCOMPARE(table->data().method, QStringLiteral("minference"));
+        table->sortByColumn(4, Qt::DescendingOrder); // error p95
+        for (int r = 1; r < table->model()->rowCount(); ++r)
+            QVERIFY(table->model()->index(r - 1, 4).data(Qt::UserRole).toDouble() >=
+                    table->model()->index(r, 4).data(Qt::UserRole).toDouble());
+        const QStringList lines = table->csv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), c.headCount() + 1);
+
+        ExplorerParams a = c.params();
+        a.view = QStringLiteral("attention");
+        c.setParams(a);
+        QVERIFY(
+            c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
+        views.flush();
+        auto* map = dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+        QVERIFY(map);
+        const int B = map->data().blocks;
+        QVERIFY(B > 0);
+        QCOMPARE(int(map->patternOverlay().size()), B * B);
+        int computed = 0;
+        for (std::uint8_t v : map->patternOverlay())
+            computed += v;
+        QVERIFY(computed > 0 && computed < B * (B + 1) / 2); // minference skips something at 512 tokens
+        // The tooltip says what the method does with the block under the cursor.
+        map->resize(800, 600);
+        int skipped = 0, kept = 0;
+        for (int y = 0; y < map->height(); y += 7)
+            for (int x = 0; x < map->width(); x += 7) {
+                const auto [r, col] = map->blockAt(QPoint(x, y));
+                if (r < 0 || col > r) continue;
+                const QString tip = map->toolTipAt(QPoint(x, y));
+                const bool computes = map->patternOverlay()[std::size_t(r) * B + col] != 0;
+                QVERIFY(tip.contains(computes ? QStringLiteral("minference computes pairs here")
+                                              : QStringLiteral("skipped by minference")));
+                (computes ? kept : skipped)++;
+            }
+        QVERIFY(kept > 0 && skipped > 0);
+        a.methodOverlay = false;
+        c.setParams(a);
+        views.flush();
+        QVERIFY(map->patternOverlay().empty());
+    }
+
+    void exportsAndSessionsKeepTheKnobs() {
+        AnalysisController c;
+        ViewSet views(&c);
+        open(c, smallParams());
+        views.flush();
+        QTemporaryDir out;
+        QString error;
+        for (const QString& name : {QStringLiteral("methods"), QStringLiteral("method-heads")}) {
+            const auto* v = views.view(name);
+            QVERIFY(v);
+            for (const QString& ext :
+                 {QStringLiteral("png"), QStringLiteral("svg"), QStringLiteral("pdf"), QStringLiteral("csv")})
+                QVERIFY2(
+                    writeView(*v, out.filePath(name + QLatin1Char('.') + ext), QSize(900, 600), 1.0, &error),
+                    qPrintable(error));
+            QVERIFY2(hasContent(QImage(out.filePath(name + QStringLiteral(".png")))), qPrintable(name));
+        }
+        // One CSV row per point: 9 current points plus every sweep.
+        int points = 0;
+        for (MethodKind k : allMethods())
+            points += 1 + sweepSize(k);
+        QFile csv(out.filePath(QStringLiteral("methods.csv")));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QCOMPARE(int(csv.readAll().trimmed().split('\n').size()), points + 1);
+
+        ExplorerParams p = smallParams();
+        p.methods.minference.adaptiveBudget = 0.3;
+        p.method = QStringLiteral("tsa+xattention");
+        p.methodsX = QStringLiteral("speedup");
+        p.methodsY = QStringLiteral("error-p95");
+        p.methodOverlay = true;
+        const ExplorerParams back = paramsFromJson(toJson(p));
+        QCOMPARE(back.methods.minference.adaptiveBudget, 0.3);
+        QCOMPARE(back.methods.flexprefill.blockSize, Index(32));
+        QCOMPARE(back.methods.streaming.localTokens, Index(64));
+        QCOMPARE(back.method, p.method);
+        QCOMPARE(back.methodsX, p.methodsX);
+        QCOMPARE(back.methodsY, p.methodsY);
+        QVERIFY(back.methodOverlay);
+        // A session with a knob out of range or an unknown method falls back instead of failing every run.
+        QJsonObject bad = toJson(p);
+        QJsonObject knobs = bad.value(QStringLiteral("methods")).toObject();
+        knobs.insert(QStringLiteral("flexprefill.gamma"), 7.0);
+        bad.insert(QStringLiteral("methods"), knobs);
+        bad.insert(QStringLiteral("method"), QStringLiteral("nope"));
+        const ExplorerParams fixed = paramsFromJson(bad);
+        QCOMPARE(fixed.methods.flexprefill.gamma, FlexPrefillConfig{}.gamma);
+        QCOMPARE(fixed.method, QStringLiteral("tsa"));
+    }
+
+    void switchingToTheTabStartsTheWork() {
+        MainWindow w(nullptr, false);
+        w.resize(1200, 800);
+        w.show();
+        ExplorerParams p = smallParams();
+        p.view = QStringLiteral("overview");
+        w.controller()->setMetricsDelay(0);
+        w.controller()->openFileWith(m_capture, p);
+        QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 120000));
+        MethodsModel* model = w.viewSet()->methodsModel();
+        QVERIFY(waitFor([&] { return w.controller()->isIdle(); }, 120000));
+        QCOMPARE(model->computedPoints(), 0); // nothing computed while no methods view is on screen
+        w.showView(QStringLiteral("methods"));
+        QVERIFY(waitFor(
+            [&] {
+                const auto data = model->viewData();
+                if (data.curves.size() != allMethods().size()) return false;
+                for (const auto& c : data.curves)
+                    if (!c.current) return false;
+                return true;
+            },
+            120000));
+        w.showView(QStringLiteral("overview"));
+        QVERIFY(waitFor([&] { return w.controller()->isIdle(); }, 120000));
+    }
+
+    void viewWithoutDataDrawsAMessage() {
+        views::MethodsView view;
+        QImage image(600, 400, QImage::Format_RGB32);
+        QPainter painter(&image);
+        image.fill(Qt::black);
+        view.render(painter, image.size());
+        painter.end();
+        QVERIFY(image.pixel(0, 0) != qRgb(0, 0, 0)); // painted over
+        QImage blank(image.size(), QImage::Format_RGB32);
+        blank.fill(image.pixel(0, 0));
+        QVERIFY(image != blank); // title and message
+        QVERIFY(view.toolTipAt(QPoint(300, 200)).isEmpty());
+        QCOMPARE(view.pointAt(QPoint(300, 200)).curve, -1);
+        QCOMPARE(view.csv().split(QLatin1Char('\n'), Qt::SkipEmptyParts).size(), 1);
+    }
+};
+
+QTEST_MAIN(TestMethodsView)
+#include "test_methods_view.moc"

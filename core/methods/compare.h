@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/methods/methods.h"
+#include "core/methods/oracle.h"
 #include "core/metrics.h"
 
 #include <string>
@@ -17,7 +18,7 @@ struct MethodHeadMeasures {
     Distribution errorAll;      // ||o - o_dense|| / ||o_dense|| per row, dropped rows count 1
     Distribution errorKept;     // the same over computed rows
     double errorLastWindow = 0; // Frobenius ratio over the last W rows together
-    double oracleRecall = 1.0;  // mass on computed pairs / mass of the oracle tiles with as many pairs
+    double oracleRecall = 1.0;  // mass on computed pairs / the most mass any as many pairs can hold (<= 1)
 };
 
 struct MethodMeasures {
@@ -36,6 +37,7 @@ struct DenseReference {
     std::vector<float> lse;
     std::vector<double> tileMasses; // [Hq, T, T], oracle tiles of `tile`
     Index tile = 64;
+    PairMassHistogram pairMasses; // every causal pair's probability, binned: the recall bound
     double timeMs = 0; // our dense kernel alone
 };
 

@@ -29,15 +29,27 @@ Index tilePairs(Index a, Index c, Index tile, Index n) {
     return pairs;
 }
 
-std::vector<double> tileMasses(ConstView3 q, ConstView3 k, const float* lse, Index tile) {
+std::vector<double> tileMasses(ConstView3 q, ConstView3 k, const float* lse, Index tile,
+                               PairMassHistogram* pairMasses) {
     const Index H = q.heads, n = q.tokens, D = q.dim, group = q.heads / k.heads;
     const Index T = methods::ceilDiv(n, tile);
     std::vector<double> masses(static_cast<std::size_t>(H * T * T), 0.0);
     const float scale = float(1.0 / std::sqrt(double(D)));
+    constexpr int kBins = PairMassHistogram::kBins;
+    const std::size_t histSize = pairMasses ? std::size_t(H) * kBins : 0;
+    if (pairMasses) {
+        pairMasses->heads = H;
+        pairMasses->counts.assign(histSize, 0.0);
+        pairMasses->masses.assign(histSize, 0.0);
+        pairMasses->maxima.assign(histSize, 0.0);
+    }
+    const double binsPerNat = 16.0 / std::log(2.0); // 16 bins per octave of p
     detail::prepareTileGemmThreads();
 #pragma omp parallel
     {
         std::vector<float> s;
+        // Each thread bins into its own histogram; merged once at the end.
+        std::vector<double> counts(histSize, 0.0), binMass(histSize, 0.0), maxima(histSize, 0.0);
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (Index h = 0; h < H; ++h)
             for (Index a = 0; a < T; ++a) {
@@ -48,12 +60,49 @@ std::vector<double> tileMasses(ConstView3 q, ConstView3 k, const float* lse, Ind
                 double* m = masses.data() + (h * T + a) * T;
                 for (Index r = 0; r < rows; ++r) {
                     const double l = lse[h * n + i0 + r];
-                    for (Index j = 0; j <= i0 + r; ++j)
-                        m[j / tile] += std::exp(double(s[r * cols + j]) - l);
+                    for (Index j = 0; j <= i0 + r; ++j) {
+                        const double logit = double(s[r * cols + j]) - l;
+                        const double p = std::exp(logit);
+                        m[j / tile] += p;
+                        if (histSize == 0) continue;
+                        const double b = std::floor(-logit * binsPerNat);
+                        const std::size_t bin =
+                            std::size_t(h) * kBins + std::size_t(std::clamp(b, 0.0, double(kBins - 1)));
+                        counts[bin] += 1.0;
+                        binMass[bin] += p;
+                        maxima[bin] = std::max(maxima[bin], p);
+                    }
                 }
             }
+        if (histSize > 0) {
+#pragma omp critical(tsa_pair_histogram)
+            for (std::size_t i = 0; i < histSize; ++i) {
+                pairMasses->counts[i] += counts[i];
+                pairMasses->masses[i] += binMass[i];
+                pairMasses->maxima[i] = std::max(pairMasses->maxima[i], maxima[i]);
+            }
+        }
     }
     return masses;
+}
+
+double pairOracleMassBound(const PairMassHistogram& histogram, Index head, Index budgetPairs) {
+    constexpr int kBins = PairMassHistogram::kBins;
+    const std::size_t base = std::size_t(head) * kBins;
+    double left = double(budgetPairs), mass = 0.0;
+    for (int b = 0; b < kBins && left > 0; ++b) {
+        const double count = histogram.counts[base + b];
+        if (count <= left) {
+            mass += histogram.masses[base + b];
+            left -= count;
+        } else {
+            // Part of this bin: no set of `left` pairs from it holds more than left x its largest p (nor more
+            // than the whole bin).
+            mass += std::min(histogram.masses[base + b], left * histogram.maxima[base + b]);
+            left = 0;
+        }
+    }
+    return mass;
 }
 
 double oracleMassAtBudget(const double* headMasses, Index n, Index tile, Index budgetPairs,

@@ -20,7 +20,26 @@ struct OracleConfig {
 // Exact attention mass per tile: [Hq, T, T] with T = ceil(n / tile); each row of attention sums to 1, so
 // a head's tiles sum to n. lse [Hq, n]: the dense logsumexps (causalAttention's). Cost: one pass of
 // dense attention (n^2 D per head, GEMM tiles) plus n^2 / 2 exponentials.
-std::vector<double> tileMasses(ConstView3 q, ConstView3 k, const float* lse, Index tile);
+// pairMasses, when given, also receives the histogram below from the same pass (no extra exponentials).
+struct PairMassHistogram;
+std::vector<double> tileMasses(ConstView3 q, ConstView3 k, const float* lse, Index tile,
+                               PairMassHistogram* pairMasses = nullptr);
+
+// The attention probabilities of every causal (query, key) pair of each head, binned by log2 p in steps of
+// 1/16 octave (bin b: -log2 p in [b/16, (b+1)/16); the last bin takes everything smaller): per bin the count,
+// the mass and the largest p. Why: oracle recall needs the largest mass ANY set of P pairs can hold. The tile
+// oracle (greedy over 64 x 64 tiles) is not that bound: a pattern with finer blocks or single tokens can hold
+// more mass at the same pair count, and its recall came out above 1.
+struct PairMassHistogram {
+    static constexpr int kBins = 1024;
+    Index heads = 0;
+    std::vector<double> counts, masses, maxima; // [heads, kBins]
+};
+
+// An upper bound on the attention mass of the best `budgetPairs` pairs of head h: whole bins from the top,
+// then the pairs left at the largest p of the bin where the budget runs out (at most 2^(1/16) above the exact
+// top-P mass on that one bin). Equal to the head's whole mass when the budget covers every pair.
+double pairOracleMassBound(const PairMassHistogram& histogram, Index head, Index budgetPairs);
 
 // Causal pairs of tile (a, c) of size `tile` over n tokens.
 Index tilePairs(Index a, Index c, Index tile, Index n);

@@ -8,7 +8,9 @@
 #include "core/pipeline.h"
 #include "tests/core/tsa_test_data.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <gtest/gtest.h>
 #include <limits>
 
@@ -88,6 +90,48 @@ TEST(Streaming, PairsAreSinkPlusLocalWindow) {
     EXPECT_EQ(pairs, expected);
     EXPECT_EQ(computedPairs(p->blocks, 300, 1), pairs);
     EXPECT_GT(pairs, 0);
+}
+
+// The recall bound against the exact answer: every pair's probability in fp64, sorted, the top P summed.
+// The bound must never be below it (else a method's recall could exceed 1) and only a bin's width above.
+TEST(Oracle, PairMassBoundIsAnUpperBoundWithinOneBin) {
+    const Index n = 150, D = 16;
+    const LayerQkv l = testdata::structuredLayer(2, 1, n, D, 5);
+    Tensor3 out(2, n, D);
+    std::vector<float> lse(2 * n);
+    ASSERT_TRUE(causalAttention(l.q.cview(), l.k.cview(), l.v.cview(), out.view(), lse.data()).ok());
+    PairMassHistogram histogram;
+    tileMasses(l.q.cview(), l.k.cview(), lse.data(), 32, &histogram);
+    ASSERT_EQ(histogram.heads, 2);
+    for (Index h = 0; h < 2; ++h) {
+        std::vector<double> p;
+        for (Index i = 0; i < n; ++i) {
+            std::vector<double> logit(i + 1);
+            double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+            for (Index j = 0; j <= i; ++j) {
+                double dot = 0;
+                for (Index d = 0; d < D; ++d)
+                    dot += double(l.q.row(h, i)[d]) * l.k.row(0, j)[d];
+                logit[j] = dot / 4.0;
+                mx = std::max(mx, logit[j]);
+            }
+            for (Index j = 0; j <= i; ++j)
+                sum += std::exp(logit[j] - mx);
+            for (Index j = 0; j <= i; ++j)
+                p.push_back(std::exp(logit[j] - mx) / sum);
+        }
+        std::sort(p.begin(), p.end(), std::greater<>());
+        const Index all = Index(p.size());
+        for (Index budget : {Index(1), Index(7), Index(100), all / 10, all / 3, all - 1, all}) {
+            double exact = 0;
+            for (Index i = 0; i < budget; ++i)
+                exact += p[std::size_t(i)];
+            const double bound = pairOracleMassBound(histogram, h, budget);
+            EXPECT_GE(bound, exact * (1 - 1e-5)) << "head " << h << " budget " << budget;
+            EXPECT_LE(bound, exact * std::pow(2.0, 1.0 / 16) + 1e-5) << "head " << h << " budget " << budget;
+        }
+        EXPECT_NEAR(pairOracleMassBound(histogram, h, all), double(n), 1e-3);
+    }
 }
 
 TEST(Oracle, TileMassesMatchFp64Softmax) {

@@ -94,6 +94,8 @@ stage_asan() {
     local targets=(monkey_window test_app_events)
     local t
     for t in tests/core/test_*.cpp; do targets+=("$(basename "$t" .cpp)"); done
+    # The fuzz regression replays carry the core label too (hostile inputs under the sanitizers).
+    for t in tests/fuzz/fuzz_*.cpp; do targets+=("fuzz_replay_$(basename "$t" .cpp | sed 's/^fuzz_//')"); done
     cmake --preset asan-gui >/dev/null
     cmake --build --preset asan-gui --target "${targets[@]}"
     ctest --preset asan-gui -j2 -L core

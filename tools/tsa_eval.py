@@ -265,21 +265,13 @@ def score_answer(answer, expected):
 # workloads
 # --------------------------------------------------------------------------------------------------
 
-def parse_floats(spec, option):
+def parse_list(spec, option, kind=float):
+    """A comma-separated option value as a non-empty list of `kind` (float or int)."""
+    noun = "integers" if kind is int else "numbers"
     try:
-        values = [float(x) for x in spec.split(",") if x.strip()]
+        values = [kind(x) for x in spec.split(",") if x.strip()]
     except ValueError:
-        raise EvalError(f"{option} must be a comma-separated list of numbers, got {spec!r}")
-    if not values:
-        raise EvalError(f"{option} is empty")
-    return values
-
-
-def parse_ints(spec, option):
-    try:
-        values = [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError:
-        raise EvalError(f"{option} must be a comma-separated list of integers, got {spec!r}")
+        raise EvalError(f"{option} must be a comma-separated list of {noun}, got {spec!r}")
     if not values:
         raise EvalError(f"{option} is empty")
     return values
@@ -290,8 +282,8 @@ def build_cases(args, tokenizer):
     if args.needle:
         if tokenizer is None:
             raise EvalError(f"--needle needs a tokenizer; none could be loaded from {args.model}")
-        lengths = parse_ints(args.lengths, "--lengths")
-        depths = parse_floats(args.depths, "--depths")
+        lengths = parse_list(args.lengths, "--lengths", int)
+        depths = parse_list(args.depths, "--depths")
         question = f"\n\nQuestion: {args.question}\nAnswer:"
         cases = []
         for length in lengths:
@@ -353,7 +345,7 @@ def choose_sparse_layers(spec, num_layers, drift, delta):
         return "all", list(range(num_layers))
     if spec == "drift":
         return "drift", tsa_torch.drift_layers(drift, delta)
-    layers = sorted(set(parse_ints(spec, "--sparse-layers")))
+    layers = sorted(set(parse_list(spec, "--sparse-layers", int)))
     bad = [l for l in layers if not 0 <= l < num_layers]
     if bad:
         raise EvalError(f"--sparse-layers {spec!r}: the model has layers 0..{num_layers - 1}")
@@ -382,7 +374,7 @@ def evaluate(model, tokenizer, args, registry=None):
         if vocab is not None and not all(0 <= i < vocab for i in c["ids"]):
             raise EvalError(f"{source}: token ids must lie in [0, {vocab}) for this model")
     last_n = max(1, min(args.last_n, cases[sel]["length"] - 1))
-    taus = parse_floats(args.taus, "--taus") if isinstance(args.taus, str) else list(args.taus)
+    taus = parse_list(args.taus, "--taus") if isinstance(args.taus, str) else list(args.taus)
     if any(t < 0 or t >= 1 for t in taus):
         raise EvalError(f"--taus must lie in [0, 1), got {taus}")
     if args.window < 1 or args.min_tokens < 0 or args.pool_kernel < 1 or args.pool_kernel % 2 == 0:

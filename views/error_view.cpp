@@ -6,8 +6,8 @@
 #include "views/number_format.h"
 #include "views/view_style.h"
 
-#include <QMouseEvent>
 #include <QFontMetricsF>
+#include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
 #include <QWheelEvent>

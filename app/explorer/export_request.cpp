@@ -1,12 +1,11 @@
 #include "app/explorer/export_request.h"
 
-#include "core/param_rules.h"
-
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/command_line.h"
 #include "app/explorer/headless.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
+#include "core/param_rules.h"
 #include "views/exportable_view.h"
 #include "views/text_view.h"
 

@@ -1,7 +1,7 @@
 // Per-method measures against one dense reference. Cost: the method's own estimate and attention (timed)
-// plus O(Hq * L * D) for the row errors and O(Hq * 1024) for the oracle bound (a histogram of the dense pass). Row masses come from
-// logsumexps: a computed row i holds exp(lse_method(i) - lse_dense(i)) of the dense attention, because
-// its keys are a subset of i's causal keys (compression keeps positions in order).
+// plus O(Hq * L * D) for the row errors and O(Hq * 1024) for the oracle bound (a histogram of the dense
+// pass). Row masses come from logsumexps: a computed row i holds exp(lse_method(i) - lse_dense(i)) of the
+// dense attention, because its keys are a subset of i's causal keys (compression keeps positions in order).
 #include "core/methods/compare.h"
 
 #include "core/attention.h"

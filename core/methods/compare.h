@@ -38,7 +38,7 @@ struct DenseReference {
     std::vector<double> tileMasses; // [Hq, T, T], oracle tiles of `tile`
     Index tile = 64;
     PairMassHistogram pairMasses; // every causal pair's probability, binned: the recall bound
-    double timeMs = 0; // our dense kernel alone
+    double timeMs = 0;            // our dense kernel alone
 };
 
 Result<DenseReference> denseReference(const LayerQkv& qkv, const AttentionConfig& config = {},

@@ -18,15 +18,15 @@
 // 1 / density), and at --methods-tokens the methods of core/methods on the generator's default preset,
 // alone and composed with TSA, estimation included (method "flexprefill", "tsa+flexprefill", ...).
 // --block-sparse-only skips the kept and tau rows.
-#include "core/attention.h"
-#include "core/attention_gemm.h"
-#include "core/attention_window.h"
-#include "core/cpu_isa.h"
-#include "core/generator.h"
+#include "core/kernels/attention.h"
+#include "core/kernels/attention_gemm.h"
+#include "core/kernels/attention_window.h"
+#include "core/kernels/cpu_isa.h"
+#include "core/synth/generator.h"
 #include "core/kernels/block_sparse_attention.h"
 #include "core/methods/methods.h"
-#include "core/pipeline.h"
-#include "core/selection.h"
+#include "core/methods/tsa_pipeline.h"
+#include "core/methods/tsa_selection.h"
 
 #include <algorithm>
 #include <cblas.h>

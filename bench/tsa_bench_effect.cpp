@@ -7,8 +7,8 @@
 // Writes a synthetic file of that shape (the default tau grid, kept fractions 1 - 0.06 t for run t, the
 // kept set the first n positions and the dense one the last n, so every Jaccard is known), times readEffect
 // --reps times and prints each time and the median. The file is removed afterwards unless --keep.
-#include "core/effect.h"
-#include "core/safetensors_writer.h"
+#include "core/io/effect.h"
+#include "core/io/safetensors_writer.h"
 
 #include <algorithm>
 #include <chrono>

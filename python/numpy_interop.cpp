@@ -1,6 +1,6 @@
 #include "python/numpy_interop.h"
 
-#include "core/dtype.h"
+#include "core/io/dtype.h"
 
 namespace tsa::python {
 

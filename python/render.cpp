@@ -1,6 +1,6 @@
 #include "python/render.h"
 
-#include "core/capture.h"
+#include "core/io/capture.h"
 #include "python/numpy_interop.h"
 
 #ifdef TSA_PYTHON_RENDER

@@ -8,7 +8,7 @@
 // Clicking a point or Left/Right chooses the tau. A part the file does not have says so in its panel.
 #pragma once
 
-#include "core/effect.h"
+#include "core/io/effect.h"
 #include "views/plot_view.h"
 
 #include <QRectF>

@@ -6,7 +6,7 @@
 // layer. render() paints the current step (without the buttons) for export.
 #pragma once
 
-#include "core/toy_example.h"
+#include "core/synth/toy_example.h"
 #include "views/axis_scale.h"
 #include "views/plot_view.h"
 #include "views/token_range.h"

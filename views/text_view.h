@@ -2,7 +2,7 @@
 // head: kept / dropped (dropped tokens faded), the head's normalised score n_h, the layer score G, or
 // persistence (in how many sparse layers the head keeps the token, or how many heads of this layer keep
 // it). The last W tokens (always kept) are underlined in orange. Token strings are decoded for display
-// (core/token_text.h); without strings the text shows token ids, without ids positions.
+// (core/io/token_text.h); without strings the text shows token ids, without ids positions.
 //
 // Built for 128K tokens: token widths come from a per-character advance table, lines are broken in one
 // O(L) pass (TextLayout) and only the visible lines are drawn. The scroll position is an anchor token, so
@@ -12,7 +12,7 @@
 // which the explorer shows in the other views too.
 #pragma once
 
-#include "core/token_text.h"
+#include "core/io/token_text.h"
 #include "views/axis_scale.h"
 #include "views/plot_view.h"
 #include "views/text_layout.h"

@@ -7,8 +7,8 @@
 // position, as Capture::layer(index) takes); labels show the model layer id stored next to each row.
 #pragma once
 
-#include "core/metrics.h"
-#include "core/selection.h"
+#include "core/analysis/metrics.h"
+#include "core/methods/tsa_selection.h"
 
 #include <QString>
 #include <cstdint>

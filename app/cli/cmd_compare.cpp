@@ -2,9 +2,9 @@
 // and method the density, retained mass, row errors, oracle recall and CPU time against our dense
 // kernel; optionally a sweep of each method's main knob, a JSON report and the patterns as safetensors.
 #include "app/cli/cli_args.h"
-#include "core/capture.h"
+#include "core/io/capture.h"
 #include "core/methods/compare.h"
-#include "core/safetensors_writer.h"
+#include "core/io/safetensors_writer.h"
 
 #include <algorithm>
 #include <cmath>

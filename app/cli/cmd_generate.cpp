@@ -1,8 +1,8 @@
-// `tsa generate`: writes a synthetic Q/K/V capture (core/generator.h) from a preset, layer by layer,
+// `tsa generate`: writes a synthetic Q/K/V capture (core/synth/generator.h) from a preset, layer by layer,
 // with progress on stderr.
 #include "app/cli/cli_args.h"
 #include "app/explorer/data_paths.h"
-#include "core/generator.h"
+#include "core/synth/generator.h"
 
 #include <algorithm>
 #include <chrono>

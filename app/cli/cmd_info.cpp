@@ -2,8 +2,8 @@
 // aligned text or as one JSON object; an effect file (tsa-effect/1) is summarised run by run instead. Bad
 // files and bad options exit 2 with the reason on stderr.
 #include "app/cli/cli_args.h"
-#include "core/capture.h"
-#include "core/effect.h"
+#include "core/io/capture.h"
+#include "core/io/effect.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,10 +3,10 @@
 // selection), then copied behind the header by the atomic writer, so memory holds one layer at a time.
 #include "app/cli/cli_args.h"
 #include "app/cli/run_report.h"
-#include "core/capture.h"
+#include "core/io/capture.h"
 #include "core/param_rules.h"
-#include "core/pipeline.h"
-#include "core/safetensors_writer.h"
+#include "core/methods/tsa_pipeline.h"
+#include "core/io/safetensors_writer.h"
 
 #include <atomic>
 #include <chrono>

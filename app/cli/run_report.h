@@ -1,8 +1,8 @@
 // Per-layer summaries of `tsa run`: the printed table and the JSON stored in the output's `tsa` metadata.
 #pragma once
 
-#include "core/capture.h"
-#include "core/pipeline.h"
+#include "core/io/capture.h"
+#include "core/methods/tsa_pipeline.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 #include "app/explorer/analysis_controller.h"
 
-#include "core/attention.h"
-#include "core/pipeline.h"
+#include "core/kernels/attention.h"
+#include "core/methods/tsa_pipeline.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>

@@ -16,11 +16,11 @@
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/job_runner.h"
 #include "app/explorer/lru_cache.h"
-#include "core/attention_map.h"
-#include "core/capture.h"
-#include "core/effect.h"
-#include "core/metrics.h"
-#include "core/selection.h"
+#include "core/analysis/attention_map.h"
+#include "core/io/capture.h"
+#include "core/io/effect.h"
+#include "core/analysis/metrics.h"
+#include "core/methods/tsa_selection.h"
 
 #include <QObject>
 #include <QString>

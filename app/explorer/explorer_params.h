@@ -5,7 +5,7 @@
 
 #include "core/methods/methods.h"
 #include "core/param_rules.h"
-#include "core/selection.h"
+#include "core/methods/tsa_selection.h"
 
 #include <QJsonObject>
 #include <QString>

@@ -1,7 +1,7 @@
 #include "app/explorer/generate_dialog.h"
 
 #include "app/explorer/data_paths.h"
-#include "core/generator.h"
+#include "core/synth/generator.h"
 
 #include <QComboBox>
 #include <QCoreApplication>

@@ -7,7 +7,7 @@
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
-#include "core/effect.h"
+#include "core/io/effect.h"
 #include "views/exportable_view.h"
 #include "views/text_view.h"
 

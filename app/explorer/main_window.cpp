@@ -8,7 +8,7 @@
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
-#include "core/effect.h"
+#include "core/io/effect.h"
 #include "views/error_view.h"
 #include "views/exportable_view.h"
 

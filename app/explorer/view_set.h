@@ -10,7 +10,7 @@
 #pragma once
 
 #include "app/explorer/explorer_params.h"
-#include "core/metrics.h"
+#include "core/analysis/metrics.h"
 
 #include <QObject>
 #include <QString>

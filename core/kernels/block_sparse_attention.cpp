@@ -14,8 +14,8 @@
 // Work items run under OpenMP, dynamic schedule, latest query blocks first (they hold the most keys).
 #include "core/kernels/block_sparse_attention.h"
 
-#include "core/attention_exp.h"
-#include "core/attention_gemm.h"
+#include "core/kernels/attention_exp.h"
+#include "core/kernels/attention_gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +32,7 @@ namespace {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.6931471805599453;
 constexpr Index kDiagonalKeyTile =
-    64; // as core/attention.cpp: the dense kernel's tiles crossing the diagonal
+    64; // as core/kernels/attention.cpp: the dense kernel's tiles crossing the diagonal
 
 struct Scratch {
     std::vector<float> scores;  // [Bq, Bk]
@@ -53,8 +53,8 @@ struct Block {
 
 // One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows whose positions start at
 // `first`; validOf(r) gives how many leading keys row r (0-based in the block) sees; r0 is the first row
-// seeing any. Same arithmetic as attendQueryTile in core/attention.cpp; rk: the row primitives of the
-// active instruction set (core/cpu_isa.h), the ones the dense kernel uses.
+// seeing any. Same arithmetic as attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the
+// active instruction set (core/kernels/cpu_isa.h), the ones the dense kernel uses.
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
                    ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch) {

@@ -1,8 +1,8 @@
 // Block-sparse causal attention: computes only the key spans and columns a BlockSparsePattern selects,
-// with the dense kernel's online softmax (core/attention.cpp). See the .cpp for the algorithm and cost.
+// with the dense kernel's online softmax (core/kernels/attention.cpp). See the .cpp for the algorithm and cost.
 #pragma once
 
-#include "core/attention.h"
+#include "core/kernels/attention.h"
 #include "core/methods/pattern.h"
 #include "core/status.h"
 #include "core/tensor.h"

@@ -4,7 +4,7 @@
 // dense attention, because its keys are a subset of i's causal keys (compression keeps positions in order).
 #include "core/methods/compare.h"
 
-#include "core/attention.h"
+#include "core/kernels/attention.h"
 
 #include <chrono>
 #include <cmath>

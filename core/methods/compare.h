@@ -5,7 +5,7 @@
 
 #include "core/methods/methods.h"
 #include "core/methods/oracle.h"
-#include "core/metrics.h"
+#include "core/analysis/metrics.h"
 
 #include <string>
 #include <vector>

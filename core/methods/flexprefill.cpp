@@ -15,7 +15,7 @@
 // Cost per head: b * n * D (step 1), nb^2 * D (step 5), O(n log n) sorts. Heads run in parallel.
 #include "core/methods/flexprefill.h"
 
-#include "core/attention_gemm.h"
+#include "core/kernels/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>

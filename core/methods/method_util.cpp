@@ -3,7 +3,7 @@
 // the softmax is taken in fp64.
 #include "core/methods/method_util.h"
 
-#include "core/attention_gemm.h"
+#include "core/kernels/attention_gemm.h"
 
 #include <algorithm>
 #include <cmath>

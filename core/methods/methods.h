@@ -4,14 +4,14 @@
 // scattered back). Adding a method: its file in core/methods/, one entry in the lists of methods.cpp.
 #pragma once
 
-#include "core/attention.h"
+#include "core/kernels/attention.h"
 #include "core/methods/flexprefill.h"
 #include "core/methods/minference.h"
 #include "core/methods/oracle.h"
 #include "core/methods/pattern.h"
 #include "core/methods/streaming.h"
 #include "core/methods/xattention.h"
-#include "core/selection.h"
+#include "core/methods/tsa_selection.h"
 #include "core/status.h"
 #include "core/tensor.h"
 

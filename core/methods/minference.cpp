@@ -13,7 +13,7 @@
 // the conversion. Heads run in parallel (OpenMP).
 #include "core/methods/minference.h"
 
-#include "core/attention_gemm.h"
+#include "core/kernels/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>

@@ -5,8 +5,8 @@
 // Cost: dense attention once for lse, one more pass for the masses (GEMM per 64-row block), O(T^2 log T).
 #include "core/methods/oracle.h"
 
-#include "core/attention.h"
-#include "core/attention_gemm.h"
+#include "core/kernels/attention.h"
+#include "core/kernels/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>

@@ -13,7 +13,7 @@
 // chunk of query blocks), R^2 exponentials, O(nb^2 log nb) for the selection. Heads run in parallel.
 #include "core/methods/xattention.h"
 
-#include "core/attention_gemm.h"
+#include "core/kernels/attention_gemm.h"
 #include "core/methods/method_util.h"
 
 #include <algorithm>

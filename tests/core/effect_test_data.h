@@ -7,9 +7,9 @@
 // ones with depth and tau, so the Jaccard overlap falls the way it does in a real model.
 #pragma once
 
-#include "core/effect.h"
-#include "core/generator_rng.h"
-#include "core/safetensors_writer.h"
+#include "core/io/effect.h"
+#include "core/synth/generator_rng.h"
+#include "core/io/safetensors_writer.h"
 
 #include <algorithm>
 #include <cmath>

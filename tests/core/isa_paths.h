@@ -1,9 +1,9 @@
-// Runs a test body once per SIMD path (core/cpu_isa.h) so fast paths are checked against the fp64
+// Runs a test body once per SIMD path (core/kernels/cpu_isa.h) so fast paths are checked against the fp64
 // reference and against each other on any machine. With TSA_ISA set (the *_isa_portable CTest entries)
 // only that path runs: the entry then checks the environment override end to end.
 #pragma once
 
-#include "core/cpu_isa.h"
+#include "core/kernels/cpu_isa.h"
 
 #include <cstdlib>
 #include <gtest/gtest.h>

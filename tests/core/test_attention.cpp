@@ -1,8 +1,8 @@
 // The fast causal attention kernel against the fp64 reference: shapes, tiles (dividing L or not, L = 1,
 // L below a tile), thread counts, GQA, lse, cancellation, large logits, and the vectorised exp2.
-#include "core/attention.h"
-#include "core/attention_exp.h"
-#include "core/attention_window.h"
+#include "core/kernels/attention.h"
+#include "core/kernels/attention_exp.h"
+#include "core/kernels/attention_window.h"
 #include "isa_paths.h"
 
 #include <algorithm>

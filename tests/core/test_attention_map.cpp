@@ -1,5 +1,5 @@
 // The explorer's block-aggregated attention map against a naive L x L softmax.
-#include "core/attention_map.h"
+#include "core/analysis/attention_map.h"
 
 #include <cmath>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // masks, unaligned spans plus columns (the vertical-slash layout) and empty rows, across thread counts,
 // block sizes and key tiles; bit-identical to the dense kernel for the full pattern; pattern builder
 // merging/clipping, pair counts and tile masks.
-#include "core/attention.h"
+#include "core/kernels/attention.h"
 #include "core/kernels/block_sparse_attention.h"
 #include "core/methods/pattern.h"
 #include "tests/core/tsa_test_data.h"

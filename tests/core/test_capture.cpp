@@ -1,8 +1,8 @@
 // Capture: opening (safetensors, single-layer names, batch dimension, LHD layout, partial captures), lazy
 // fp32 conversion, the LRU cache and its thread safety, non-finite reporting, 64-bit sizes on a sparse
 // multi-GB file, and the real stories260K capture.
-#include "core/capture.h"
-#include "core/safetensors_writer.h"
+#include "core/io/capture.h"
+#include "core/io/safetensors_writer.h"
 #include "test_capture_helpers.h"
 
 #include <chrono>

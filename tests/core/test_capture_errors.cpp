@@ -1,6 +1,6 @@
 // Every kind of malformed capture gets a clear error naming the file, the tensor (where there is one) and
 // the problem; truncating or corrupting a good file anywhere never crashes or hangs.
-#include "core/capture.h"
+#include "core/io/capture.h"
 #include "test_capture_helpers.h"
 
 #include <cstdio>

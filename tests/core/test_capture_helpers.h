@@ -2,7 +2,7 @@
 // bytes, and captures with known values written through SafetensorsWriter.
 #pragma once
 
-#include "core/safetensors_writer.h"
+#include "core/io/safetensors_writer.h"
 
 #include <cmath>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // dtype conversions: exhaustive half/bfloat16 -> float -> back round trips, round-to-nearest-even against
 // a brute-force reference on random and boundary floats, subnormals, overflow, Inf and NaN.
-#include "core/dtype.h"
+#include "core/io/dtype.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
-// Effect file reader (core/effect.h): values read back from files written by the test-data writer, Jaccard
+// Effect file reader (core/io/effect.h): values read back from files written by the test-data writer, Jaccard
 // overlaps computed from the kept sets against the JSON's, the needle grid, and every malformed case with a
 // message naming the file and the key or tensor at fault.
-#include "core/capture.h"
-#include "core/effect.h"
+#include "core/io/capture.h"
+#include "core/io/effect.h"
 #include "effect_test_data.h"
 
 #include <cmath>

@@ -2,9 +2,9 @@
 // locality, cross-layer shift), config errors, presets, and the Token Sparse Attention length trend.
 // The Report tests print the statistics docs/generator.md quotes; they run only with
 // TSA_GENERATOR_REPORT=1 (they take minutes at 32K tokens).
-#include "core/capture.h"
-#include "core/generator.h"
-#include "core/selection.h"
+#include "core/io/capture.h"
+#include "core/synth/generator.h"
+#include "core/methods/tsa_selection.h"
 
 #include <algorithm>
 #include <cmath>

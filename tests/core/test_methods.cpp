@@ -5,7 +5,7 @@
 // tests/python/test_methods_faithful.py.
 #include "core/methods/compare.h"
 #include "core/methods/methods.h"
-#include "core/pipeline.h"
+#include "core/methods/tsa_pipeline.h"
 #include "tests/core/tsa_test_data.h"
 
 #include <algorithm>

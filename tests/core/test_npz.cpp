@@ -1,8 +1,8 @@
 // .npz captures (np.savez and np.savez_compressed layouts) and the .npy header parser: round trips
 // against safetensors, lazy inflation with CRC checks, metadata, and one test per malformed input.
-#include "core/capture.h"
-#include "core/npy.h"
-#include "core/npz.h"
+#include "core/io/capture.h"
+#include "core/io/npy.h"
+#include "core/io/npz.h"
 #include "test_capture_helpers.h"
 
 #include <gtest/gtest.h>

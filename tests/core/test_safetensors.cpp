@@ -1,6 +1,6 @@
 // The safetensors header parser on in-memory bytes: what it accepts (metadata forms, empty tensors, every
 // standard dtype, holes between tensors) and where it points in the file.
-#include "core/safetensors_reader.h"
+#include "core/io/safetensors_reader.h"
 #include "test_capture_helpers.h"
 
 #include <gtest/gtest.h>

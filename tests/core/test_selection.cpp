@@ -1,8 +1,8 @@
 // Selection and pipeline against a plain fp64 restatement of spec sections 2-4, plus the properties the
 // method guarantees and hand-worked examples of the budget arithmetic.
-#include "core/metrics.h"
-#include "core/pipeline.h"
-#include "core/selection.h"
+#include "core/analysis/metrics.h"
+#include "core/methods/tsa_pipeline.h"
+#include "core/methods/tsa_selection.h"
 #include "tsa_test_data.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // Token strings for display: marker decoding per tokenizer family, newlines and controls, invalid UTF-8
 // from split characters, right-to-left and combining text passed through, escaping for tooltips.
-#include "core/token_text.h"
+#include "core/io/token_text.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
-// The teaching example (core/toy_example.h): it is sparse at its own tau, heads keep the same number of
+// The teaching example (core/synth/toy_example.h): it is sparse at its own tau, heads keep the same number of
 // tokens but different ones (each its own topic), the window is kept, and the compact attention rows are
 // probability distributions that match the dense ones restricted to the kept keys and renormalised.
-#include "core/toy_example.h"
+#include "core/synth/toy_example.h"
 
 #include <algorithm>
 #include <cmath>

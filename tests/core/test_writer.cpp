@@ -1,8 +1,8 @@
 // SafetensorsWriter: format details (padding, offsets, metadata), streaming across tensor boundaries,
 // atomic commit, and errors that name the file; round trips through Capture in F32, F16 and BF16.
-#include "core/capture.h"
-#include "core/safetensors_reader.h"
-#include "core/safetensors_writer.h"
+#include "core/io/capture.h"
+#include "core/io/safetensors_reader.h"
+#include "core/io/safetensors_writer.h"
 #include "test_capture_helpers.h"
 
 #include <filesystem>

@@ -2,7 +2,7 @@
 // keys) so selections are not flat, generated from a fixed seed with a portable RNG.
 #pragma once
 
-#include "core/generator_rng.h"
+#include "core/synth/generator_rng.h"
 #include "core/tensor.h"
 
 #include <cmath>

@@ -1,6 +1,6 @@
 // libFuzzer target: a whole capture from bytes (safetensors or .npz): open, convert every layer, read
 // drift and tokens, through the small LRU cache.
-#include "core/capture.h"
+#include "core/io/capture.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // libFuzzer target: the effect file reader (tsa-effect/1: safetensors header, the `effect` JSON, kept-set
 // validation and Jaccard) on arbitrary bytes. Whatever it accepts must be self-consistent.
-#include "core/effect.h"
+#include "core/io/effect.h"
 
 #include <cmath>
 #include <cstddef>

@@ -1,5 +1,5 @@
 // libFuzzer target: the .npy header parser (the Python-literal dict) on arbitrary bytes.
-#include "core/npy.h"
+#include "core/io/npy.h"
 
 #include <cstddef>
 #include <cstdint>

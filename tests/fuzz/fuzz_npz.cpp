@@ -1,5 +1,5 @@
 // libFuzzer target: the .npz (zip) parser and member streaming, stored and deflated, on arbitrary bytes.
-#include "core/npz.h"
+#include "core/io/npz.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // libFuzzer target: the safetensors header parser on arbitrary bytes.
-#include "core/safetensors_reader.h"
+#include "core/io/safetensors_reader.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // temporary folder, and a helper that waits for a condition while the event loop runs.
 #pragma once
 
-#include "core/generator.h"
+#include "core/synth/generator.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>

@@ -9,7 +9,7 @@
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
 #include "app/explorer/view_set.h"
-#include "core/capture.h"
+#include "core/io/capture.h"
 #include "test_app_support.h"
 #include "tests/core/effect_test_data.h"
 #include "views/effect_view.h"

@@ -31,7 +31,7 @@ AttentionMapView::AttentionMapView(QWidget* parent) : PlotView(parent) {}
 
 bool AttentionMapView::valid() const {
     return m_data.blocks > 0 && m_data.blockSize > 0 && m_data.tokens > 0 &&
-           m_data.mass.size() >= std::size_t(m_data.blocks) * std::size_t(m_data.blocks);
+           m_data.share.size() >= std::size_t(m_data.blocks) * std::size_t(m_data.blocks);
 }
 
 void AttentionMapView::setData(AttentionBlocks data) {
@@ -47,9 +47,8 @@ void AttentionMapView::setData(AttentionBlocks data) {
     m_share.assign(std::size_t(B) * B, std::numeric_limits<float>::quiet_NaN());
     double hi = 0.0, minPositive = INFINITY;
     for (int r = 0; r < B; ++r) {
-        const double rows = double(std::max<qint64>(1, blockEnd(r) - blockBegin(r)));
         for (int c = 0; c <= r; ++c) {
-            const double v = m_data.mass[std::size_t(r) * B + c] / rows;
+            const double v = m_data.share[std::size_t(r) * B + c];
             m_share[std::size_t(r) * B + c] = float(v);
             hi = std::max(hi, v);
             if (v > 0) minPositive = std::min(minPositive, v);
@@ -254,9 +253,11 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
                             fmt::integer(blockBegin(c)), fmt::integer(blockEnd(c) - 1));
     if (c > r) return text + QStringLiteral("above the diagonal: masked (causal)");
     const int B = m_data.blocks;
-    text += QStringLiteral("attention mass (sum of p_ij): %1\nshare per query row: %2\n")
-                .arg(fmt::value(m_data.mass[std::size_t(r) * B + c], 6),
-                     fmt::value(m_share[std::size_t(r) * B + c], 6));
+    text += QStringLiteral("share of a query row's attention on these keys: %1\n")
+                .arg(fmt::value(m_share[std::size_t(r) * B + c], 6));
+    if (const qint64 n = sampledRows(r); n > 0 && n < blockEnd(r) - blockBegin(r))
+        text += QStringLiteral("(mean over %1 sampled rows of %2)\n")
+                    .arg(fmt::integer(n), fmt::integer(blockEnd(r) - blockBegin(r)));
     text += QStringLiteral("kept: %1 of query rows, %2 of keys")
                 .arg(fmt::percent(m_keptShare[std::size_t(r)]), fmt::percent(m_keptShare[std::size_t(c)]));
     if (m_pattern.size() == std::size_t(B) * std::size_t(B))
@@ -269,7 +270,7 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
 QString AttentionMapView::csv() const {
     CsvWriter out;
     out.row({"layer_id", "head", "query_block", "key_block", "query_begin", "query_end", "key_begin",
-             "key_end", "mass_sum", "share_per_query", "query_kept_share", "key_kept_share"});
+             "key_end", "mean_row_share", "sampled_rows", "query_kept_share", "key_kept_share"});
     if (!valid()) return out.text();
     const int B = m_data.blocks;
     for (int r = 0; r < B; ++r)
@@ -277,8 +278,7 @@ QString AttentionMapView::csv() const {
             out.row({QString::number(m_data.layerId), QString::number(m_data.head), QString::number(r),
                      QString::number(c), QString::number(blockBegin(r)), QString::number(blockEnd(r)),
                      QString::number(blockBegin(c)), QString::number(blockEnd(c)),
-                     fmt::csvValue(m_data.mass[std::size_t(r) * B + c]),
-                     fmt::csvValue(m_share[std::size_t(r) * B + c]),
+                     fmt::csvValue(m_share[std::size_t(r) * B + c]), QString::number(sampledRows(r)),
                      fmt::csvValue(m_keptShare[std::size_t(r)]), fmt::csvValue(m_keptShare[std::size_t(c)])});
     return out.text();
 }

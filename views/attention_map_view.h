@@ -60,10 +60,15 @@ private:
     QImage drawBuffer(const QSize& pixels) const;
     qint64 blockBegin(int b) const { return qint64(b) * m_data.blockSize; }
     qint64 blockEnd(int b) const { return std::min(m_data.tokens, qint64(b + 1) * m_data.blockSize); }
+    // Rows averaged in a row block: the data's count, else every row of the block.
+    qint64 sampledRows(int b) const {
+        return std::size_t(b) < m_data.sampledRows.size() ? m_data.sampledRows[std::size_t(b)]
+                                                          : blockEnd(b) - blockBegin(b);
+    }
     bool valid() const;
 
     AttentionBlocks m_data;
-    std::vector<float> m_share;     // [B x B] mass / rows in the query block; NaN above the diagonal
+    std::vector<float> m_share;     // [B x B] the data's share, NaN above the diagonal (masked when drawn)
     std::vector<float> m_keptShare; // [B] kept share of each block's tokens
     AxisScale m_scale;
     QString m_colourMap = QStringLiteral("magma");

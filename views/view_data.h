@@ -100,10 +100,11 @@ struct AttentionBlocks {
     qint64 tokens = 0;    // L
     qint64 blockSize = 0; // tokens per block (the last block may be shorter)
     int blocks = 0;       // B = ceil(L / blockSize)
-    // [B x B] row-major: sum of p_ij over query rows i in block r and key columns j in block c (dense
-    // attention; zero above the diagonal). The view shows mass / rows-in-block: the share of a query's
-    // attention that goes to a key block.
-    std::vector<float> mass;
+    // [B x B] row-major, drawn as given: the share of a query row's dense attention that falls on key block
+    // c, averaged over the sampled rows of query block r (core's AttentionMap::mass; each row sums to 1, zero
+    // above the diagonal).
+    std::vector<float> share;
+    std::vector<qint64> sampledRows; // [B]: query rows averaged per row block (all its rows, or a sample)
     bool sparse = false;
     std::vector<std::int32_t> kept; // sorted kept positions of the head (ignored when !sparse)
 };

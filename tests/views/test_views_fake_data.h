@@ -216,16 +216,16 @@ inline std::shared_ptr<std::vector<std::string>> tokenStrings(qint64 tokens) {
     return out;
 }
 
-// Block-summed causal attention of one head: a sink column, a diagonal band and a faint background.
+// Per-row shares of one head's causal attention by key block: a sink column, a diagonal band and a faint
+// background.
 inline AttentionBlocks attentionBlocks(qint64 tokens, qint64 blockSize, const tsa::Selection* sel, int head) {
     AttentionBlocks b;
     b.tokens = tokens;
     b.blockSize = blockSize;
     b.blocks = int((tokens + blockSize - 1) / blockSize);
     b.head = head;
-    b.mass.assign(std::size_t(b.blocks) * b.blocks, 0.f);
+    b.share.assign(std::size_t(b.blocks) * b.blocks, 0.f);
     for (int r = 0; r < b.blocks; ++r) {
-        const qint64 rows = std::min(blockSize, tokens - r * blockSize);
         std::vector<double> w(std::size_t(r + 1));
         double sum = 0;
         for (int c = 0; c <= r; ++c) {
@@ -235,7 +235,7 @@ inline AttentionBlocks attentionBlocks(qint64 tokens, qint64 blockSize, const ts
             sum += v;
         }
         for (int c = 0; c <= r; ++c)
-            b.mass[std::size_t(r) * b.blocks + c] = float(w[std::size_t(c)] / sum * double(rows));
+            b.share[std::size_t(r) * b.blocks + c] = float(w[std::size_t(c)] / sum);
     }
     if (sel && sel->sparse) {
         b.sparse = true;

@@ -8,7 +8,6 @@
 
 #include <QMouseEvent>
 #include <QPainter>
-#include <QWheelEvent>
 #include <cmath>
 
 namespace tsa::views {
@@ -26,7 +25,13 @@ QRgb mixRgb(QRgb a, QRgb b, double t) {
 
 } // namespace
 
-DepthView::DepthView(QWidget* parent) : PlotView(parent) {}
+DepthView::DepthView(QWidget* parent)
+    : PlotView(parent), m_panZoom(new TokenPanZoom(this, [this] { return layoutFor(size()).map; })) {
+    connect(m_panZoom, &TokenPanZoom::rangeChanged, this, [this](qint64 begin, qint64 end) {
+        update();
+        emit visibleRangeChanged(begin, end);
+    });
+}
 
 void DepthView::setData(DepthData data) {
     m_data = std::move(data);
@@ -41,9 +46,10 @@ void DepthView::setData(DepthData data) {
             for (std::int32_t p : layer.kept)
                 if (p >= 0 && p < L) row[p] = 1;
     }
-    m_zoom.reset(L);
+    // A new length shows everything; the same length (a tau step) keeps the zoom.
+    if (L > 0) m_panZoom->model()->setTotal(L);
     if (m_selectedLayer >= layers()) m_selectedLayer = -1;
-    ++m_version;
+    m_buffer.invalidate();
     update();
 }
 
@@ -58,14 +64,11 @@ void DepthView::setSelectedLayer(int layer) {
 }
 
 void DepthView::setVisibleRange(qint64 begin, qint64 end) {
-    if (m_zoom.setRange({begin, end})) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
+    m_panZoom->model()->setRange({begin, end});
 }
 
 void DepthView::resetZoom() {
-    setVisibleRange(0, m_data.tokens);
+    m_panZoom->model()->reset();
 }
 
 bool DepthView::hasJaccard() const {
@@ -147,16 +150,13 @@ void DepthView::render(QPainter& painter, const QSize& size) const {
         painter.restore();
         return;
     }
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const double scale = style::deviceScale(painter);
     const QSize pixels(std::max(1, int(std::lround(l.map.width() * scale))),
                        std::max(1, int(std::lround(l.map.height() * scale))));
-    if (m_buffer.size() != pixels || m_bufferRange != range || m_bufferVersion != m_version) {
-        m_buffer = drawBuffer(pixels, range);
-        m_bufferRange = range;
-        m_bufferVersion = m_version;
-    }
-    painter.drawImage(l.map, m_buffer);
+    painter.drawImage(l.map, m_buffer.image(pixels, range, [this](const QSize& px, const TokenRange& r) {
+        return drawBuffer(px, r);
+    }));
     const int n = layers();
     const double rowH = l.map.height() / n;
     // Layer kind strip, as in the overview.
@@ -238,7 +238,7 @@ QString DepthView::toolTipAt(const QPoint& pos) const {
     if (l.map.contains(pos) && m_data.tokens > 0) {
         const int r = std::clamp(int((pos.y() - l.map.top()) / l.map.height() * n), 0, n - 1);
         const DepthLayer& layer = m_data.layers[std::size_t(r)];
-        const TokenRange range = m_zoom.range();
+        const TokenRange range = visibleRange();
         const int columns = std::max(1, int(std::lround(l.map.width())));
         const BinRange bin = binRange(range.begin, range.size(), columns,
                                       std::clamp<qint64>(qint64(pos.x() - l.map.left()), 0, columns - 1));
@@ -298,59 +298,22 @@ QString DepthView::csv() const {
     return out.text();
 }
 
-void DepthView::wheelEvent(QWheelEvent* event) {
-    const Layout l = layoutFor(size());
-    if (l.map.contains(event->position()) &&
-        m_zoom.wheel(event->angleDelta().y(), (event->position().x() - l.map.left()) / l.map.width())) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
-    event->accept();
-}
-
-void DepthView::mousePressEvent(QMouseEvent* event) {
-    if (event->button() != Qt::LeftButton) return PlotView::mousePressEvent(event);
-    const Layout l = layoutFor(size());
-    m_pressPos = event->position();
-    if (l.map.contains(event->position())) {
-        m_zoom.press((event->position().x() - l.map.left()) / l.map.width());
-        setCursor(Qt::ClosedHandCursor);
-    }
-}
-
 void DepthView::mouseMoveEvent(QMouseEvent* event) {
     const Layout l = layoutFor(size());
-    if (m_zoom.dragging()) {
-        if (m_zoom.drag((event->position().x() - l.map.left()) / l.map.width())) {
-            update();
-            emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-        }
-        return;
-    }
-    if (l.map.contains(event->position()) && m_data.tokens > 0) {
-        const TokenRange range = m_zoom.range();
-        const double f = (event->position().x() - l.map.left()) / l.map.width();
-        emit tokenHovered(
-            std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
-    }
+    if (l.map.contains(event->position()) && m_data.tokens > 0)
+        emit tokenHovered(m_panZoom->tokenAtX(event->position().x(), m_data.tokens));
 }
 
 void DepthView::mouseReleaseEvent(QMouseEvent* event) {
     if (event->button() != Qt::LeftButton) return PlotView::mouseReleaseEvent(event);
-    m_zoom.release();
-    unsetCursor();
-    if ((event->position() - m_pressPos).manhattanLength() >= 4 || layers() == 0) return;
+    if (!m_panZoom->isClick(event->position()) || layers() == 0) return;
     const Layout l = layoutFor(size());
     const int n = layers();
     if (l.map.contains(event->position())) {
         const int r = std::clamp(int((event->position().y() - l.map.top()) / l.map.height() * n), 0, n - 1);
         setSelectedLayer(r);
         emit layerClicked(r);
-        const TokenRange range = m_zoom.range();
-        const double f = (event->position().x() - l.map.left()) / l.map.width();
-        if (m_data.tokens > 0)
-            emit tokenClicked(std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin,
-                                                 range.end - 1));
+        if (m_data.tokens > 0) emit tokenClicked(m_panZoom->tokenAtX(event->position().x(), m_data.tokens));
     } else if (hasJaccard() && l.matrix.contains(event->position())) {
         const int a =
             std::clamp(int((event->position().y() - l.matrix.top()) / l.matrix.height() * n), 0, n - 1);
@@ -363,10 +326,6 @@ void DepthView::mouseReleaseEvent(QMouseEvent* event) {
 void DepthView::setMarkedPosition(qint64 position) {
     m_markedPosition = position;
     update();
-}
-
-void DepthView::mouseDoubleClickEvent(QMouseEvent*) {
-    resetZoom();
 }
 
 } // namespace tsa::views

@@ -5,8 +5,9 @@
 
 #include "views/axis_scale.h"
 #include "views/colour_bar.h"
+#include "views/draw_buffer_cache.h"
 #include "views/plot_view.h"
-#include "views/token_range.h"
+#include "views/token_pan_zoom.h"
 #include "views/view_data.h"
 
 #include <QImage>
@@ -23,8 +24,11 @@ public:
     void setColourMap(const QString& name); // of the Jaccard matrix
     void setSelectedLayer(int layer);       // row index; highlighted in both panels
     void setVisibleRange(qint64 begin, qint64 end);
-    TokenRange visibleRange() const { return m_zoom.range(); }
+    TokenRange visibleRange() const { return m_panZoom->range(m_data.tokens); }
     void resetZoom();
+    // Zoom shared with other views (nullptr: this view's own).
+    void setRangeModel(TokenRangeModel* model) { m_panZoom->setModel(model); }
+    TokenRangeModel* rangeModel() const { return m_panZoom->model(); }
     // The explorer's selected token position, marked across all layers; -1 for none.
     void setMarkedPosition(qint64 position);
     qint64 markedPosition() const { return m_markedPosition; }
@@ -47,11 +51,8 @@ signals:
     void visibleRangeChanged(qint64 begin, qint64 end);
 
 protected:
-    void wheelEvent(QWheelEvent* event) override;
-    void mousePressEvent(QMouseEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
     void mouseReleaseEvent(QMouseEvent* event) override;
-    void mouseDoubleClickEvent(QMouseEvent* event) override;
 
 private:
     static std::vector<LegendItem> legendItems();
@@ -68,13 +69,8 @@ private:
     QString m_colourMap = QStringLiteral("viridis");
     int m_selectedLayer = -1;
     qint64 m_markedPosition = -1;
-    TokenZoom m_zoom;
-    QPointF m_pressPos;
-
-    mutable QImage m_buffer;
-    mutable TokenRange m_bufferRange;
-    mutable quint64 m_bufferVersion = 0;
-    quint64 m_version = 1;
+    TokenPanZoom* m_panZoom;
+    DrawBufferCache m_buffer;
 };
 
 } // namespace tsa::views

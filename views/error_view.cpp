@@ -10,7 +10,6 @@
 #include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
-#include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
 
@@ -65,7 +64,13 @@ std::vector<TraceBin> traceBins(const float* row, const TokenRange& range, int c
 
 } // namespace
 
-ErrorView::ErrorView(QWidget* parent) : PlotView(parent) {}
+ErrorView::ErrorView(QWidget* parent)
+    : PlotView(parent), m_panZoom(new TokenPanZoom(this, [this] { return layoutFor(size()).trace; })) {
+    connect(m_panZoom, &TokenPanZoom::rangeChanged, this, [this](qint64 begin, qint64 end) {
+        update();
+        emit visibleRangeChanged(begin, end);
+    });
+}
 
 void ErrorView::setData(ErrorData data) {
     m_data = std::move(data);
@@ -77,7 +82,7 @@ void ErrorView::setData(ErrorData data) {
         m_selectedLayer = -1;
         m_selectedHead = -1;
     }
-    m_zoom.reset(traceTokens());
+    syncTraceLength();
     update();
 }
 
@@ -87,7 +92,7 @@ void ErrorView::setLayerMetrics(int layer, std::shared_ptr<const tsa::LayerMetri
     m_data.stale.resize(m_data.metrics.size(), false);
     m_data.stale[std::size_t(layer)] = stale && m_data.metrics[std::size_t(layer)] != nullptr;
     holdExtent();
-    if (layer == m_selectedLayer && m_zoom.total() != traceTokens()) m_zoom.reset(traceTokens());
+    if (layer == m_selectedLayer) syncTraceLength();
     update();
 }
 
@@ -109,18 +114,20 @@ void ErrorView::fitColourScale() {
 }
 
 void ErrorView::setSelected(int layer, int head) {
-    const bool layerChanged = layer != m_selectedLayer;
     m_selectedLayer = layer;
     m_selectedHead = head;
-    if (layerChanged || m_zoom.total() != traceTokens()) m_zoom.reset(traceTokens());
+    syncTraceLength();
     update();
 }
 
+void ErrorView::syncTraceLength() {
+    // Every layer has the same tokens: another layer keeps the zoom. Without metrics the length is unknown
+    // and a shared model keeps the other views' length.
+    if (traceTokens() > 0) m_panZoom->model()->setTotal(traceTokens());
+}
+
 void ErrorView::setVisibleRange(qint64 begin, qint64 end) {
-    if (m_zoom.setRange({begin, end})) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
+    m_panZoom->model()->setRange({begin, end});
 }
 
 QString ErrorView::metricName(ErrorMetric metric) {
@@ -365,7 +372,7 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
                          fm.elidedText(text, Qt::ElideRight, caption.width()));
     }
     const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const int columns = std::max(1, int(std::lround(l.trace.width())));
     const std::vector<TraceBin> bins = traceBins(row, range, columns);
     double minPositive = INFINITY, hi = 0;
@@ -489,7 +496,7 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
         !(l.trace.contains(pos) || l.dropStrip.contains(pos)))
         return {};
     if (m->rowError.size() < std::size_t(m_data.qHeads) * std::size_t(m->tokens)) return {};
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const int columns = std::max(1, int(std::lround(l.trace.width())));
     const BinRange bin = binRange(range.begin, range.size(), columns,
                                   std::clamp<qint64>(qint64(pos.x() - l.trace.left()), 0, columns - 1));
@@ -535,7 +542,7 @@ QString ErrorView::csv() const {
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
     if (m && m_selectedHead >= 0 && m_selectedHead < m_data.qHeads &&
         m->rowError.size() >= std::size_t(m_data.qHeads) * std::size_t(m->tokens)) {
-        const TokenRange range = m_zoom.range();
+        const TokenRange range = visibleRange();
         const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
         const bool hasMass = m->retainedMass.size() == m->rowError.size();
         const QString id = QString::number(m_data.layerIds[std::size_t(m_selectedLayer)]);
@@ -549,45 +556,15 @@ QString ErrorView::csv() const {
     return out.text();
 }
 
-void ErrorView::wheelEvent(QWheelEvent* event) {
-    const Layout l = layoutFor(size());
-    if (l.trace.contains(event->position()) &&
-        m_zoom.wheel(event->angleDelta().y(), (event->position().x() - l.trace.left()) / l.trace.width())) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
-    event->accept();
-}
-
-void ErrorView::mousePressEvent(QMouseEvent* event) {
-    if (event->button() != Qt::LeftButton) return PlotView::mousePressEvent(event);
-    const Layout l = layoutFor(size());
-    m_pressPos = event->position();
-    if (l.trace.contains(event->position()))
-        m_zoom.press((event->position().x() - l.trace.left()) / l.trace.width());
-}
-
 void ErrorView::mouseMoveEvent(QMouseEvent* event) {
     const Layout l = layoutFor(size());
-    if (m_zoom.dragging()) {
-        if (m_zoom.drag((event->position().x() - l.trace.left()) / l.trace.width())) {
-            update();
-            emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-        }
-        return;
-    }
-    if (l.trace.contains(event->position()) && traceTokens() > 0) {
-        const TokenRange range = m_zoom.range();
-        const double f = (event->position().x() - l.trace.left()) / l.trace.width();
-        emit tokenHovered(
-            std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1));
-    }
+    if (l.trace.contains(event->position()) && traceTokens() > 0)
+        emit tokenHovered(m_panZoom->tokenAtX(event->position().x(), traceTokens()));
 }
 
 void ErrorView::mouseReleaseEvent(QMouseEvent* event) {
     if (event->button() != Qt::LeftButton) return PlotView::mouseReleaseEvent(event);
-    m_zoom.release();
-    if ((event->position() - m_pressPos).manhattanLength() >= 4) return;
+    if (!m_panZoom->isClick(event->position())) return;
     const auto [r, c] = cellAt(event->pos());
     if (r < 0) return;
     setSelected(r, c >= m_data.qHeads ? m_selectedHead : c);
@@ -601,7 +578,7 @@ void ErrorView::mouseDoubleClickEvent(QMouseEvent* event) {
         fitColourScale();
         return;
     }
-    setVisibleRange(0, traceTokens());
+    PlotView::mouseDoubleClickEvent(event); // the trace's double-click (reset zoom) is TokenPanZoom's
 }
 
 } // namespace tsa::views

@@ -10,7 +10,7 @@
 #include "views/colour_bar.h"
 #include "views/colour_map.h"
 #include "views/plot_view.h"
-#include "views/token_range.h"
+#include "views/token_pan_zoom.h"
 #include "views/view_data.h"
 
 #include <cmath>
@@ -39,7 +39,10 @@ public:
     int selectedLayer() const { return m_selectedLayer; }
     int selectedHead() const { return m_selectedHead; }
     void setVisibleRange(qint64 begin, qint64 end);
-    TokenRange visibleRange() const { return m_zoom.range(); }
+    TokenRange visibleRange() const { return m_panZoom->range(traceTokens()); }
+    // Zoom shared with other views (nullptr: this view's own).
+    void setRangeModel(TokenRangeModel* model) { m_panZoom->setModel(model); }
+    TokenRangeModel* rangeModel() const { return m_panZoom->model(); }
 
     static QString metricName(ErrorMetric metric);
 
@@ -60,8 +63,6 @@ signals:
     void visibleRangeChanged(qint64 begin, qint64 end);
 
 protected:
-    void wheelEvent(QWheelEvent* event) override;
-    void mousePressEvent(QMouseEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
     void mouseReleaseEvent(QMouseEvent* event) override;
     void mouseDoubleClickEvent(QMouseEvent* event) override;
@@ -85,13 +86,13 @@ private:
     void drawGrid(QPainter& painter, const Layout& l) const;
     void drawTrace(QPainter& painter, const Layout& l) const;
     qint64 traceTokens() const;
+    void syncTraceLength();
 
     ErrorData m_data;
     ErrorMetric m_metric = ErrorMetric::RowErrorP95;
     int m_selectedLayer = -1;
     int m_selectedHead = -1;
-    TokenZoom m_zoom;
-    QPointF m_pressPos;
+    TokenPanZoom* m_panZoom;
     Extent m_held;
 };
 

@@ -8,7 +8,6 @@
 
 #include <QMouseEvent>
 #include <QPainter>
-#include <QWheelEvent>
 #include <cmath>
 #include <limits>
 
@@ -35,7 +34,13 @@ QRgb blend(QRgb kept, QRgb dropped, float keptShare) {
 
 } // namespace
 
-SelectionMapView::SelectionMapView(QWidget* parent) : PlotView(parent) {}
+SelectionMapView::SelectionMapView(QWidget* parent)
+    : PlotView(parent), m_panZoom(new TokenPanZoom(this, [this] { return layoutFor(size()).plot; })) {
+    connect(m_panZoom, &TokenPanZoom::rangeChanged, this, [this](qint64 begin, qint64 end) {
+        update();
+        emit visibleRangeChanged(begin, end);
+    });
+}
 
 void SelectionMapView::setData(SelectionMapData data) {
     m_data = std::move(data);
@@ -71,8 +76,9 @@ void SelectionMapView::setData(SelectionMapData data) {
     hi = hi > 0 ? hi : 1.0;
     m_scale =
         AxisScale::logarithmic(std::max(std::isfinite(minPositive) ? minPositive : hi * 1e-5, hi * 1e-5), hi);
-    m_zoom.reset(m_tokens);
-    ++m_version;
+    // A new length shows everything; the same length (a tau step) keeps the zoom.
+    if (m_tokens > 0) m_panZoom->model()->setTotal(m_tokens);
+    m_buffer.invalidate();
     // The selected head is kept even while no selection is shown (a file is opening): painting checks it
     // against m_heads, and forgetting it here lost the box after opening another file.
     update();
@@ -80,7 +86,7 @@ void SelectionMapView::setData(SelectionMapData data) {
 
 void SelectionMapView::setColourMap(const QString& name) {
     m_colourMap = name;
-    ++m_version;
+    m_buffer.invalidate();
     update();
 }
 
@@ -90,10 +96,7 @@ void SelectionMapView::setSelectedHead(int head) {
 }
 
 void SelectionMapView::setVisibleRange(qint64 begin, qint64 end) {
-    if (m_zoom.setRange({begin, end})) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
+    m_panZoom->model()->setRange({begin, end});
 }
 
 void SelectionMapView::setMarkedPosition(qint64 position) {
@@ -102,7 +105,7 @@ void SelectionMapView::setMarkedPosition(qint64 position) {
 }
 
 void SelectionMapView::resetZoom() {
-    setVisibleRange(0, m_tokens);
+    m_panZoom->model()->reset();
 }
 
 QString SelectionMapView::viewTitle() const {
@@ -185,17 +188,13 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
         painter.restore();
         return;
     }
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const double scale = style::deviceScale(painter);
     const QSize pixels(std::max(1, int(std::lround(l.plot.width() * scale))),
                        std::max(1, int(std::lround(l.plot.height() * scale))));
-    // Exports at other sizes render a fresh buffer; the widget's own size reuses the cached one.
-    if (m_buffer.size() != pixels || m_bufferRange != range || m_bufferVersion != m_version) {
-        m_buffer = drawBuffer(pixels, range);
-        m_bufferRange = range;
-        m_bufferVersion = m_version;
-    }
-    painter.drawImage(l.plot, m_buffer);
+    painter.drawImage(l.plot, m_buffer.image(pixels, range, [this](const QSize& px, const TokenRange& r) {
+        return drawBuffer(px, r);
+    }));
 
     auto xOf = [&](double position) {
         return l.plot.left() + (position - double(range.begin)) / double(range.size()) * l.plot.width();
@@ -294,9 +293,7 @@ void SelectionMapView::render(QPainter& painter, const QSize& size) const {
 qint64 SelectionMapView::tokenAt(const QPoint& pos) const {
     const Layout l = layoutFor(size());
     if (m_tokens == 0 || !l.plot.contains(pos)) return -1;
-    const TokenRange range = m_zoom.range();
-    const double f = (pos.x() - l.plot.left()) / l.plot.width();
-    return std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin, range.end - 1);
+    return m_panZoom->tokenAtX(pos.x(), m_tokens);
 }
 
 int SelectionMapView::headAt(const QPoint& pos) const {
@@ -317,7 +314,7 @@ QString SelectionMapView::toolTipAt(const QPoint& pos) const {
     const int h = headAt(pos);
     if (h < 0) return {};
     const Layout l = layoutFor(size());
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const int columns = std::max(1, int(std::lround(l.plot.width())));
     const BinRange bin = binRange(range.begin, range.size(), columns,
                                   std::clamp<qint64>(qint64(pos.x() - l.plot.left()), 0, columns - 1));
@@ -371,7 +368,7 @@ QString SelectionMapView::csv() const {
     CsvWriter out;
     out.row({"layer_id", "head", "kv_head", "position_begin", "position_end", "token", "kept_count",
              "token_count", "n_h_max", "n_h_mean"});
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     if (m_heads == 0 || range.isEmpty()) return out.text();
     const qint64 cells = qint64(m_heads) * range.size();
     const qint64 binSize = cells <= kCsvCellLimit ? 1 : (cells + kCsvCellLimit - 1) / kCsvCellLimit;
@@ -400,44 +397,14 @@ QString SelectionMapView::csv() const {
     return out.text();
 }
 
-void SelectionMapView::wheelEvent(QWheelEvent* event) {
-    const Layout l = layoutFor(size());
-    const double anchor = (event->position().x() - l.plot.left()) / l.plot.width();
-    if (m_zoom.wheel(event->angleDelta().y(), anchor)) {
-        update();
-        emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-    }
-    event->accept();
-}
-
-void SelectionMapView::mousePressEvent(QMouseEvent* event) {
-    if (event->button() != Qt::LeftButton) return PlotView::mousePressEvent(event);
-    const Layout l = layoutFor(size());
-    if (!l.plot.contains(event->position())) return;
-    m_zoom.press((event->position().x() - l.plot.left()) / l.plot.width());
-    m_pressPos = event->position();
-    setCursor(Qt::ClosedHandCursor);
-}
-
 void SelectionMapView::mouseMoveEvent(QMouseEvent* event) {
-    const Layout l = layoutFor(size());
-    if (m_zoom.dragging()) {
-        if (m_zoom.drag((event->position().x() - l.plot.left()) / l.plot.width())) {
-            update();
-            emit visibleRangeChanged(m_zoom.range().begin, m_zoom.range().end);
-        }
-        return;
-    }
     emit tokenHovered(tokenAt(event->pos()));
 }
 
 void SelectionMapView::mouseReleaseEvent(QMouseEvent* event) {
     if (event->button() != Qt::LeftButton) return PlotView::mouseReleaseEvent(event);
     const Layout l = layoutFor(size());
-    const bool wasClick = m_zoom.dragging() && (event->position() - m_pressPos).manhattanLength() < 4;
-    m_zoom.release();
-    unsetCursor();
-    if (wasClick && l.plot.contains(event->position())) {
+    if (m_panZoom->isClick(event->position()) && l.plot.contains(event->position())) {
         const int h = headAt(event->pos());
         if (h >= 0) {
             setSelectedHead(h);
@@ -446,10 +413,6 @@ void SelectionMapView::mouseReleaseEvent(QMouseEvent* event) {
         const qint64 t = tokenAt(event->pos());
         if (t >= 0) emit tokenClicked(t);
     }
-}
-
-void SelectionMapView::mouseDoubleClickEvent(QMouseEvent*) {
-    resetZoom();
 }
 
 void SelectionMapView::leaveEvent(QEvent*) {

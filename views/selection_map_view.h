@@ -8,8 +8,9 @@
 #include "views/axis_scale.h"
 #include "views/colour_bar.h"
 #include "views/colour_map.h"
+#include "views/draw_buffer_cache.h"
 #include "views/plot_view.h"
-#include "views/token_range.h"
+#include "views/token_pan_zoom.h"
 #include "views/view_data.h"
 
 #include <QImage>
@@ -27,8 +28,11 @@ public:
     // Highlights one query head's row (the explorer's selected head); -1 for none.
     void setSelectedHead(int head);
     void setVisibleRange(qint64 begin, qint64 end);
-    TokenRange visibleRange() const { return m_zoom.range(); }
+    TokenRange visibleRange() const { return m_panZoom->range(m_tokens); }
     void resetZoom();
+    // Zoom shared with other views (nullptr: this view's own).
+    void setRangeModel(TokenRangeModel* model) { m_panZoom->setModel(model); }
+    TokenRangeModel* rangeModel() const { return m_panZoom->model(); }
     // The explorer's selected token position, marked across all heads; -1 for none.
     void setMarkedPosition(qint64 position);
     qint64 markedPosition() const { return m_markedPosition; }
@@ -54,11 +58,8 @@ signals:
     void visibleRangeChanged(qint64 begin, qint64 end);
 
 protected:
-    void wheelEvent(QWheelEvent* event) override;
-    void mousePressEvent(QMouseEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
     void mouseReleaseEvent(QMouseEvent* event) override;
-    void mouseDoubleClickEvent(QMouseEvent* event) override;
     void leaveEvent(QEvent* event) override;
 
 private:
@@ -83,14 +84,8 @@ private:
     QString m_colourMap = QStringLiteral("viridis");
     int m_selectedHead = -1;
     qint64 m_markedPosition = -1;
-    TokenZoom m_zoom;
-    QPointF m_pressPos;
-
-    // Draw buffer of the last on-screen paint, reused until data, range or size change.
-    mutable QImage m_buffer;
-    mutable TokenRange m_bufferRange;
-    mutable quint64 m_bufferVersion = 0;
-    quint64 m_version = 1;
+    TokenPanZoom* m_panZoom;
+    DrawBufferCache m_buffer;
 };
 
 } // namespace tsa::views

@@ -13,6 +13,7 @@
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
 #include "views/text_view.h"
+#include "views/token_range_model.h"
 
 #include <QEvent>
 #include <QPointer>
@@ -92,13 +93,11 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_effect, &views::EffectView::runSelected, controller, &AnalysisController::setTau);
     connect(controller, &AnalysisController::effectOpened, this, [this] { markDirty(Effect); });
     connect(controller, &AnalysisController::effectClosed, this, [this] { markDirty(Effect); });
-    // The token axes of the selection map, depth and error views zoom together.
-    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_depth,
-            &views::DepthView::setVisibleRange);
-    connect(m_depth, &views::DepthView::visibleRangeChanged, m_selection,
-            &views::SelectionMapView::setVisibleRange);
-    connect(m_selection, &views::SelectionMapView::visibleRangeChanged, m_error,
-            &views::ErrorView::setVisibleRange);
+    // The token axes of the selection map, depth and error views show one range: zoom in any, all follow.
+    m_tokenRange = new views::TokenRangeModel(this);
+    m_selection->setRangeModel(m_tokenRange);
+    m_depth->setRangeModel(m_tokenRange);
+    m_error->setRangeModel(m_tokenRange);
 
     // One selected token position, shown by every view that has a token axis; a click in any of them
     // selects it (the text scrolls there).
@@ -163,8 +162,8 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
         setSelectedPosition(-1);
         m_headCurves.clear();
         m_errorMetrics.clear();
-        m_selection->resetZoom();
-        m_depth->resetZoom();
+        m_tokenRange->setTotal(m_controller->tokenCount());
+        m_tokenRange->reset();
         // A new file resets views' data; apply layer, head and colours to them again.
         m_style = Style{};
         refreshStyle();
@@ -399,13 +398,9 @@ void ViewSet::refreshAttention() {
         blocks.tokens = map->tokens;
         blocks.blockSize = map->blockSize;
         blocks.blocks = int(map->blocks);
-        // The core map holds per-row means over sampled rows; the view takes block sums over all rows.
-        blocks.mass.resize(map->mass.size());
-        for (Index r = 0; r < map->blocks; ++r) {
-            const float rows = float(map->blockStart[std::size_t(r + 1)] - map->blockStart[std::size_t(r)]);
-            for (Index c = 0; c < map->blocks; ++c)
-                blocks.mass[std::size_t(r * map->blocks + c)] = map->at(r, c) * rows;
-        }
+        // Per-row means over sampled rows, drawn as they are.
+        blocks.share = map->mass;
+        blocks.sampledRows.assign(map->sampledRows.begin(), map->sampledRows.end());
     }
     if (auto sel = m_controller->selection(p.layer); sel && sel->sparse && p.head < sel->qHeads) {
         blocks.sparse = true;

@@ -35,6 +35,7 @@ class OverviewView;
 class SelectionMapView;
 class SparsityView;
 class TextView;
+class TokenRangeModel;
 } // namespace tsa::views
 
 namespace tsa::app {
@@ -62,6 +63,8 @@ public:
     // Refreshes counted per view since construction (tests check that hidden views are skipped).
     int refreshCount(const QString& name) const;
     MethodsModel* methodsModel() const { return m_methodsModel; }
+    // The visible token range of the zoomable views (selection map, depth, error trace), shared by them.
+    views::TokenRangeModel* tokenRange() const { return m_tokenRange; }
 
     // The token position selected in any view (a click in the text, the selection map, the depth view,
     // the attention map or the coverage chart), shown by all of them; -1 for none. scrollText: bring it
@@ -127,6 +130,7 @@ private:
     views::MethodsView* m_methods = nullptr;
     views::MethodHeadsView* m_methodHeads = nullptr;
     MethodsModel* m_methodsModel = nullptr;
+    views::TokenRangeModel* m_tokenRange = nullptr;
     qint64 m_selectedPosition = -1;
     std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;
     unsigned m_dirty = 0;

@@ -17,6 +17,7 @@
 #include "views/selection_map_view.h"
 #include "views/sparsity_view.h"
 #include "views/token_range.h"
+#include "views/token_range_model.h"
 #include "views/view_style.h"
 
 #include <QBuffer>
@@ -204,6 +205,135 @@ private slots:
         QVERIFY(zoom.range().end <= 1000);
         zoom.release();
         QVERIFY(!zoom.wheel(-120 * 50, 0.5) || zoom.range() == (TokenRange{0, 1000}));
+    }
+
+    // Issue 9 item 5: the token-range model the zoomable views share holds its range clamped to the data.
+    void tokenRangeModelClamps() {
+        TokenRangeModel model;
+        QSignalSpy changed(&model, &TokenRangeModel::rangeChanged);
+        model.setTotal(1000);
+        QCOMPARE(model.range(), (TokenRange{0, 1000}));
+        QCOMPARE(changed.size(), 1);
+        QVERIFY(model.setRange({-50, -40})); // before the start and narrower than the minimum
+        QCOMPARE(model.range(), (TokenRange{0, kMinVisibleTokens}));
+        QVERIFY(model.setRange({990, 2000})); // past the end
+        QCOMPARE(model.range().end, qint64(1000));
+        QVERIFY(model.range().size() >= kMinVisibleTokens);
+        QVERIFY(!model.setRange(model.range())); // unchanged: no signal
+        QCOMPARE(changed.size(), 3);
+        QVERIFY(model.setRange({200, 400}));
+        model.setTotal(1000); // the same data length (a tau step) keeps the zoom
+        QCOMPARE(model.range(), (TokenRange{200, 400}));
+        QVERIFY(model.zoom(0.5, 0.5)); // about the middle: token 300 stays in the middle
+        QCOMPARE(model.range(), (TokenRange{250, 350}));
+        QVERIFY(model.zoom(1e6, 0.5)); // zooming far out stops at the data
+        QCOMPARE(model.range(), (TokenRange{0, 1000}));
+        QVERIFY(!model.isZoomed());
+        model.setRange({10, 20});
+        model.setTotal(500); // another file: everything
+        QCOMPARE(model.range(), (TokenRange{0, 500}));
+        model.setTotal(0);
+        QVERIFY(model.range().isEmpty());
+        QVERIFY(!model.zoom(0.5, 0.5));
+    }
+
+    // Issue 9 item 5: the selection map, depth map and error trace share one range; a wheel, drag or
+    // double-click in any of them moves all three, both ways, each view emitting its own signal.
+    void zoomableViewsShareOneRange() {
+        SelectionMapView selection;
+        DepthView depth;
+        ErrorView error;
+        selection.setData(selectionData(3));
+        depth.setData(fake::depthData(m.selections, 1));
+        ErrorData ed;
+        ed.qHeads = m.heads;
+        ed.window = m.window;
+        ed.layerIds = {0, 1, 2, 3};
+        ed.metrics = {m.metrics[0], m.metrics[1], m.metrics[2], m.metrics[3]};
+        error.setData(ed);
+        error.setSelected(3, 0);
+        // Standalone views zoom on their own.
+        QVERIFY(selection.rangeModel() != depth.rangeModel());
+        selection.setVisibleRange(100, 300);
+        QCOMPARE(depth.visibleRange(), (TokenRange{0, m.tokens}));
+        selection.resetZoom();
+
+        TokenRangeModel shared;
+        shared.setTotal(m.tokens);
+        for (auto* v : std::initializer_list<QWidget*>{&selection, &depth, &error})
+            v->resize(900, 600);
+        selection.setRangeModel(&shared);
+        depth.setRangeModel(&shared);
+        error.setRangeModel(&shared);
+        QSignalSpy selectionRanges(&selection, &SelectionMapView::visibleRangeChanged);
+        QSignalSpy depthRanges(&depth, &DepthView::visibleRangeChanged);
+        QSignalSpy errorRanges(&error, &ErrorView::visibleRangeChanged);
+        auto same = [&] {
+            return selection.visibleRange() == shared.range() && depth.visibleRange() == shared.range() &&
+                   error.visibleRange() == shared.range();
+        };
+        auto wheelAt = [](QWidget* w, QPointF pos, int delta) {
+            QWheelEvent wheel(pos, w->mapToGlobal(pos), QPoint(), QPoint(0, delta), Qt::NoButton, {},
+                              Qt::NoScrollPhase, false);
+            QApplication::sendEvent(w, &wheel);
+        };
+
+        // Wheel in the selection map: the others follow.
+        const QPointF inMap(450, 300);
+        QVERIFY(selection.tokenAt(inMap.toPoint()) >= 0);
+        wheelAt(&selection, inMap, 240);
+        QVERIFY(shared.range().size() < m.tokens);
+        QVERIFY(same());
+        QCOMPARE(selectionRanges.size(), 1);
+        QCOMPARE(depthRanges.size(), 1);
+        QCOMPARE(errorRanges.size(), 1);
+
+        // Wheel in the error view's trace (the way that used to be missing): the others follow.
+        const TokenRange before = shared.range();
+        QPointF inTrace;
+        for (int y = 0; y < 600 && inTrace.isNull(); ++y) // the trace panel: below the grid
+            if (error.toolTipAt(QPoint(450, y)).startsWith(QStringLiteral("row")))
+                inTrace = QPointF(450, y + 10);
+        QVERIFY(!inTrace.isNull());
+        wheelAt(&error, inTrace, 120);
+        QVERIFY(shared.range().size() < before.size());
+        QVERIFY(same());
+        QCOMPARE(selectionRanges.size(), 2);
+
+        // Drag in the depth map pans all three; a drag is not a click.
+        QSignalSpy layerClicks(&depth, &DepthView::layerClicked);
+        const TokenRange zoomed = shared.range();
+        QPoint inDepth;
+        for (int x = 100; x < 900 && inDepth.isNull(); x += 10)
+            if (depth.toolTipAt(QPoint(x, 300)).startsWith(QStringLiteral("layer")) &&
+                !depth.matrixRect(depth.size()).contains(QPoint(x, 300)))
+                inDepth = QPoint(x + 150, 300);
+        QVERIFY(!inDepth.isNull());
+        QTest::mousePress(&depth, Qt::LeftButton, {}, inDepth);
+        QTest::mouseMove(&depth, inDepth - QPoint(100, 0));
+        QTest::mouseRelease(&depth, Qt::LeftButton, {}, inDepth - QPoint(100, 0));
+        QVERIFY(shared.range().begin > zoomed.begin); // dragged left: later tokens come into view
+        QCOMPARE(shared.range().size(), zoomed.size());
+        QVERIFY(same());
+        QCOMPARE(layerClicks.size(), 0);
+        // A click (no movement) still selects.
+        QTest::mouseClick(&depth, Qt::LeftButton, {}, inDepth);
+        QCOMPARE(layerClicks.size(), 1);
+
+        // Double-click in the error trace shows everything, in all three.
+        QTest::mouseDClick(&error, Qt::LeftButton, {}, inTrace.toPoint());
+        QCOMPARE(shared.range(), (TokenRange{0, m.tokens}));
+        QVERIFY(same());
+
+        // Clamps: a range past the data from one view is clamped for all; new data of the same length
+        // (a tau step) keeps the zoom.
+        depth.setVisibleRange(m.tokens - 5, m.tokens + 3); // past the end and too narrow
+        QCOMPARE(shared.range().end, m.tokens);
+        QCOMPARE(shared.range().size(), kMinVisibleTokens);
+        QVERIFY(same());
+        selection.setData(selectionData(2));
+        QCOMPARE(shared.range().size(), kMinVisibleTokens);
+        QVERIFY(same());
     }
 
     // Issue 8 items 11 and 12: the coverage legend's selected head and tau line are told apart by colour;
@@ -530,6 +660,14 @@ private slots:
         const QStringList lines = csvLines(view.csv());
         QCOMPARE(lines.size(), 1 + blocks.blocks * (blocks.blocks + 1) / 2);
         QVERIFY(lines[0].startsWith("layer_id,head,query_block,key_block"));
+        // The CSV carries the drawn quantity as given (no block sums of sampled rows): block (1, 0).
+        const QStringList header = lines[0].split(',');
+        const int shareCol = int(header.indexOf("mean_row_share"));
+        QVERIFY(shareCol >= 0 && header.contains("sampled_rows") && !header.contains("mass_sum"));
+        const QStringList row10 = lines[2].split(',');
+        QCOMPARE(row10[2], QStringLiteral("1"));
+        QCOMPARE(row10[3], QStringLiteral("0"));
+        QCOMPARE(float(row10[shareCol].toDouble()), blocks.share[std::size_t(blocks.blocks)]);
         view.resize(700, 650);
         const QString tip = view.toolTipAt(QPoint(330, 400));
         QVERIFY2(tip.contains("queries") && tip.contains("keys"), qPrintable(tip));

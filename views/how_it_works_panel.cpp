@@ -14,7 +14,6 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QPushButton>
-#include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
 
@@ -83,7 +82,10 @@ void drawKeptBar(QPainter& painter, const QRectF& rect, const std::vector<std::u
 
 } // namespace
 
-HowItWorksPanel::HowItWorksPanel(QWidget* parent) : PlotView(parent) {
+HowItWorksPanel::HowItWorksPanel(QWidget* parent)
+    : PlotView(parent),
+      m_panZoom(new TokenPanZoom(this, [this] { return zoomable() ? zoomArea(size()) : QRectF(); })) {
+    connect(m_panZoom, &TokenPanZoom::rangeChanged, this, [this] { update(); });
     m_prev = new QPushButton(tr("◀ Prev"), this);
     m_next = new QPushButton(tr("Next ▶"), this);
     m_jump = new QPushButton(this);
@@ -105,7 +107,7 @@ qint64 HowItWorksPanel::tokens() const {
 
 void HowItWorksPanel::setData(HowItWorksData data) {
     m_data = std::move(data);
-    if (m_zoom.total() != tokens()) m_zoom.reset(tokens());
+    if (tokens() > 0) m_panZoom->model()->setTotal(tokens());
     const tsa::Selection* sel = m_data.selection.get();
     const bool dense = sel && !sel->sparse;
     m_jump->setVisible(dense && m_data.firstSparseLayerId >= 0 &&
@@ -117,7 +119,7 @@ void HowItWorksPanel::setData(HowItWorksData data) {
 }
 
 void HowItWorksPanel::setVisibleRange(qint64 begin, qint64 end) {
-    if (m_zoom.setRange({begin, end})) update();
+    m_panZoom->model()->setRange({begin, end});
 }
 
 QRectF HowItWorksPanel::chipRect(int step, const QSize& size) const {
@@ -178,9 +180,6 @@ void HowItWorksPanel::mousePressEvent(QMouseEvent* event) {
             setStep(i);
             return;
         }
-    const QRectF area = zoomArea(size());
-    if (zoomable() && area.contains(event->position()))
-        m_zoom.press((event->position().x() - area.left()) / area.width());
 }
 
 void HowItWorksPanel::mouseMoveEvent(QMouseEvent* event) {
@@ -188,25 +187,6 @@ void HowItWorksPanel::mouseMoveEvent(QMouseEvent* event) {
     for (int i = 0; i < kStepCount; ++i)
         overChip = overChip || chipRect(i, size()).contains(event->position());
     setCursor(overChip ? Qt::PointingHandCursor : Qt::ArrowCursor);
-    const QRectF area = zoomArea(size());
-    if (m_zoom.dragging() && m_zoom.drag((event->position().x() - area.left()) / area.width())) update();
-}
-
-void HowItWorksPanel::mouseReleaseEvent(QMouseEvent* event) {
-    m_zoom.release();
-    PlotView::mouseReleaseEvent(event);
-}
-
-void HowItWorksPanel::mouseDoubleClickEvent(QMouseEvent* event) {
-    if (zoomable() && zoomArea(size()).contains(event->position())) setVisibleRange(0, tokens());
-}
-
-void HowItWorksPanel::wheelEvent(QWheelEvent* event) {
-    const QRectF area = zoomArea(size());
-    if (zoomable() && area.contains(event->position()) &&
-        m_zoom.wheel(event->angleDelta().y(), (event->position().x() - area.left()) / area.width()))
-        update();
-    event->accept();
 }
 
 void HowItWorksPanel::setStep(int step) {
@@ -533,7 +513,7 @@ void drawWindowBand(QPainter& painter, const QRectF& plot, const TokenRange& ran
 void HowItWorksPanel::drawScore(QPainter& painter, const QRectF& r) const {
     const tsa::LayerScores& s = *m_data.scores;
     const qint64 P = prefix();
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const qint64 end = std::min(range.end, P);
     const qint64 n = std::max<qint64>(0, end - range.begin);
     const float* raw = headSeries(s.raw) + range.begin;
@@ -552,7 +532,7 @@ void HowItWorksPanel::drawScore(QPainter& painter, const QRectF& r) const {
     painter.drawRect(r);
     drawAxis(painter, r,
              AxisSpec{AxisScale{double(range.begin), double(range.end), false}, Edge::Bottom,
-                      range.size() < m_zoom.total()
+                      range.size() < tokens()
                           ? QStringLiteral("token position (zoomed: double-click for all)")
                           : QStringLiteral("token position (wheel: zoom, drag: pan)"),
                       TickStyle::Tokens, false, false});
@@ -603,7 +583,7 @@ void HowItWorksPanel::drawBudget(QPainter& painter, const QRectF& r) const {
 
 void HowItWorksPanel::drawSelect(QPainter& painter, const QRectF& r) const {
     const qint64 P = prefix();
-    const TokenRange range = m_zoom.range();
+    const TokenRange range = visibleRange();
     const qint64 end = std::min(range.end, P);
     const qint64 count = std::max<qint64>(0, end - range.begin);
     const float* n = headSeries(m_data.scores->headNorm) + range.begin;
@@ -1010,7 +990,7 @@ QString HowItWorksPanel::toolTipAt(const QPoint& pos) const {
     const double f = (pos.x() - diagram.left()) / diagram.width();
     const qint64 P = prefix();
     if (m_step == Score || m_step == Select) {
-        const TokenRange range = m_zoom.range();
+        const TokenRange range = visibleRange();
         const qint64 t = std::clamp<qint64>(range.begin + qint64(f * double(range.size())), range.begin,
                                             std::max(range.begin, range.end - 1));
         if (t >= P) return QStringLiteral("position %1: in the last W, always kept").arg(fmt::integer(t));

@@ -9,7 +9,7 @@
 #include "core/synth/toy_example.h"
 #include "views/axis_scale.h"
 #include "views/plot_view.h"
-#include "views/token_range.h"
+#include "views/token_pan_zoom.h"
 #include "views/view_data.h"
 
 class QPushButton;
@@ -44,7 +44,7 @@ public:
     // Each head's attention mass outside its kept set (sum of n_h over its dropped prefix positions), the
     // quantity tau bounds for the layer as a whole; empty when the layer is dense or not scored.
     std::vector<double> droppedMassPerHead() const;
-    TokenRange visibleRange() const { return m_zoom.range(); }
+    TokenRange visibleRange() const { return m_panZoom->range(tokens()); }
     // Where the 16-token worked example is drawn at a size; empty when the view is too narrow for it.
     QRectF toyRect(const QSize& size) const { return layoutFor(size).toy; }
     void setVisibleRange(qint64 begin, qint64 end);
@@ -62,9 +62,6 @@ protected:
     void keyPressEvent(QKeyEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
-    void mouseReleaseEvent(QMouseEvent* event) override;
-    void mouseDoubleClickEvent(QMouseEvent* event) override;
-    void wheelEvent(QWheelEvent* event) override;
 
 private:
     struct Layout {
@@ -96,7 +93,7 @@ private:
     QPushButton* m_prev = nullptr;
     QPushButton* m_next = nullptr;
     QPushButton* m_jump = nullptr;
-    TokenZoom m_zoom;
+    TokenPanZoom* m_panZoom;
     tsa::ToyExample m_toy; // built once by the core; empty selection if that failed
 };
 

@@ -1,5 +1,6 @@
-// The visible window of token positions of the zoomable views (selection map, depth map, error trace):
-// wheel zoom around the cursor and drag panning, clamped to [0, total).
+// The visible window of token positions of the zoomable views (selection map, depth map, error trace) and
+// its arithmetic: zoom around an anchor and pan, clamped to [0, total). TokenRangeModel holds one for
+// several views; TokenPanZoom turns wheel, drag and double-click into these operations.
 #pragma once
 
 #include <QtGlobal>
@@ -23,29 +24,5 @@ struct TokenRange {
 
 // Fewest tokens a zoomed view shows: below this the cells get wider than is useful.
 constexpr qint64 kMinVisibleTokens = 16;
-
-// Wheel and drag handling shared by the zoomable views; positions are fractions of the plot width.
-class TokenZoom {
-public:
-    // New data: show everything.
-    void reset(qint64 total);
-    qint64 total() const { return m_total; }
-    const TokenRange& range() const { return m_range; }
-    // Returns true when the visible range changed.
-    bool setRange(TokenRange range);
-    // angleDelta in eighths of a degree (QWheelEvent::angleDelta().y()); one notch zooms by 1.25x.
-    bool wheel(int angleDelta, double anchor);
-    void press(double fraction);
-    bool drag(double fraction);
-    void release() { m_dragging = false; }
-    bool dragging() const { return m_dragging; }
-
-private:
-    qint64 m_total = 0;
-    TokenRange m_range;
-    bool m_dragging = false;
-    double m_pressFraction = 0.0;
-    TokenRange m_pressRange;
-};
 
 } // namespace tsa::views

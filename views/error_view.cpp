@@ -62,6 +62,63 @@ std::vector<TraceBin> traceBins(const float* row, const TokenRange& range, int c
     return bins;
 }
 
+// Kept rows (finite error and retained mass) of one head over a range: x = dropped share, y = error.
+struct RowPoint {
+    qint64 position;
+    double dropped, error;
+};
+
+std::vector<RowPoint> rowPoints(const tsa::LayerMetrics& m, int head, const TokenRange& range) {
+    std::vector<RowPoint> out;
+    const std::size_t n = std::size_t(m.tokens);
+    if (m.retainedMass.size() != m.rowError.size() || m.rowError.size() < std::size_t(head + 1) * n)
+        return out;
+    const float* error = m.rowError.data() + std::size_t(head) * n;
+    const float* mass = m.retainedMass.data() + std::size_t(head) * n;
+    for (qint64 t = range.begin; t < range.end; ++t)
+        if (std::isfinite(error[t]) && std::isfinite(mass[t]))
+            out.push_back({t, std::max(0.0, 1.0 - double(mass[t])), double(error[t])});
+    return out;
+}
+
+// Spearman's rank correlation (average ranks for ties); NaN under 3 points.
+double rankCorrelation(const std::vector<RowPoint>& points) {
+    const std::size_t n = points.size();
+    if (n < 3) return NAN;
+    auto ranks = [&](auto key) {
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i)
+            order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+        std::vector<double> rank(n);
+        for (std::size_t i = 0; i < n;) {
+            std::size_t j = i;
+            while (j + 1 < n && key(order[j + 1]) == key(order[i]))
+                ++j;
+            for (std::size_t k = i; k <= j; ++k)
+                rank[order[k]] = 0.5 * double(i + j);
+            i = j + 1;
+        }
+        return rank;
+    };
+    const std::vector<double> rx = ranks([&](std::size_t i) { return points[i].dropped; });
+    const std::vector<double> ry = ranks([&](std::size_t i) { return points[i].error; });
+    const double mean = 0.5 * double(n - 1);
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        sxy += (rx[i] - mean) * (ry[i] - mean);
+        sxx += (rx[i] - mean) * (rx[i] - mean);
+        syy += (ry[i] - mean) * (ry[i] - mean);
+    }
+    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
+}
+
+// Log axis over positive values (zeros sit on the floor); the same rule as the trace's y axis.
+AxisScale positiveLogScale(double minPositive, double hi, double fallbackLo) {
+    return AxisScale::logarithmic(std::isfinite(minPositive) ? minPositive * 0.8 : fallbackLo,
+                                  hi > 0 ? hi * 1.25 : 1.0, 1e-9);
+}
+
 } // namespace
 
 ErrorView::ErrorView(QWidget* parent)
@@ -262,6 +319,12 @@ ErrorView::Layout ErrorView::layoutFor(const QSize& size) const {
     const double traceTop = l.grid.bottom() + style::kBottomMargin + 28;
     l.trace =
         QRectF(left, traceTop, l.grid.width(), std::max(10.0, h - traceTop - style::kBottomMargin - 12));
+    if (w >= 760 && l.trace.height() >= 80) {
+        // The rows-against-dropped-mass panel takes the right part, with room for its own y labels.
+        const double side = std::min(0.34 * l.trace.width(), std::max(160.0, 1.4 * l.trace.height()));
+        l.scatter = QRectF(l.trace.right() - side, l.trace.top(), side, l.trace.height());
+        l.trace.setRight(l.scatter.left() - style::kLeftMargin);
+    }
     l.dropStrip = QRectF(left, l.trace.bottom() + 2, l.trace.width(), 8);
     return l;
 }
@@ -380,8 +443,7 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         if (b.lo > 0) minPositive = std::min(minPositive, b.lo);
         if (b.hi > hi) hi = b.hi;
     }
-    const AxisScale y = AxisScale::logarithmic(std::isfinite(minPositive) ? minPositive * 0.8 : 1e-6,
-                                               hi > 0 ? hi * 1.25 : 1.0, 1e-9);
+    const AxisScale y = positiveLogScale(minPositive, hi, 1e-6);
     AxisSpec ySpec{y, Edge::Left, QStringLiteral("row error (log)"), TickStyle::Number, true, false};
     painter.fillRect(l.trace, style::background());
     drawAxis(painter, l.trace, ySpec);
@@ -447,6 +509,112 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
     drawAxis(painter, l.dropStrip, x);
 }
 
+void ErrorView::drawRowsAgainstDroppedMass(QPainter& painter, const Layout& l) const {
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    const QRectF& r = l.scatter;
+    painter.setFont(style::labelFont());
+    painter.setPen(style::text());
+    const QRectF caption(r.left(), r.top() - 22, r.width() + style::kColourBarReserve - 20, 18);
+    const QFontMetricsF fm(painter.font());
+    painter.drawText(
+        caption, Qt::AlignLeft | Qt::AlignVCenter,
+        fm.elidedText(QStringLiteral("Row error vs mass on dropped keys"), Qt::ElideRight, caption.width()));
+    const std::vector<RowPoint> points = m && m_selectedHead >= 0 && m_selectedHead < m_data.qHeads
+                                             ? rowPoints(*m, m_selectedHead, visibleRange())
+                                             : std::vector<RowPoint>{};
+    if (points.empty()) {
+        painter.setPen(QPen(QColor(200, 200, 200), 1.0, Qt::DashLine));
+        painter.setBrush(Qt::NoBrush);
+        painter.drawRect(r);
+        return;
+    }
+    double minX = INFINITY, minY = INFINITY, hiY = 0;
+    for (const RowPoint& p : points) {
+        if (p.dropped > 0) minX = std::min(minX, p.dropped);
+        if (p.error > 0) minY = std::min(minY, p.error);
+        hiY = std::max(hiY, p.error);
+    }
+    // x: up to all of the row's mass; rows that lost none sit on the left edge.
+    const AxisScale x =
+        AxisScale::logarithmic(std::isfinite(minX) ? std::min(minX * 0.8, 0.1) : 1e-6, 1.0, 1e-9);
+    const AxisScale y = positiveLogScale(minY, hiY, 1e-6);
+    painter.fillRect(r, style::background());
+    drawAxis(painter, r,
+             AxisSpec{y, Edge::Left, QStringLiteral("row error (log)"), TickStyle::Number, true, false});
+    drawAxis(painter, r,
+             AxisSpec{x, Edge::Bottom, QStringLiteral("1 − retained mass"), TickStyle::Number, true, false});
+    // Colour by position (dark: early rows, few keys); the last W rows, which decide the next token, orange
+    // and drawn last so they stay visible.
+    const ColourMap& ramp = ColourMap::byName(QStringLiteral("viridis"));
+    const qint64 windowStart = m->tokens - m_data.window;
+    painter.save();
+    painter.setClipRect(r);
+    painter.setRenderHint(QPainter::Antialiasing);
+    painter.setPen(Qt::NoPen);
+    auto dot = [&](const RowPoint& p, const QColor& c) {
+        painter.setBrush(c);
+        painter.drawEllipse(QPointF(r.left() + x.unitClamped(p.dropped) * r.width(),
+                                    r.bottom() - y.unitClamped(p.error) * r.height()),
+                            2.2, 2.2);
+    };
+    for (const RowPoint& p : points)
+        if (p.position < windowStart) {
+            QColor c = ramp.colourAt(0.85 * double(p.position) / double(std::max<qint64>(1, m->tokens)));
+            c.setAlpha(170);
+            dot(p, c);
+        }
+    for (const RowPoint& p : points)
+        if (p.position >= windowStart) dot(p, style::windowTokens());
+    painter.restore();
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(r);
+    painter.setFont(style::smallFont());
+    painter.setPen(style::text());
+    const double rho = rankCorrelation(points);
+    painter.drawText(r.adjusted(6, 4, -6, -4), Qt::AlignLeft | Qt::AlignTop,
+                     QStringLiteral("rank corr. %1\ndark: early rows\norange: last W rows")
+                         .arg(std::isnan(rho) ? QStringLiteral("n/a") : QString::number(rho, 'f', 2)));
+}
+
+QString ErrorView::droppedMassToolTip() const {
+    QString text = QStringLiteral(
+        "Each dot is a kept row of the selected head: x, the share of its dense attention mass that fell on\n"
+        "dropped keys (1 − retained mass); y, its output error, which follows that share closely.\n"
+        "The kept set is chosen from what the last W queries attend to, so those rows (orange) keep nearly\n"
+        "all their mass: the last-W error is small, and it is the error of the rows the next token is read\n"
+        "from. Other rows whose own keys were dropped lose much of their mass: they set the kept-row p95.\n"
+        "End to end (later layers read every row) see the Effect view; docs/views.md, \"Which error to "
+        "read\".");
+    const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
+    if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads) return text;
+    const std::vector<RowPoint> points = rowPoints(*m, m_selectedHead, visibleRange());
+    if (points.empty()) return text;
+    auto median = [](std::vector<double> v) {
+        if (v.empty()) return double(NAN);
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    std::vector<double> errors;
+    for (const RowPoint& p : points)
+        errors.push_back(p.error);
+    std::sort(errors.begin(), errors.end());
+    const double p95 = errors[std::size_t(0.95 * double(errors.size() - 1))];
+    std::vector<double> topLost, windowLost;
+    for (const RowPoint& p : points) {
+        if (p.error >= p95) topLost.push_back(p.dropped);
+        if (p.position >= m->tokens - m_data.window) windowLost.push_back(p.dropped);
+    }
+    text += QStringLiteral("\n\n%1 kept rows shown, rank correlation of error and dropped share %2.\n"
+                           "Rows at or above the p95 error (%3) lost a median %4 of their mass;\n"
+                           "the last W rows shown (%5) a median %6.")
+                .arg(fmt::integer(qint64(points.size())), fmt::value(rankCorrelation(points), 3),
+                     fmt::integer(qint64(topLost.size())), fmt::percent(median(topLost)),
+                     fmt::integer(qint64(windowLost.size())),
+                     windowLost.empty() ? QStringLiteral("n/a") : fmt::percent(median(windowLost)));
+    return text;
+}
+
 void ErrorView::render(QPainter& painter, const QSize& size) const {
     painter.save();
     const QRectF all(0, 0, size.width(), size.height());
@@ -461,6 +629,7 @@ void ErrorView::render(QPainter& painter, const QSize& size) const {
     }
     drawGrid(painter, l);
     drawTrace(painter, l);
+    if (!l.scatter.isEmpty()) drawRowsAgainstDroppedMass(painter, l);
     drawLegend(painter, l.legend.topLeft(), legendItems(), true);
     painter.restore();
 }
@@ -491,6 +660,7 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
     if (l.bar.adjusted(-4, -4, style::kColourBarReserve - 30, 4).contains(pos))
         return QStringLiteral("The colour scale is held while tau changes, so colours stay comparable.\n"
                               "Double-click here to fit it to the values shown now.");
+    if (l.scatter.contains(pos)) return droppedMassToolTip();
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
     if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads ||
         !(l.trace.contains(pos) || l.dropStrip.contains(pos)))

@@ -4,6 +4,10 @@
 // gaps in the line and marked on a strip under it). Layers without metrics yet show "computing…" and
 // fill in as the controller delivers them; after a tau change the previous values stay, washed out and
 // marked "updating", and are replaced layer by layer. The colour scale is held (see fitColourScale).
+// Beside the trace, each kept row's error against the share of its dense attention mass that fell on
+// dropped keys: the error follows that share closely. The kept set is chosen from what the last W queries
+// attend to, so those rows keep nearly all their mass (small last-W error); rows whose own keys were
+// dropped lose much of theirs and set the kept-row p95.
 #pragma once
 
 #include "views/axis_scale.h"
@@ -71,6 +75,7 @@ private:
     std::vector<LegendItem> legendItems() const;
     struct Layout {
         QRectF title, legend, grid, bar, trace, dropStrip;
+        QRectF scatter; // row error against dropped mass, beside the trace when the view is wide enough
     };
     Layout layoutFor(const QSize& size) const;
     double value(int layer, int head) const; // head == qHeads: the layer aggregate
@@ -85,6 +90,11 @@ private:
     bool isErrorMetric() const;
     void drawGrid(QPainter& painter, const Layout& l) const;
     void drawTrace(QPainter& painter, const Layout& l) const;
+    // Each kept row of the selected head over the visible range: its error against the share of its dense
+    // attention mass that fell on dropped keys (1 - retained mass): why the kept-row p95 is large while the
+    // last-W error is small (issue 10 item 6; docs/views.md "Which error to read").
+    void drawRowsAgainstDroppedMass(QPainter& painter, const Layout& l) const;
+    QString droppedMassToolTip() const;
     qint64 traceTokens() const;
     void syncTraceLength();
 

@@ -202,6 +202,59 @@ private slots:
         QCOMPARE((TokenRange{3, 4}).clamped(10, kMinVisibleTokens), (TokenRange{0, 10})); // short data: all
     }
 
+    // Issue 10 item 6: beside the trace, each kept row's error against the share of its dense mass that
+    // fell on dropped keys, with the rank correlation and where the p95 rows and the last W rows sit.
+    void errorRowsAgainstDroppedMass() {
+        const qint64 L = 200;
+        const int window = 16;
+        auto metrics = std::make_shared<tsa::LayerMetrics>();
+        metrics->qHeads = 1;
+        metrics->tokens = L;
+        metrics->heads.resize(1);
+        metrics->rowError.resize(std::size_t(L));
+        metrics->retainedMass.resize(std::size_t(L));
+        for (qint64 t = 0; t < L; ++t) {
+            // Rows lose more mass the further they are from the window; error is a monotone function of
+            // the lost share (rank correlation 1); every 10th row dropped (NaN: not a point).
+            const double lost = t >= L - window ? 1e-4 : 0.5 * double(L - t) / double(L);
+            const bool dropped = t % 10 == 3 && t < L - window;
+            metrics->retainedMass[std::size_t(t)] = dropped ? NAN : float(1.0 - lost);
+            metrics->rowError[std::size_t(t)] = dropped ? NAN : float(2.0 * lost * lost);
+        }
+        ErrorData data;
+        data.qHeads = 1;
+        data.window = window;
+        data.layerIds = {5};
+        data.sparse = {true};
+        data.metrics = {metrics};
+        ErrorView view;
+        view.setData(data);
+        view.setSelected(0, 0);
+        view.resize(1200, 800);
+        QVERIFY(looksDrawn(renderImage(view, {1200, 800}), 30));
+        QString tip;
+        for (int x = 1199; x > 600 && tip.isEmpty(); x -= 5) {
+            const QString t = view.toolTipAt(QPoint(x, 650));
+            if (t.startsWith(QStringLiteral("Each dot"))) tip = t;
+        }
+        QVERIFY2(!tip.isEmpty(), "no rows-against-dropped-mass panel right of the trace");
+        QVERIFY2(tip.contains(QStringLiteral("rank correlation of error and dropped share 1")),
+                 qPrintable(tip));
+        const qint64 keptRows = L - 19; // rows 3, 13, ..., 183 dropped
+        QVERIFY2(tip.contains(QStringLiteral("%1 kept rows").arg(keptRows)), qPrintable(tip));
+        QVERIFY2(tip.contains(QStringLiteral("last W rows shown (16) a median 0.0%")), qPrintable(tip));
+        QVERIFY2(tip.contains(QStringLiteral("lost a median 4")), qPrintable(tip)); // the earliest rows: ~48%
+        // Zooming the trace to the window narrows the panel's rows too.
+        view.setVisibleRange(L - window, L);
+        for (int x = 1199; x > 600; x -= 5)
+            if (const QString t = view.toolTipAt(QPoint(x, 650)); t.startsWith(QStringLiteral("Each dot"))) {
+                QVERIFY2(t.contains(QStringLiteral("16 kept rows")), qPrintable(t));
+                break;
+            }
+        // Narrow windows keep the whole width for the trace.
+        QVERIFY(looksDrawn(renderImage(view, {700, 500}), 20));
+    }
+
     // Issue 9 item 5: the token-range model the zoomable views share holds its range clamped to the data.
     void tokenRangeModelClamps() {
         TokenRangeModel model;

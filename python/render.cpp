@@ -54,11 +54,12 @@ void addRender(pybind11::module_& m) {
                 if (!session) throw py::value_error(error.toStdString());
                 request.file = session->filePath;
                 request.params = session->params;
+                request.viewState = session->viewState;
             } else {
                 request.file = qstr(file);
             }
             app::ExplorerParams& p = request.params;
-            p.view = qstr(view);
+            request.viewState.view = qstr(view);
             for (auto item : kwargs) {
                 const std::string key = item.first.cast<std::string>();
                 if (!renderKeywords().count(key))
@@ -79,9 +80,9 @@ void addRender(pybind11::module_& m) {
                 else if (key == "delta")
                     p.plan.delta = value.cast<double>();
                 else if (key == "colormap")
-                    p.colorMap = qstr(value.cast<std::string>());
+                    request.viewState.colorMap = qstr(value.cast<std::string>());
                 else if (key == "metric")
-                    p.overviewMetric = qstr(value.cast<std::string>());
+                    request.viewState.overviewMetric = qstr(value.cast<std::string>());
                 else if (key == "width")
                     request.size.setWidth(value.cast<int>());
                 else if (key == "height")

@@ -87,7 +87,7 @@ int cmdExport(const std::vector<std::string>& argv) {
 
     tsa::app::ExportRequest request;
     tsa::app::ExplorerParams& params = request.params;
-    params.view = QString::fromStdString(*view);
+    request.viewState.view = QString::fromStdString(*view);
     request.out = QString::fromStdString(*out);
     request.file = QString::fromStdString(args.positional()[0]);
     params.tsa.tau = args.number("tau", params.tsa.tau);
@@ -112,8 +112,10 @@ int cmdExport(const std::vector<std::string>& argv) {
         const QString bad = tsa::app::parseLayerListOption(QString::fromStdString(*list), &params.plan);
         if (!bad.isEmpty()) return usageError(bad.toStdString());
     }
-    if (auto colormap = args.value("colormap")) params.colorMap = QString::fromStdString(*colormap);
-    if (auto metric = args.value("metric")) params.overviewMetric = QString::fromStdString(*metric);
+    if (auto colormap = args.value("colormap"))
+        request.viewState.colorMap = QString::fromStdString(*colormap);
+    if (auto metric = args.value("metric"))
+        request.viewState.overviewMetric = QString::fromStdString(*metric);
     if (auto axis = args.value("effect-x")) params.effectAxis = QString::fromStdString(*axis);
     if (auto score = args.value("needle-score")) params.effectNeedle = QString::fromStdString(*score);
     if (auto measure = args.value("text-measure")) request.textMeasure = QString::fromStdString(*measure);

@@ -314,23 +314,6 @@ void AnalysisController::setHead(int head) {
     setParams(p);
 }
 
-void AnalysisController::setColorMap(const QString& name) {
-    ExplorerParams p = m_params;
-    p.colorMap = name;
-    setParams(p);
-}
-
-void AnalysisController::setOverviewMetric(const QString& name) {
-    ExplorerParams p = m_params;
-    p.overviewMetric = name;
-    setParams(p);
-}
-
-void AnalysisController::setView(const QString& name) {
-    // The view only matters to the window and to session files: no recomputation, no signal storm.
-    m_params.view = name;
-}
-
 void AnalysisController::setBackgroundLayers(bool on) {
     m_options.backgroundLayers = on;
     schedule();

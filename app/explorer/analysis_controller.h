@@ -17,9 +17,9 @@
 #include "app/explorer/job_runner.h"
 #include "app/explorer/lru_cache.h"
 #include "core/analysis/attention_map.h"
+#include "core/analysis/metrics.h"
 #include "core/io/capture.h"
 #include "core/io/effect.h"
-#include "core/analysis/metrics.h"
 #include "core/methods/tsa_selection.h"
 
 #include <QObject>
@@ -125,9 +125,6 @@ public:
     void setPlan(const LayerPlanConfig& plan);
     void setLayer(int layer);
     void setHead(int head);
-    void setColorMap(const QString& name);
-    void setOverviewMetric(const QString& name);
-    void setView(const QString& name);
 
     // --- results; null while not computed yet
     std::shared_ptr<const LayerScores> scores(int layer) const;

@@ -23,10 +23,13 @@ void CommandLine::applyTo(ExplorerParams* p) const {
     if (delta) p->plan.delta = *delta;
     if (layerList) p->plan.list = *layerList;
     if (head) p->head = *head;
-    if (view) p->view = *view;
-    if (colorMap) p->colorMap = *colorMap;
-    if (metric) p->overviewMetric = *metric;
     if (effectAxis) p->effectAxis = *effectAxis;
+}
+
+void CommandLine::applyTo(ViewState* s) const {
+    if (view) s->view = *view;
+    if (colorMap) s->colorMap = *colorMap;
+    if (metric) s->overviewMetric = *metric;
 }
 
 ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString* message) {

@@ -41,6 +41,8 @@ struct CommandLine {
     bool headless() const { return !screenshot.isEmpty() || benchUi; }
     // Applies the overrides (not the layer, which needs the file).
     void applyTo(ExplorerParams* params) const;
+    // --view, --colormap, --metric.
+    void applyTo(ViewState* viewState) const;
 };
 
 // The view names --view accepts, in tab order.

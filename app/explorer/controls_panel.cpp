@@ -149,9 +149,9 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     connect(m_layer, &QComboBox::activated, this,
             [this](int index) { m_controller->setLayer(m_layer->itemData(index).toInt()); });
     connect(m_head, &QSpinBox::valueChanged, m_controller, &AnalysisController::setHead);
-    connect(m_colourMap, &QComboBox::currentTextChanged, m_controller, &AnalysisController::setColorMap);
+    connect(m_colourMap, &QComboBox::currentTextChanged, this, &ControlsPanel::colorMapChosen);
     connect(m_metric, &QComboBox::currentIndexChanged, this,
-            [this](int i) { m_controller->setOverviewMetric(m_metric->itemData(i).toString()); });
+            [this](int i) { emit overviewMetricChosen(m_metric->itemData(i).toString()); });
 
     connect(m_controller, &AnalysisController::fileOpened, this, &ControlsPanel::rebuildLayerList);
     connect(m_controller, &AnalysisController::paramsChanged, this, &ControlsPanel::syncFromController);
@@ -232,7 +232,7 @@ void ControlsPanel::rebuildLayerList() {
 void ControlsPanel::syncFromController() {
     const ExplorerParams& p = m_controller->params();
     const QSignalBlocker b1(m_window), b2(m_kernel), b3(m_minTokens), b4(m_mode), b5(m_delta), b6(m_list),
-        b7(m_layer), b8(m_head), b9(m_colourMap), b10(m_metric);
+        b7(m_layer), b8(m_head);
     m_tau->setValue(p.tsa.tau);
     // A pending W/k edit must not be overwritten by the old value it is about to replace.
     if (!m_scoringDelay->isActive()) {
@@ -254,9 +254,13 @@ void ControlsPanel::syncFromController() {
         m_kvHead->setText(tr("kv head %1").arg(p.head / (info->qHeads / info->kvHeads)));
     else
         m_kvHead->clear();
-    m_colourMap->setCurrentText(p.colorMap);
-    m_metric->setCurrentIndex(std::max(0, m_metric->findData(p.overviewMetric)));
     updateSummary();
+}
+
+void ControlsPanel::setViewState(const ViewState& state) {
+    const QSignalBlocker b1(m_colourMap), b2(m_metric);
+    m_colourMap->setCurrentText(state.colorMap);
+    m_metric->setCurrentIndex(std::max(0, m_metric->findData(state.overviewMetric)));
 }
 
 void ControlsPanel::updateSummary() {

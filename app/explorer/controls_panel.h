@@ -1,7 +1,10 @@
 // The parameter dock's contents: tau, W, pool kernel, min_tokens, the sparse-layer plan, layer and head,
-// colour map and overview metric. Edits go straight to the controller; W and the kernel (which rescore
-// every layer) wait until typing pauses, everything else applies on each step.
+// colour map and overview metric. Parameter edits go straight to the controller; W and the kernel (which
+// rescore every layer) wait until typing pauses, everything else applies on each step. The colour map and
+// overview metric are the views' state: the panel emits them and the window hands them to the ViewSet.
 #pragma once
+
+#include "app/explorer/view_state.h"
 
 #include <QWidget>
 
@@ -32,7 +35,14 @@ public:
     QComboBox* colourMapBox() const { return m_colourMap; }
     QComboBox* metricBox() const { return m_metric; }
 
-    static QStringList overviewMetricNames(); // values stored in ExplorerParams::overviewMetric
+    static QStringList overviewMetricNames(); // values stored in ViewState::overviewMetric
+
+    // The colour map and overview metric boxes show the views' state (ViewSet); choosing in them emits.
+    void setViewState(const ViewState& state);
+
+signals:
+    void colorMapChosen(const QString& name);
+    void overviewMetricChosen(const QString& name);
 
 private:
     void syncFromController();

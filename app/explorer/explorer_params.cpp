@@ -112,9 +112,6 @@ QJsonObject toJson(const ExplorerParams& p) {
         {QStringLiteral("layer_list"), list},
         {QStringLiteral("layer"), p.layer},
         {QStringLiteral("head"), p.head},
-        {QStringLiteral("color_map"), p.colorMap},
-        {QStringLiteral("overview_metric"), p.overviewMetric},
-        {QStringLiteral("view"), p.view},
         {QStringLiteral("effect_axis"), p.effectAxis},
         {QStringLiteral("effect_needle"), p.effectNeedle},
         {QStringLiteral("methods"), methods},
@@ -148,9 +145,6 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     }
     p.layer = int(num("layer", p.layer));
     p.head = int(num("head", p.head));
-    p.colorMap = str("color_map", p.colorMap);
-    p.overviewMetric = str("overview_metric", p.overviewMetric);
-    p.view = str("view", p.view);
     p.effectAxis = str("effect_axis", p.effectAxis);
     p.effectNeedle = str("effect_needle", p.effectNeedle);
     // Unknown knob names and non-integers where one is needed are skipped: a newer session still opens.
@@ -165,15 +159,18 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     return sanitised(p);
 }
 
-void saveParams(QSettings& settings, const ExplorerParams& params) {
+void saveParams(QSettings& settings, const ExplorerParams& params, const ViewState& viewState) {
     // One JSON value rather than a dozen keys: adding a parameter needs no settings migration.
+    QJsonObject json = toJson(params);
+    insertViewState(&json, viewState);
     settings.setValue(QStringLiteral("params/json"),
-                      QString::fromUtf8(QJsonDocument(toJson(params)).toJson(QJsonDocument::Compact)));
+                      QString::fromUtf8(QJsonDocument(json).toJson(QJsonDocument::Compact)));
 }
 
-ExplorerParams loadParams(const QSettings& settings) {
+ExplorerParams loadParams(const QSettings& settings, ViewState* viewState) {
     const QByteArray text = settings.value(QStringLiteral("params/json")).toString().toUtf8();
     const QJsonDocument doc = QJsonDocument::fromJson(text);
+    if (viewState) *viewState = doc.isObject() ? viewStateFromJson(doc.object()) : ViewState{};
     return doc.isObject() ? paramsFromJson(doc.object()) : ExplorerParams{};
 }
 

@@ -1,11 +1,13 @@
-// Everything the user can set in the explorer, in one value type: the selection parameters, the sparse-layer
-// plan, what is being looked at (layer, head, view) and how (colour map, overview metric). One struct so the
-// controller, the controls, QSettings and session files cannot drift apart.
+// What the explorer's analysis depends on, in one value type: the selection parameters, the sparse-layer
+// plan and what is being analysed (layer, head). One struct so the controller, the controls, QSettings and
+// session files cannot drift apart. How results are shown (colour map, overview metric, the view on screen)
+// is the ViewSet's ViewState (view_state.h): changing it recomputes nothing.
 #pragma once
 
+#include "app/explorer/view_state.h"
 #include "core/methods/methods.h"
-#include "core/param_rules.h"
 #include "core/methods/tsa_selection.h"
+#include "core/param_rules.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -20,10 +22,6 @@ struct ExplorerParams {
     LayerPlanConfig plan;
     int layer = -1; // position in CaptureInfo::layerIds (not the model layer id); -1: first sparse layer
     int head = 0;   // query head
-    QString colorMap = QStringLiteral("viridis");
-    // Retained mass varies per head; kept fraction is equal across a layer's heads by construction.
-    QString overviewMetric = QStringLiteral("retained-mass");
-    QString view = QStringLiteral("overview");
     QString effectAxis = QStringLiteral("tau");       // effect view's x axis: "tau" or "kept"
     QString effectNeedle = QStringLiteral("overlap"); // effect view's needle score: "overlap" or "exact"
     // Methods view (issue 11): every knob of the other methods (TSA's are `tsa` above, methods.tsa is
@@ -56,7 +54,8 @@ QJsonObject toJson(const ExplorerParams& params);
 // Missing keys keep the values of base; wrong types are ignored the same way.
 ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base = {});
 
-void saveParams(QSettings& settings, const ExplorerParams& params);
-ExplorerParams loadParams(const QSettings& settings);
+// The parameters and the view state, in one JSON value (the keys of both, as always).
+void saveParams(QSettings& settings, const ExplorerParams& params, const ViewState& viewState);
+ExplorerParams loadParams(const QSettings& settings, ViewState* viewState = nullptr);
 
 } // namespace tsa::app

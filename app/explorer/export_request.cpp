@@ -41,13 +41,14 @@ void ensureApplication() {
 
 QString exportRequestError(const ExportRequest& r) {
     const ExplorerParams& p = r.params;
+    const ViewState& v = r.viewState;
     const QStringList names = explorerViewNames();
-    if (!names.contains(p.view))
-        return QStringLiteral("unknown view '%1' (views: %2)").arg(p.view, names.join(QStringLiteral(", ")));
+    if (!names.contains(v.view))
+        return QStringLiteral("unknown view '%1' (views: %2)").arg(v.view, names.join(QStringLiteral(", ")));
     const ExportFormat format = formatForPath(r.out);
     if (format == ExportFormat::Unknown)
         return QStringLiteral("--out %1: the extension must be .png, .svg, .pdf, .csv or .html").arg(r.out);
-    if (format == ExportFormat::Html && p.view != QLatin1String("text"))
+    if (format == ExportFormat::Html && v.view != QLatin1String("text"))
         return QStringLiteral("--out %1: HTML export is for the text view only (--view text)").arg(r.out);
     // The one tau rule (core/param_rules.h), shared with tsa run, the window's field and sessions.
     if (const std::string tauBad = tsa::tauProblem(p.tsa.tau); !tauBad.empty())
@@ -58,8 +59,8 @@ QString exportRequestError(const ExportRequest& r) {
     if (p.tsa.minTokens < 0) return QStringLiteral("--min-tokens must not be negative");
     if (p.plan.delta < 0 || p.plan.delta > 1) return QStringLiteral("--delta must be in [0, 1]");
     if (p.head < 0) return QStringLiteral("--head must not be negative");
-    if (!overviewMetrics().contains(p.overviewMetric))
-        return QStringLiteral("--metric '%1' is not kept, error-p95 or retained-mass").arg(p.overviewMetric);
+    if (!overviewMetrics().contains(v.overviewMetric))
+        return QStringLiteral("--metric '%1' is not kept, error-p95 or retained-mass").arg(v.overviewMetric);
     if (p.effectAxis != QLatin1String("tau") && p.effectAxis != QLatin1String("kept"))
         return QStringLiteral("--effect-x '%1' is not tau or kept").arg(p.effectAxis);
     if (p.effectNeedle != QLatin1String("overlap") && p.effectNeedle != QLatin1String("exact"))
@@ -69,7 +70,7 @@ QString exportRequestError(const ExportRequest& r) {
         if (!views::TextView::measureFromKey(r.textMeasure, &measure))
             return QStringLiteral("--text-measure '%1' is not one of %2")
                 .arg(r.textMeasure, views::TextView::measureKeys().join(QStringLiteral(", ")));
-        if (p.view != QLatin1String("text"))
+        if (v.view != QLatin1String("text"))
             return QStringLiteral("--text-measure is for the text view (--view text)");
     }
     if (r.size.width() < 200 || r.size.height() < 150 || r.size.width() > 8000 || r.size.height() > 8000)
@@ -103,15 +104,17 @@ int exportView(const ExportRequest& request, QString* summary, QString* error) {
     AnalysisController controller;
     ViewSet views(&controller);
     const int timeoutMs = std::min(request.timeoutSeconds, std::numeric_limits<int>::max() / 1000) * 1000;
-    QString view = request.params.view;
+    QString view = request.viewState.view;
+    views.setViewState(request.viewState);
     // Error metrics need the dense attention of every sparse layer: not computed for views that do not show
     // them.
     using Need = AnalysisController::Need;
-    controller.setMetricsEnabled(ViewSet::needsOf(view, request.params) &
+    controller.setMetricsEnabled(ViewSet::needsOf(view, request.params, request.viewState) &
                                  (Need::NeedMetrics | Need::NeedAllMetrics));
     if (!openHeadlessInputs(controller, request.file, request.effect, request.params, request.layerId,
                             timeoutMs, &view, error))
         return kExportBadInput;
+    views.setCurrentView(view);
     if (!controller.waitUntilReady(views.needsOf(view), timeoutMs)) {
         *error = QStringLiteral("timed out after %1 s waiting for the %2 view's data")
                      .arg(request.timeoutSeconds)

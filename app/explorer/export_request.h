@@ -13,10 +13,11 @@
 namespace tsa::app {
 
 struct ExportRequest {
-    QString file;               // capture (.safetensors, .npz), or an effect file for the effect view
-    QString effect;             // effect file (tools/tsa_eval.py) shown beside the capture; may be empty
-    QString out;                // .png, .svg, .pdf, .csv, or .html for the text view (see formatForPath)
-    ExplorerParams params;      // params.view names the view
+    QString file;   // capture (.safetensors, .npz), or an effect file for the effect view
+    QString effect; // effect file (tools/tsa_eval.py) shown beside the capture; may be empty
+    QString out;    // .png, .svg, .pdf, .csv, or .html for the text view (see formatForPath)
+    ExplorerParams params;
+    ViewState viewState;        // viewState.view names the view
     std::optional<int> layerId; // model layer to show; unset: the first sparse layer
     QSize size{1200, 800};      // logical pixels
     double scale = 1.0;         // PNG pixels per logical pixel

@@ -185,11 +185,10 @@ bool openHeadlessInputs(AnalysisController& controller, const QString& file, con
                            "with --effect EFFECT");
         return false;
     }
-    ExplorerParams p = params;
-    p.view = *view;
-    if (!captureFile.isEmpty() && !openForHeadless(controller, captureFile, p, layerId, timeoutMs, error))
+    if (!captureFile.isEmpty() &&
+        !openForHeadless(controller, captureFile, params, layerId, timeoutMs, error))
         return false;
-    if (captureFile.isEmpty()) controller.setParams(p);
+    if (captureFile.isEmpty()) controller.setParams(params);
     if (!effectFile.isEmpty() && !openEffectForHeadless(controller, effectFile, timeoutMs, error))
         return false;
     return true;
@@ -199,6 +198,7 @@ int runScreenshot(const CommandLine& cl) {
     MainWindow window(nullptr, false);
     window.resize(cl.size);
     ExplorerParams params = window.controller()->params();
+    ViewState viewState = window.viewSet()->viewState();
     QString file = cl.file;
     QString effect = cl.effect;
     QString error;
@@ -213,42 +213,44 @@ int runScreenshot(const CommandLine& cl) {
         file = session->filePath;
         if (effect.isEmpty()) effect = session->effectPath;
         params = session->params;
+        viewState = session->viewState;
     }
     cl.applyTo(&params);
     // The view asked for on the command line, else the session's; without either, what the file is for.
-    params.view = cl.view.value_or(params.view);
-    if (!params.view.isEmpty() && !window.viewSet()->names().contains(params.view)) params.view.clear();
+    cl.applyTo(&viewState);
+    QString& view = viewState.view;
+    if (!view.isEmpty() && !window.viewSet()->names().contains(view)) view.clear();
+    window.viewSet()->setViewState(viewState);
     window.show();
     // Views that do not show error metrics do not wait behind the dense attention they need (a view still
     // to be chosen below might).
     window.controller()->setMetricsEnabled(
-        params.view.isEmpty() || (ViewSet::needsOf(params.view, params) &
-                                  (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics)));
+        view.isEmpty() || (ViewSet::needsOf(view, params, viewState) &
+                           (AnalysisController::NeedMetrics | AnalysisController::NeedAllMetrics)));
     if (!openHeadlessInputs(*window.controller(), file, effect, params, cl.layerId, cl.timeoutSeconds * 1000,
-                            &params.view, &error)) {
+                            &view, &error)) {
         printError(error);
         return kExitUsage;
     }
-    window.showView(params.view);
-    if (!window.controller()->waitUntilReady(window.viewSet()->needsOf(params.view),
-                                             cl.timeoutSeconds * 1000)) {
+    window.showView(view);
+    if (!window.controller()->waitUntilReady(window.viewSet()->needsOf(view), cl.timeoutSeconds * 1000)) {
         printError(QStringLiteral("timed out after %1 s waiting for the %2 view's data")
                        .arg(cl.timeoutSeconds)
-                       .arg(params.view));
+                       .arg(view));
         return kExitFailure;
     }
     window.viewSet()->flush();
     // Let layouts settle and pending paints run, so the grab is what a person would see.
     for (int i = 0; i < 5; ++i)
         QCoreApplication::processEvents();
-    auto* view = window.viewSet()->view(params.view);
-    const QImage image = cl.fullWindow ? window.grab().toImage() : view->widget()->grab().toImage();
+    auto* target = window.viewSet()->view(view);
+    const QImage image = cl.fullWindow ? window.grab().toImage() : target->widget()->grab().toImage();
     if (!writeImage(image, cl.screenshot, &error)) {
         printError(error);
         return kExitFailure;
     }
     std::printf("%s: %s view, %dx%d\n", cl.screenshot.toLocal8Bit().constData(),
-                params.view.toLocal8Bit().constData(), image.width(), image.height());
+                view.toLocal8Bit().constData(), image.width(), image.height());
     return 0;
 }
 
@@ -257,6 +259,9 @@ int runBenchUi(const CommandLine& cl) {
     window.resize(cl.size);
     ExplorerParams params = window.controller()->params();
     cl.applyTo(&params);
+    ViewState viewState = window.viewSet()->viewState();
+    cl.applyTo(&viewState);
+    window.viewSet()->setViewState(viewState);
     window.show();
     AnalysisController& controller = *window.controller();
     QString error;

@@ -3,6 +3,7 @@
 #include "app/explorer/command_line.h"
 #include "app/explorer/headless.h"
 #include "app/explorer/main_window.h"
+#include "app/explorer/view_set.h"
 
 #include <QApplication>
 #include <QIcon>
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
     tsa::app::ExplorerParams params = controller->params();
     commandLine.applyTo(&params);
     controller->setParams(params);
+    tsa::app::ViewState viewState = window.viewSet()->viewState();
+    commandLine.applyTo(&viewState);
+    window.viewSet()->setViewState(viewState);
     if (commandLine.view) window.showView(*commandLine.view);
     window.startup(commandLine.file);
     if (!commandLine.effect.isEmpty()) window.openEffect(commandLine.effect, !commandLine.view);

@@ -125,9 +125,16 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     connect(m_settingsTimer, &QTimer::timeout, this, &MainWindow::saveSettings);
 
     connect(m_tabs, &QTabWidget::currentChanged, this, [this](int) {
-        m_controller->setView(currentViewName());
+        m_views->setCurrentView(currentViewName());
         m_settingsTimer->start();
     });
+    // Colour map and overview metric are the views' state: the controls set it on the ViewSet, which
+    // repaints; the controller never hears of it (nothing is recomputed).
+    connect(m_controls, &ControlsPanel::colorMapChosen, m_views, &ViewSet::setColorMap);
+    connect(m_controls, &ControlsPanel::overviewMetricChosen, m_views, &ViewSet::setOverviewMetric);
+    connect(m_views, &ViewSet::viewStateChanged, m_controls, &ControlsPanel::setViewState);
+    connect(m_views, &ViewSet::viewStateChanged, m_settingsTimer, qOverload<>(&QTimer::start));
+    m_controls->setViewState(m_views->viewState());
     connect(m_controller, &AnalysisController::paramsChanged, m_settingsTimer, qOverload<>(&QTimer::start));
     connect(m_controller, &AnalysisController::progress, this, &MainWindow::onProgress);
     connect(m_controller, &AnalysisController::paramsChanged, this, [this] {
@@ -168,11 +175,13 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     resize(1440, 900);
     if (m_useSettings) {
         QSettings settings;
-        m_controller->setParams(loadParams(settings));
+        ViewState viewState;
+        m_controller->setParams(loadParams(settings, &viewState));
+        m_views->setViewState(viewState);
         restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
         restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     }
-    showView(m_controller->params().view);
+    showView(m_views->viewState().view);
     rebuildRecentMenu();
 }
 
@@ -373,7 +382,10 @@ bool MainWindow::openSession(const QString& path) {
         showError(error);
         return false;
     }
-    m_pendingView = session->params.view;
+    m_pendingView = session->viewState.view;
+    ViewState viewState = session->viewState;
+    viewState.view = currentViewName(); // the session's view is shown once its file is open
+    m_views->setViewState(viewState);
     if (!session->filePath.isEmpty())
         m_controller->openFileWith(session->filePath, session->params);
     else
@@ -395,7 +407,8 @@ bool MainWindow::saveSession(const QString& path) {
     if (m_controller->hasCapture()) session.filePath = m_controller->filePath();
     if (m_controller->effect()) session.effectPath = m_controller->effectPath();
     session.params = m_controller->params();
-    session.params.view = currentViewName();
+    session.viewState = m_views->viewState();
+    session.viewState.view = currentViewName();
     QString error;
     if (!app::saveSession(path, session, &error)) {
         showError(error);
@@ -622,9 +635,9 @@ QMessageBox* MainWindow::errorBox() const {
 void MainWindow::saveSettings() {
     if (!m_useSettings) return;
     QSettings settings;
-    ExplorerParams p = m_controller->params();
-    p.view = currentViewName();
-    saveParams(settings, p);
+    ViewState viewState = m_views->viewState();
+    viewState.view = currentViewName();
+    saveParams(settings, m_controller->params(), viewState);
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
 }

@@ -79,12 +79,18 @@ void MethodsModel::setVisible(bool on) {
     if (m_controller) m_controller->requestSchedule();
 }
 
+void MethodsModel::setCurrentView(const QString& name) {
+    if (name == m_view) return;
+    m_view = name;
+    if (m_controller) m_controller->requestSchedule();
+}
+
 bool MethodsModel::active() const {
     if (!m_controller || !m_controller->hasCapture()) return false;
     const ExplorerParams& p = m_controller->params();
-    return m_forced || m_visible || p.view == QLatin1String("methods") ||
-           p.view == QLatin1String("method-heads") ||
-           (p.methodOverlay && p.view == QLatin1String("attention"));
+    return m_forced || m_visible || m_view == QLatin1String("methods") ||
+           m_view == QLatin1String("method-heads") ||
+           (p.methodOverlay && m_view == QLatin1String("attention"));
 }
 
 std::string MethodsModel::pointKey(int layer, MethodKind kind, const MethodSettings& settings) const {
@@ -110,7 +116,7 @@ std::vector<MethodsModel::Wanted> MethodsModel::wanted() const {
     std::vector<Wanted> out;
     const ExplorerParams& p = m_controller->params();
     const MethodSettings base = methodSettings(p);
-    if (!m_forced && !m_visible && p.view == QLatin1String("attention")) {
+    if (!m_forced && !m_visible && m_view == QLatin1String("attention")) {
         // The overlay alone needs the chosen method's current pattern, not every sweep.
         if (const auto kind = parseMethodName(p.method.toStdString()))
             out.push_back({*kind, base, pointKey(p.layer, *kind, base), true, knobValue(*kind, base)});

@@ -30,6 +30,8 @@ public:
     // A methods view is on screen (the window's tab switch reaches the controller's view name only after
     // the tab is shown, and changing that name schedules nothing).
     void setVisible(bool on);
+    // The view on screen (ViewState::view): the methods views and the attention map's overlay need work.
+    void setCurrentView(const QString& name);
 
     std::optional<ExtraJob> nextJob() override;
     int pendingJobs() const override;
@@ -71,6 +73,7 @@ private:
     QPointer<AnalysisController> m_controller;
     bool m_forced = false;
     bool m_visible = false;
+    QString m_view = QStringLiteral("overview");
     int m_denseLayer = -1;
     std::shared_ptr<const DenseReference> m_dense;
     QString m_denseError;

@@ -27,10 +27,12 @@ QString resolvePath(const QJsonObject& root, const QString& key, const QDir& bas
 
 QByteArray sessionToJson(const Session& session, const QString& sessionPath) {
     const QDir base = QFileInfo(sessionPath).absoluteDir();
+    QJsonObject params = toJson(session.params);
+    insertViewState(&params, session.viewState);
     QJsonObject root{
         {QStringLiteral("format"), QStringLiteral("tsa-explorer-session")},
         {QStringLiteral("version"), kSessionVersion},
-        {QStringLiteral("params"), toJson(session.params)},
+        {QStringLiteral("params"), params},
     };
     if (!session.filePath.isEmpty()) {
         root.insert(QStringLiteral("file"), QFileInfo(session.filePath).absoluteFilePath());
@@ -96,6 +98,7 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
         if (const std::string problem = tsa::tauProblem(tau.toDouble()); !problem.empty())
             return fail(QString::fromStdString(problem));
     session.params = paramsFromJson(params);
+    session.viewState = viewStateFromJson(params);
     return session;
 }
 

@@ -14,6 +14,7 @@ struct Session {
     QString filePath;   // the capture; may be empty when the session holds only an effect file
     QString effectPath; // the effect file beside it (or alone), empty when none
     ExplorerParams params;
+    ViewState viewState; // stored among the params' keys, as before the split
 };
 
 constexpr int kSessionVersion = 1;

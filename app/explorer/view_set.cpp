@@ -218,12 +218,12 @@ int ViewSet::needsOf(const QString& name) const {
         if (!m_controller->effect() && !m_controller->isOpeningEffect()) return 0;
         return Need::NeedEffect | (effectEstimateApplies() ? Need::NeedAllSelections : 0);
     }
-    return needsOf(name, m_controller->params());
+    return needsOf(name, m_controller->params(), m_viewState);
 }
 
-int ViewSet::needsOf(const QString& name, const ExplorerParams& params) {
+int ViewSet::needsOf(const QString& name, const ExplorerParams& params, const ViewState& viewState) {
     if (name == QLatin1String("overview"))
-        return params.overviewMetric == QLatin1String("kept")
+        return viewState.overviewMetric == QLatin1String("kept")
                    ? Need::NeedAllSelections
                    : Need::NeedAllSelections | Need::NeedAllMetrics;
     if (name == QLatin1String("attention") && params.methodOverlay)
@@ -305,22 +305,49 @@ void ViewSet::refreshMethods() {
     m_methodHeads->setData(m_methodsModel->headsData());
 }
 
+void ViewSet::setViewState(const ViewState& state) {
+    if (state == m_viewState) return;
+    m_viewState = state;
+    m_methodsModel->setCurrentView(state.view);
+    refreshStyle();
+    emit viewStateChanged(m_viewState);
+}
+
+void ViewSet::setColorMap(const QString& name) {
+    ViewState s = m_viewState;
+    s.colorMap = name;
+    setViewState(s);
+}
+
+void ViewSet::setOverviewMetric(const QString& name) {
+    ViewState s = m_viewState;
+    s.overviewMetric = name;
+    setViewState(s);
+}
+
+void ViewSet::setCurrentView(const QString& name) {
+    ViewState s = m_viewState;
+    s.view = name;
+    setViewState(s);
+}
+
 void ViewSet::refreshStyle() {
     // Only what changed is applied: several views rebuild caches (or a whole chart) in these setters, so
     // repeating an unchanged colour map or head on every tau step would cost more than the step itself.
     const ExplorerParams& p = m_controller->params();
-    const bool colours = p.colorMap != m_style.colorMap, layer = p.layer != m_style.layer,
-               head = p.head != m_style.head, metric = p.overviewMetric != m_style.metric;
-    m_style = {p.colorMap, p.overviewMetric, p.layer, p.head};
+    const ViewState& v = m_viewState;
+    const bool colours = v.colorMap != m_style.colorMap, layer = p.layer != m_style.layer,
+               head = p.head != m_style.head, metric = v.overviewMetric != m_style.metric;
+    m_style = {v.colorMap, v.overviewMetric, p.layer, p.head};
     if (colours) {
-        m_overview->setColourMap(p.colorMap);
-        m_selection->setColourMap(p.colorMap);
-        m_attention->setColourMap(p.colorMap);
-        m_depth->setColourMap(p.colorMap);
-        m_effect->setColourMap(p.colorMap);
-        m_text->setColourMap(p.colorMap);
+        m_overview->setColourMap(v.colorMap);
+        m_selection->setColourMap(v.colorMap);
+        m_attention->setColourMap(v.colorMap);
+        m_depth->setColourMap(v.colorMap);
+        m_effect->setColourMap(v.colorMap);
+        m_text->setColourMap(v.colorMap);
     }
-    if (metric) m_overview->setMetric(overviewMetricFor(p.overviewMetric));
+    if (metric) m_overview->setMetric(overviewMetricFor(v.overviewMetric));
     if (layer || head) {
         m_overview->setSelected(p.layer, p.head);
         m_error->setSelected(p.layer, p.head);

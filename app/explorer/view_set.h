@@ -10,6 +10,7 @@
 #pragma once
 
 #include "app/explorer/explorer_params.h"
+#include "app/explorer/view_state.h"
 #include "core/analysis/metrics.h"
 
 #include <QObject>
@@ -55,14 +56,24 @@ public:
     QStringList names() const;
     // AnalysisController::Need flags a view waits for before a screenshot or an export.
     int needsOf(const QString& name) const;
-    // The part that depends on parameters only (the overview's metric decides), before any file is open;
-    // never error metrics for the effect view (what its open effect file needs is the member's answer).
-    static int needsOf(const QString& name, const ExplorerParams& params);
+    // The part that depends on parameters and the view state only (the overview's metric decides), before
+    // any file is open; never error metrics for the effect view (what its open effect file needs is the
+    // member's answer).
+    static int needsOf(const QString& name, const ExplorerParams& params, const ViewState& viewState);
     // Brings every view up to date now, visible or not (exports, screenshots, tests).
     void flush();
     // Refreshes counted per view since construction (tests check that hidden views are skipped).
     int refreshCount(const QString& name) const;
     MethodsModel* methodsModel() const { return m_methodsModel; }
+
+    // How the views show their data (colour map, overview metric, the view on screen): the views' own
+    // state, never the controller's, so changing it repaints and recomputes nothing.
+    const ViewState& viewState() const { return m_viewState; }
+    void setViewState(const ViewState& state);
+    void setColorMap(const QString& name);
+    void setOverviewMetric(const QString& name);
+    // The view on screen (the window's tab, or the one an export renders).
+    void setCurrentView(const QString& name);
     // The visible token range of the zoomable views (selection map, depth, error trace), shared by them.
     views::TokenRangeModel* tokenRange() const { return m_tokenRange; }
 
@@ -74,6 +85,7 @@ public:
 
 signals:
     void selectedPositionChanged(qint64 position);
+    void viewStateChanged(const ViewState& state);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -130,6 +142,7 @@ private:
     views::MethodsView* m_methods = nullptr;
     views::MethodHeadsView* m_methodHeads = nullptr;
     MethodsModel* m_methodsModel = nullptr;
+    ViewState m_viewState;
     views::TokenRangeModel* m_tokenRange = nullptr;
     qint64 m_selectedPosition = -1;
     std::shared_ptr<const std::vector<std::int32_t>> m_tokenIds;

@@ -43,10 +43,14 @@ private slots:
         p.plan.delta = 0.25;
         p.layer = 2;
         p.head = 3;
-        p.colorMap = QStringLiteral("magma");
-        p.overviewMetric = QStringLiteral("error-p95");
-        p.view = QStringLiteral("coverage");
-        const ExplorerParams q = paramsFromJson(toJson(p));
+        ViewState v;
+        v.colorMap = QStringLiteral("magma");
+        v.overviewMetric = QStringLiteral("error-p95");
+        v.view = QStringLiteral("coverage");
+        QJsonObject json = toJson(p);
+        QVERIFY(!json.contains(QStringLiteral("color_map"))); // view state is not an analysis parameter
+        insertViewState(&json, v);
+        const ExplorerParams q = paramsFromJson(json);
         QCOMPARE(q.tsa.tau, p.tsa.tau);
         QCOMPARE(q.tsa.window, p.tsa.window);
         QCOMPARE(q.tsa.poolKernel, p.tsa.poolKernel);
@@ -56,9 +60,12 @@ private slots:
         QCOMPARE(q.plan.delta, p.plan.delta);
         QCOMPARE(q.layer, 2);
         QCOMPARE(q.head, 3);
-        QCOMPARE(q.colorMap, p.colorMap);
-        QCOMPARE(q.overviewMetric, p.overviewMetric);
-        QCOMPARE(q.view, p.view);
+        QCOMPARE(viewStateFromJson(json), v);
+        // The keys sessions and settings always had: a file written before the split reads the same.
+        QCOMPARE(json.value(QStringLiteral("color_map")).toString(), QStringLiteral("magma"));
+        QCOMPARE(json.value(QStringLiteral("overview_metric")).toString(), QStringLiteral("error-p95"));
+        QCOMPARE(json.value(QStringLiteral("view")).toString(), QStringLiteral("coverage"));
+        QCOMPARE(viewStateFromJson(QJsonObject{{QStringLiteral("view"), 3}}), ViewState{}); // wrong type
     }
 
     void paramsAreSanitised() {
@@ -86,12 +93,16 @@ private slots:
         p.head = 5;
         {
             QSettings settings;
-            saveParams(settings, p);
+            ViewState v;
+            v.colorMap = QStringLiteral("cividis");
+            saveParams(settings, p, v);
         }
         QSettings settings;
-        const ExplorerParams q = loadParams(settings);
+        ViewState v;
+        const ExplorerParams q = loadParams(settings, &v);
         QCOMPARE(q.tsa.tau, 0.02);
         QCOMPARE(q.head, 5);
+        QCOMPARE(v.colorMap, QStringLiteral("cividis"));
     }
 
     void layerLists() {
@@ -289,7 +300,9 @@ private slots:
         ExplorerParams p;
         cl.applyTo(&p);
         QCOMPARE(p.tsa.tau, 0.01);
-        QCOMPARE(p.view, QStringLiteral("coverage"));
+        ViewState v;
+        cl.applyTo(&v);
+        QCOMPARE(v.view, QStringLiteral("coverage"));
 
         const QList<QStringList> bad = {
             {QStringLiteral("x"), QStringLiteral("--tau"), QStringLiteral("abc")},
@@ -324,7 +337,8 @@ private slots:
         Session s;
         s.filePath = capture.fileName();
         s.params.tsa.tau = 0.03;
-        s.params.view = QStringLiteral("depth");
+        s.viewState.view = QStringLiteral("depth");
+        s.viewState.colorMap = QStringLiteral("inferno");
         s.params.layer = 1;
         const QString path = dir.filePath(QStringLiteral("s.json"));
         QString error;
@@ -333,7 +347,17 @@ private slots:
         QVERIFY2(loaded, qPrintable(error));
         QCOMPARE(QFileInfo(loaded->filePath).canonicalFilePath(), QFileInfo(s.filePath).canonicalFilePath());
         QCOMPARE(loaded->params.tsa.tau, 0.03);
-        QCOMPARE(loaded->params.view, QStringLiteral("depth"));
+        QCOMPARE(loaded->viewState.view, QStringLiteral("depth"));
+        QCOMPARE(loaded->viewState.colorMap, QStringLiteral("inferno"));
+        // A session written before the view state left the parameters (the same keys) reads the same.
+        const QByteArray old = R"({"format": "tsa-explorer-session", "version": 1, "file": "c.safetensors",
+            "params": {"tau": 0.01, "color_map": "magma", "overview_metric": "kept", "view": "error"}})";
+        auto before = sessionFromJson(old, path, &error);
+        QVERIFY2(before, qPrintable(error));
+        QCOMPARE(before->params.tsa.tau, 0.01);
+        QCOMPARE(before->viewState.colorMap, QStringLiteral("magma"));
+        QCOMPARE(before->viewState.overviewMetric, QStringLiteral("kept"));
+        QCOMPARE(before->viewState.view, QStringLiteral("error"));
         QCOMPARE(loaded->params.layer, 1);
 
         // Broken files say what is wrong.

@@ -254,6 +254,51 @@ private slots:
         QVERIFY(w.errorBox());
     }
 
+    // Issue 9 item 4: colour map, overview metric and the view on screen are the views' state (ViewSet), not
+    // analysis parameters: changing them repaints and starts no job.
+    void viewStateRecomputesNothing() {
+        MainWindow w(nullptr, false);
+        w.show();
+        openAndWait(w, m_capture);
+        QVERIFY(waitFor([&] { return w.controller()->isIdle(); }));
+        w.showView(QStringLiteral("selection"));
+        auto* map = dynamic_cast<views::SelectionMapView*>(w.viewSet()->view(QStringLiteral("selection")));
+        QVERIFY(map);
+        w.viewSet()->flush();
+        const QImage before = map->grab().toImage();
+        const double tau = w.controller()->params().tsa.tau;
+        QSignalSpy params(w.controller(), &AnalysisController::paramsChanged);
+        QSignalSpy progress(w.controller(), &AnalysisController::progress);
+        QSignalSpy selection(w.controller(), &AnalysisController::selectionChanged);
+        QSignalSpy layers(w.controller(), &AnalysisController::layersChanged);
+        QSignalSpy states(w.viewSet(), &ViewSet::viewStateChanged);
+        w.controls()->colourMapBox()->setCurrentText(QStringLiteral("magma"));
+        QVERIFY(w.controller()->isIdle());
+        QComboBox* metric = w.controls()->metricBox();
+        metric->setCurrentIndex(metric->findData(QStringLiteral("kept")));
+        QVERIFY(w.controller()->isIdle());
+        w.showView(QStringLiteral("overview"));
+        for (int i = 0; i < 20; ++i) {
+            QCoreApplication::processEvents();
+            QVERIFY(w.controller()->isIdle()); // no job started, none queued behind a timer
+        }
+        QCOMPARE(params.count(), 0);
+        for (const QList<QVariant>& report : progress) // idle reports only (a tab switch asks for a pass)
+            QVERIFY2(report[0].toString().isEmpty() && report[2].toInt() == 0,
+                     qPrintable(report[0].toString()));
+        QCOMPARE(selection.count(), 0);
+        QCOMPARE(layers.count(), 0);
+        QCOMPARE(w.controller()->params().tsa.tau, tau);
+        QVERIFY(states.count() >= 3);
+        QCOMPARE(w.viewSet()->viewState().colorMap, QStringLiteral("magma"));
+        QCOMPARE(w.viewSet()->viewState().overviewMetric, QStringLiteral("kept"));
+        QCOMPARE(w.viewSet()->viewState().view, QStringLiteral("overview"));
+        // ... and the views did change: the selection map is drawn in the new colours.
+        w.showView(QStringLiteral("selection"));
+        QVERIFY(map->grab().toImage() != before);
+        QVERIFY(w.controller()->isIdle());
+    }
+
     void sessionRoundTrip() {
         const QString session = m_dir.filePath(QStringLiteral("round.json"));
         {
@@ -265,8 +310,8 @@ private slots:
             p.tsa.minTokens = 512;
             p.layer = 3;
             p.head = 2;
-            p.colorMap = QStringLiteral("magma");
             w.controller()->setParams(p);
+            w.controls()->colourMapBox()->setCurrentText(QStringLiteral("magma")); // the views' state
             w.showView(QStringLiteral("depth"));
             QVERIFY(w.saveSession(session));
         }
@@ -280,7 +325,7 @@ private slots:
         QCOMPARE(p.tsa.minTokens, tsa::Index(512));
         QCOMPARE(p.layer, 3);
         QCOMPARE(p.head, 2);
-        QCOMPARE(p.colorMap, QStringLiteral("magma"));
+        QCOMPARE(w.viewSet()->viewState().colorMap, QStringLiteral("magma"));
         QCOMPARE(w.currentViewName(), QStringLiteral("depth"));
         QCOMPARE(w.controls()->tauEditor()->value(), 0.037);
         QCOMPARE(w.controls()->colourMapBox()->currentText(), QStringLiteral("magma"));

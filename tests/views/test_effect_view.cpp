@@ -422,7 +422,9 @@ private slots:
         ExplorerParams p;
         cl.applyTo(&p);
         QCOMPARE(p.effectAxis, QStringLiteral("kept"));
-        QCOMPARE(p.view, QStringLiteral("effect"));
+        ViewState v;
+        cl.applyTo(&v);
+        QCOMPARE(v.view, QStringLiteral("effect"));
         QVERIFY(explorerViewNames().contains(QStringLiteral("effect")));
         QCOMPARE(
             parseCommandLine({"tsa-explorer", "cap.safetensors", "--effect-x", "sideways"}, &cl, &message),

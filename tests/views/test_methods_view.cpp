@@ -44,7 +44,6 @@ ExplorerParams smallParams() {
     p.tsa.window = 32;
     p.tsa.minTokens = 64;
     p.plan.mode = SparseLayerMode::All;
-    p.view = QStringLiteral("methods");
     p.methods.flexprefill.blockSize = 32;
     p.methods.flexprefill.minBudget = 64;
     p.methods.xattention.blockSize = 32;
@@ -89,6 +88,7 @@ private slots:
     void everyMethodArrivesAndTauMovesOnlyTsaPoints() {
         AnalysisController c;
         ViewSet views(&c);
+        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
         open(c, smallParams());
         MethodsModel* model = views.methodsModel();
         const views::MethodsData data = model->viewData();
@@ -136,6 +136,7 @@ private slots:
     void clickingAPointSetsItsKnob() {
         AnalysisController c;
         ViewSet views(&c);
+        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
         open(c, smallParams());
         views.flush();
         auto* view = qobject_cast<views::MethodsView*>(views.view(QStringLiteral("methods"))->widget());
@@ -187,6 +188,7 @@ private slots:
     void headTableSortsAndOverlayReachesTheMap() {
         AnalysisController c;
         ViewSet views(&c);
+        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
         ExplorerParams p = smallParams();
         p.method = QStringLiteral("minference");
         p.methodOverlay = true;
@@ -203,9 +205,7 @@ private slots:
         const QStringList lines = table->csv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), c.headCount() + 1);
 
-        ExplorerParams a = c.params();
-        a.view = QStringLiteral("attention");
-        c.setParams(a);
+        views.setCurrentView(QStringLiteral("attention"));
         QVERIFY(
             c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
         views.flush();
@@ -232,6 +232,7 @@ private slots:
                 (computes ? kept : skipped)++;
             }
         QVERIFY(kept > 0 && skipped > 0);
+        ExplorerParams a = c.params();
         a.methodOverlay = false;
         c.setParams(a);
         views.flush();
@@ -241,6 +242,7 @@ private slots:
     void exportsAndSessionsKeepTheKnobs() {
         AnalysisController c;
         ViewSet views(&c);
+        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
         open(c, smallParams());
         views.flush();
         QTemporaryDir out;
@@ -293,7 +295,6 @@ private slots:
         w.resize(1200, 800);
         w.show();
         ExplorerParams p = smallParams();
-        p.view = QStringLiteral("overview");
         w.controller()->setMetricsDelay(0);
         w.controller()->openFileWith(m_capture, p);
         QVERIFY(waitFor([&] { return w.controller()->hasCapture() && !w.controller()->isOpening(); }));

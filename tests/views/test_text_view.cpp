@@ -399,12 +399,13 @@ private slots:
     void headlessTextNeedsNoMetrics() {
         using Need = tsa::app::AnalysisController::Need;
         tsa::app::ExplorerParams params;
-        QVERIFY(!(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params) &
+        tsa::app::ViewState state;
+        QVERIFY(!(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params, state) &
                   (Need::NeedMetrics | Need::NeedAllMetrics)));
-        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params) & Need::NeedAllSelections);
-        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("error"), params) & Need::NeedAllMetrics);
-        params.overviewMetric = QStringLiteral("error-p95");
-        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("overview"), params) & Need::NeedAllMetrics);
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("text"), params, state) & Need::NeedAllSelections);
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("error"), params, state) & Need::NeedAllMetrics);
+        state.overviewMetric = QStringLiteral("error-p95");
+        QVERIFY(tsa::app::ViewSet::needsOf(QStringLiteral("overview"), params, state) & Need::NeedAllMetrics);
 
         QTemporaryDir dir;
         QString error;

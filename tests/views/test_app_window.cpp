@@ -15,6 +15,7 @@
 #include "views/error_view.h"
 #include "views/overview_view.h"
 #include "views/selection_map_view.h"
+#include "views/token_range_model.h"
 
 #include <QClipboard>
 #include <QComboBox>
@@ -252,6 +253,36 @@ private slots:
         QVERIFY(!w.openSession(badSession));
         QCOMPARE(shown.count(), 2);
         QVERIFY(w.errorBox());
+    }
+
+    // Issue 9 item 5: the window's selection map, depth and error views show the ViewSet's one token range;
+    // a tau step keeps the zoom, another file shows everything.
+    void zoomableViewsShareTheViewSetsRange() {
+        MainWindow w(nullptr, false);
+        w.show();
+        openAndWait(w, m_capture, AnalysisController::NeedAllSelections | AnalysisController::NeedAllMetrics);
+        ViewSet* set = w.viewSet();
+        set->flush(); // hidden views get their data lazily
+        auto* selection = dynamic_cast<views::SelectionMapView*>(set->view(QStringLiteral("selection")));
+        auto* depth = dynamic_cast<views::DepthView*>(set->view(QStringLiteral("depth")));
+        auto* error = dynamic_cast<views::ErrorView*>(set->view(QStringLiteral("error")));
+        QVERIFY(selection && depth && error);
+        QCOMPARE(selection->rangeModel(), set->tokenRange());
+        QCOMPARE(depth->rangeModel(), set->tokenRange());
+        QCOMPARE(error->rangeModel(), set->tokenRange());
+        const qint64 tokens = w.controller()->tokenCount();
+        QCOMPARE(set->tokenRange()->total(), tokens);
+        error->setVisibleRange(100, 300); // the error view used to follow only
+        QCOMPARE(selection->visibleRange(), (views::TokenRange{100, 300}));
+        QCOMPARE(depth->visibleRange(), (views::TokenRange{100, 300}));
+        w.controller()->setTau(0.01);
+        QVERIFY(w.controller()->waitUntilReady(AnalysisController::NeedSelection, 60000));
+        set->flush();
+        QCOMPARE(selection->visibleRange(), (views::TokenRange{100, 300}));
+        openAndWait(w, m_capture);
+        set->flush();
+        QCOMPARE(set->tokenRange()->range(), (views::TokenRange{0, tokens}));
+        QCOMPARE(selection->visibleRange(), (views::TokenRange{0, tokens}));
     }
 
     // Issue 9 item 4: colour map, overview metric and the view on screen are the views' state (ViewSet), not

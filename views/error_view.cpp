@@ -23,7 +23,8 @@ QColor blend(const QColor& a, const QColor& b, double t) {
                             float(a.blueF() * (1 - t) + b.blueF() * t));
 }
 
-constexpr double kAggregateGap = 8.0; // between the head columns and the layer-aggregate column
+constexpr double kAggregateGap = 8.0;         // between the head columns and the layer-aggregate column
+constexpr std::size_t kPointsAsShapes = 4000; // more rows than this are drawn into an image
 const QColor kTraceColour(31, 119, 180);
 const QColor kBandColour(31, 119, 180, 60);
 const QColor kDroppedMark(150, 150, 150);
@@ -551,30 +552,80 @@ void ErrorView::drawRowsAgainstDroppedMass(QPainter& painter, const Layout& l) c
     painter.setClipRect(r);
     painter.setRenderHint(QPainter::Antialiasing);
     painter.setPen(Qt::NoPen);
-    auto dot = [&](const RowPoint& p, const QColor& c) {
-        painter.setBrush(c);
-        painter.drawEllipse(QPointF(r.left() + x.unitClamped(p.dropped) * r.width(),
-                                    r.bottom() - y.unitClamped(p.error) * r.height()),
-                            2.2, 2.2);
+    // Unit positions once per row, with the axes' logs taken once (up to L rows per paint).
+    auto logUnit = [](const AxisScale& s) {
+        const double l = std::log10(s.lo), span = std::log10(s.hi) - l;
+        return [l, span](double v) { return v > 0 ? std::clamp((std::log10(v) - l) / span, 0.0, 1.0) : 0.0; };
     };
-    for (const RowPoint& p : points)
-        if (p.position < windowStart) {
-            QColor c = ramp.colourAt(0.85 * double(p.position) / double(std::max<qint64>(1, m->tokens)));
-            c.setAlpha(170);
-            dot(p, c);
-        }
-    for (const RowPoint& p : points)
-        if (p.position >= windowStart) dot(p, style::windowTokens());
+    const auto ux = logUnit(x);
+    const auto uy = logUnit(y);
+    std::vector<QPointF> unit(points.size());
+    for (std::size_t i = 0; i < points.size(); ++i)
+        unit[i] = QPointF(ux(points[i].dropped), uy(points[i].error));
+    auto dot = [&](std::size_t i, const QColor& c) {
+        painter.setBrush(c);
+        painter.drawEllipse(
+            QPointF(r.left() + unit[i].x() * r.width(), r.bottom() - unit[i].y() * r.height()), 2.2, 2.2);
+    };
+    auto colourOf = [&](const RowPoint& p) {
+        if (p.position >= windowStart) return style::windowTokens();
+        QColor c = ramp.colourAt(0.85 * double(p.position) / double(std::max<qint64>(1, m->tokens)));
+        c.setAlpha(170);
+        return c;
+    };
+    if (points.size() <= kPointsAsShapes) {
+        for (int pass = 0; pass < 2; ++pass)
+            for (std::size_t i = 0; i < points.size(); ++i)
+                if ((points[i].position >= windowStart) == (pass == 1)) dot(i, colourOf(points[i]));
+    } else {
+        // Many rows: small squares set in an image (later rows over earlier ones, the window's last), one
+        // drawImage instead of a painter call per row.
+        const double scale = style::deviceScale(painter);
+        const int w = std::max(1, int(std::lround(r.width() * scale)));
+        const int h = std::max(1, int(std::lround(r.height() * scale)));
+        const int radius = std::max(1, int(std::lround(1.2 * scale)));
+        QImage dots(w, h, QImage::Format_ARGB32_Premultiplied);
+        dots.fill(Qt::transparent);
+        for (int pass = 0; pass < 2; ++pass)
+            for (std::size_t i = 0; i < points.size(); ++i) {
+                if ((points[i].position >= windowStart) != (pass == 1)) continue;
+                const QRgb premultiplied = qPremultiply(colourOf(points[i]).rgba());
+                const int cx = int(unit[i].x() * (w - 1));
+                const int cy = int((1.0 - unit[i].y()) * (h - 1));
+                for (int yy = std::max(0, cy - radius); yy <= std::min(h - 1, cy + radius); ++yy) {
+                    auto* line = reinterpret_cast<QRgb*>(dots.scanLine(yy));
+                    for (int xx = std::max(0, cx - radius); xx <= std::min(w - 1, cx + radius); ++xx)
+                        line[xx] = premultiplied;
+                }
+            }
+        painter.drawImage(r, dots);
+    }
     painter.restore();
     painter.setPen(QPen(style::axis(), 1.0));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(r);
     painter.setFont(style::smallFont());
     painter.setPen(style::text());
-    const double rho = rankCorrelation(points);
+    const double rho = rowRankCorrelation();
     painter.drawText(r.adjusted(6, 4, -6, -4), Qt::AlignLeft | Qt::AlignTop,
                      QStringLiteral("rank corr. %1\ndark: early rows\norange: last W rows")
                          .arg(std::isnan(rho) ? QStringLiteral("n/a") : QString::number(rho, 'f', 2)));
+}
+
+double ErrorView::rowRankCorrelation() const {
+    const std::shared_ptr<const tsa::LayerMetrics> m =
+        m_selectedLayer >= 0 && m_selectedLayer < int(m_data.metrics.size()) && metricsAt(m_selectedLayer)
+            ? m_data.metrics[std::size_t(m_selectedLayer)]
+            : nullptr;
+    if (!m || m_selectedHead < 0 || m_selectedHead >= m_data.qHeads) return NAN;
+    const TokenRange range = visibleRange();
+    if (m_rank.metrics.lock() != m || m_rank.head != m_selectedHead || m_rank.range != range) {
+        m_rank.metrics = m;
+        m_rank.head = m_selectedHead;
+        m_rank.range = range;
+        m_rank.rho = rankCorrelation(rowPoints(*m, m_selectedHead, range));
+    }
+    return m_rank.rho;
 }
 
 QString ErrorView::droppedMassToolTip() const {
@@ -608,7 +659,7 @@ QString ErrorView::droppedMassToolTip() const {
     text += QStringLiteral("\n\n%1 kept rows shown, rank correlation of error and dropped share %2.\n"
                            "Rows at or above the p95 error (%3) lost a median %4 of their mass;\n"
                            "the last W rows shown (%5) a median %6.")
-                .arg(fmt::integer(qint64(points.size())), fmt::value(rankCorrelation(points), 3),
+                .arg(fmt::integer(qint64(points.size())), fmt::value(rowRankCorrelation(), 3),
                      fmt::integer(qint64(topLost.size())), fmt::percent(median(topLost)),
                      fmt::integer(qint64(windowLost.size())),
                      windowLost.empty() ? QStringLiteral("n/a") : fmt::percent(median(windowLost)));

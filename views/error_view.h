@@ -95,6 +95,9 @@ private:
     // last-W error is small (issue 10 item 6; docs/views.md "Which error to read").
     void drawRowsAgainstDroppedMass(QPainter& painter, const Layout& l) const;
     QString droppedMassToolTip() const;
+    // Spearman's rank correlation of the selected head's row error and dropped share over the visible
+    // range, kept until the metrics, head or range change (two sorts of up to L rows per paint otherwise).
+    double rowRankCorrelation() const;
     qint64 traceTokens() const;
     void syncTraceLength();
 
@@ -103,6 +106,12 @@ private:
     int m_selectedLayer = -1;
     int m_selectedHead = -1;
     TokenPanZoom* m_panZoom;
+    mutable struct {
+        std::weak_ptr<const tsa::LayerMetrics> metrics;
+        int head = -1;
+        TokenRange range;
+        double rho = NAN;
+    } m_rank;
     Extent m_held;
 };
 

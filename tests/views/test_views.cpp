@@ -253,6 +253,32 @@ private slots:
             }
         // Narrow windows keep the whole width for the trace.
         QVERIFY(looksDrawn(renderImage(view, {700, 500}), 20));
+
+        // 128K rows: drawn as a point image, the correlation cached (the cost is printed, not asserted).
+        const qint64 big = 131072;
+        auto many = std::make_shared<tsa::LayerMetrics>();
+        many->qHeads = 1;
+        many->tokens = big;
+        many->heads.resize(1);
+        many->rowError.resize(std::size_t(big));
+        many->retainedMass.resize(std::size_t(big));
+        for (qint64 t = 0; t < big; ++t) {
+            const double lost = std::pow(10.0, -6.0 + 6.0 * double((t * 7919) % big) / double(big));
+            many->retainedMass[std::size_t(t)] = float(1.0 - lost);
+            many->rowError[std::size_t(t)] = float(lost * (1.0 + 0.1 * double(t % 7)));
+        }
+        data.metrics = {many};
+        view.setData(data);
+        view.setSelected(0, 0);
+        QElapsedTimer timer;
+        timer.start();
+        QVERIFY(looksDrawn(renderImage(view, {1600, 800}), 30));
+        const qint64 first = timer.restart();
+        renderImage(view, {1600, 800});
+        const qint64 again = timer.restart();
+        renderImage(view, {700, 500});
+        qInfo("error view, 128K rows: first render %lld ms, again %lld ms; 700x500 (no panel) %lld ms", first,
+              again, timer.elapsed());
     }
 
     // Issue 9 item 5: the token-range model the zoomable views share holds its range clamped to the data.

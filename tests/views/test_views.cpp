@@ -30,6 +30,7 @@
 #include <QTemporaryDir>
 #include <QWheelEvent>
 #include <QtTest>
+#include <functional>
 
 using namespace tsa::views;
 
@@ -92,6 +93,24 @@ struct SmallModel {
         }
     }
 };
+
+// One head's per-row metrics over L rows: row(t) gives (share of the row's mass on dropped keys, its error),
+// NaN for a dropped row.
+std::shared_ptr<tsa::LayerMetrics> oneHeadRows(qint64 L,
+                                               const std::function<std::pair<double, double>(qint64)>& row) {
+    auto m = std::make_shared<tsa::LayerMetrics>();
+    m->qHeads = 1;
+    m->tokens = L;
+    m->heads.resize(1);
+    m->rowError.resize(std::size_t(L));
+    m->retainedMass.resize(std::size_t(L));
+    for (qint64 t = 0; t < L; ++t) {
+        const auto [lost, error] = row(t);
+        m->retainedMass[std::size_t(t)] = float(1.0 - lost);
+        m->rowError[std::size_t(t)] = float(error);
+    }
+    return m;
+}
 
 } // namespace
 
@@ -207,20 +226,13 @@ private slots:
     void errorRowsAgainstDroppedMass() {
         const qint64 L = 200;
         const int window = 16;
-        auto metrics = std::make_shared<tsa::LayerMetrics>();
-        metrics->qHeads = 1;
-        metrics->tokens = L;
-        metrics->heads.resize(1);
-        metrics->rowError.resize(std::size_t(L));
-        metrics->retainedMass.resize(std::size_t(L));
-        for (qint64 t = 0; t < L; ++t) {
-            // Rows lose more mass the further they are from the window; error is a monotone function of
-            // the lost share (rank correlation 1); every 10th row dropped (NaN: not a point).
+        // Rows lose more mass the further they are from the window; error is a monotone function of the
+        // lost share (rank correlation 1); every 10th row dropped (NaN: not a point).
+        auto metrics = oneHeadRows(L, [&](qint64 t) {
             const double lost = t >= L - window ? 1e-4 : 0.5 * double(L - t) / double(L);
             const bool dropped = t % 10 == 3 && t < L - window;
-            metrics->retainedMass[std::size_t(t)] = dropped ? NAN : float(1.0 - lost);
-            metrics->rowError[std::size_t(t)] = dropped ? NAN : float(2.0 * lost * lost);
-        }
+            return dropped ? std::pair{double(NAN), double(NAN)} : std::pair{lost, 2.0 * lost * lost};
+        });
         ErrorData data;
         data.qHeads = 1;
         data.window = window;
@@ -256,17 +268,10 @@ private slots:
 
         // 128K rows: drawn as a point image, the correlation cached (the cost is printed, not asserted).
         const qint64 big = 131072;
-        auto many = std::make_shared<tsa::LayerMetrics>();
-        many->qHeads = 1;
-        many->tokens = big;
-        many->heads.resize(1);
-        many->rowError.resize(std::size_t(big));
-        many->retainedMass.resize(std::size_t(big));
-        for (qint64 t = 0; t < big; ++t) {
+        auto many = oneHeadRows(big, [&](qint64 t) {
             const double lost = std::pow(10.0, -6.0 + 6.0 * double((t * 7919) % big) / double(big));
-            many->retainedMass[std::size_t(t)] = float(1.0 - lost);
-            many->rowError[std::size_t(t)] = float(lost * (1.0 + 0.1 * double(t % 7)));
-        }
+            return std::pair{lost, lost * (1.0 + 0.1 * double(t % 7))};
+        });
         data.metrics = {many};
         view.setData(data);
         view.setSelected(0, 0);

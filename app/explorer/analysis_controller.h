@@ -17,9 +17,9 @@
 #include "app/explorer/job_runner.h"
 #include "app/explorer/lru_cache.h"
 #include "core/analysis/attention_map.h"
+#include "core/analysis/metrics.h"
 #include "core/io/capture.h"
 #include "core/io/effect.h"
-#include "core/analysis/metrics.h"
 #include "core/methods/tsa_selection.h"
 
 #include <QObject>
@@ -140,7 +140,7 @@ public:
     bool isSparseLayer(int layer) const;
     int firstSparseLayer() const;
     const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
-    QString planProblem() const { return m_planProblem; }              // why the plan fell back, if it did
+    QString planProblem() const { return m_planProblem; } // why the plan fell back or how it adapted
     std::size_t denseCacheBytes() const { return m_dense.bytes(); }
 
     bool isReady(int needs) const;

@@ -32,8 +32,6 @@ public:
     QComboBox* colourMapBox() const { return m_colourMap; }
     QComboBox* metricBox() const { return m_metric; }
 
-    static QStringList overviewMetricNames(); // values stored in ExplorerParams::overviewMetric
-
 private:
     void syncFromController();
     void rebuildLayerList();

@@ -90,19 +90,4 @@ Selection denseSelection(Index qHeads, Index tokens, const TsaParams& params, De
 // layer stays dense by section 2.
 Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params);
 
-// Which layers are sparse (section 6).
-enum class SparseLayerMode { Half, Drift, All, List };
-struct LayerPlanConfig {
-    SparseLayerMode mode = SparseLayerMode::Half;
-    double delta = 0.5;
-    std::vector<int> list; // for List: model layer indices
-};
-
-// numLayers: layers of the model. layerDrift: per-layer drift (mean of the per-token drift), needed for
-// Drift mode, one value per model layer. Returns one flag per model layer.
-Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig& config,
-                                           const std::vector<double>& layerDrift = {});
-
-SparseLayerMode parseSparseLayerMode(const std::string& text, bool* ok);
-
 } // namespace tsa

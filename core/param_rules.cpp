@@ -32,6 +32,12 @@ bool readLayerId(const std::string& text, int* id) {
     return !text.empty() && ec == std::errc() && stop == last && *id >= 0 && *id <= kLayerIdMaximum;
 }
 
+// The upper bound every integer knob has: far beyond real settings, it keeps sizes from overflowing.
+std::string aboveProblem(const char* name, Index value, Index maximum) {
+    if (value <= maximum) return {};
+    return std::string(name) + " " + std::to_string(value) + " is above " + std::to_string(maximum);
+}
+
 } // namespace
 
 std::string tauProblem(double tau) {
@@ -47,25 +53,19 @@ std::string tauProblem(double tau) {
 
 std::string windowProblem(Index window) {
     if (window < 1) return "window W must be at least 1, got " + std::to_string(window);
-    if (window > kWindowMaximum)
-        return "window W " + std::to_string(window) + " is above " + std::to_string(kWindowMaximum);
-    return {};
+    return aboveProblem("window W", window, kWindowMaximum);
 }
 
 std::string poolKernelProblem(Index kernel) {
     if (kernel < 1 || kernel % 2 == 0)
         return "pool kernel k must be a positive odd number (the smoothing is centred), got " +
                std::to_string(kernel);
-    if (kernel > kPoolKernelMaximum)
-        return "pool kernel k " + std::to_string(kernel) + " is above " + std::to_string(kPoolKernelMaximum);
-    return {};
+    return aboveProblem("pool kernel k", kernel, kPoolKernelMaximum);
 }
 
 std::string minTokensProblem(Index minTokens) {
     if (minTokens < 0) return "min_tokens must not be negative, got " + std::to_string(minTokens);
-    if (minTokens > kMinTokensMaximum)
-        return "min_tokens " + std::to_string(minTokens) + " is above " + std::to_string(kMinTokensMaximum);
-    return {};
+    return aboveProblem("min_tokens", minTokens, kMinTokensMaximum);
 }
 
 std::string deltaProblem(double delta) {
@@ -136,13 +136,6 @@ std::string layerListText(const std::vector<int>& layers) {
     std::string text;
     for (int l : layers)
         text += (text.empty() ? "" : ",") + std::to_string(l);
-    return text;
-}
-
-std::string choiceList(const std::vector<std::string>& names) {
-    std::string text;
-    for (std::size_t i = 0; i < names.size(); ++i)
-        text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
     return text;
 }
 

@@ -54,7 +54,4 @@ std::string parseLayerList(const std::string& text, std::vector<int>* layers);
 // "4,9,16,17,18": the text parseLayerList reads back to the same list.
 std::string layerListText(const std::vector<int>& layers);
 
-// "a, b or c": the accepted names of an option, for messages and help texts.
-std::string choiceList(const std::vector<std::string>& names);
-
 } // namespace tsa

@@ -1,6 +1,7 @@
 #include "app/explorer/explorer_params.h"
 
 #include "core/analysis/metrics.h"
+#include "core/names.h"
 #include "views/methods_view.h"
 
 #include <QJsonArray>

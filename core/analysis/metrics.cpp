@@ -3,7 +3,7 @@
 // because the compact attention of row i sees exactly the kept keys j <= i.
 #include "core/analysis/metrics.h"
 
-#include "core/param_rules.h"
+#include "core/names.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,39 +36,28 @@ Distribution summarise(std::vector<double> values) {
 
 namespace {
 
-struct MeasureName {
-    LayerMeasure measure;
-    const char* name;
-};
-constexpr MeasureName kMeasureNames[] = {{LayerMeasure::KeptFraction, "kept"},
-                                         {LayerMeasure::ErrorP95, "error-p95"},
-                                         {LayerMeasure::RetainedMass, "retained-mass"}};
+constexpr NamedValue<LayerMeasure> kMeasureNames[] = {{LayerMeasure::KeptFraction, "kept"},
+                                                      {LayerMeasure::ErrorP95, "error-p95"},
+                                                      {LayerMeasure::RetainedMass, "retained-mass"}};
 
 } // namespace
 
 const char* layerMeasureName(LayerMeasure measure) {
-    for (const MeasureName& m : kMeasureNames)
-        if (m.measure == measure) return m.name;
-    return "kept";
+    return nameIn(kMeasureNames, measure);
 }
 
 std::optional<LayerMeasure> layerMeasureFromName(std::string_view name) {
-    for (const MeasureName& m : kMeasureNames)
-        if (name == m.name) return m.measure;
-    return std::nullopt;
+    return valueNamed(kMeasureNames, name);
 }
 
 std::string layerMeasureChoices() {
-    std::vector<std::string> names;
-    for (const auto& entry : kMeasureNames)
-        names.push_back(entry.name);
-    return choiceList(names);
+    return choicesIn(kMeasureNames);
 }
 
 std::vector<LayerMeasure> layerMeasures() {
     std::vector<LayerMeasure> all;
-    for (const MeasureName& m : kMeasureNames)
-        all.push_back(m.measure);
+    for (const auto& entry : kMeasureNames)
+        all.push_back(entry.value);
     return all;
 }
 

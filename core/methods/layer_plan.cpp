@@ -2,6 +2,7 @@
 // O(layers log layers) for the drift quantile, nothing per token.
 #include "core/methods/layer_plan.h"
 
+#include "core/names.h"
 #include "core/param_rules.h"
 
 #include <algorithm>
@@ -11,34 +12,23 @@ namespace tsa {
 
 namespace {
 
-struct ModeName {
-    SparseLayerMode mode;
-    const char* name;
-};
-constexpr ModeName kModeNames[] = {{SparseLayerMode::Half, "half"},
-                                   {SparseLayerMode::Drift, "drift"},
-                                   {SparseLayerMode::All, "all"},
-                                   {SparseLayerMode::List, "list"}};
+constexpr NamedValue<SparseLayerMode> kModeNames[] = {{SparseLayerMode::Half, "half"},
+                                                      {SparseLayerMode::Drift, "drift"},
+                                                      {SparseLayerMode::All, "all"},
+                                                      {SparseLayerMode::List, "list"}};
 
 } // namespace
 
 const char* sparseLayerModeName(SparseLayerMode mode) {
-    for (const ModeName& m : kModeNames)
-        if (m.mode == mode) return m.name;
-    return "half";
+    return nameIn(kModeNames, mode);
 }
 
 std::optional<SparseLayerMode> sparseLayerModeFromName(std::string_view name) {
-    for (const ModeName& m : kModeNames)
-        if (name == m.name) return m.mode;
-    return std::nullopt;
+    return valueNamed(kModeNames, name);
 }
 
 std::string sparseLayerModeChoices() {
-    std::vector<std::string> names;
-    for (const auto& entry : kModeNames)
-        names.push_back(entry.name);
-    return choiceList(names);
+    return choicesIn(kModeNames);
 }
 
 Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig& config,

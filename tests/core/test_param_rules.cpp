@@ -1,6 +1,7 @@
 // The shared parameter rules (core/param_rules.h): which tau values every front end accepts, the
 // reasons it gives for the rest, and the locale-independent parser the explorer's field and command line use;
 // the other selection parameters, the layer plan's knobs and the one layer-list syntax.
+#include "core/names.h"
 #include "core/param_rules.h"
 
 #include <cmath>

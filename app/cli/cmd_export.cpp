@@ -6,6 +6,7 @@
 #include "app/cli/cli_args.h"
 #include "app/explorer/command_line.h"
 #include "app/explorer/export_request.h"
+#include "core/names.h"
 
 #include <QStringList>
 #include <algorithm>
@@ -126,10 +127,12 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (std::string bad = params.methods.validate(); !bad.empty()) return usageError("--set: " + bad);
     }
     if (auto method = args.value("method")) {
-        if (!tsa::parseMethodName(*method))
-            return usageError("--method '" + *method +
-                              "' is not tsa, minference, flexprefill, xattention, streaming, oracle, "
-                              "tsa+minference, tsa+flexprefill or tsa+xattention");
+        if (!tsa::parseMethodName(*method)) {
+            std::vector<std::string> names;
+            for (tsa::MethodKind kind : tsa::allMethods())
+                names.push_back(tsa::methodName(kind));
+            return usageError("--method '" + *method + "' is not " + tsa::choiceList(names));
+        }
         params.method = QString::fromStdString(*method);
         // A method named for the attention view means: draw its pattern there.
         params.methodOverlay = *view == "attention";

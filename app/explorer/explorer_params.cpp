@@ -142,7 +142,7 @@ QJsonObject toJson(const ExplorerParams& p) {
     };
 }
 
-ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) {
+ExplorerParams readParamsJson(const QJsonObject& j, const ExplorerParams& base) {
     ExplorerParams p = base;
     auto num = [&](const char* key, double fallback) {
         const auto v = j.value(QLatin1String(key));
@@ -183,6 +183,10 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     return p;
 }
 
+ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base, QStringList* adjusted) {
+    return sanitised(readParamsJson(json, base), adjusted);
+}
+
 void saveParams(QSettings& settings, const ExplorerParams& params) {
     // One JSON value rather than a dozen keys: adding a parameter needs no settings migration.
     settings.setValue(QStringLiteral("params/json"),
@@ -192,7 +196,7 @@ void saveParams(QSettings& settings, const ExplorerParams& params) {
 ExplorerParams loadParams(const QSettings& settings) {
     const QByteArray text = settings.value(QStringLiteral("params/json")).toString().toUtf8();
     const QJsonDocument doc = QJsonDocument::fromJson(text);
-    return doc.isObject() ? paramsFromJson(doc.object()) : ExplorerParams{};
+    return doc.isObject() ? readParamsJson(doc.object()) : ExplorerParams{};
 }
 
 } // namespace tsa::app

@@ -57,11 +57,15 @@ QString choices(const QStringList& names);
 ExplorerParams sanitised(ExplorerParams params, QStringList* adjusted = nullptr);
 
 QJsonObject toJson(const ExplorerParams& params);
-// Missing keys keep the values of base; wrong types are ignored the same way. Values are read as they are:
-// a session checks them (sessionFromJson refuses a bad one), the controller adjusts them visibly.
-ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base = {});
+// Missing keys keep the values of base; wrong types are ignored the same way. The values as stored, not
+// checked: sessions refuse what the rules refuse (sessionFromJson), the controller adjusts the rest visibly.
+ExplorerParams readParamsJson(const QJsonObject& json, const ExplorerParams& base = {});
+// readParamsJson, then sanitised (adjustments into *adjusted).
+ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base = {},
+                              QStringList* adjusted = nullptr);
 
 void saveParams(QSettings& settings, const ExplorerParams& params);
+// The saved parameters as stored (readParamsJson): the controller's setParams adjusts them visibly.
 ExplorerParams loadParams(const QSettings& settings);
 
 } // namespace tsa::app

@@ -92,7 +92,8 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
     if (hasEffect) session.effectPath = resolvePath(root, QStringLiteral("effect"), base);
     // The same rules as the command lines and the controls (core/param_rules.h): a session with a value
     // they refuse is refused with the reason, not silently altered.
-    session.params = paramsFromJson(root.value(QStringLiteral("params")).toObject());
+    // Other values (a method name, a knob) are kept as stored; the controller adjusts them with a warning.
+    session.params = readParamsJson(root.value(QStringLiteral("params")).toObject());
     std::string problem = tsa::tsaParamsProblem(session.params.tsa);
     if (problem.empty()) problem = tsa::layerPlanProblem(session.params.plan);
     if (!problem.empty()) return fail(QString::fromStdString(problem));

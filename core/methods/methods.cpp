@@ -124,9 +124,15 @@ std::optional<std::vector<MethodKind>> parseMethodList(const std::string& text, 
 }
 
 std::string validateTsaParams(const TsaParams& p) {
-    // The shared rule (core/param_rules.h), named as the --set knobs are.
-    const std::string bad = tsaParamsProblem(p);
-    return bad.empty() ? bad : "tsa: " + bad;
+    // The shared rules (core/param_rules.h), each prefixed with the name of its --set knob.
+    const std::pair<const char*, std::string> checks[] = {
+        {"tsa.tau", tauProblem(p.tau)},
+        {"tsa.window", windowProblem(p.window)},
+        {"tsa.pool_kernel", poolKernelProblem(p.poolKernel)},
+        {"tsa.min_tokens", minTokensProblem(p.minTokens)}};
+    for (const auto& [knob, problem] : checks)
+        if (!problem.empty()) return std::string(knob) + ": " + problem;
+    return {};
 }
 
 std::string MethodSettings::validate() const {

@@ -1,4 +1,4 @@
-// Token Sparse Attention selection (spec sections 2, 3, 6).
+// Token Sparse Attention selection (spec sections 2, 3; the layer plan of section 6 is layer_plan.cpp).
 // Scoring: per query head h, logits of the last W queries against all L keys [W, L] (tiled GEMM,
 // windowAttentionMass), causal softmax per row, mean over the W rows for the P = L - W prefix keys, a k-wide
 // zero-padded moving average, per-head and layer normalisation, then the orderings that make every later

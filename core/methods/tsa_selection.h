@@ -1,7 +1,7 @@
-// Token Sparse Attention selection (spec sections 2, 3, 6): Dynamic Token Coverage scoring over the last
-// W queries, smoothing, normalisation, the tau budget and the per-head top-capacity index sets.
-// Scoring (tau independent, costs W*L*D per head) is separated from selection (cheap, O(Hq * P)) so a
-// tau change only reruns selection.
+// Token Sparse Attention selection (spec sections 2 and 3; which layers run it, section 6, is
+// layer_plan.h): Dynamic Token Coverage scoring over the last W queries, smoothing, normalisation, the
+// tau budget and the per-head top-capacity index sets. Scoring (tau independent, costs W*L*D per head)
+// is separated from selection (cheap, O(Hq * P)) so a tau change only reruns selection.
 #pragma once
 
 #include "core/kernels/attention.h"

@@ -159,7 +159,7 @@ std::optional<int> parseRunOptions(const std::vector<std::string>& argv, RunOpti
     }
     o->layers = args.value("layers");
     o->planText = args.value("sparse-layers").value_or("half");
-    o->threads = int(std::clamp<long long>(threads, -1, 1 << 16));
+    o->threads = int(std::clamp<long long>(threads, -1, 1 << 16)); // out of range is refused below
     o->computeError = !args.has("no-error");
     o->savePath = args.value("save");
     o->saveOutput = args.has("save-output");
@@ -178,7 +178,9 @@ std::optional<int> parseRunOptions(const std::vector<std::string>& argv, RunOpti
     check("--min-tokens", minTokensProblem(o->params.minTokens));
     check("--delta", deltaProblem(o->plan.delta));
     check("--sparse-layers", parsePlanOption(o->planText, &o->plan));
-    check("--threads", o->threads < 0 ? "must not be negative" : "");
+    check("--threads", threads < 0           ? "must not be negative"
+                       : threads > (1 << 16) ? "must be at most 65536"
+                                             : "");
     if (bad.empty() && (o->saveOutput || o->saveDense) && !o->savePath)
         bad = "--save-output and --save-dense need --save OUT.safetensors";
     if (!bad.empty()) {

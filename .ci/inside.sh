@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI's stages, run inside the brand-new Debian 12 root that .ci/fresh_root.sh makes (they also run on any
-# Debian 12 machine). Usage: .ci/inside.sh [explore] [setup] [package] [asan] [fuzz]
-# (default: setup package asan fuzz)
+# Debian 12 machine). Usage: .ci/inside.sh [explore] [setup] [cli] [package] [asan] [fuzz]
+# (default: setup cli package asan fuzz)
 #   explore  the README's first command, `tools/setup.sh explore`, as a newcomer runs it: without a display it
 #            must build and then say what to run instead; with one (Xvfb) the window must open on the bundled
 #            sample. Run it in a root of its own, before anything else installs the test packages, or a
@@ -10,6 +10,9 @@
 #          64-bit indexing test switched on, then what setup.sh cannot show by itself: the bundled sample's
 #          screenshot renders and is not blank, and the Python modules the tests need import (a missing one
 #          would only skip those tests).
+#   cli    the command line stands alone: configured with TSA_BUILD_GUI=OFF (the cli preset, Qt not even
+#          searched), only `tsa` built, then `tsa info` and `tsa run` on the bundled sample and `tsa export`
+#          refused with exit 2 and a reason
 #   package  tools/test_package.sh (as root): the .deb built without -march=native, installed with apt, and
 #          the installed programs run without the source tree (tsa info, headless screenshots, a PDF)
 #   asan   under AddressSanitizer + UndefinedBehaviorSanitizer: the core tests, the window's hover/tooltip
@@ -18,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup package asan fuzz)
+[ ${#stages[@]} -gt 0 ] || stages=(setup cli package asan fuzz)
 
 stage_explore() {
     echo "== tools/setup.sh explore without a display"
@@ -80,6 +83,33 @@ PY
     python3 -c 'import numpy, torch, pytest; print("python test modules: numpy", numpy.__version__, "torch", torch.__version__)'
 }
 
+stage_cli() {
+    echo "== the command line without the GUI (cli preset: TSA_BUILD_GUI=OFF)"
+    cmake --preset cli >/dev/null
+    if grep -q "^Qt6_DIR" build/cli/CMakeCache.txt; then
+        echo "the cli preset searched for Qt; the command line must configure without it" >&2
+        return 1
+    fi
+    cmake --build --preset cli --target tsa
+    local tsa=build/cli/app/tsa out rc
+    if ldd "$tsa" | grep -q libQt; then
+        echo "$tsa links Qt" >&2
+        return 1
+    fi
+    "$tsa" info sample_data/sample.safetensors >/dev/null
+    out=$("$tsa" run sample_data/sample.safetensors --layers 6,7 --quiet)
+    grep -Eq "^ +7  sparse" <<<"$out" || { echo "tsa run (no GUI): layer 7 not sparse: $out" >&2; return 1; }
+    set +e
+    out=$("$tsa" export sample_data/sample.safetensors --view overview --out /tmp/x.png 2>&1)
+    rc=$?
+    set -e
+    if [ "$rc" -ne 2 ] || ! grep -q "without the GUI" <<<"$out"; then
+        echo "tsa export without the GUI: expected exit 2 and a reason, got exit $rc: $out" >&2
+        return 1
+    fi
+    echo "tsa without Qt: info, run and the export refusal behave"
+}
+
 stage_package() {
     echo "== the Debian package, built and installed"
     local sudo=""
@@ -111,13 +141,13 @@ stage_fuzz() {
 
 for s in "${stages[@]}"; do
     case "$s" in
-    explore | setup | package | asan | fuzz)
+    explore | setup | cli | package | asan | fuzz)
         started=$(date +%s)
         "stage_$s"
         echo "== stage $s: $(($(date +%s) - started)) s"
         ;;
     *)
-        echo "usage: .ci/inside.sh [explore] [setup] [package] [asan] [fuzz]" >&2
+        echo "usage: .ci/inside.sh [explore] [setup] [cli] [package] [asan] [fuzz]" >&2
         exit 2
         ;;
     esac

@@ -4,10 +4,10 @@
 include(GNUInstallDirs)
 set(TSA_INSTALL_DATADIR ${CMAKE_INSTALL_DATADIR}/tsa-explorer)
 
-# The programs find their data relative to their own location (app/explorer/data_paths.cpp), so the path
+# The programs find their data relative to their own location (app/common/data_dirs.cpp), so the path
 # from bin/ to share/tsa-explorer/ is compiled in, not an absolute prefix: a relocated tree works too.
 file(RELATIVE_PATH TSA_DATA_RELATIVE ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_DATADIR}/tsa-explorer)
-set_source_files_properties(${PROJECT_SOURCE_DIR}/app/explorer/data_paths.cpp TARGET_DIRECTORY tsa_app_lib
+set_source_files_properties(${PROJECT_SOURCE_DIR}/app/common/data_dirs.cpp TARGET_DIRECTORY tsa_app_common
     PROPERTIES COMPILE_DEFINITIONS "TSA_DATA_RELATIVE=\"${TSA_DATA_RELATIVE}\"")
 
 install(TARGETS tsa tsa-explorer RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

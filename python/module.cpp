@@ -9,6 +9,7 @@
 #include "core/analysis/metrics.h"
 #include "core/methods/tsa_pipeline.h"
 #include "core/methods/tsa_selection.h"
+#include "core/param_rules.h"
 #include "python/numpy_interop.h"
 #include "python/render.h"
 
@@ -24,13 +25,9 @@ using tsa::python::raiseStatus;
 
 namespace {
 
-// The same checks and wording as `tsa run`, naming the Python keyword instead of the --option.
+// The shared rules and wording (core/param_rules.h), as in `tsa run` and the explorer.
 void checkParams(const TsaParams& p, int threads) {
-    if (!(p.tau >= 0.0 && p.tau <= 1.0)) throw py::value_error("tau must be in [0, 1]");
-    if (p.window < 1) throw py::value_error("window must be at least 1");
-    if (p.poolKernel < 1 || p.poolKernel % 2 == 0)
-        throw py::value_error("pool_kernel must be a positive odd number");
-    if (p.minTokens < 0) throw py::value_error("min_tokens must not be negative");
+    if (std::string bad = tsa::tsaParamsProblem(p); !bad.empty()) throw py::value_error(bad);
     if (threads < 0) throw py::value_error("threads must not be negative");
 }
 

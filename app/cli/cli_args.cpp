@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
-#include <stdexcept>
 #include <unistd.h>
 
 namespace tsa::cli {
@@ -82,36 +80,6 @@ long long Args::integer(const std::string& name, long long fallback) {
         return fallback;
     }
     return n;
-}
-
-bool parseLayerList(const std::string& text, std::vector<int>& out, std::string& error) {
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        try {
-            std::size_t pos = 0;
-            const auto dash = item.find('-', 1);
-            if (dash != std::string::npos) {
-                const int a = std::stoi(item.substr(0, dash), &pos);
-                const int b = std::stoi(item.substr(dash + 1));
-                if (a > b || a < 0) throw std::invalid_argument("range");
-                for (int l = a; l <= b; ++l)
-                    out.push_back(l);
-            } else {
-                const int l = std::stoi(item, &pos);
-                if (pos != item.size() || l < 0) throw std::invalid_argument("layer");
-                out.push_back(l);
-            }
-        } catch (const std::exception&) {
-            error = "'" + item + "' is not a layer number or range";
-            return false;
-        }
-    }
-    if (out.empty()) {
-        error = "empty layer list";
-        return false;
-    }
-    return true;
 }
 
 bool writeTextFileAtomic(const std::string& path, const std::string& text, std::string& error) {

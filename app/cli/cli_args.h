@@ -42,9 +42,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1; // the operation ran and failed (write error, cancelled)
 constexpr int kExitUsage = 2;   // bad file or bad option
 
-// "0,3,8-11" into layer numbers (appended to out); false with a message naming the bad entry.
-bool parseLayerList(const std::string& text, std::vector<int>& out, std::string& error);
-
 // Writes text to a temporary file beside path and renames it into place; false with a message naming it.
 bool writeTextFileAtomic(const std::string& path, const std::string& text, std::string& error);
 

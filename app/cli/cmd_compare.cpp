@@ -3,8 +3,9 @@
 // kernel; optionally a sweep of each method's main knob, a JSON report and the patterns as safetensors.
 #include "app/cli/cli_args.h"
 #include "core/io/capture.h"
-#include "core/methods/compare.h"
 #include "core/io/safetensors_writer.h"
+#include "core/methods/compare.h"
+#include "core/param_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -214,9 +215,10 @@ int cmdCompare(const std::vector<std::string>& argv) {
     const CaptureInfo& info = capture->info();
     std::vector<int> layerIds = info.layerIds;
     if (auto v = args.value("layers"); v && *v != "all") {
-        layerIds.clear();
-        if (!parseLayerList(*v, layerIds, error)) {
-            std::fprintf(stderr, "tsa compare: --layers: %s\n", error.c_str());
+        std::string bad = parseLayerList(*v, &layerIds);
+        if (bad.empty() && layerIds.empty()) bad = "the layer list is empty";
+        if (!bad.empty()) {
+            std::fprintf(stderr, "tsa compare: --layers: %s\n", bad.c_str());
             return kExitUsage;
         }
         for (int id : layerIds)

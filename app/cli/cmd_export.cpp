@@ -6,6 +6,7 @@
 #include "app/cli/cli_args.h"
 #include "app/explorer/command_line.h"
 #include "app/explorer/export_request.h"
+#include "core/names.h"
 
 #include <QStringList>
 #include <algorithm>
@@ -35,7 +36,7 @@ void printExportUsage(std::FILE* out) {
         "  --window W            window W (default 128)\n"
         "  --pool-kernel K       smoothing kernel k, odd (default 7)\n"
         "  --min-tokens N        min_tokens (default 1024)\n"
-        "  --sparse-layers MODE  half (default), drift, all or list\n"
+        "  --sparse-layers MODE  half (default), drift, all or list (then --layer-list)\n"
         "  --delta D             drift quantile for --sparse-layers drift (default 0.5)\n"
         "  --layer-list LIST     model layers for --sparse-layers list, e.g. 16-31\n"
         "  --colormap NAME       viridis (default), magma, inferno, cividis, greys, rdbu\n"
@@ -128,25 +129,28 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (std::string bad = params.methods.validate(); !bad.empty()) return usageError("--set: " + bad);
     }
     if (auto method = args.value("method")) {
-        if (!tsa::parseMethodName(*method))
-            return usageError("--method '" + *method +
-                              "' is not tsa, minference, flexprefill, xattention, streaming, oracle, "
-                              "tsa+minference, tsa+flexprefill or tsa+xattention");
+        if (!tsa::parseMethodName(*method)) {
+            std::vector<std::string> names;
+            for (tsa::MethodKind kind : tsa::allMethods())
+                names.push_back(tsa::methodName(kind));
+            return usageError("--method '" + *method + "' is not " + tsa::choiceList(names));
+        }
         params.method = QString::fromStdString(*method);
         // A method named for the attention view means: draw its pattern there.
         params.methodOverlay = *view == "attention";
     }
-    if (auto x = args.value("methods-x")) {
-        if (*x != "density" && *x != "speedup")
-            return usageError("--methods-x '" + *x + "' is not density or speedup");
-        params.methodsX = QString::fromStdString(*x);
-    }
-    if (auto y = args.value("methods-y")) {
-        if (*y != "error-last-w" && *y != "error-p95" && *y != "retained-mass" && *y != "recall")
-            return usageError("--methods-y '" + *y +
-                              "' is not error-last-w, error-p95, retained-mass or recall");
-        params.methodsY = QString::fromStdString(*y);
-    }
+    // The methods view's axis names: one table (views/methods_view.h), read through explorer_params.h.
+    auto axis = [&](const char* option, const QStringList& names, QString* value) {
+        const auto v = args.value(option);
+        if (!v) return std::string();
+        *value = QString::fromStdString(*v);
+        if (names.contains(*value)) return std::string();
+        return "--" + std::string(option) + " '" + *v + "' is not " + tsa::app::choices(names).toStdString();
+    };
+    if (std::string bad = axis("methods-x", tsa::app::methodsXNames(), &params.methodsX); !bad.empty())
+        return usageError(bad);
+    if (std::string bad = axis("methods-y", tsa::app::methodsYNames(), &params.methodsY); !bad.empty())
+        return usageError(bad);
 
     QString summary, error;
     const int code = tsa::app::exportView(request, &summary, &error);

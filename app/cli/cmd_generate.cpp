@@ -1,7 +1,7 @@
 // `tsa generate`: writes a synthetic Q/K/V capture (core/synth/generator.h) from a preset, layer by layer,
 // with progress on stderr.
 #include "app/cli/cli_args.h"
-#include "app/explorer/data_paths.h"
+#include "app/common/data_dirs.h"
 #include "core/synth/generator.h"
 
 #include <algorithm>
@@ -48,8 +48,8 @@ void printHelp(std::FILE* out) {
 }
 
 std::string presetDir() {
-    const QString dir = tsa::app::presetDirectory();
-    return dir.isEmpty() ? std::string(TSA_SAMPLE_DIR) + "/presets" : dir.toStdString();
+    const std::string dir = tsa::data::file("presets");
+    return dir.empty() ? std::string(TSA_SAMPLE_DIR) + "/presets" : dir;
 }
 
 // NAME looks in the presets dir; anything with a slash or a .json suffix is a path.

@@ -4,10 +4,12 @@
 #include "app/cli/cli_args.h"
 #include "app/cli/run_report.h"
 #include "core/io/capture.h"
-#include "core/param_rules.h"
-#include "core/methods/tsa_pipeline.h"
 #include "core/io/safetensors_writer.h"
+#include "core/methods/layer_plan.h"
+#include "core/methods/tsa_pipeline.h"
+#include "core/param_rules.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -97,9 +99,38 @@ std::string formatSeconds(double s) {
     return buf;
 }
 
-} // namespace
+// Everything the command line asked for, checked against the shared rules (core/param_rules.h).
+struct RunOptions {
+    std::string path;
+    TsaParams params;
+    LayerPlanConfig plan;
+    std::string planText = "half"; // --sparse-layers as typed, for the report
+    std::optional<std::string> layers;
+    int threads = 0;
+    bool computeError = true;
+    std::optional<std::string> savePath;
+    bool saveOutput = false;
+    bool saveDense = false;
+    bool json = false;
+    bool quiet = false;
+};
 
-int cmdRun(const std::vector<std::string>& argv) {
+// --sparse-layers takes a mode name or, in place of "list", the layer list itself.
+std::string parsePlanOption(const std::string& text, LayerPlanConfig* plan) {
+    const auto mode = sparseLayerModeFromName(text);
+    if (mode == SparseLayerMode::List) return "give the layer list itself, e.g. 16-31";
+    if (mode) {
+        plan->mode = *mode;
+        return {};
+    }
+    plan->mode = SparseLayerMode::List;
+    std::string bad = parseLayerList(text, &plan->list);
+    if (bad.empty() && plan->list.empty()) bad = "the layer list is empty";
+    return bad.empty() ? bad : "expected " + sparseLayerModeChoices() + " or a layer list: " + bad;
+}
+
+// Reads and checks the options; returns an exit code when the command is done (help, bad option).
+std::optional<int> parseRunOptions(const std::vector<std::string>& argv, RunOptions* o) {
     Args args(
         {"layers", "sparse-layers", "tau", "window", "pool-kernel", "min-tokens", "delta", "threads", "save"},
         {"save-output", "save-dense", "no-error", "json", "quiet", "help"});
@@ -115,135 +146,130 @@ int cmdRun(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "tsa run: expected exactly one capture file\n%s", kRunHelp);
         return kExitUsage;
     }
-    TsaParams params;
-    params.tau = args.number("tau", params.tau);
-    params.window = args.integer("window", params.window);
-    params.poolKernel = args.integer("pool-kernel", params.poolKernel);
-    params.minTokens = args.integer("min-tokens", params.minTokens);
-    const double delta = args.number("delta", 0.5);
-    const int threads = int(args.integer("threads", 0));
+    o->path = args.positional()[0];
+    o->params.tau = args.number("tau", o->params.tau);
+    o->params.window = args.integer("window", o->params.window);
+    o->params.poolKernel = args.integer("pool-kernel", o->params.poolKernel);
+    o->params.minTokens = args.integer("min-tokens", o->params.minTokens);
+    o->plan.delta = args.number("delta", o->plan.delta);
+    const long long threads = args.integer("threads", 0);
     if (args.failed()) {
         std::fprintf(stderr, "tsa run: %s\n", args.error().c_str());
         return kExitUsage;
     }
+    o->layers = args.value("layers");
+    o->planText = args.value("sparse-layers").value_or("half");
+    o->threads = int(std::clamp<long long>(threads, -1, 1 << 16)); // out of range is refused below
+    o->computeError = !args.has("no-error");
+    o->savePath = args.value("save");
+    o->saveOutput = args.has("save-output");
+    o->saveDense = args.has("save-dense");
+    o->json = args.has("json");
+    o->quiet = args.has("quiet");
+
     std::string bad;
-    if (const std::string tauBad = tsa::tauProblem(params.tau); !tauBad.empty())
-        bad = "--tau: " + tauBad;
-    else if (params.window < 1)
-        bad = "--window must be at least 1";
-    else if (params.poolKernel < 1 || params.poolKernel % 2 == 0)
-        bad = "--pool-kernel must be a positive odd number";
-    else if (params.minTokens < 0)
-        bad = "--min-tokens must not be negative";
-    else if (!(delta >= 0.0 && delta <= 1.0))
-        bad = "--delta must be in [0, 1]";
-    else if (threads < 0)
-        bad = "--threads must not be negative";
-    else if ((args.has("save-output") || args.has("save-dense")) && !args.has("save"))
+    // The option named as typed, then the shared rule's sentence.
+    auto check = [&bad](const char* option, const std::string& problem) {
+        if (bad.empty() && !problem.empty()) bad = std::string(option) + ": " + problem;
+    };
+    check("--tau", tauProblem(o->params.tau));
+    check("--window", windowProblem(o->params.window));
+    check("--pool-kernel", poolKernelProblem(o->params.poolKernel));
+    check("--min-tokens", minTokensProblem(o->params.minTokens));
+    check("--delta", deltaProblem(o->plan.delta));
+    check("--sparse-layers", parsePlanOption(o->planText, &o->plan));
+    check("--threads", threads < 0           ? "must not be negative"
+                       : threads > (1 << 16) ? "must be at most 65536"
+                                             : "");
+    if (bad.empty() && (o->saveOutput || o->saveDense) && !o->savePath)
         bad = "--save-output and --save-dense need --save OUT.safetensors";
     if (!bad.empty()) {
         std::fprintf(stderr, "tsa run: %s\n", bad.c_str());
         return kExitUsage;
     }
+    return std::nullopt;
+}
 
-    const std::string path = args.positional()[0];
-    auto opened = Capture::open(path);
-    if (!opened.ok()) {
-        std::fprintf(stderr, "tsa run: %s\n", opened.error().c_str());
-        return kExitUsage;
+// Capture indices of the layers to run: all, or those --layers names (each must be in the file).
+Result<std::vector<int>> layersToRun(const std::optional<std::string>& layers, const Capture& capture) {
+    const CaptureInfo& info = capture.info();
+    std::vector<int> ids = info.layerIds;
+    if (layers && *layers != "all") {
+        std::string bad = parseLayerList(*layers, &ids);
+        if (bad.empty() && ids.empty()) bad = "the layer list is empty";
+        if (!bad.empty()) return Status::error(ErrorCode::InvalidArgument, "--layers: " + bad);
     }
-    for (const auto& w : opened.warnings)
-        std::fprintf(stderr, "tsa run: warning: %s\n", w.c_str());
-    const auto capture = opened.value();
-    const CaptureInfo& info = capture->info();
+    std::vector<int> indices;
+    for (int id : ids) {
+        const int index = capture.indexOfLayerId(id);
+        if (index < 0)
+            return Status::error(ErrorCode::InvalidArgument, "--layers: layer " + std::to_string(id) +
+                                                                 " is not in " + info.path + " (it has " +
+                                                                 std::to_string(info.layers) + " layers)");
+        indices.push_back(index);
+    }
+    return indices;
+}
 
-    // Layers to run, by model layer id.
-    std::vector<int> runIds = info.layerIds;
-    if (auto v = args.value("layers"); v && *v != "all") {
-        runIds.clear();
-        std::string error;
-        if (!parseLayerList(*v, runIds, error)) {
-            std::fprintf(stderr, "tsa run: --layers: %s\n", error.c_str());
-            return kExitUsage;
-        }
-        for (int id : runIds)
-            if (std::find(info.layerIds.begin(), info.layerIds.end(), id) == info.layerIds.end()) {
-                std::fprintf(stderr, "tsa run: --layers: layer %d is not in %s (it has %d layers)\n", id,
-                             path.c_str(), info.layers);
-                return kExitUsage;
-            }
-    }
-
-    // Sparse-layer plan over the model's layers.
-    LayerPlanConfig plan;
-    plan.delta = delta;
-    const std::string mode = args.value("sparse-layers").value_or("half");
-    bool modeOk = false;
-    plan.mode = parseSparseLayerMode(mode, &modeOk);
-    if (!modeOk) {
-        plan.mode = SparseLayerMode::List;
-        std::string error;
-        if (!parseLayerList(mode, plan.list, error)) {
-            std::fprintf(stderr, "tsa run: --sparse-layers: expected half, drift, all or a layer list: %s\n",
-                         error.c_str());
-            return kExitUsage;
-        }
-    } else if (plan.mode == SparseLayerMode::List) {
-        std::fprintf(stderr, "tsa run: --sparse-layers: give the layer list itself, e.g. 16-31\n");
-        return kExitUsage;
-    }
+// Which of the file's layers run sparse: the shared plan (core/methods/layer_plan.h), including its rule
+// for captures that hold only some layers.
+Result<CaptureLayerPlan> planRun(const RunOptions& o, const Capture& capture) {
+    const CaptureInfo& info = capture.info();
     std::vector<double> drift;
-    if (plan.mode == SparseLayerMode::Drift) {
-        if (!info.hasDrift) {
-            std::fprintf(stderr, "tsa run: --sparse-layers drift: %s has no layers.{l}.drift tensors\n",
-                         path.c_str());
-            return kExitUsage;
-        }
-        if (info.layers != info.modelLayers) {
-            std::fprintf(
-                stderr, "tsa run: --sparse-layers drift: needs the drift of all %d model layers, %s has %d\n",
-                info.modelLayers, path.c_str(), info.layers);
-            return kExitUsage;
-        }
-        drift = capture->layerDrift();
+    if (o.plan.mode == SparseLayerMode::Drift) {
+        if (!info.hasDrift)
+            return Status::error(ErrorCode::InvalidArgument,
+                                 "--sparse-layers drift: " + info.path + " has no layers.{l}.drift tensors");
+        drift = capture.layerDrift();
     }
-    auto sparsePlan = planSparseLayers(info.modelLayers, plan, drift);
-    if (!sparsePlan.ok()) {
-        std::fprintf(stderr, "tsa run: --sparse-layers: %s\n", sparsePlan.error().c_str());
-        return kExitUsage;
-    }
+    auto plan = planCaptureLayers(info.layerIds, info.modelLayers, o.plan, drift);
+    if (!plan.ok()) return Status::error(ErrorCode::InvalidArgument, "--sparse-layers: " + plan.error());
+    return plan;
+}
 
-    Spool spool;
-    const bool save = args.has("save");
-    if (save && !spool.open()) {
-        std::fprintf(stderr, "tsa run: cannot create a temporary file for the results\n");
-        return kExitFailure;
-    }
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    const bool quiet = args.has("quiet");
-    // On a terminal the progress line rewrites itself; in a log each update is a line of its own.
-    const char* lineStart = isatty(2) ? "\r" : "";
-    const char* lineEnd = isatty(2) ? "   " : "\n";
-    const bool computeError = !args.has("no-error");
+// One line of progress on stderr: rewritten in place on a terminal, a line per update in a log.
+void reportProgress(std::size_t done, std::size_t total, int layerId, double elapsed) {
+    const bool tty = isatty(2);
+    const std::string eta =
+        done > 0 ? ", about " + formatSeconds(elapsed / double(done) * double(total - done)) + " left" : "";
+    std::fprintf(stderr, "%slayer %zu of %zu (model layer %d), %s elapsed%s%s", tty ? "\r" : "", done + 1,
+                 total, layerId, formatSeconds(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
+    std::fflush(stderr);
+}
 
-    std::vector<LayerReport> reports;
+// A finished layer's tensors, parked in the spool until the file's header can be written.
+void spoolLayer(int id, const LayerRunResult& r, const RunOptions& o, Spool& spool) {
+    const auto& sel = r.selection;
+    const std::string prefix = "layers." + std::to_string(id) + ".";
+    if (sel.sparse) {
+        spool.add({prefix + "indices", DType::I32, {sel.qHeads, sel.kept}}, sel.indices.data(),
+                  sel.indices.size() * sizeof(std::int32_t));
+        spool.add({prefix + "scores", DType::F32, {r.scores.qHeads, r.scores.prefix}},
+                  r.scores.headNorm.data(), r.scores.headNorm.size() * sizeof(float));
+    }
+    if (o.saveOutput)
+        spool.add({prefix + "output", DType::F32, {r.output.heads, r.output.tokens, r.output.dim}},
+                  r.output.data.data(), r.output.data.size() * sizeof(float));
+    if (o.saveDense)
+        spool.add({prefix + "dense_output",
+                   DType::F32,
+                   {r.denseOutput.heads, r.denseOutput.tokens, r.denseOutput.dim}},
+                  r.denseOutput.data.data(), r.denseOutput.data.size() * sizeof(float));
+}
+
+// Runs the layers in order, one in memory at a time; returns an exit code on failure or interruption.
+std::optional<int> runLayers(const RunOptions& o, const Capture& capture, const std::vector<int>& indices,
+                             const CaptureLayerPlan& plan, std::vector<LayerReport>* reports, Spool* spool) {
+    const CaptureInfo& info = capture.info();
     const auto started = std::chrono::steady_clock::now();
-    for (std::size_t n = 0; n < runIds.size(); ++n) {
-        const int id = runIds[n];
-        const int index =
-            int(std::find(info.layerIds.begin(), info.layerIds.end(), id) - info.layerIds.begin());
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (!quiet) {
-            std::string eta =
-                n > 0 ? ", about " + formatSeconds(elapsed / double(n) * double(runIds.size() - n)) + " left"
-                      : "";
-            std::fprintf(stderr, "%slayer %zu of %zu (model layer %d), %s elapsed%s%s", lineStart, n + 1,
-                         runIds.size(), id, formatSeconds(elapsed).c_str(), eta.c_str(), lineEnd);
-            std::fflush(stderr);
-        }
-        auto layer = capture->layer(index);
+    auto elapsed = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+        const int index = indices[n];
+        const int id = info.layerIds[std::size_t(index)];
+        if (!o.quiet) reportProgress(n, indices.size(), id, elapsed());
+        auto layer = capture.layer(index);
         if (!layer.ok()) {
             std::fprintf(stderr, "\ntsa run: %s\n", layer.error().c_str());
             return kExitUsage;
@@ -251,76 +277,98 @@ int cmdRun(const std::vector<std::string>& argv) {
         for (const auto& w : layer.warnings)
             std::fprintf(stderr, "\ntsa run: warning: %s\n", w.c_str());
         LayerRunConfig config;
-        config.params = params;
-        config.sparseLayer = (*sparsePlan)[id];
-        config.computeMetrics = computeError;
-        config.computeDense = args.has("save-dense");
-        config.keepOutput = args.has("save-output");
-        config.attention.threads = threads;
+        config.params = o.params;
+        config.sparseLayer = plan.sparse[std::size_t(index)];
+        config.computeMetrics = o.computeError;
+        config.computeDense = o.saveDense;
+        config.keepOutput = o.saveOutput;
+        config.attention.threads = o.threads;
         config.cancel = &g_interrupted;
         auto result = runLayer(*layer.value(), config);
         if (!result.ok()) {
-            if (result.status().code == ErrorCode::Cancelled || g_interrupted) {
+            if (result.status().code == ErrorCode::Cancelled || g_interrupted)
                 std::fprintf(stderr, "\ntsa run: interrupted at layer %d; nothing was written\n", id);
-                return kExitFailure;
-            }
-            std::fprintf(stderr, "\ntsa run: layer %d of %s: %s\n", id, path.c_str(), result.error().c_str());
+            else
+                std::fprintf(stderr, "\ntsa run: layer %d of %s: %s\n", id, o.path.c_str(),
+                             result.error().c_str());
             return kExitFailure;
         }
-        const LayerRunResult& r = result.value();
-        reports.push_back(makeLayerReport(id, r, computeError));
-        if (save) {
-            const auto& sel = r.selection;
-            const std::string prefix = "layers." + std::to_string(id) + ".";
-            if (sel.sparse) {
-                spool.add({prefix + "indices", DType::I32, {sel.qHeads, sel.kept}}, sel.indices.data(),
-                          sel.indices.size() * sizeof(std::int32_t));
-                spool.add({prefix + "scores", DType::F32, {r.scores.qHeads, r.scores.prefix}},
-                          r.scores.headNorm.data(), r.scores.headNorm.size() * sizeof(float));
-            }
-            if (args.has("save-output"))
-                spool.add({prefix + "output", DType::F32, {r.output.heads, r.output.tokens, r.output.dim}},
-                          r.output.data.data(), r.output.data.size() * sizeof(float));
-            if (args.has("save-dense"))
-                spool.add({prefix + "dense_output",
-                           DType::F32,
-                           {r.denseOutput.heads, r.denseOutput.tokens, r.denseOutput.dim}},
-                          r.denseOutput.data.data(), r.denseOutput.data.size() * sizeof(float));
-            if (!spool.ok()) {
+        reports->push_back(makeLayerReport(id, result.value(), o.computeError));
+        if (o.savePath) {
+            spoolLayer(id, result.value(), o, *spool);
+            if (!spool->ok()) {
                 std::fprintf(stderr, "\ntsa run: writing the temporary spool file failed (disk full?)\n");
                 return kExitFailure;
             }
         }
     }
-    if (!quiet) {
-        const double total =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        std::fprintf(stderr, "%sdone: %zu layers in %s%s\n", lineStart, runIds.size(),
-                     formatSeconds(total).c_str(), isatty(2) ? "                              " : "");
+    if (!o.quiet) {
+        const bool tty = isatty(2);
+        std::fprintf(stderr, "%sdone: %zu layers in %s%s\n", tty ? "\r" : "", indices.size(),
+                     formatSeconds(elapsed()).c_str(), tty ? "                              " : "");
     }
+    return std::nullopt;
+}
 
-    const nlohmann::json summary = reportsToJson(reports, params, info, mode);
-    if (args.has("json"))
+// The spooled tensors behind a header carrying the summary, written atomically.
+Status writeResults(const std::string& out, const std::string& source, const nlohmann::json& summary,
+                    Spool& spool) {
+    SafetensorsWriter writer;
+    const std::map<std::string, std::string> metadata{
+        {"format", "tsa-run/1"}, {"source", source}, {"tsa", summary.dump()}};
+    Status st = writer.open(out, spool.specs(), metadata);
+    if (st.ok()) st = spool.copyTo(writer);
+    if (st.ok() && g_interrupted)
+        st = Status::error(ErrorCode::Cancelled, "interrupted while writing " + out);
+    if (st.ok()) st = writer.commit();
+    if (!st.ok()) writer.cancel();
+    return st;
+}
+
+} // namespace
+
+int cmdRun(const std::vector<std::string>& argv) {
+    RunOptions o;
+    if (auto done = parseRunOptions(argv, &o)) return *done;
+
+    auto opened = Capture::open(o.path);
+    if (!opened.ok()) {
+        std::fprintf(stderr, "tsa run: %s\n", opened.error().c_str());
+        return kExitUsage;
+    }
+    for (const auto& w : opened.warnings)
+        std::fprintf(stderr, "tsa run: warning: %s\n", w.c_str());
+    const Capture& capture = *opened.value();
+    auto indices = layersToRun(o.layers, capture);
+    auto plan = indices.ok() ? planRun(o, capture) : Result<CaptureLayerPlan>(indices.status());
+    if (!plan.ok()) {
+        std::fprintf(stderr, "tsa run: %s\n", plan.error().c_str());
+        return kExitUsage;
+    }
+    if (!plan->note.empty()) std::fprintf(stderr, "tsa run: note: --sparse-layers: %s\n", plan->note.c_str());
+
+    Spool spool;
+    if (o.savePath && !spool.open()) {
+        std::fprintf(stderr, "tsa run: cannot create a temporary file for the results\n");
+        return kExitFailure;
+    }
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    std::vector<LayerReport> reports;
+    if (auto failed = runLayers(o, capture, *indices, *plan, &reports, &spool)) return *failed;
+
+    const CaptureInfo& info = capture.info();
+    const nlohmann::json summary = reportsToJson(reports, o.params, info, o.planText);
+    if (o.json)
         std::printf("%s\n", summary.dump(2).c_str());
     else
-        printReportTable(stdout, reports, params, info, mode);
-
-    if (save) {
-        SafetensorsWriter writer;
-        std::map<std::string, std::string> metadata{
-            {"format", "tsa-run/1"}, {"source", path}, {"tsa", summary.dump()}};
-        const std::string out = *args.value("save");
-        Status st = writer.open(out, spool.specs(), metadata);
-        if (st.ok()) st = spool.copyTo(writer);
-        if (st.ok() && g_interrupted)
-            st = Status::error(ErrorCode::Cancelled, "interrupted while writing " + out);
-        if (st.ok()) st = writer.commit();
-        if (!st.ok()) {
-            writer.cancel();
+        printReportTable(stdout, reports, o.params, info, o.planText);
+    if (o.savePath) {
+        if (Status st = writeResults(*o.savePath, o.path, summary, spool); !st.ok()) {
             std::fprintf(stderr, "tsa run: %s\n", st.message.c_str());
             return kExitFailure;
         }
-        if (!quiet) std::fprintf(stderr, "wrote %s\n", out.c_str());
+        if (!o.quiet) std::fprintf(stderr, "wrote %s\n", o.savePath->c_str());
     }
     return kExitOk;
 }

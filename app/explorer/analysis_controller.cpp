@@ -1,6 +1,7 @@
 #include "app/explorer/analysis_controller.h"
 
 #include "core/kernels/attention.h"
+#include "core/methods/layer_plan.h"
 #include "core/methods/tsa_pipeline.h"
 
 #include <QCoreApplication>
@@ -15,28 +16,6 @@ namespace {
 
 bool samePlan(const LayerPlanConfig& a, const LayerPlanConfig& b) {
     return a.mode == b.mode && a.delta == b.delta && a.list == b.list;
-}
-
-// A layer outside the sparse plan: dense by design, described the way selectTokens describes dense layers.
-Selection notSparseSelection(Index qHeads, Index tokens, const TsaParams& params) {
-    Selection sel;
-    sel.qHeads = qHeads;
-    sel.tokens = tokens;
-    sel.window = params.window;
-    sel.prefix = tokens - params.window;
-    sel.capacity = sel.prefix;
-    sel.kept = tokens;
-    sel.sparse = false;
-    sel.denseReason = DenseReason::NotSparseLayer;
-    return sel;
-}
-
-// Metrics of a dense layer without running dense attention: with head dim 0 every row's error is 0 and
-// every retained mass 1, through the same summaries as a sparse layer.
-LayerMetrics denseLayerMetrics(const Selection& sel) {
-    static const float dummy = 0.0f;
-    const ConstView3 empty{&dummy, sel.qHeads, sel.tokens, 0};
-    return computeLayerMetrics(sel, empty, empty, nullptr, nullptr);
 }
 
 QString fromStd(const std::string& s) {
@@ -135,7 +114,9 @@ int AnalysisController::modelLayerId(int layer) const {
 
 void AnalysisController::openFileWith(const QString& path, const ExplorerParams& params) {
     openFile(path);
-    m_paramsAfterOpen = sanitised(params);
+    QStringList adjusted;
+    m_paramsAfterOpen = sanitised(params, &adjusted);
+    if (!adjusted.isEmpty()) emit warning(adjusted.join(QLatin1Char(' ')));
 }
 
 void AnalysisController::openFile(const QString& path) {
@@ -215,40 +196,28 @@ void AnalysisController::recomputePlan() {
     m_planProblem.clear();
     m_sparse.assign(std::size_t(layerCount()), false);
     if (!m_capture) return;
+    // The shared plan (core/methods/layer_plan.h), with its rule for partial captures, as in `tsa run`.
     const CaptureInfo& info = m_capture->info();
-    Result<std::vector<bool>> plan = std::vector<bool>{};
-    std::vector<int> ids = info.layerIds;
-    if (m_params.plan.mode == SparseLayerMode::Drift) {
-        const std::vector<double> drift = m_capture->layerDrift();
-        if (drift.size() == std::size_t(info.layers) && info.layers != info.modelLayers) {
-            // A partial capture: the quantile can only be taken over the layers present.
-            plan = planSparseLayers(info.layers, m_params.plan, drift);
-            for (int i = 0; i < info.layers; ++i)
-                ids[std::size_t(i)] = i;
-        } else {
-            plan = planSparseLayers(info.modelLayers, m_params.plan, drift);
-        }
-    } else {
-        plan = planSparseLayers(info.modelLayers, m_params.plan);
-    }
+    const std::vector<double> drift =
+        m_params.plan.mode == SparseLayerMode::Drift ? m_capture->layerDrift() : std::vector<double>{};
+    auto plan = planCaptureLayers(info.layerIds, info.modelLayers, m_params.plan, drift);
     if (!plan.ok()) {
         m_planProblem =
             tr("Sparse layers: %1; using the second half of the layers instead.").arg(fromStd(plan.error()));
-        ids = info.layerIds;
-        plan = planSparseLayers(info.modelLayers, LayerPlanConfig{});
+        plan = planCaptureLayers(info.layerIds, info.modelLayers, LayerPlanConfig{});
         emit warning(m_planProblem);
+    } else if (!plan->note.empty()) {
+        m_planProblem = tr("Sparse layers: %1.").arg(fromStd(plan->note));
     }
-    if (!plan.ok()) return;
-    for (int i = 0; i < info.layers; ++i) {
-        const int id = ids[std::size_t(i)];
-        m_sparse[std::size_t(i)] = id >= 0 && std::size_t(id) < plan->size() && (*plan)[std::size_t(id)];
-    }
+    if (plan.ok()) m_sparse = plan->sparse;
 }
 
 // ------------------------------------------------------------------------------------------ parameters
 
 void AnalysisController::setParams(const ExplorerParams& requested) {
-    const ExplorerParams p = sanitised(requested);
+    QStringList adjusted;
+    const ExplorerParams p = sanitised(requested, &adjusted);
+    if (!adjusted.isEmpty()) emit warning(adjusted.join(QLatin1Char(' ')));
     const ExplorerParams old = m_params;
     const bool scoresChange = p.tsa.window != old.tsa.window || p.tsa.poolKernel != old.tsa.poolKernel;
     const bool planChange = !samePlan(p.plan, old.plan);
@@ -400,7 +369,7 @@ std::shared_ptr<const Selection> AnalysisController::ensureSelection(int layer) 
     const TsaParams& p = m_params.tsa;
     std::shared_ptr<const Selection> sel;
     if (!isSparseLayer(layer)) {
-        sel = std::make_shared<const Selection>(notSparseSelection(hq, tokens, p));
+        sel = std::make_shared<const Selection>(denseSelection(hq, tokens, p, DenseReason::NotSparseLayer));
     } else if (layerStaysDense(tokens, p)) {
         sel = std::make_shared<const Selection>(selectTokens(LayerScores{}, hq, tokens, p));
     } else if (auto sc = scores(layer)) {

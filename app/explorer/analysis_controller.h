@@ -137,7 +137,7 @@ public:
     bool isSparseLayer(int layer) const;
     int firstSparseLayer() const;
     const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
-    QString planProblem() const { return m_planProblem; }              // why the plan fell back, if it did
+    QString planProblem() const { return m_planProblem; } // why the plan fell back or how it adapted
     std::size_t denseCacheBytes() const { return m_dense.bytes(); }
 
     bool isReady(int needs) const;

@@ -1,18 +1,12 @@
 #include "app/explorer/command_line.h"
 
+#include "core/analysis/metrics.h"
 #include "core/param_rules.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
 namespace tsa::app {
-
-QStringList explorerViewNames() {
-    return {QStringLiteral("overview"),  QStringLiteral("selection"),  QStringLiteral("coverage"),
-            QStringLiteral("attention"), QStringLiteral("error"),      QStringLiteral("depth"),
-            QStringLiteral("sparsity"),  QStringLiteral("howitworks"), QStringLiteral("effect"),
-            QStringLiteral("text"),      QStringLiteral("methods"),    QStringLiteral("method-heads")};
-}
 
 void CommandLine::applyTo(ExplorerParams* p) const {
     if (tau) p->tsa.tau = *tau;
@@ -55,7 +49,8 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     const QCommandLineOption minTokens(QStringLiteral("min-tokens"), QStringLiteral("min_tokens."),
                                        QStringLiteral("N"));
     const QCommandLineOption mode(QStringLiteral("sparse-layers"),
-                                  QStringLiteral("half, drift, all or list."), QStringLiteral("MODE"));
+                                  QString::fromStdString(sparseLayerModeChoices()) + QLatin1Char('.'),
+                                  QStringLiteral("MODE"));
     const QCommandLineOption delta(QStringLiteral("delta"),
                                    QStringLiteral("Drift quantile for --sparse-layers drift."),
                                    QStringLiteral("D"));
@@ -74,9 +69,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         QStringLiteral("colormap"),
         QStringLiteral("Colour map (viridis, magma, inferno, cividis, greys, rdbu)."),
         QStringLiteral("NAME"));
-    const QCommandLineOption metric(QStringLiteral("metric"),
-                                    QStringLiteral("Overview metric: kept, error-p95, retained-mass."),
-                                    QStringLiteral("NAME"));
+    const QCommandLineOption metric(
+        QStringLiteral("metric"),
+        QStringLiteral("Overview metric: %1.").arg(QString::fromStdString(layerMeasureChoices())),
+        QStringLiteral("NAME"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                         QStringLiteral("Render the view as shown in the window to OUT.png "
                                                        "and exit (waits for the view's background work)."),
@@ -138,15 +134,12 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     if (!positional.isEmpty()) cl.file = positional.first();
 
     QString error;
-    auto number = [&](const QCommandLineOption& o, double lo, double hi) -> std::optional<double> {
+    auto number = [&](const QCommandLineOption& o) -> std::optional<double> {
         if (!parser.isSet(o) || !error.isEmpty()) return std::nullopt;
         bool ok = false;
         const double v = parser.value(o).toDouble(&ok);
-        if (!ok || v < lo || v > hi) {
-            error = QStringLiteral("--%1: '%2' is not a number in [%3, %4]")
-                        .arg(o.names().first(), parser.value(o))
-                        .arg(lo)
-                        .arg(hi);
+        if (!ok) {
+            error = QStringLiteral("--%1: '%2' is not a number").arg(o.names().first(), parser.value(o));
             return std::nullopt;
         }
         return v;
@@ -164,37 +157,40 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         }
         return v;
     };
+    // The selection parameters follow the shared rules (core/param_rules.h), as in `tsa run` and `tsa
+    // export`.
+    auto rule = [&](const QCommandLineOption& o, const std::string& problem) {
+        if (error.isEmpty() && !problem.empty())
+            error = QStringLiteral("--%1: %2").arg(o.names().first(), QString::fromStdString(problem));
+        return problem.empty();
+    };
+    auto wholeNumber = [&](const QCommandLineOption& o) -> std::optional<qint64> {
+        if (!parser.isSet(o) || !error.isEmpty()) return std::nullopt;
+        bool ok = false;
+        const qint64 v = parser.value(o).toLongLong(&ok);
+        if (!ok)
+            error = QStringLiteral("--%1: '%2' is not an integer").arg(o.names().first(), parser.value(o));
+        return ok ? std::optional<qint64>(v) : std::nullopt;
+    };
     if (parser.isSet(tau)) {
         double v = 0.0;
-        const std::string problem = tsa::parseTau(parser.value(tau).toStdString(), &v);
-        if (problem.empty())
-            cl.tau = v;
-        else if (error.isEmpty())
-            error = QStringLiteral("--tau: ") + QString::fromStdString(problem);
+        if (rule(tau, tsa::parseTau(parser.value(tau).toStdString(), &v))) cl.tau = v;
     }
-    if (auto v = integer(window, 1, 1 << 20)) cl.window = *v;
-    if (auto v = integer(kernel, 1, 1001)) {
-        if (*v % 2 == 0 && error.isEmpty())
-            error = QStringLiteral("--pool-kernel: %1 is even; the kernel must be odd").arg(*v);
-        cl.poolKernel = *v;
-    }
-    if (auto v = integer(minTokens, 0, qint64(1) << 30)) cl.minTokens = *v;
+    if (auto v = wholeNumber(window); v && rule(window, tsa::windowProblem(*v))) cl.window = *v;
+    if (auto v = wholeNumber(kernel); v && rule(kernel, tsa::poolKernelProblem(*v))) cl.poolKernel = *v;
+    if (auto v = wholeNumber(minTokens); v && rule(minTokens, tsa::minTokensProblem(*v))) cl.minTokens = *v;
     if (parser.isSet(mode) && error.isEmpty()) {
-        bool ok = false;
-        cl.mode = parseSparseLayerMode(parser.value(mode).toStdString(), &ok);
-        if (!ok)
-            error = QStringLiteral("--sparse-layers: '%1' is not half, drift, all or list")
-                        .arg(parser.value(mode));
+        cl.mode = sparseLayerModeFromName(parser.value(mode).toStdString());
+        if (!cl.mode)
+            error = QStringLiteral("--sparse-layers: '%1' is not %2")
+                        .arg(parser.value(mode), QString::fromStdString(sparseLayerModeChoices()));
     }
-    cl.delta = number(delta, 0.0, 1.0);
-    if (parser.isSet(list) && error.isEmpty()) {
+    if (auto v = number(delta); v && rule(delta, tsa::deltaProblem(*v))) cl.delta = *v;
+    if (parser.isSet(list)) {
         std::vector<int> layers;
-        if (!parseLayerList(parser.value(list), &layers))
-            error = QStringLiteral("--layer-list: cannot read '%1'").arg(parser.value(list));
-        else
-            cl.layerList = layers;
+        if (rule(list, tsa::parseLayerList(parser.value(list).toStdString(), &layers))) cl.layerList = layers;
     }
-    if (auto v = integer(layer, 0, 1 << 20)) cl.layerId = int(*v);
+    if (auto v = integer(layer, 0, tsa::kLayerIdMaximum)) cl.layerId = int(*v);
     if (auto v = integer(head, 0, 1 << 20)) cl.head = int(*v);
     if (parser.isSet(view) && error.isEmpty()) {
         cl.view = parser.value(view);
@@ -205,11 +201,9 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     if (parser.isSet(colorMap)) cl.colorMap = parser.value(colorMap);
     if (parser.isSet(metric) && error.isEmpty()) {
         cl.metric = parser.value(metric);
-        const QStringList metrics = {QStringLiteral("kept"), QStringLiteral("error-p95"),
-                                     QStringLiteral("retained-mass")};
-        if (!metrics.contains(*cl.metric))
+        if (!layerMeasureFromName(cl.metric->toStdString()))
             error = QStringLiteral("--metric: unknown metric '%1' (%2)")
-                        .arg(*cl.metric, metrics.join(QStringLiteral(", ")));
+                        .arg(*cl.metric, QString::fromStdString(layerMeasureChoices()));
     }
     cl.effect = parser.value(effect);
     if (parser.isSet(effectAxis) && error.isEmpty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "app/explorer/explorer_params.h"
+#include "app/explorer/view_names.h"
 
 #include <QSize>
 #include <QString>
@@ -44,9 +45,6 @@ struct CommandLine {
     // --view, --colormap, --metric.
     void applyTo(ViewState* viewState) const;
 };
-
-// The view names --view accepts, in tab order.
-QStringList explorerViewNames();
 
 enum class ParseOutcome { Run, ExitOk, ExitUsage };
 // args includes the program name (QCoreApplication::arguments()). On ExitOk/ExitUsage, message holds the

@@ -2,6 +2,8 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/tau_editor.h"
+#include "core/analysis/metrics.h"
+#include "core/param_rules.h"
 #include "views/colour_map.h"
 
 #include <QAbstractSpinBox>
@@ -26,11 +28,11 @@ QString count(qint64 n) {
     return QLocale().toString(n);
 }
 
-} // namespace
-
-QStringList ControlsPanel::overviewMetricNames() {
-    return {QStringLiteral("kept"), QStringLiteral("error-p95"), QStringLiteral("retained-mass")};
+QString modeName(SparseLayerMode mode) {
+    return QString::fromLatin1(sparseLayerModeName(mode));
 }
+
+} // namespace
 
 ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     : QWidget(parent), m_controller(controller), m_tau(new TauEditor(this)), m_window(new QSpinBox(this)),
@@ -42,24 +44,25 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     setObjectName(QStringLiteral("controlsPanel"));
 
     m_window->setObjectName(QStringLiteral("windowBox"));
-    m_window->setRange(1, 1 << 16);
+    // The shared ranges (core/param_rules.h): a session value the rules accept is never cut by the box.
+    m_window->setRange(1, int(kWindowMaximum));
     m_window->setToolTip(
         tr("W: the most recent queries that score the prefix; these tokens are always kept"));
     m_kernel->setObjectName(QStringLiteral("kernelBox"));
-    m_kernel->setRange(1, 255);
+    m_kernel->setRange(1, int(kPoolKernelMaximum));
     m_kernel->setSingleStep(2);
     m_kernel->setToolTip(tr("k: width of the moving average that smooths the scores (odd)"));
     m_minTokens->setObjectName(QStringLiteral("minTokensBox"));
-    m_minTokens->setRange(0, 1 << 24);
+    m_minTokens->setRange(0, int(kMinTokensMaximum));
     m_minTokens->setSingleStep(128);
     m_minTokens->setGroupSeparatorShown(true);
     m_minTokens->setToolTip(tr("Lower bound on the kept prefix tokens per head"));
 
     m_mode->setObjectName(QStringLiteral("modeBox"));
-    m_mode->addItem(tr("Second half"), QStringLiteral("half"));
-    m_mode->addItem(tr("By drift (delta)"), QStringLiteral("drift"));
-    m_mode->addItem(tr("All layers"), QStringLiteral("all"));
-    m_mode->addItem(tr("List"), QStringLiteral("list"));
+    m_mode->addItem(tr("Second half"), modeName(SparseLayerMode::Half));
+    m_mode->addItem(tr("By drift (delta)"), modeName(SparseLayerMode::Drift));
+    m_mode->addItem(tr("All layers"), modeName(SparseLayerMode::All));
+    m_mode->addItem(tr("List"), modeName(SparseLayerMode::List));
     m_mode->setToolTip(tr("Which layers use Token Sparse Attention (spec section 6)"));
     m_delta->setObjectName(QStringLiteral("deltaBox"));
     m_delta->setRange(0.0, 1.0);
@@ -77,9 +80,10 @@ ControlsPanel::ControlsPanel(AnalysisController* controller, QWidget* parent)
     m_colourMap->setObjectName(QStringLiteral("colourMapBox"));
     m_colourMap->addItems(views::ColourMap::names());
     m_metric->setObjectName(QStringLiteral("metricBox"));
-    m_metric->addItem(tr("Kept fraction"), QStringLiteral("kept"));
-    m_metric->addItem(tr("Row error (p95)"), QStringLiteral("error-p95"));
-    m_metric->addItem(tr("Retained mass (median)"), QStringLiteral("retained-mass"));
+    m_metric->addItem(tr("Kept fraction"), QString::fromLatin1(layerMeasureName(LayerMeasure::KeptFraction)));
+    m_metric->addItem(tr("Row error (p95)"), QString::fromLatin1(layerMeasureName(LayerMeasure::ErrorP95)));
+    m_metric->addItem(tr("Retained mass (median)"),
+                      QString::fromLatin1(layerMeasureName(LayerMeasure::RetainedMass)));
 
     m_fileSummary->setWordWrap(true);
     m_fileSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -173,18 +177,13 @@ void ControlsPanel::applyScoring() {
 void ControlsPanel::applyPlan() {
     LayerPlanConfig plan = m_controller->params().plan;
     const QString mode = m_mode->currentData().toString();
-    plan.mode = mode == QLatin1String("drift")  ? SparseLayerMode::Drift
-                : mode == QLatin1String("all")  ? SparseLayerMode::All
-                : mode == QLatin1String("list") ? SparseLayerMode::List
-                                                : SparseLayerMode::Half;
+    plan.mode = sparseLayerModeFromName(mode.toStdString()).value_or(SparseLayerMode::Half);
     plan.delta = m_delta->value();
-    std::vector<int> list;
-    if (parseLayerList(m_list->text(), &list)) {
-        plan.list = list;
-        m_list->setStyleSheet(QString());
-    } else {
-        m_list->setStyleSheet(QStringLiteral("QLineEdit { background: #ffe0e0; }"));
-    }
+    // The shared layer-list rule (core/param_rules.h); a refused list keeps the last good one and says why.
+    const std::string bad = parseLayerList(m_list->text().toStdString(), &plan.list);
+    m_list->setStyleSheet(bad.empty() ? QString() : QStringLiteral("QLineEdit { background: #ffe0e0; }"));
+    m_list->setToolTip(bad.empty() ? tr("Model layer numbers, comma separated; ranges with a dash")
+                                   : tr("Not used: %1").arg(QString::fromStdString(bad)));
     m_delta->setEnabled(plan.mode == SparseLayerMode::Drift);
     m_list->setEnabled(plan.mode == SparseLayerMode::List);
     m_controller->setPlan(plan);
@@ -240,9 +239,9 @@ void ControlsPanel::syncFromController() {
         m_kernel->setValue(int(p.tsa.poolKernel));
     }
     m_minTokens->setValue(int(p.tsa.minTokens));
-    m_mode->setCurrentIndex(m_mode->findData(sparseModeName(p.plan.mode)));
+    m_mode->setCurrentIndex(m_mode->findData(modeName(p.plan.mode)));
     m_delta->setValue(p.plan.delta);
-    if (!m_list->hasFocus()) m_list->setText(layerListText(p.plan.list));
+    if (!m_list->hasFocus()) m_list->setText(QString::fromStdString(layerListText(p.plan.list)));
     m_delta->setEnabled(p.plan.mode == SparseLayerMode::Drift);
     m_list->setEnabled(p.plan.mode == SparseLayerMode::List);
     rebuildLayerList();

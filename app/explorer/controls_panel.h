@@ -35,8 +35,6 @@ public:
     QComboBox* colourMapBox() const { return m_colourMap; }
     QComboBox* metricBox() const { return m_metric; }
 
-    static QStringList overviewMetricNames(); // values stored in ViewState::overviewMetric
-
     // The colour map and overview metric boxes show the views' state (ViewSet); choosing in them emits.
     void setViewState(const ViewState& state);
 

@@ -1,49 +1,25 @@
 #include "app/explorer/data_paths.h"
 
-#include <QCoreApplication>
-#include <QDir>
-#include <QFileInfo>
+#include "app/common/data_dirs.h"
 
-#ifndef TSA_DATA_RELATIVE
-#define TSA_DATA_RELATIVE "../share/tsa-explorer"
-#endif
+#include <QFileInfo>
 
 namespace tsa::app {
 
-namespace {
-
-// The executable's directory without needing a QCoreApplication (the command line has none for most
-// commands): /proc/self/exe on Linux, else the application object's idea.
-QString executableDirectory() {
-    const QFileInfo self(QStringLiteral("/proc/self/exe"));
-    const QString resolved = self.canonicalFilePath();
-    if (!resolved.isEmpty()) return QFileInfo(resolved).absolutePath();
-    if (QCoreApplication::instance()) return QCoreApplication::applicationDirPath();
-    return {};
-}
-
-} // namespace
-
+// The rule is app/common/data_dirs.h (no Qt, shared with the command line); these wrap it for the window.
 QStringList dataDirectoryCandidates() {
     QStringList out;
-    const QString exeDir = executableDirectory();
-    if (!exeDir.isEmpty()) out << QDir::cleanPath(exeDir + QStringLiteral("/" TSA_DATA_RELATIVE));
-#ifdef TSA_SAMPLE_DIR
-    out << QStringLiteral(TSA_SAMPLE_DIR);
-#endif
+    for (const std::string& dir : data::candidates())
+        out << QString::fromStdString(dir);
     return out;
 }
 
 QString dataDirectory() {
-    for (const QString& dir : dataDirectoryCandidates())
-        if (QFileInfo(dir + QStringLiteral("/sample.safetensors")).isFile())
-            return QFileInfo(dir).canonicalFilePath();
-    return {};
+    return QString::fromStdString(data::directory());
 }
 
 QString bundledSamplePath() {
-    const QString dir = dataDirectory();
-    return dir.isEmpty() ? QString() : dir + QStringLiteral("/sample.safetensors");
+    return QString::fromStdString(data::file("sample.safetensors"));
 }
 
 QString bundledEffectPath() {
@@ -53,8 +29,7 @@ QString bundledEffectPath() {
 }
 
 QString presetDirectory() {
-    const QString dir = dataDirectory();
-    return dir.isEmpty() ? QString() : dir + QStringLiteral("/presets");
+    return QString::fromStdString(data::file("presets"));
 }
 
 QList<BundledExample> bundledExamples() {

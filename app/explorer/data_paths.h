@@ -1,7 +1,5 @@
-// Where the bundled data lives (samples, example sessions, generator presets), one rule for the window,
-// the command line and the tests. An installed program looks next to its executable first
-// (<bindir>/TSA_DATA_RELATIVE, i.e. ../share/tsa-explorer with GNUInstallDirs, so a relocated install
-// works too); a development build falls back to the source tree's sample_data/ (TSA_SAMPLE_DIR).
+// Where the bundled data lives, for the window: QString forms of the rule in app/common/data_dirs.h (which
+// the command line uses without Qt), plus File > Open Example's list.
 #pragma once
 
 #include <QList>

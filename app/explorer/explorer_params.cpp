@@ -1,91 +1,108 @@
 #include "app/explorer/explorer_params.h"
 
+#include "core/analysis/metrics.h"
+#include "core/names.h"
+#include "views/methods_view.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QObject>
 #include <QSettings>
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace tsa::app {
 
-QString sparseModeName(SparseLayerMode mode) {
-    switch (mode) {
-    case SparseLayerMode::Half:
-        return QStringLiteral("half");
-    case SparseLayerMode::Drift:
-        return QStringLiteral("drift");
-    case SparseLayerMode::All:
-        return QStringLiteral("all");
-    case SparseLayerMode::List:
-        return QStringLiteral("list");
-    }
-    return QStringLiteral("half");
-}
-
 namespace {
 
-SparseLayerMode modeFromName(const QString& name, SparseLayerMode fallback) {
-    for (auto m :
-         {SparseLayerMode::Half, SparseLayerMode::Drift, SparseLayerMode::All, SparseLayerMode::List})
-        if (sparseModeName(m) == name) return m;
-    return fallback;
+QString fromStd(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+// Records a replaced value: "window W must be at least 1, got 0; using 128".
+template <typename T>
+void replace(T* value, const T& fallback, const std::string& problem, const QString& used,
+             QStringList* adjusted) {
+    if (problem.empty()) return;
+    *value = fallback;
+    if (adjusted) adjusted->append(QObject::tr("%1; using %2").arg(fromStd(problem), used));
+}
+
+// A choice among names: anything else falls back to the first, with a sentence saying so.
+void replaceName(QString* value, const QStringList& names, const QString& what, QStringList* adjusted) {
+    if (names.contains(*value)) return;
+    if (adjusted)
+        adjusted->append(
+            QObject::tr("%1 '%2' is not %3; using %4").arg(what, *value, choices(names), names.front()));
+    *value = names.front();
+}
+
+// A number from JSON as an integer; a value no integer holds becomes one every range check refuses.
+Index integral(double v) {
+    constexpr double limit = 4.0e18;
+    return std::isfinite(v) ? Index(std::clamp(v, -limit, limit)) : std::numeric_limits<Index>::min();
 }
 
 } // namespace
 
-QString layerListText(const std::vector<int>& layers) {
-    QStringList parts;
-    for (int l : layers)
-        parts << QString::number(l);
-    return parts.join(QLatin1Char(','));
+QString choices(const QStringList& names) {
+    std::vector<std::string> v;
+    for (const QString& n : names)
+        v.push_back(n.toStdString());
+    return fromStd(choiceList(v));
 }
 
-bool parseLayerList(const QString& text, std::vector<int>* layers) {
-    std::vector<int> out;
-    const QStringList parts = text.split(QLatin1Char(','), Qt::SkipEmptyParts);
-    for (QString part : parts) {
-        part = part.trimmed();
-        if (part.isEmpty()) continue;
-        bool ok1 = false, ok2 = false;
-        const int dash = part.indexOf(QLatin1Char('-'), 1);
-        if (dash > 0) {
-            const int a = part.left(dash).trimmed().toInt(&ok1), b = part.mid(dash + 1).trimmed().toInt(&ok2);
-            if (!ok1 || !ok2 || a < 0 || b < a || b - a > 100000) return false;
-            for (int l = a; l <= b; ++l)
-                out.push_back(l);
-        } else {
-            const int a = part.toInt(&ok1);
-            if (!ok1 || a < 0) return false;
-            out.push_back(a);
-        }
-    }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    *layers = std::move(out);
-    return true;
+QStringList methodsXNames() {
+    return {views::methodsXName(views::MethodsX::Density), views::methodsXName(views::MethodsX::Speedup)};
 }
 
-ExplorerParams sanitised(ExplorerParams p) {
-    // A valid tau is kept exactly (0 is the dense baseline, 1e-5 is a legitimate choice); only a value the
-    // shared rule refuses falls back to the default.
-    if (!tsa::tauProblem(p.tsa.tau).empty()) p.tsa.tau = TsaParams{}.tau;
-    p.tsa.window = std::clamp<Index>(p.tsa.window, 1, 1 << 20);
-    p.tsa.poolKernel = std::clamp<Index>(p.tsa.poolKernel, 1, 1001);
-    if (p.tsa.poolKernel % 2 == 0) p.tsa.poolKernel += 1;
-    p.tsa.minTokens = std::clamp<Index>(p.tsa.minTokens, 0, Index(1) << 30);
-    if (!(p.plan.delta >= 0.0 && p.plan.delta <= 1.0)) p.plan.delta = 0.5;
+QStringList methodsYNames() {
+    using views::MethodsY;
+    QStringList names;
+    for (MethodsY y :
+         {MethodsY::ErrorLastW, MethodsY::ErrorKeptP95, MethodsY::RetainedMass, MethodsY::OracleRecall})
+        names << views::methodsYName(y);
+    return names;
+}
+
+QStringList overviewMetricNames() {
+    QStringList names;
+    for (LayerMeasure m : layerMeasures())
+        names << QString::fromLatin1(layerMeasureName(m));
+    return names;
+}
+
+ExplorerParams sanitised(ExplorerParams p, QStringList* adjusted) {
+    const TsaParams d;
+    const ExplorerParams base;
+    replace(&p.tsa.tau, d.tau, tauProblem(p.tsa.tau), QString::number(d.tau), adjusted);
+    replace(&p.tsa.window, d.window, windowProblem(p.tsa.window), QString::number(d.window), adjusted);
+    replace(&p.tsa.poolKernel, d.poolKernel, poolKernelProblem(p.tsa.poolKernel),
+            QString::number(d.poolKernel), adjusted);
+    replace(&p.tsa.minTokens, d.minTokens, minTokensProblem(p.tsa.minTokens), QString::number(d.minTokens),
+            adjusted);
+    replace(&p.plan.delta, base.plan.delta, deltaProblem(p.plan.delta), QString::number(base.plan.delta),
+            adjusted);
+    replace(&p.plan.list, std::vector<int>{}, layerPlanProblem(p.plan), QObject::tr("no listed layer"),
+            adjusted);
+    // Layer -1 means the first sparse layer; the controller clamps both to the file once it is open.
     p.layer = std::max(-1, p.layer);
     p.head = std::max(0, p.head);
-    if (p.effectAxis != QLatin1String("kept")) p.effectAxis = QStringLiteral("tau");
-    if (p.effectNeedle != QLatin1String("exact")) p.effectNeedle = QStringLiteral("overlap");
-    if (!parseMethodName(p.method.toStdString())) p.method = QStringLiteral("tsa");
-    if (p.methodsX != QLatin1String("speedup")) p.methodsX = QStringLiteral("density");
-    static const QStringList ys = {QStringLiteral("error-last-w"), QStringLiteral("error-p95"),
-                                   QStringLiteral("retained-mass"), QStringLiteral("recall")};
-    if (!ys.contains(p.methodsY)) p.methodsY = ys.front();
+    replaceName(&p.effectAxis, {QStringLiteral("tau"), QStringLiteral("kept")}, QObject::tr("effect x axis"),
+                adjusted);
+    replaceName(&p.effectNeedle, {QStringLiteral("overlap"), QStringLiteral("exact")},
+                QObject::tr("needle score"), adjusted);
+    replace(&p.method, base.method,
+            parseMethodName(p.method.toStdString()) ? std::string()
+                                                    : "method '" + p.method.toStdString() + "' is unknown",
+            base.method, adjusted);
+    replaceName(&p.methodsX, methodsXNames(), QObject::tr("methods x axis"), adjusted);
+    replaceName(&p.methodsY, methodsYNames(), QObject::tr("methods y axis"), adjusted);
     // Knobs out of range (a hand-edited session) fall back to the defaults rather than failing every run.
     MethodSettings check = p.methods;
     check.tsa = TsaParams{};
-    if (!check.validate().empty()) p.methods = MethodSettings{};
+    replace(&p.methods, MethodSettings{}, check.validate(), QObject::tr("the methods' defaults"), adjusted);
     return p;
 }
 
@@ -107,7 +124,7 @@ QJsonObject toJson(const ExplorerParams& p) {
         {QStringLiteral("window"), double(p.tsa.window)},
         {QStringLiteral("pool_kernel"), double(p.tsa.poolKernel)},
         {QStringLiteral("min_tokens"), double(p.tsa.minTokens)},
-        {QStringLiteral("sparse_layers"), sparseModeName(p.plan.mode)},
+        {QStringLiteral("sparse_layers"), QString::fromLatin1(sparseLayerModeName(p.plan.mode))},
         {QStringLiteral("delta"), p.plan.delta},
         {QStringLiteral("layer_list"), list},
         {QStringLiteral("layer"), p.layer},
@@ -122,7 +139,7 @@ QJsonObject toJson(const ExplorerParams& p) {
     };
 }
 
-ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) {
+ExplorerParams readParamsJson(const QJsonObject& j, const ExplorerParams& base) {
     ExplorerParams p = base;
     auto num = [&](const char* key, double fallback) {
         const auto v = j.value(QLatin1String(key));
@@ -133,18 +150,19 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
         return v.isString() ? v.toString() : fallback;
     };
     p.tsa.tau = num("tau", p.tsa.tau);
-    p.tsa.window = Index(num("window", double(p.tsa.window)));
-    p.tsa.poolKernel = Index(num("pool_kernel", double(p.tsa.poolKernel)));
-    p.tsa.minTokens = Index(num("min_tokens", double(p.tsa.minTokens)));
-    p.plan.mode = modeFromName(str("sparse_layers", sparseModeName(p.plan.mode)), p.plan.mode);
+    p.tsa.window = integral(num("window", double(p.tsa.window)));
+    p.tsa.poolKernel = integral(num("pool_kernel", double(p.tsa.poolKernel)));
+    p.tsa.minTokens = integral(num("min_tokens", double(p.tsa.minTokens)));
+    p.plan.mode =
+        sparseLayerModeFromName(str("sparse_layers", QString()).toStdString()).value_or(p.plan.mode);
     p.plan.delta = num("delta", p.plan.delta);
     if (const auto v = j.value(QLatin1String("layer_list")); v.isArray()) {
         p.plan.list.clear();
         for (const auto& e : v.toArray())
             if (e.isDouble() && e.toInt() >= 0) p.plan.list.push_back(e.toInt());
     }
-    p.layer = int(num("layer", p.layer));
-    p.head = int(num("head", p.head));
+    p.layer = int(std::clamp<Index>(integral(num("layer", p.layer)), -1, kLayerIdMaximum));
+    p.head = int(std::clamp<Index>(integral(num("head", p.head)), 0, 1 << 20));
     p.effectAxis = str("effect_axis", p.effectAxis);
     p.effectNeedle = str("effect_needle", p.effectNeedle);
     // Unknown knob names and non-integers where one is needed are skipped: a newer session still opens.
@@ -156,7 +174,11 @@ ExplorerParams paramsFromJson(const QJsonObject& j, const ExplorerParams& base) 
     p.methodsX = str("methods_x", p.methodsX);
     p.methodsY = str("methods_y", p.methodsY);
     if (const auto v = j.value(QLatin1String("method_overlay")); v.isBool()) p.methodOverlay = v.toBool();
-    return sanitised(p);
+    return p;
+}
+
+ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base, QStringList* adjusted) {
+    return sanitised(readParamsJson(json, base), adjusted);
 }
 
 void saveParams(QSettings& settings, const ExplorerParams& params, const ViewState& viewState) {
@@ -171,7 +193,7 @@ ExplorerParams loadParams(const QSettings& settings, ViewState* viewState) {
     const QByteArray text = settings.value(QStringLiteral("params/json")).toString().toUtf8();
     const QJsonDocument doc = QJsonDocument::fromJson(text);
     if (viewState) *viewState = doc.isObject() ? viewStateFromJson(doc.object()) : ViewState{};
-    return doc.isObject() ? paramsFromJson(doc.object()) : ExplorerParams{};
+    return doc.isObject() ? readParamsJson(doc.object()) : ExplorerParams{};
 }
 
 } // namespace tsa::app

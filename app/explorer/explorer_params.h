@@ -5,6 +5,7 @@
 #pragma once
 
 #include "app/explorer/view_state.h"
+#include "core/methods/layer_plan.h"
 #include "core/methods/methods.h"
 #include "core/methods/tsa_selection.h"
 #include "core/param_rules.h"
@@ -42,19 +43,27 @@ MethodSettings methodSettings(const ExplorerParams& params);
 constexpr double kTauMin = 1e-4;
 constexpr double kTauMax = tsa::kTauMaximum;
 
-QString sparseModeName(SparseLayerMode mode);          // "half", "drift", "all", "list"
-QString layerListText(const std::vector<int>& layers); // "16,17,20"
-// Parses "16,17, 20-23"; returns false on anything else.
-bool parseLayerList(const QString& text, std::vector<int>* layers);
+// The accepted names of the explorer's choices, for options, checks and messages ("a, b or c").
+QStringList overviewMetricNames(); // the overview's metric: core's LayerMeasure names
+QStringList methodsXNames();       // the methods view's axes (views/methods_view.h)
+QStringList methodsYNames();
+QString choices(const QStringList& names);
 
-// Clamps values into the ranges the controls offer (odd kernel, positive window, ...).
-ExplorerParams sanitised(ExplorerParams params);
+// Brings every value into the shared ranges (core/param_rules.h): a value the rules refuse is replaced by
+// its default, and never silently: each replacement adds a sentence to *adjusted naming the parameter, the
+// problem and the value used, for the caller to show (the controller emits it as a warning).
+ExplorerParams sanitised(ExplorerParams params, QStringList* adjusted = nullptr);
 
 QJsonObject toJson(const ExplorerParams& params);
-// Missing keys keep the values of base; wrong types are ignored the same way.
-ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base = {});
+// Missing keys keep the values of base; wrong types are ignored the same way. The values as stored, not
+// checked: sessions refuse what the rules refuse (sessionFromJson), the controller adjusts the rest visibly.
+ExplorerParams readParamsJson(const QJsonObject& json, const ExplorerParams& base = {});
+// readParamsJson, then sanitised (adjustments into *adjusted).
+ExplorerParams paramsFromJson(const QJsonObject& json, const ExplorerParams& base = {},
+                              QStringList* adjusted = nullptr);
 
-// The parameters and the view state, in one JSON value (the keys of both, as always).
+// The parameters and the view state, in one JSON value (the keys of both, as always). loadParams returns
+// the saved parameters as stored (readParamsJson): the controller's setParams adjusts them visibly.
 void saveParams(QSettings& settings, const ExplorerParams& params, const ViewState& viewState);
 ExplorerParams loadParams(const QSettings& settings, ViewState* viewState = nullptr);
 

@@ -19,12 +19,6 @@ namespace tsa::app {
 
 namespace {
 
-const QStringList& overviewMetrics() {
-    static const QStringList names = {QStringLiteral("kept"), QStringLiteral("error-p95"),
-                                      QStringLiteral("retained-mass")};
-    return names;
-}
-
 // Views are widgets: they need a QApplication, and without a display an explicit offscreen platform.
 // Created once and never destroyed: a library caller (the Python module) renders many times in one
 // process, and Qt does not support a second QApplication after the first is gone.
@@ -50,17 +44,22 @@ QString exportRequestError(const ExportRequest& r) {
         return QStringLiteral("--out %1: the extension must be .png, .svg, .pdf, .csv or .html").arg(r.out);
     if (format == ExportFormat::Html && v.view != QLatin1String("text"))
         return QStringLiteral("--out %1: HTML export is for the text view only (--view text)").arg(r.out);
-    // The one tau rule (core/param_rules.h), shared with tsa run, the window's field and sessions.
-    if (const std::string tauBad = tsa::tauProblem(p.tsa.tau); !tauBad.empty())
-        return QStringLiteral("--tau: %1").arg(QString::fromStdString(tauBad));
-    if (p.tsa.window < 1) return QStringLiteral("--window must be positive");
-    if (p.tsa.poolKernel < 1 || p.tsa.poolKernel % 2 == 0)
-        return QStringLiteral("--pool-kernel must be odd and positive");
-    if (p.tsa.minTokens < 0) return QStringLiteral("--min-tokens must not be negative");
-    if (p.plan.delta < 0 || p.plan.delta > 1) return QStringLiteral("--delta must be in [0, 1]");
+    // The shared rules (core/param_rules.h), as in tsa run, the window's command line and sessions.
+    const std::pair<const char*, std::string> checks[] = {
+        {"--tau", tsa::tauProblem(p.tsa.tau)},
+        {"--window", tsa::windowProblem(p.tsa.window)},
+        {"--pool-kernel", tsa::poolKernelProblem(p.tsa.poolKernel)},
+        {"--min-tokens", tsa::minTokensProblem(p.tsa.minTokens)},
+        {"--delta", tsa::deltaProblem(p.plan.delta)},
+        {"--layer-list", tsa::layerPlanProblem(p.plan)},
+    };
+    for (const auto& [option, problem] : checks)
+        if (!problem.empty())
+            return QStringLiteral("%1: %2").arg(QLatin1String(option), QString::fromStdString(problem));
     if (p.head < 0) return QStringLiteral("--head must not be negative");
-    if (!overviewMetrics().contains(v.overviewMetric))
-        return QStringLiteral("--metric '%1' is not kept, error-p95 or retained-mass").arg(v.overviewMetric);
+    if (!overviewMetricNames().contains(v.overviewMetric))
+        return QStringLiteral("--metric '%1' is not %2")
+            .arg(v.overviewMetric, choices(overviewMetricNames()));
     if (p.effectAxis != QLatin1String("tau") && p.effectAxis != QLatin1String("kept"))
         return QStringLiteral("--effect-x '%1' is not tau or kept").arg(p.effectAxis);
     if (p.effectNeedle != QLatin1String("overlap") && p.effectNeedle != QLatin1String("exact"))
@@ -84,15 +83,17 @@ QString exportRequestError(const ExportRequest& r) {
 }
 
 QString parseSparseLayersOption(const QString& text, LayerPlanConfig* plan) {
-    bool ok = false;
-    plan->mode = parseSparseLayerMode(text.toStdString(), &ok);
-    if (!ok) return QStringLiteral("--sparse-layers '%1' is not half, drift, all or list").arg(text);
+    const auto mode = sparseLayerModeFromName(text.toStdString());
+    if (!mode)
+        return QStringLiteral("--sparse-layers '%1' is not %2")
+            .arg(text, QString::fromStdString(sparseLayerModeChoices()));
+    plan->mode = *mode;
     return {};
 }
 
 QString parseLayerListOption(const QString& text, LayerPlanConfig* plan) {
-    if (!parseLayerList(text, &plan->list)) return QStringLiteral("--layer-list: cannot read '%1'").arg(text);
-    return {};
+    const std::string bad = parseLayerList(text.toStdString(), &plan->list);
+    return bad.empty() ? QString() : QStringLiteral("--layer-list: %1").arg(QString::fromStdString(bad));
 }
 
 int exportView(const ExportRequest& request, QString* summary, QString* error) {

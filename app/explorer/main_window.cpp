@@ -7,6 +7,7 @@
 #include "app/explorer/generate_dialog.h"
 #include "app/explorer/session.h"
 #include "app/explorer/view_export.h"
+#include "app/explorer/view_names.h"
 #include "app/explorer/view_set.h"
 #include "core/io/effect.h"
 #include "views/error_view.h"
@@ -46,19 +47,6 @@ namespace {
 
 constexpr int kMaxRecent = 10;
 
-// Tab labels stay short; the views' own titles (which name layer and head) go into the tooltip.
-QString tabLabel(const QString& name, const QString& fallback) {
-    static const QHash<QString, const char*> labels = {
-        {QStringLiteral("overview"), "Overview"}, {QStringLiteral("selection"), "Selection map"},
-        {QStringLiteral("coverage"), "Coverage"}, {QStringLiteral("attention"), "Attention map"},
-        {QStringLiteral("error"), "Error"},       {QStringLiteral("depth"), "Depth"},
-        {QStringLiteral("sparsity"), "Sparsity"}, {QStringLiteral("howitworks"), "How it works"},
-        {QStringLiteral("effect"), "Effect"},     {QStringLiteral("text"), "Text"},
-    };
-    const auto it = labels.find(name);
-    return it == labels.end() ? fallback : QCoreApplication::translate("MainWindow", it.value());
-}
-
 bool isSessionPath(const QString& path) {
     return QFileInfo(path).suffix().compare(QLatin1String("json"), Qt::CaseInsensitive) == 0;
 }
@@ -90,7 +78,7 @@ MainWindow::MainWindow(QWidget* parent, bool useSettings)
     m_tabs->setObjectName(QStringLiteral("viewTabs"));
     m_tabs->setDocumentMode(true);
     for (auto* v : m_views->views()) {
-        const int index = m_tabs->addTab(v->widget(), tabLabel(v->viewName(), v->viewTitle()));
+        const int index = m_tabs->addTab(v->widget(), viewTabLabel(v->viewName(), v->viewTitle()));
         m_tabs->setTabToolTip(index, v->viewTitle());
     }
     setCentralWidget(m_tabs);
@@ -230,7 +218,7 @@ void MainWindow::buildMenus() {
     for (auto* v : m_views->views()) {
         const QString name = v->viewName();
         auto* action =
-            view->addAction(tabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
+            view->addAction(viewTabLabel(name, v->viewTitle()), this, [this, name] { showView(name); });
         if (index < 9) action->setShortcut(QKeySequence(tr("Alt+%1").arg(index + 1)));
         ++index;
     }

@@ -92,13 +92,14 @@ std::optional<Session> sessionFromJson(const QByteArray& json, const QString& se
     else
         session.filePath = absolute.isEmpty() ? fromRelative : absolute;
     if (hasEffect) session.effectPath = resolvePath(root, QStringLiteral("effect"), base);
-    const QJsonObject params = root.value(QStringLiteral("params")).toObject();
-    // The same tau rule as the command lines and the field: a session is refused, not silently altered.
-    if (const QJsonValue tau = params.value(QStringLiteral("tau")); tau.isDouble())
-        if (const std::string problem = tsa::tauProblem(tau.toDouble()); !problem.empty())
-            return fail(QString::fromStdString(problem));
-    session.params = paramsFromJson(params);
-    session.viewState = viewStateFromJson(params);
+    // The same rules as the command lines and the controls (core/param_rules.h): a session with a value
+    // they refuse is refused with the reason, not silently altered.
+    // Other values (a method name, a knob) are kept as stored; the controller adjusts them with a warning.
+    session.params = readParamsJson(root.value(QStringLiteral("params")).toObject());
+    std::string problem = tsa::tsaParamsProblem(session.params.tsa);
+    if (problem.empty()) problem = tsa::layerPlanProblem(session.params.plan);
+    if (!problem.empty()) return fail(QString::fromStdString(problem));
+    session.viewState = viewStateFromJson(root.value(QStringLiteral("params")).toObject());
     return session;
 }
 

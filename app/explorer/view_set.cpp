@@ -2,6 +2,7 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/methods_model.h"
+#include "core/analysis/metrics.h"
 #include "views/attention_map_view.h"
 #include "views/coverage_view.h"
 #include "views/depth_view.h"
@@ -28,9 +29,16 @@ namespace {
 
 using Need = AnalysisController::Need;
 
+// The metric's name is core's (LayerMeasure); the overview has its own enum for how to draw it.
 views::OverviewMetric overviewMetricFor(const QString& name) {
-    if (name == QLatin1String("error-p95")) return views::OverviewMetric::ErrorP95;
-    if (name == QLatin1String("retained-mass")) return views::OverviewMetric::RetainedMass;
+    switch (layerMeasureFromName(name.toStdString()).value_or(LayerMeasure::KeptFraction)) {
+    case LayerMeasure::ErrorP95:
+        return views::OverviewMetric::ErrorP95;
+    case LayerMeasure::RetainedMass:
+        return views::OverviewMetric::RetainedMass;
+    case LayerMeasure::KeptFraction:
+        break;
+    }
     return views::OverviewMetric::KeptFraction;
 }
 
@@ -223,7 +231,7 @@ int ViewSet::needsOf(const QString& name) const {
 
 int ViewSet::needsOf(const QString& name, const ExplorerParams& params, const ViewState& viewState) {
     if (name == QLatin1String("overview"))
-        return viewState.overviewMetric == QLatin1String("kept")
+        return overviewMetricFor(viewState.overviewMetric) == views::OverviewMetric::KeptFraction
                    ? Need::NeedAllSelections
                    : Need::NeedAllSelections | Need::NeedAllMetrics;
     if (name == QLatin1String("attention") && params.methodOverlay)

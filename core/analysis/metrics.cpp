@@ -3,6 +3,8 @@
 // because the compact attention of row i sees exactly the kept keys j <= i.
 #include "core/analysis/metrics.h"
 
+#include "core/names.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -30,6 +32,33 @@ Distribution summarise(std::vector<double> values) {
         sum += v;
     d.mean = sum / double(values.size());
     return d;
+}
+
+namespace {
+
+constexpr NamedValue<LayerMeasure> kMeasureNames[] = {{LayerMeasure::KeptFraction, "kept"},
+                                                      {LayerMeasure::ErrorP95, "error-p95"},
+                                                      {LayerMeasure::RetainedMass, "retained-mass"}};
+
+} // namespace
+
+const char* layerMeasureName(LayerMeasure measure) {
+    return nameIn(kMeasureNames, measure);
+}
+
+std::optional<LayerMeasure> layerMeasureFromName(std::string_view name) {
+    return valueNamed(kMeasureNames, name);
+}
+
+std::string layerMeasureChoices() {
+    return choicesIn(kMeasureNames);
+}
+
+std::vector<LayerMeasure> layerMeasures() {
+    std::vector<LayerMeasure> all;
+    for (const auto& entry : kMeasureNames)
+        all.push_back(entry.value);
+    return all;
 }
 
 LayerMetricsBuilder::LayerMetricsBuilder(const Selection& selection, Index qHeads, Index tokens)
@@ -114,6 +143,33 @@ LayerMetrics computeLayerMetrics(const Selection& selection, ConstView3 dense, C
                         denseLse ? denseLse + h * dense.tokens : nullptr,
                         sparseLse ? sparseLse + h * dense.tokens : nullptr);
     return builder.finish();
+}
+
+LayerMetrics denseLayerMetrics(const Selection& selection) {
+    LayerMetrics m;
+    if (selection.sparse) return m;
+    const Index heads = selection.qHeads, tokens = selection.tokens;
+    m.qHeads = heads;
+    m.tokens = tokens;
+    m.rowError.assign(std::size_t(heads * tokens), 0.0f);
+    m.retainedMass.assign(std::size_t(heads * tokens), 1.0f);
+    // The same summaries as a computed layer: one value per kept row, here every row.
+    auto constant = [](double value, Index count) {
+        Distribution d;
+        d.count = count;
+        if (count > 0) d.median = d.p95 = d.max = d.mean = value;
+        return d;
+    };
+    HeadMetrics head;
+    head.keptFraction = 1.0;
+    head.rowError = constant(0.0, tokens);
+    head.retainedMass = constant(1.0, tokens);
+    m.heads.assign(std::size_t(heads), head);
+    m.layer = head;
+    m.layer.keptFraction = selection.keptFraction();
+    m.layer.rowError = constant(0.0, heads * tokens);
+    m.layer.retainedMass = constant(1.0, heads * tokens);
+    return m;
 }
 
 CoverageCurve coverageCurve(const LayerScores& scores, Index head, double tau, Index maxPoints) {

@@ -6,6 +6,9 @@
 #include "core/tensor.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace tsa {
@@ -38,11 +41,25 @@ struct LayerMetrics {
     std::vector<float> retainedMass; // [Hq, L]: per-row retained mass, NaN for dropped rows
 };
 
+// The per-layer summaries a plot across layers can show (the overview's metric), and the one table of
+// their names in options, sessions and the controls: "kept" (kept fraction), "error-p95" (p95 row error of
+// kept rows), "retained-mass" (median retained attention mass).
+enum class LayerMeasure { KeptFraction, ErrorP95, RetainedMass };
+const char* layerMeasureName(LayerMeasure measure);
+std::optional<LayerMeasure> layerMeasureFromName(std::string_view name);
+std::string layerMeasureChoices(); // "kept, error-p95 or retained-mass"
+std::vector<LayerMeasure> layerMeasures();
+
 // dense/sparse: [Hq, L, D] decompressed outputs; denseLse/sparseLse: [Hq, L] logsumexps from the attention
 // kernels (sparseLse over the kept keys of each kept row, scattered to positions). A dense selection
 // yields zero error and full mass.
 LayerMetrics computeLayerMetrics(const Selection& selection, ConstView3 dense, ConstView3 sparse,
                                  const float* denseLse, const float* sparseLse);
+
+// The metrics of a layer that runs dense (selection.sparse is false): every row is computed exactly, so
+// each row's error is 0 and its retained mass 1, summarised as computeLayerMetrics would; no attention is
+// run. A sparse selection is refused with an empty result (qHeads 0): its metrics need the outputs.
+LayerMetrics denseLayerMetrics(const Selection& selection);
 
 // Accumulates the metrics one head at a time, so callers can compute the dense reference per head and
 // never hold a dense copy of the whole layer. denseRows/sparseRows: [L, D] of one head; lse: [L].

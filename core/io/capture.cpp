@@ -139,6 +139,28 @@ public:
 
     Status streamTensor(const TensorLoc& t, std::size_t chunkBytes, const ByteSink& sink) const;
     Status load(Result<std::shared_ptr<Capture>>& result);
+    // The steps of load, in order.
+    struct Dims {
+        Index heads = 0, tokens = 0, dim = 0;
+    };
+    bool singleNames = false; // q, k, v without a layers.{l}. prefix
+    Status listTensors(std::vector<TensorLoc>* tensors, std::map<std::string, std::string>* metadata,
+                       std::vector<std::string>& warnings);
+    Status readFormatAndLayout(const std::map<std::string, std::string>& metadata,
+                               std::vector<std::string>& warnings);
+    Status groupByLayer(const std::vector<TensorLoc>& tensors,
+                        std::map<int, std::map<std::string, const TensorLoc*>>* byLayer,
+                        std::vector<std::string>& warnings);
+    Status checkLayers(const std::map<int, std::map<std::string, const TensorLoc*>>& byLayer,
+                       std::vector<std::string>& warnings);
+    Status readModelDepth(const std::map<std::string, std::string>& metadata,
+                          std::vector<std::string>& warnings);
+    Status readTokens(const std::map<std::string, std::string>& metadata, std::vector<std::string>& warnings);
+    std::string fullName(int id, const std::string& part) const;
+    Status tensorDims(const TensorLoc& t, Dims* d) const;
+    Status checkLayer(int id, const std::map<std::string, const TensorLoc*>& parts, LayerLoc* loc,
+                      Dims* qDims, Dims* kvDims) const;
+    Status checkDrift(const TensorLoc& t, Index tokens) const;
     Status readMetadataMember(std::map<std::string, std::string>* meta) const;
     Status convertQkv(const TensorLoc& t, int layerId, Tensor3* out,
                       std::vector<NonFiniteReport>* found) const;
@@ -203,7 +225,26 @@ Status CaptureImpl::readMetadataMember(std::map<std::string, std::string>* meta)
     return Status::success();
 }
 
+// Opening a capture, step by step: list the tensors, read the format and layout, sort the tensors into
+// layers, check each layer's shapes, read the model's depth, then the token ids and strings. Each step
+// returns the first problem, naming the file and the tensor; warnings collect what is read anyway.
 Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
+    std::vector<std::string>& warnings = result.warnings;
+    std::vector<TensorLoc> tensors;
+    std::map<std::string, std::string> metadata;
+    std::map<int, std::map<std::string, const TensorLoc*>> byLayer;
+    Status st = listTensors(&tensors, &metadata, warnings);
+    if (st.ok()) st = readFormatAndLayout(metadata, warnings);
+    if (st.ok()) st = groupByLayer(tensors, &byLayer, warnings);
+    if (st.ok()) st = checkLayers(byLayer, warnings);
+    if (st.ok()) st = readModelDepth(metadata, warnings);
+    if (st.ok()) st = readTokens(metadata, warnings);
+    return st;
+}
+
+// The tensors of the file (safetensors header or .npz members) and its string metadata.
+Status CaptureImpl::listTensors(std::vector<TensorLoc>* tensors, std::map<std::string, std::string>* metadata,
+                                std::vector<std::string>& warnings) {
     const unsigned char* data = bytes->data();
     const std::uint64_t size = bytes->size();
     if (size == 0)
@@ -211,15 +252,12 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
                          "file is empty (0 bytes); expected a safetensors or .npz capture");
     npz = size >= 4 && data[0] == 'P' && data[1] == 'K' &&
           ((data[2] == 3 && data[3] == 4) || (data[2] == 5 && data[3] == 6));
-
-    std::vector<TensorLoc> tensors;
-    std::map<std::string, std::string> metadata;
     if (npz) {
         auto parsed = parseNpz(data, size, path());
         if (!parsed.ok()) return parsed.status();
         archive = std::move(*parsed);
         for (const std::string& ign : archive.ignored)
-            result.warnings.push_back(path() + ": ignored archive member '" + ign + "' (not a .npy array)");
+            warnings.push_back(path() + ": ignored archive member '" + ign + "' (not a .npy array)");
         for (std::size_t i = 0; i < archive.members.size(); ++i) {
             const NpzMember& m = archive.members[i];
             if (m.name == "__metadata__") continue;
@@ -233,13 +271,13 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
                 t.member = int(i);
             else
                 t.offset = m.dataStart + m.npy.dataOffset;
-            tensors.push_back(std::move(t));
+            tensors->push_back(std::move(t));
         }
-        if (Status s = readMetadataMember(&metadata); !s.ok()) return s;
+        if (Status s = readMetadataMember(metadata); !s.ok()) return s;
     } else {
         auto parsed = parseSafetensors(data, size, path());
         if (!parsed.ok()) return parsed.status();
-        metadata = parsed->metadata;
+        *metadata = parsed->metadata;
         for (const SafetensorsEntry& e : parsed->tensors) {
             TensorLoc t;
             t.name = e.name;
@@ -248,12 +286,17 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             t.shape = e.shape;
             t.elements = e.elements;
             t.offset = e.begin;
-            tensors.push_back(std::move(t));
+            tensors->push_back(std::move(t));
         }
     }
+    return Status::success();
+}
+
+// metadata format (tsa-qkv/1; an effect file is named as such) and layout (HLD or LHD).
+Status CaptureImpl::readFormatAndLayout(const std::map<std::string, std::string>& metadata,
+                                        std::vector<std::string>& warnings) {
     info.metadata = metadata;
     if (auto it = metadata.find("model"); it != metadata.end()) info.model = it->second;
-
     if (auto it = metadata.find("format"); it != metadata.end()) {
         const std::string& f = it->second;
         if (f == "tsa-effect/1")
@@ -265,8 +308,7 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             return fileError(ErrorCode::Unsupported,
                              "metadata format '" + f + "' is not supported (this build reads tsa-qkv/1)");
         if (f.rfind("tsa-qkv/", 0) != 0)
-            result.warnings.push_back(path() + ": metadata format '" + f +
-                                      "' is not tsa-qkv/1; reading it as one");
+            warnings.push_back(path() + ": metadata format '" + f + "' is not tsa-qkv/1; reading it as one");
     }
     bool lhd = false;
     if (auto it = metadata.find("layout"); it != metadata.end()) {
@@ -278,9 +320,14 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
     }
     info.layout = lhd ? "LHD" : "HLD";
 
-    // Sort names into layers.
-    std::map<int, std::map<std::string, const TensorLoc*>> byLayer;
-    bool numbered = false, single = false;
+    return Status::success();
+}
+
+// Tensor names into layers: layers.{l}.q/k/v/drift, or q/k/v/drift for a single layer, and tokens.
+Status CaptureImpl::groupByLayer(const std::vector<TensorLoc>& tensors,
+                                 std::map<int, std::map<std::string, const TensorLoc*>>* byLayer,
+                                 std::vector<std::string>& warnings) {
+    bool numbered = false;
     std::vector<std::string> ignored;
     for (const TensorLoc& t : tensors) {
         int id = 0;
@@ -290,15 +337,15 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         } else if (splitLayerName(t.name, &id, &part) &&
                    (part == "q" || part == "k" || part == "v" || part == "drift")) {
             numbered = true;
-            byLayer[id][part] = &t;
+            (*byLayer)[id][part] = &t;
         } else if (t.name == "q" || t.name == "k" || t.name == "v" || t.name == "drift") {
-            single = true;
-            byLayer[0][t.name] = &t;
+            singleNames = true;
+            (*byLayer)[0][t.name] = &t;
         } else {
             ignored.push_back(t.name);
         }
     }
-    if (numbered && single)
+    if (numbered && singleNames)
         return fileError(
             ErrorCode::Format,
             "mixes single-layer tensors (q, k, v) with numbered ones (layers.N.q); use one naming");
@@ -308,85 +355,115 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             list += (i ? ", " : "") + ignored[i];
         if (ignored.size() > kMaxIgnoredNamesShown)
             list += ", ... (" + std::to_string(ignored.size()) + " in all)";
-        result.warnings.push_back(path() +
-                                  ": ignored tensors that are not part of the capture format: " + list);
+        warnings.push_back(path() + ": ignored tensors that are not part of the capture format: " + list);
     }
-    if (byLayer.empty())
+    if (byLayer->empty())
         return fileError(ErrorCode::Format,
                          "no Q/K/V tensors: expected layers.{l}.q, layers.{l}.k, layers.{l}.v (or q, k, v)");
 
-    // Per layer: all three present, float dtypes, shapes consistent.
-    auto fullName = [&](int id, const std::string& part) {
-        return single ? part : "layers." + std::to_string(id) + "." + part;
-    };
-    struct Dims {
-        Index heads = 0, tokens = 0, dim = 0;
-    };
-    auto dimsOf = [&](const TensorLoc& t, Dims* d) -> Status {
-        std::vector<std::int64_t> s = t.shape;
-        if (s.size() == 4) {
-            if (s[0] != 1)
-                return tensorError(ErrorCode::Shape, t.name,
-                                   "shape " + shapeText(t.shape) + ": a leading batch dimension must be 1");
-            s.erase(s.begin());
-        }
-        if (s.size() != 3)
-            return tensorError(ErrorCode::Shape, t.name,
-                               "shape " + shapeText(t.shape) + " is not 3-D (" +
-                                   (lhd ? "[L, H, D]" : "[H, L, D]") + ", optionally with a batch of 1)");
-        if (lhd)
-            *d = {s[1], s[0], s[2]};
-        else
-            *d = {s[0], s[1], s[2]};
-        if (d->heads <= 0 || d->tokens <= 0 || d->dim <= 0)
-            return tensorError(ErrorCode::Shape, t.name,
-                               "shape " + shapeText(t.shape) + " has an empty dimension");
-        if (!isFloatDtype(t.dtype))
-            return tensorError(ErrorCode::Unsupported, t.name,
-                               "unsupported dtype '" + t.dtypeText + "' (expected F32, F16 or BF16)");
-        return Status::success();
-    };
+    return Status::success();
+}
 
+std::string CaptureImpl::fullName(int id, const std::string& part) const {
+    return singleNames ? part : "layers." + std::to_string(id) + "." + part;
+}
+
+// [heads, tokens, dim] of a q/k/v tensor in the file's layout (a leading batch of 1 allowed), float dtype.
+Status CaptureImpl::tensorDims(const TensorLoc& t, Dims* d) const {
+    const bool lhd = info.layout == "LHD";
+    std::vector<std::int64_t> s = t.shape;
+    if (s.size() == 4) {
+        if (s[0] != 1)
+            return tensorError(ErrorCode::Shape, t.name,
+                               "shape " + shapeText(t.shape) + ": a leading batch dimension must be 1");
+        s.erase(s.begin());
+    }
+    if (s.size() != 3)
+        return tensorError(ErrorCode::Shape, t.name,
+                           "shape " + shapeText(t.shape) + " is not 3-D (" +
+                               (lhd ? "[L, H, D]" : "[H, L, D]") + ", optionally with a batch of 1)");
+    if (lhd)
+        *d = {s[1], s[0], s[2]};
+    else
+        *d = {s[0], s[1], s[2]};
+    if (d->heads <= 0 || d->tokens <= 0 || d->dim <= 0)
+        return tensorError(ErrorCode::Shape, t.name,
+                           "shape " + shapeText(t.shape) + " has an empty dimension");
+    if (!isFloatDtype(t.dtype))
+        return tensorError(ErrorCode::Unsupported, t.name,
+                           "unsupported dtype '" + t.dtypeText + "' (expected F32, F16 or BF16)");
+    return Status::success();
+}
+
+// One layer's q, k and v: present, float, [H, L, D] shapes that agree (k and v equal, q's tokens and head
+// dim those of k, q's heads a multiple of k's). Sets *loc and the q and k/v dims.
+Status CaptureImpl::checkLayer(int id, const std::map<std::string, const TensorLoc*>& parts, LayerLoc* loc,
+                               Dims* qDims, Dims* kvDims) const {
+    for (const char* need : {"q", "k", "v"}) {
+        if (!parts.count(need)) {
+            std::string present;
+            for (const auto& [p, t] : parts)
+                present += (present.empty() ? "" : ", ") + t->name;
+            return fileError(ErrorCode::Format, "layer " + std::to_string(id) + ": tensor '" +
+                                                    fullName(id, need) + "' is missing (present: " + present +
+                                                    ")");
+        }
+    }
+    loc->id = id;
+    loc->q = *parts.at("q");
+    loc->k = *parts.at("k");
+    loc->v = *parts.at("v");
+    Dims& q = *qDims;
+    Dims& k = *kvDims;
+    Dims v;
+    if (Status s = tensorDims(loc->q, &q); !s.ok()) return s;
+    if (Status s = tensorDims(loc->k, &k); !s.ok()) return s;
+    if (Status s = tensorDims(loc->v, &v); !s.ok()) return s;
+    if (k.heads != v.heads || k.tokens != v.tokens || k.dim != v.dim)
+        return tensorError(ErrorCode::Shape, loc->v.name,
+                           "shape " + shapeText(loc->v.shape) + " differs from '" + loc->k.name + "' " +
+                               shapeText(loc->k.shape));
+    if (q.tokens != k.tokens)
+        return tensorError(ErrorCode::Shape, loc->k.name,
+                           std::to_string(k.tokens) + " tokens, but '" + loc->q.name + "' has " +
+                               std::to_string(q.tokens));
+    if (q.dim != k.dim)
+        return tensorError(ErrorCode::Shape, loc->k.name,
+                           "head dim " + std::to_string(k.dim) + ", but '" + loc->q.name + "' has " +
+                               std::to_string(q.dim));
+    if (q.heads % k.heads != 0)
+        return tensorError(ErrorCode::Shape, loc->q.name,
+                           std::to_string(q.heads) + " query heads is not a multiple of the " +
+                               std::to_string(k.heads) + " kv heads of '" + loc->k.name + "'");
+    return Status::success();
+}
+
+// A layer's drift: one value per token, float.
+Status CaptureImpl::checkDrift(const TensorLoc& t, Index tokens) const {
+    const bool shapeOk = (t.shape.size() == 1 && t.shape[0] == tokens) ||
+                         (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] == tokens);
+    if (!shapeOk)
+        return tensorError(ErrorCode::Shape, t.name,
+                           "shape " + shapeText(t.shape) + ", expected [" + std::to_string(tokens) +
+                               "] (one value per token)");
+    if (!isFloatDtype(t.dtype) && t.dtype != DType::F64)
+        return tensorError(ErrorCode::Unsupported, t.name,
+                           "unsupported dtype '" + t.dtypeText + "' (expected F32)");
+    return Status::success();
+}
+
+// Every layer: checked alone (checkLayer), then against the first (all share heads, tokens, head dim);
+// drift is usable only when every layer has it.
+Status CaptureImpl::checkLayers(const std::map<int, std::map<std::string, const TensorLoc*>>& byLayer,
+                                std::vector<std::string>& warnings) {
     Dims ref;
     std::string refName;
     std::set<DType> dtypes;
     std::size_t driftCount = 0;
     for (const auto& [id, parts] : byLayer) {
-        for (const char* need : {"q", "k", "v"}) {
-            if (!parts.count(need)) {
-                std::string present;
-                for (const auto& [p, t] : parts)
-                    present += (present.empty() ? "" : ", ") + t->name;
-                return fileError(ErrorCode::Format, "layer " + std::to_string(id) + ": tensor '" +
-                                                        fullName(id, need) +
-                                                        "' is missing (present: " + present + ")");
-            }
-        }
         LayerLoc loc;
-        loc.id = id;
-        loc.q = *parts.at("q");
-        loc.k = *parts.at("k");
-        loc.v = *parts.at("v");
-        Dims q, k, v;
-        if (Status s = dimsOf(loc.q, &q); !s.ok()) return s;
-        if (Status s = dimsOf(loc.k, &k); !s.ok()) return s;
-        if (Status s = dimsOf(loc.v, &v); !s.ok()) return s;
-        if (k.heads != v.heads || k.tokens != v.tokens || k.dim != v.dim)
-            return tensorError(ErrorCode::Shape, loc.v.name,
-                               "shape " + shapeText(loc.v.shape) + " differs from '" + loc.k.name + "' " +
-                                   shapeText(loc.k.shape));
-        if (q.tokens != k.tokens)
-            return tensorError(ErrorCode::Shape, loc.k.name,
-                               std::to_string(k.tokens) + " tokens, but '" + loc.q.name + "' has " +
-                                   std::to_string(q.tokens));
-        if (q.dim != k.dim)
-            return tensorError(ErrorCode::Shape, loc.k.name,
-                               "head dim " + std::to_string(k.dim) + ", but '" + loc.q.name + "' has " +
-                                   std::to_string(q.dim));
-        if (q.heads % k.heads != 0)
-            return tensorError(ErrorCode::Shape, loc.q.name,
-                               std::to_string(q.heads) + " query heads is not a multiple of the " +
-                                   std::to_string(k.heads) + " kv heads of '" + loc.k.name + "'");
+        Dims q, k;
+        if (Status s = checkLayer(id, parts, &loc, &q, &k); !s.ok()) return s;
         if (refName.empty()) {
             ref = {q.heads, q.tokens, q.dim};
             info.kvHeads = k.heads;
@@ -403,17 +480,8 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
         dtypes.insert(loc.k.dtype);
         dtypes.insert(loc.v.dtype);
         if (auto d = parts.find("drift"); d != parts.end()) {
-            const TensorLoc& t = *d->second;
-            const bool shapeOk = (t.shape.size() == 1 && t.shape[0] == q.tokens) ||
-                                 (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] == q.tokens);
-            if (!shapeOk)
-                return tensorError(ErrorCode::Shape, t.name,
-                                   "shape " + shapeText(t.shape) + ", expected [" + std::to_string(q.tokens) +
-                                       "] (one value per token)");
-            if (!isFloatDtype(t.dtype) && t.dtype != DType::F64)
-                return tensorError(ErrorCode::Unsupported, t.name,
-                                   "unsupported dtype '" + t.dtypeText + "' (expected F32)");
-            loc.drift = t;
+            if (Status s = checkDrift(*d->second, q.tokens); !s.ok()) return s;
+            loc.drift = *d->second;
             ++driftCount;
         }
         layers.push_back(std::move(loc));
@@ -425,15 +493,20 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
     info.headDim = ref.dim;
     info.dtype = layers.front().q.dtype;
     if (dtypes.size() > 1)
-        result.warnings.push_back(path() + ": q/k/v tensors mix dtypes; reporting " + dtypeName(info.dtype) +
-                                  " (every tensor is converted to fp32 anyway)");
+        warnings.push_back(path() + ": q/k/v tensors mix dtypes; reporting " + dtypeName(info.dtype) +
+                           " (every tensor is converted to fp32 anyway)");
     info.hasDrift = driftCount == layers.size();
     if (driftCount > 0 && !info.hasDrift)
-        result.warnings.push_back(path() + ": only " + std::to_string(driftCount) + " of " +
-                                  std::to_string(layers.size()) +
-                                  " layers have drift; drift-based layer planning is not available");
+        warnings.push_back(path() + ": only " + std::to_string(driftCount) + " of " +
+                           std::to_string(layers.size()) +
+                           " layers have drift; drift-based layer planning is not available");
 
-    // Model depth: num_layers when given (must cover every id), else max id + 1. Gaps are a partial capture.
+    return Status::success();
+}
+
+// Model depth: num_layers when given (must cover every id), else max id + 1. Gaps are a partial capture.
+Status CaptureImpl::readModelDepth(const std::map<std::string, std::string>& metadata,
+                                   std::vector<std::string>& warnings) {
     const int maxId = info.layerIds.back();
     info.modelLayers = maxId + 1;
     if (auto it = metadata.find("num_layers"); it != metadata.end()) {
@@ -461,12 +534,18 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
             else
                 missing.push_back(id);
         }
-        result.warnings.push_back(
+        warnings.push_back(
             path() + ": layer ids have gaps (missing " + joinIds(missing) +
             (missing.size() == 16 ? ", ..." : "") + "); read as a partial capture of a model of at least " +
             std::to_string(info.modelLayers) + " layers (set metadata num_layers to say how many)");
     }
 
+    return Status::success();
+}
+
+// The optional token ids (I32 [L]) and token strings (metadata, a JSON list of L strings).
+Status CaptureImpl::readTokens(const std::map<std::string, std::string>& metadata,
+                               std::vector<std::string>& warnings) {
     if (tokens) {
         const TensorLoc& t = *tokens;
         const bool shapeOk = (t.shape.size() == 1 && t.shape[0] == info.tokens) ||
@@ -491,8 +570,8 @@ Status CaptureImpl::load(Result<std::shared_ptr<Capture>>& result) {
                 tokenStrings.push_back(e.get<std::string>());
             info.hasTokenStrings = true;
         } else {
-            result.warnings.push_back(path() + ": metadata token_strings ignored: not a JSON list of " +
-                                      std::to_string(info.tokens) + " strings");
+            warnings.push_back(path() + ": metadata token_strings ignored: not a JSON list of " +
+                               std::to_string(info.tokens) + " strings");
         }
     }
     return Status::success();

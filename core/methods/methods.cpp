@@ -4,6 +4,7 @@
 #include "core/methods/methods.h"
 
 #include "core/kernels/block_sparse_attention.h"
+#include "core/param_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -123,11 +124,14 @@ std::optional<std::vector<MethodKind>> parseMethodList(const std::string& text, 
 }
 
 std::string validateTsaParams(const TsaParams& p) {
-    if (!(p.tau >= 0.0 && p.tau <= 1.0)) return "tsa.tau must be in [0, 1], got " + std::to_string(p.tau);
-    if (p.window < 1) return "tsa.window must be >= 1, got " + std::to_string(p.window);
-    if (p.poolKernel < 1 || p.poolKernel % 2 == 0)
-        return "tsa.pool_kernel must be odd and >= 1, got " + std::to_string(p.poolKernel);
-    if (p.minTokens < 0) return "tsa.min_tokens must be >= 0, got " + std::to_string(p.minTokens);
+    // The shared rules (core/param_rules.h), each prefixed with the name of its --set knob.
+    const std::pair<const char*, std::string> checks[] = {
+        {"tsa.tau", tauProblem(p.tau)},
+        {"tsa.window", windowProblem(p.window)},
+        {"tsa.pool_kernel", poolKernelProblem(p.poolKernel)},
+        {"tsa.min_tokens", minTokensProblem(p.minTokens)}};
+    for (const auto& [knob, problem] : checks)
+        if (!problem.empty()) return std::string(knob) + ": " + problem;
     return {};
 }
 

@@ -1,4 +1,4 @@
-// Token Sparse Attention selection (spec sections 2, 3, 6).
+// Token Sparse Attention selection (spec sections 2, 3; the layer plan of section 6 is layer_plan.cpp).
 // Scoring: per query head h, logits of the last W queries against all L keys [W, L] (tiled GEMM,
 // windowAttentionMass), causal softmax per row, mean over the W rows for the P = L - W prefix keys, a k-wide
 // zero-padded moving average, per-head and layer normalisation, then the orderings that make every later
@@ -7,6 +7,7 @@
 #include "core/methods/tsa_selection.h"
 
 #include "core/kernels/attention_window.h"
+#include "core/param_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -84,10 +85,10 @@ Status checkLayerShapes(const LayerQkvView& qkv, bool needV) {
 Result<LayerScores> scoreLayer(const LayerQkvView& qkv, const ScoringConfig& config) {
     const Index hq = qkv.qHeads(), hkv = qkv.kvHeads(), tokens = qkv.tokens(), dim = qkv.headDim();
     const Index window = config.window;
-    if (window <= 0) return Status::error(ErrorCode::InvalidArgument, "window W must be positive");
-    if (config.poolKernel <= 0 || config.poolKernel % 2 == 0)
-        return Status::error(ErrorCode::InvalidArgument, "pool kernel must be a positive odd number, got " +
-                                                             std::to_string(config.poolKernel));
+    // The one check core keeps: the scores' sizes come from W and k (param_rules.h is their rule).
+    std::string bad = windowProblem(window);
+    if (bad.empty()) bad = poolKernelProblem(config.poolKernel);
+    if (!bad.empty()) return Status::error(ErrorCode::InvalidArgument, bad);
     if (Status st = checkLayerShapes(qkv, /*needV=*/false); !st.ok()) return st;
     if (tokens <= window)
         return Status::error(ErrorCode::InvalidArgument, "layer has " + std::to_string(tokens) +
@@ -262,69 +263,6 @@ Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, co
         }
     }
     return sel;
-}
-
-SparseLayerMode parseSparseLayerMode(const std::string& text, bool* ok) {
-    if (ok) *ok = true;
-    if (text == "half") return SparseLayerMode::Half;
-    if (text == "drift") return SparseLayerMode::Drift;
-    if (text == "all") return SparseLayerMode::All;
-    if (text == "list") return SparseLayerMode::List;
-    if (ok) *ok = false;
-    return SparseLayerMode::Half;
-}
-
-Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig& config,
-                                           const std::vector<double>& layerDrift) {
-    if (numLayers < 0) return Status::error(ErrorCode::InvalidArgument, "negative layer count");
-    std::vector<bool> sparse(std::size_t(numLayers), false);
-    switch (config.mode) {
-    case SparseLayerMode::Half:
-        for (int l = numLayers / 2; l < numLayers; ++l)
-            sparse[l] = true;
-        break;
-    case SparseLayerMode::All:
-        std::fill(sparse.begin(), sparse.end(), true);
-        break;
-    case SparseLayerMode::List:
-        for (int l : config.list) {
-            if (l < 0 || l >= numLayers)
-                return Status::error(ErrorCode::InvalidArgument, "sparse layer " + std::to_string(l) +
-                                                                     " is outside 0.." +
-                                                                     std::to_string(numLayers - 1));
-            sparse[l] = true;
-        }
-        break;
-    case SparseLayerMode::Drift: {
-        if (int(layerDrift.size()) != numLayers)
-            return Status::error(ErrorCode::InvalidArgument,
-                                 "drift mode needs one drift value per layer (" + std::to_string(numLayers) +
-                                     "), the file has " + std::to_string(layerDrift.size()));
-        if (config.delta < 0.0 || config.delta > 1.0)
-            return Status::error(ErrorCode::InvalidArgument, "delta must be in [0, 1]");
-        if (numLayers == 0) break;
-        double total = 0.0;
-        for (double d : layerDrift) {
-            if (!std::isfinite(d))
-                return Status::error(ErrorCode::InvalidArgument, "drift has a non-finite value");
-            total += d;
-        }
-        std::vector<double> d(layerDrift.size());
-        for (std::size_t i = 0; i < d.size(); ++i)
-            d[i] = total > 0 ? layerDrift[i] / total : 0.0;
-        std::vector<double> sorted = d;
-        std::sort(sorted.begin(), sorted.end());
-        // numpy/torch default quantile: linear interpolation between closest ranks.
-        const double pos = config.delta * double(sorted.size() - 1);
-        const std::size_t lo = std::size_t(std::floor(pos));
-        const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-        const double threshold = sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo]);
-        for (std::size_t i = 0; i < d.size(); ++i)
-            sparse[i] = d[i] <= threshold;
-        break;
-    }
-    }
-    return sparse;
 }
 
 } // namespace tsa

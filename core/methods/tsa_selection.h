@@ -1,7 +1,7 @@
-// Token Sparse Attention selection (spec sections 2, 3, 6): Dynamic Token Coverage scoring over the last
-// W queries, smoothing, normalisation, the tau budget and the per-head top-capacity index sets.
-// Scoring (tau independent, costs W*L*D per head) is separated from selection (cheap, O(Hq * P)) so a
-// tau change only reruns selection.
+// Token Sparse Attention selection (spec sections 2 and 3; which layers run it, section 6, is
+// layer_plan.h): Dynamic Token Coverage scoring over the last W queries, smoothing, normalisation, the
+// tau budget and the per-head top-capacity index sets. Scoring (tau independent, costs W*L*D per head)
+// is separated from selection (cheap, O(Hq * P)) so a tau change only reruns selection.
 #pragma once
 
 #include "core/kernels/attention.h"
@@ -89,20 +89,5 @@ Selection denseSelection(Index qHeads, Index tokens, const TsaParams& params, De
 // Budget and per-head selection for a sparse layer (sections 3.5, 3.6). scores may be empty when the
 // layer stays dense by section 2.
 Selection selectTokens(const LayerScores& scores, Index qHeads, Index tokens, const TsaParams& params);
-
-// Which layers are sparse (section 6).
-enum class SparseLayerMode { Half, Drift, All, List };
-struct LayerPlanConfig {
-    SparseLayerMode mode = SparseLayerMode::Half;
-    double delta = 0.5;
-    std::vector<int> list; // for List: model layer indices
-};
-
-// numLayers: layers of the model. layerDrift: per-layer drift (mean of the per-token drift), needed for
-// Drift mode, one value per model layer. Returns one flag per model layer.
-Result<std::vector<bool>> planSparseLayers(int numLayers, const LayerPlanConfig& config,
-                                           const std::vector<double>& layerDrift = {});
-
-SparseLayerMode parseSparseLayerMode(const std::string& text, bool* ok);
 
 } // namespace tsa

@@ -55,10 +55,65 @@ grep -q "tau" "$tmp/err.txt" || fail "bad tau message"
 "$tsa" run "$tmp/cap.safetensors" --pool-kernel 4 2>/dev/null; [ $? -eq 2 ] || fail "even kernel should exit 2"
 "$tsa" run "$tmp/cap.safetensors" --layers 9 2>/dev/null; [ $? -eq 2 ] || fail "unknown layer should exit 2"
 "$tsa" run "$tmp/cap.safetensors" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option should exit 2"
+# Every range follows the shared rules (core/param_rules.h): exit 2, the option and the parameter named.
+expect_refusal() { # expected-text args...
+    local want=$1
+    shift
+    "$tsa" run "$tmp/cap.safetensors" "$@" 2>"$tmp/err.txt"
+    [ $? -eq 2 ] || fail "$* should exit 2"
+    grep -qF -- "$want" "$tmp/err.txt" || fail "$*: expected '$want', got: $(cat "$tmp/err.txt")"
+}
+expect_refusal "--tau: tau 0.7 is above 0.5" --tau 0.7
+expect_refusal "--window: window W must be at least 1, got 0" --window 0
+expect_refusal "--pool-kernel: pool kernel k must be a positive odd number" --pool-kernel 4
+expect_refusal "--min-tokens: min_tokens must not be negative, got -1" --min-tokens -1
+expect_refusal "--delta: drift quantile delta must be in [0, 1], got 2" --delta 2
+expect_refusal "--layers: '9-2' runs backwards" --layers 9-2
+expect_refusal "--layers: 'x' is not a layer number" --layers 1,x
+expect_refusal "--sparse-layers: expected half, drift, all or list or a layer list" --sparse-layers most
+expect_refusal "--sparse-layers: give the layer list itself" --sparse-layers list
 printf 'not a safetensors file' >"$tmp/bad.safetensors"
 "$tsa" run "$tmp/bad.safetensors" 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "malformed file should exit 2"
 grep -q "bad.safetensors" "$tmp/err.txt" || fail "error should name the file: $(cat "$tmp/err.txt")"
 set -e
+
+# A partial capture (layers 1 and 3 of 4, drift included): half/all/list are rules over model layer ids;
+# drift takes the quantile over the layers present and says so (docs/layer_plan.md).
+python3 - "$tmp/cap.safetensors" "$tmp/partial.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+body = data[8 + n:]
+out, blobs, off = {"__metadata__": header["__metadata__"]}, [], 0
+for name, t in header.items():
+    if name.startswith(("layers.1.", "layers.3.")):
+        a, b = t["data_offsets"]
+        out[name] = dict(t, data_offsets=[off, off + b - a])
+        blobs.append(body[a:b])
+        off += b - a
+out["__metadata__"]["num_layers"] = "4"
+text = json.dumps(out).encode()
+with open(sys.argv[2], "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+PY
+"$tsa" run "$tmp/partial.safetensors" --min-tokens 256 --json --quiet >"$tmp/partial.json" 2>"$tmp/err.txt" \
+    || fail "tsa run on a partial capture failed: $(cat "$tmp/err.txt")"
+python3 -c '
+import json, sys
+layers = json.load(open(sys.argv[1]))["layers"]
+assert set(layers) == {"1", "3"}, layers
+assert layers["1"]["sparse"] is False and layers["3"]["sparse"] is True, layers  # model half: 2 and 3
+' "$tmp/partial.json" || fail "half plan on the partial capture"
+"$tsa" run "$tmp/partial.safetensors" --min-tokens 256 --sparse-layers drift --delta 0 --json --quiet \
+    >"$tmp/partial.json" 2>"$tmp/err.txt" || fail "drift on a partial capture failed: $(cat "$tmp/err.txt")"
+grep -qF "drift quantile over the 2 captured layers of 4" "$tmp/err.txt" \
+    || fail "drift on a partial capture should say how it was planned: $(cat "$tmp/err.txt")"
+python3 -c '
+import json, sys
+layers = json.load(open(sys.argv[1]))["layers"]
+assert sum(l["sparse"] for l in layers.values()) == 1, layers  # delta 0: the least drifting present layer
+' "$tmp/partial.json" || fail "drift plan on the partial capture"
 
 # The real tiny model (skipped when ../shared is absent).
 real="$src/../shared/data/stories260k/qkv_512.safetensors"

@@ -297,22 +297,6 @@ TEST(Selection, RejectsBadConfig) {
     EXPECT_FALSE(score(bad, 16, 7).ok()); // 3 query heads over 2 kv heads
 }
 
-TEST(Selection, SparseLayerPlans) {
-    auto half = planSparseLayers(5, {SparseLayerMode::Half, 0.5, {}});
-    ASSERT_TRUE(half.ok());
-    EXPECT_EQ(*half, (std::vector<bool>{false, false, true, true, true}));
-    auto list = planSparseLayers(4, {SparseLayerMode::List, 0.5, {0, 3}});
-    EXPECT_EQ(*list, (std::vector<bool>{true, false, false, true}));
-    EXPECT_FALSE(planSparseLayers(4, {SparseLayerMode::List, 0.5, {4}}).ok());
-    // Drift: d = [0.4, 0.1, 0.2, 0.3]; quantile(0.5) = 0.25 -> layers with d <= 0.25 (1 and 2).
-    auto drift = planSparseLayers(4, {SparseLayerMode::Drift, 0.5, {}}, {4, 1, 2, 3});
-    ASSERT_TRUE(drift.ok());
-    EXPECT_EQ(*drift, (std::vector<bool>{false, true, true, false}));
-    auto low = planSparseLayers(4, {SparseLayerMode::Drift, 0.0, {}}, {4, 1, 2, 3});
-    EXPECT_EQ(*low, (std::vector<bool>{false, true, false, false}));
-    EXPECT_FALSE(planSparseLayers(4, {SparseLayerMode::Drift, 0.5, {}}, {1, 2}).ok());
-}
-
 TEST(Selection, JaccardOfSortedSets) {
     const std::int32_t a[] = {1, 2, 3, 4};
     const std::int32_t b[] = {3, 4, 5};

@@ -1,6 +1,9 @@
 // AnalysisController: caching by dependency, synchronous selection on tau changes, background metrics,
 // newest-request-wins cancellation, errors that keep the old data, the dense LRU budget.
 #include "app/explorer/analysis_controller.h"
+#include "core/io/safetensors_reader.h"
+#include "core/io/safetensors_writer.h"
+#include "core/methods/layer_plan.h"
 #include "test_app_support.h"
 
 #include <QFile>
@@ -205,6 +208,48 @@ private slots:
         QVERIFY(!c.planProblem().isEmpty());
         QCOMPARE(warning.count(), 1);
         QCOMPARE(c.sparseLayers(), (std::vector<bool>{false, false, true, true}));
+    }
+
+    // A capture of layers 1 and 3 of 4: the plan is core's (planCaptureLayers), as in `tsa run`: half over
+    // model ids; drift over the present layers, said under the summary (planProblem).
+    void partialCapturePlanFollowsTheSharedRule() {
+        QFile in(m_capture);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QByteArray bytes = in.readAll();
+        const auto* data = reinterpret_cast<const unsigned char*>(bytes.constData());
+        auto header = tsa::parseSafetensors(data, std::uint64_t(bytes.size()), "small");
+        QVERIFY(header.ok());
+        std::vector<tsa::TensorSpec> specs;
+        std::vector<const tsa::SafetensorsEntry*> kept;
+        for (const tsa::SafetensorsEntry& e : header->tensors)
+            if (e.name.rfind("layers.1.", 0) == 0 || e.name.rfind("layers.3.", 0) == 0) {
+                specs.push_back({e.name, e.dtype, e.shape});
+                kept.push_back(&e);
+            }
+        auto metadata = header->metadata;
+        metadata["num_layers"] = "4";
+        const QString partial = m_dir.filePath(QStringLiteral("partial.safetensors"));
+        tsa::SafetensorsWriter writer;
+        QVERIFY(writer.open(partial.toStdString(), specs, metadata).ok());
+        for (const tsa::SafetensorsEntry* e : kept)
+            QVERIFY(writer.writeBytes(data + e->begin, e->bytes()).ok());
+        QVERIFY(writer.commit().ok());
+
+        AnalysisController c;
+        c.openFile(partial);
+        QVERIFY(waitFor([&] { return c.hasCapture(); }));
+        QCOMPARE(c.sparseLayers(), (std::vector<bool>{false, true})); // model half: layers 2 and 3
+        QVERIFY(c.planProblem().isEmpty());
+        tsa::LayerPlanConfig plan;
+        plan.mode = tsa::SparseLayerMode::Drift;
+        plan.delta = 0.0;
+        c.setPlan(plan);
+        QCOMPARE(std::count(c.sparseLayers().begin(), c.sparseLayers().end(), true), 1);
+        const auto expected = tsa::planCaptureLayers({1, 3}, 4, plan, c.capture()->layerDrift());
+        QVERIFY(expected.ok());
+        QCOMPARE(c.sparseLayers(), expected->sparse);
+        QVERIFY2(c.planProblem().contains(QStringLiteral("drift quantile over the 2 captured layers of 4")),
+                 qPrintable(c.planProblem()));
     }
 
     void destroyingWhileBusyIsSafe() {

@@ -4,10 +4,10 @@
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/job_runner.h"
 #include "app/explorer/lru_cache.h"
-#include "app/explorer/placeholder_view.h"
 #include "app/explorer/session.h"
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
+#include "views/sparsity_view.h"
 
 #include <QFile>
 #include <QImage>
@@ -74,11 +74,23 @@ private slots:
         p.tsa.poolKernel = 6;
         p.tsa.window = -3;
         p.plan.delta = 3.0;
-        const ExplorerParams q = sanitised(p);
-        QCOMPARE(q.tsa.tau, ExplorerParams{}.tsa.tau); // refused by tsa::tauProblem: the default
-        QCOMPARE(q.tsa.poolKernel % 2, tsa::Index(1));
-        QVERIFY(q.tsa.window >= 1);
+        QStringList adjusted;
+        const ExplorerParams q = sanitised(p, &adjusted);
+        // Each value the shared rules refuse is replaced by its default and named in a sentence.
+        QCOMPARE(q.tsa.tau, ExplorerParams{}.tsa.tau);
+        QCOMPARE(q.tsa.poolKernel, ExplorerParams{}.tsa.poolKernel);
+        QCOMPARE(q.tsa.window, ExplorerParams{}.tsa.window);
         QCOMPARE(q.plan.delta, 0.5);
+        QCOMPARE(adjusted.size(), 4);
+        QVERIFY2(adjusted[0].startsWith(QStringLiteral("tau 7 is above 0.5")), qPrintable(adjusted[0]));
+        QVERIFY2(adjusted[1].contains(QStringLiteral("window W must be at least 1, got -3; using 128")),
+                 qPrintable(adjusted[1]));
+        QVERIFY2(adjusted[2].contains(QStringLiteral("pool kernel k")) && adjusted[2].endsWith("using 7"),
+                 qPrintable(adjusted[2]));
+        QVERIFY2(adjusted[3].contains(QStringLiteral("delta")), qPrintable(adjusted[3]));
+        adjusted.clear();
+        QCOMPARE(sanitised(ExplorerParams{}, &adjusted).tsa.window, ExplorerParams{}.tsa.window);
+        QVERIFY(adjusted.isEmpty()); // valid values pass untouched and unreported
         // tau 0 (dense) survives; wrong JSON types keep the base values.
         p = ExplorerParams{};
         p.tsa.tau = 0.0;
@@ -103,17 +115,6 @@ private slots:
         QCOMPARE(q.tsa.tau, 0.02);
         QCOMPARE(q.head, 5);
         QCOMPARE(v.colorMap, QStringLiteral("cividis"));
-    }
-
-    void layerLists() {
-        std::vector<int> layers;
-        QVERIFY(parseLayerList(QStringLiteral("16-18, 4,4 , 9"), &layers));
-        QCOMPARE(layers, (std::vector<int>{4, 9, 16, 17, 18}));
-        QCOMPARE(layerListText(layers), QStringLiteral("4,9,16,17,18"));
-        QVERIFY(parseLayerList(QString(), &layers));
-        QVERIFY(layers.empty());
-        QVERIFY(!parseLayerList(QStringLiteral("3,x"), &layers));
-        QVERIFY(!parseLayerList(QStringLiteral("9-2"), &layers));
     }
 
     void tauSliderIsLogarithmic() {
@@ -225,6 +226,37 @@ private slots:
                                   &message),
                  ParseOutcome::ExitUsage);
         QCOMPARE(message, QStringLiteral("--tau: ") + QString::fromStdString(tsa::tauProblem(0.7)));
+    }
+
+    // The other selection options follow the same rules as tsa run and sessions: the message is core's.
+    void commandLineUsesSharedRules() {
+        auto refusal = [](const QString& option, const QString& value) {
+            CommandLine cl;
+            QString message;
+            const auto outcome = parseCommandLine({QStringLiteral("x"), option, value}, &cl, &message);
+            return outcome == ParseOutcome::ExitUsage ? message : QStringLiteral("accepted");
+        };
+        QCOMPARE(refusal(QStringLiteral("--window"), QStringLiteral("0")),
+                 QStringLiteral("--window: ") + QString::fromStdString(tsa::windowProblem(0)));
+        QCOMPARE(refusal(QStringLiteral("--pool-kernel"), QStringLiteral("4")),
+                 QStringLiteral("--pool-kernel: ") + QString::fromStdString(tsa::poolKernelProblem(4)));
+        QCOMPARE(refusal(QStringLiteral("--min-tokens"), QStringLiteral("-1")),
+                 QStringLiteral("--min-tokens: ") + QString::fromStdString(tsa::minTokensProblem(-1)));
+        QCOMPARE(refusal(QStringLiteral("--delta"), QStringLiteral("2")),
+                 QStringLiteral("--delta: ") + QString::fromStdString(tsa::deltaProblem(2)));
+        QVERIFY(
+            refusal(QStringLiteral("--layer-list"), QStringLiteral("9-2")).startsWith("--layer-list: '9-2'"));
+        QVERIFY(refusal(QStringLiteral("--sparse-layers"), QStringLiteral("most"))
+                    .endsWith(QStringLiteral("half, drift, all or list")));
+        QVERIFY(refusal(QStringLiteral("--metric"), QStringLiteral("speed"))
+                    .contains(QStringLiteral("kept, error-p95 or retained-mass")));
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine(
+                     {QStringLiteral("x"), QStringLiteral("--layer-list"), QStringLiteral("16-18, 4,4")}, &cl,
+                     &message),
+                 ParseOutcome::Run);
+        QCOMPARE(*cl.layerList, (std::vector<int>{4, 16, 17, 18}));
     }
 
     void lruCacheEvictsLeastRecent() {
@@ -369,12 +401,29 @@ private slots:
             !sessionFromJson(R"({"format":"tsa-explorer-session","version":99,"file":"x"})", path, &error));
         QVERIFY(error.contains(QStringLiteral("99")));
         QVERIFY(!loadSession(dir.filePath(QStringLiteral("missing.json")), &error));
+        // A value the shared rules refuse is refused with core's reason, not altered.
+        QVERIFY(!sessionFromJson(
+            R"({"format":"tsa-explorer-session","version":1,"file":"x","params":{"pool_kernel":4}})", path,
+            &error));
+        QVERIFY2(error.contains(QString::fromStdString(tsa::poolKernelProblem(4))), qPrintable(error));
+        QVERIFY(!sessionFromJson(
+            R"({"format":"tsa-explorer-session","version":1,"file":"x","params":{"delta":1.5}})", path,
+            &error));
+        QVERIFY2(error.contains(QStringLiteral("delta")), qPrintable(error));
     }
 
     void exportersWriteValidFiles() {
         QTemporaryDir dir;
-        PlaceholderView view(QStringLiteral("demo"), QStringLiteral("Demo"));
-        view.setText(QStringLiteral("hello, \"world\""));
+        // A real view with a little data: the exporters are generic over ExportableView.
+        tsa::views::SparsityView view;
+        tsa::views::SparsityData data;
+        data.tokens = 1000;
+        tsa::views::SparsityLayer layer;
+        layer.layerId = 3;
+        layer.sparse = true;
+        layer.keptFraction = 0.25;
+        data.layers = {layer};
+        view.setData(data);
         QString error;
         const QString png = dir.filePath(QStringLiteral("v.png"));
         QVERIFY2(writeView(view, png, QSize(300, 200), 2.0, &error), qPrintable(error));
@@ -389,7 +438,9 @@ private slots:
         QVERIFY(writeView(view, csv, QSize(300, 200), 1.0, &error));
         QFile csvFile(csv);
         QVERIFY(csvFile.open(QIODevice::ReadOnly));
-        QVERIFY(csvFile.readAll().startsWith("view,message"));
+        const QByteArray csvText = csvFile.readAll();
+        QVERIFY2(csvText.startsWith("layer_index,layer_id,sparse") && csvText.contains("0,3,1,"),
+                 csvText.constData());
         QVERIFY(!writeView(view, dir.filePath(QStringLiteral("v.bmp")), QSize(300, 200), 1.0, &error));
         QVERIFY(error.contains(QStringLiteral(".png")));
         // Writing into a missing folder fails with the path in the message, and leaves nothing behind.

@@ -68,7 +68,9 @@ private:
     std::vector<std::int32_t> m_columns;
 };
 
-// Per-head token sets (stage 1): [qHeads, kept] ascending positions in 0 .. tokens-1.
+// Per-head token sets (stage 1): [qHeads, kept] ascending positions in 0 .. tokens-1. Token Sparse
+// Attention's Selection (core/methods/tsa_selection.h) is one, with its budget bookkeeping added. Empty
+// indices: no compression (every position kept; a dense Selection has kept = tokens).
 struct TokenSets {
     Index qHeads = 0;
     Index tokens = 0; // the original length L
@@ -93,6 +95,10 @@ struct Pattern {
 
     Index length() const { return tokenSets.empty() ? tokens : tokenSets.kept; } // n of the block stage
 };
+
+// Head h of a pattern as a one-head pattern (the executor runs compressed heads one at a time).
+// O(query blocks + spans + columns of that head).
+BlockSparsePattern headPattern(const BlockSparsePattern& pattern, Index h);
 
 // The all-blocks pattern over n tokens (every causal pair): dense attention expressed as a pattern.
 BlockSparsePattern fullBlockPattern(Index qHeads, Index tokens, Index blockRows);

@@ -119,8 +119,8 @@ QString methodsYName(MethodsY y) {
 
 MethodsView::MethodsView(QWidget* parent)
     : PlotView(parent), m_xBox(new QComboBox(this)), m_yBox(new QComboBox(this)),
-      m_methodBox(new QComboBox(this)),
-      m_overlayBox(new QCheckBox(tr("Pattern on the attention map"), this)) {
+      m_methodBox(new QComboBox(this)), m_overlayBox(new QCheckBox(tr("Pattern on the attention map"), this)),
+      m_coordinatesBox(new QComboBox(this)) {
     // The switches are child widgets above the painted area, so exports (render()) show the plot only.
     m_xBox->addItem(tr("x: density"), QStringLiteral("density"));
     m_xBox->addItem(tr("x: measured speedup"), QStringLiteral("speedup"));
@@ -135,6 +135,13 @@ MethodsView::MethodsView(QWidget* parent)
     m_methodBox->setObjectName(QStringLiteral("methodChooser"));
     m_overlayBox->setObjectName(QStringLiteral("methodOverlay"));
     connect(m_overlayBox, &QCheckBox::toggled, this, &MethodsView::overlayToggled);
+    // Composed methods run their blocks on TSA's compressed sequence: the overlay shows them either over
+    // the map in original positions or as the block mask over the kept tokens (compressed index).
+    m_coordinatesBox->addItem(tr("in original positions"), false);
+    m_coordinatesBox->addItem(tr("in compressed coordinates"), true);
+    m_coordinatesBox->setObjectName(QStringLiteral("overlayCoordinates"));
+    connect(m_coordinatesBox, &QComboBox::activated, this,
+            [this] { emit overlayCoordinatesChosen(m_coordinatesBox->currentData().toBool()); });
     m_controlsHeight = m_xBox->sizeHint().height() + 6;
     auto axes = [this] {
         emit axesChanged(m_xBox->currentData().toString(), m_yBox->currentData().toString());
@@ -148,7 +155,8 @@ MethodsView::MethodsView(QWidget* parent)
 void MethodsView::resizeEvent(QResizeEvent* event) {
     PlotView::resizeEvent(event);
     int x = 4;
-    for (QWidget* box : std::initializer_list<QWidget*>{m_xBox, m_yBox, m_methodBox, m_overlayBox}) {
+    for (QWidget* box :
+         std::initializer_list<QWidget*>{m_xBox, m_yBox, m_methodBox, m_overlayBox, m_coordinatesBox}) {
         const QSize hint = box->sizeHint();
         box->setGeometry(x, 3, hint.width(), hint.height());
         x += hint.width() + 6;
@@ -163,8 +171,9 @@ void MethodsView::paintEvent(QPaintEvent*) {
 }
 
 void MethodsView::syncControls() {
-    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox), bo(m_overlayBox);
+    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox), bo(m_overlayBox), bc(m_coordinatesBox);
     m_overlayBox->setChecked(m_data.overlay);
+    m_coordinatesBox->setCurrentIndex(m_data.overlayCompressed ? 1 : 0);
     m_xBox->setCurrentIndex(m_xBox->findData(methodsXName(m_x)));
     m_yBox->setCurrentIndex(m_yBox->findData(methodsYName(m_y)));
     if (const int i = m_methodBox->findData(m_data.chosen); i >= 0) m_methodBox->setCurrentIndex(i);

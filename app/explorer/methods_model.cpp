@@ -215,6 +215,7 @@ views::MethodsData MethodsModel::viewData() const {
     d.tokens = m_controller->tokenCount();
     d.chosen = p.method;
     d.overlay = p.methodOverlay;
+    d.overlayCompressed = p.methodOverlayCompressed;
     if (m_denseErrorLayer == p.layer) d.problem = tr("Cannot compute this layer: %1").arg(m_denseError);
     if (m_denseLayer != p.layer || !m_dense) return d;
     const double denseMs = m_dense->timeMs;

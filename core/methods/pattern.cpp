@@ -164,11 +164,12 @@ Index computedPairs(const BlockSparsePattern& p, Index tokens, Index h) {
     return pairs;
 }
 
-std::vector<std::uint8_t> coarseMask(const Pattern& p, Index h, Index cellSize, Index cells) {
+std::vector<std::uint8_t> coarseMask(const Pattern& p, Index h, Index cellSize, Index cells,
+                                     PatternSpace space) {
     std::vector<std::uint8_t> mask(std::size_t(cells * cells), 0);
     if (cellSize <= 0 || cells <= 0 || h < 0 || h >= p.qHeads) return mask;
     const Index n = p.length();
-    const bool compressed = !p.tokenSets.empty();
+    const bool compressed = !p.tokenSets.empty() && space == PatternSpace::Original; // map back to positions
     const std::int32_t* kept = compressed ? p.tokenSets.head(h) : nullptr;
     auto orig = [&](Index i) { return compressed ? Index(kept[i]) : i; };
     auto cellOf = [&](Index i) { return std::min(cells - 1, orig(i) / cellSize); };

@@ -65,6 +65,36 @@ TEST(PatternOverlay, CoarseMaskMarksExactlyTheComputedCells) {
     }
 }
 
+// In compressed coordinates the mask is exact: a cell is marked iff the block stage computes a pair of
+// compressed indices in it (composed methods: the block mask over the kept tokens of the head).
+TEST(PatternOverlay, CompressedMaskIsExactlyTheBlockStagesCells) {
+    const LayerQkv l = testdata::structuredLayer(4, 2, 600, 16, 8);
+    MethodSettings s;
+    s.tsa.tau = 0.05;
+    s.tsa.window = 32;
+    s.tsa.minTokens = 64;
+    s.flexprefill.blockSize = 32;
+    s.flexprefill.minBudget = 64;
+    s.xattention.blockSize = 32;
+    s.xattention.stride = 8;
+    for (MethodKind kind :
+         {MethodKind::Tsa, MethodKind::TsaFlexPrefill, MethodKind::TsaXAttention, MethodKind::XAttention}) {
+        auto p = estimatePattern(kind, l, s);
+        ASSERT_TRUE(p.ok()) << methodName(kind);
+        ASSERT_EQ(p->tokenSets.empty(), kind == MethodKind::XAttention) << methodName(kind);
+        const Index n = p->length(), cellSize = 7, cells = (n + cellSize - 1) / cellSize;
+        const BlockSparsePattern blocks = p->blocks.empty() ? fullBlockPattern(p->qHeads, n, 64) : p->blocks;
+        for (Index h = 0; h < p->qHeads; ++h) {
+            std::vector<std::uint8_t> exact(std::size_t(cells * cells), 0);
+            forEachPair(blocks, h, [&](Index i, Index j) {
+                exact[std::size_t((i / cellSize) * cells + j / cellSize)] = 1;
+            });
+            EXPECT_EQ(coarseMask(*p, h, cellSize, cells, PatternSpace::Compressed), exact)
+                << methodName(kind) << " head " << h;
+        }
+    }
+}
+
 TEST(PatternOverlay, BadHeadOrGeometryGivesAnEmptyMask) {
     const LayerQkv l = testdata::structuredLayer(2, 1, 100, 8, 3);
     auto p = estimatePattern(MethodKind::Streaming, l, MethodSettings{});

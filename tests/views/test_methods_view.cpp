@@ -238,6 +238,65 @@ private slots:
         QVERIFY(map->patternOverlay().empty());
     }
 
+    // A composed method's overlay in compressed coordinates: chosen in the Methods view, drawn as the block
+    // mask over the head's kept tokens (exactly coarseMask in compressed space), with tooltips naming both
+    // index spaces, and back to original positions.
+    void overlayInCompressedCoordinates() {
+        AnalysisController c;
+        ViewSet views(&c);
+        ExplorerParams p = smallParams();
+        p.method = QStringLiteral("tsa+xattention");
+        p.methodOverlay = true;
+        open(c, p);
+        views.flush();
+        auto* methods = dynamic_cast<views::MethodsView*>(views.view(QStringLiteral("methods")));
+        QVERIFY(methods);
+        auto* box = methods->findChild<QComboBox*>(QStringLiteral("overlayCoordinates"));
+        QVERIFY(box);
+        box->setCurrentIndex(1);
+        emit box->activated(1);
+        QVERIFY(c.params().methodOverlayCompressed);
+        ExplorerParams a = c.params();
+        a.view = QStringLiteral("attention");
+        c.setParams(a);
+        QVERIFY(
+            c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
+        views.flush();
+        auto* map = dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+        QVERIFY(map);
+        const auto& cp = map->compressedPattern();
+        QVERIFY(cp.cellCount > 0);
+        QVERIFY(map->patternOverlay().empty());
+        QVERIFY(cp.length < map->data().tokens); // TSA compressed this layer
+        QCOMPARE(qint64(cp.keptPositions.size()), cp.length);
+        QVERIFY(map->viewTitle().contains(QStringLiteral("compressed coordinates")));
+        int computed = 0;
+        for (std::uint8_t v : cp.cells)
+            computed += v;
+        QVERIFY(computed > 0 && computed < cp.cellCount * (cp.cellCount + 1) / 2);
+        map->resize(800, 600);
+        int tips = 0;
+        for (int y = 0; y < map->height(); y += 11)
+            for (int x = 0; x < map->width(); x += 11) {
+                const QString tip = map->toolTipAt(QPoint(x, y));
+                if (tip.isEmpty() || tip.contains(QStringLiteral("above the diagonal"))) continue;
+                QVERIFY(tip.contains(QStringLiteral("compressed queries")) &&
+                        tip.contains(QStringLiteral("positions")));
+                ++tips;
+            }
+        QVERIFY(tips > 0);
+        QVERIFY(map->csv().startsWith(QStringLiteral("layer_id,head,method,query_cell")));
+        QVERIFY(hasContent(map->grab().toImage()));
+        QCOMPARE(paramsFromJson(toJson(c.params())).methodOverlayCompressed, true);
+
+        a = c.params();
+        a.methodOverlayCompressed = false;
+        c.setParams(a);
+        views.flush();
+        QCOMPARE(map->compressedPattern().cellCount, 0);
+        QCOMPARE(int(map->patternOverlay().size()), map->data().blocks * map->data().blocks);
+    }
+
     void exportsAndSessionsKeepTheKnobs() {
         AnalysisController c;
         ViewSet views(&c);

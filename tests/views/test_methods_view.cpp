@@ -4,6 +4,7 @@
 // per-head table sorts and exports; the chosen method's pattern reaches the attention map; knobs
 // round-trip through session JSON; exports write PNG/SVG/CSV.
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/command_line.h"
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/main_window.h"
 #include "app/explorer/methods_model.h"
@@ -295,6 +296,39 @@ private slots:
         views.flush();
         QCOMPARE(map->compressedPattern().cellCount, 0);
         QCOMPARE(int(map->patternOverlay().size()), map->data().blocks * map->data().blocks);
+    }
+
+    // The explorer's command line sets the methods' knobs, the chosen method and the overlay as tsa export
+    // does, and names the bad option.
+    void commandLineSetsMethodKnobs() {
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--set"),
+                                   QStringLiteral("flexprefill.gamma=0.9,xattention.stride=8"),
+                                   QStringLiteral("--method"), QStringLiteral("tsa+flexprefill"),
+                                   QStringLiteral("--method-overlay"), QStringLiteral("compressed")},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+        ExplorerParams p;
+        cl.applyTo(&p);
+        QCOMPARE(p.methods.flexprefill.gamma, 0.9);
+        QCOMPARE(p.methods.xattention.stride, Index(8));
+        QCOMPARE(p.method, QStringLiteral("tsa+flexprefill"));
+        QVERIFY(p.methodOverlay && p.methodOverlayCompressed);
+        const QList<QPair<QStringList, QString>> bad = {
+            {{QStringLiteral("--set"), QStringLiteral("flexprefill.gama=0.9")},
+             QStringLiteral("flexprefill.gama")},
+            {{QStringLiteral("--set"), QStringLiteral("flexprefill.gamma=2")},
+             QStringLiteral("flexprefill.gamma")},
+            {{QStringLiteral("--set"), QStringLiteral("tsa.tau=0.1")}, QStringLiteral("--tau")},
+            {{QStringLiteral("--method"), QStringLiteral("flex")}, QStringLiteral("'flex'")},
+            {{QStringLiteral("--method-overlay"), QStringLiteral("both")}, QStringLiteral("'both'")}};
+        for (const auto& [args, names] : bad) {
+            message.clear();
+            QCOMPARE(parseCommandLine(QStringList{QStringLiteral("x")} + args, &cl, &message),
+                     ParseOutcome::ExitUsage);
+            QVERIFY2(message.contains(names), qPrintable(message));
+        }
     }
 
     void exportsAndSessionsKeepTheKnobs() {

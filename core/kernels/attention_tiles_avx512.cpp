@@ -1,0 +1,150 @@
+// AVX-512 tile products of the block-sparse kernel: S = alpha Q K^T from key panels, and O += P V.
+//
+// Why: a block-sparse pattern visits scattered 128 x 128 tiles, one GEMM pair per tile and query block, and
+// OpenBLAS packs both operands of every call; with 128-row query blocks (the methods' block size) that costs
+// 1.6x the packing per flop of the dense kernel's 512-row tiles (perf: 20% of the time in sgemm_*copy vs 14%
+// for dense, docs/benchmarks.md). Here K is packed once per kv head into panels [ceil(L / 16), D, 16] that
+// every query block reuses, and V needs no packing at all (its rows are already contiguous along D).
+// Register tiles: up to 6 query rows x 64 keys (scores: D steps of 4 panel loads, 6 broadcasts, 24 FMAs) and
+// 6 rows x 64 output columns (P V: n steps of 4 V-row loads, 6 broadcasts, 24 FMAs); 24 accumulators in
+// zmm registers. Shapes: q [m, D], panels for n keys (n a multiple of 16), s [m, n]; p [m, n], v [n, D],
+// o [m, D]; D a multiple of 16. Cost: 2 m n D flops each, no scratch. The arithmetic per element is one fp32
+// FMA chain over D (scores) or n (P V) in index order, so results differ from OpenBLAS's only by rounding.
+#include "core/kernels/attention_tiles_avx512.h"
+
+#include "core/kernels/cpu_isa.h"
+#include "core/kernels/simd_target.h"
+
+#include <algorithm>
+#include <array>
+
+namespace tsa::detail {
+
+#if defined(TSA_X86_KERNELS)
+
+bool avx512TilesAvailable(Index dim) {
+    return activeIsa() == Isa::Avx512 && dim > 0 && dim % 16 == 0 && dim <= 512;
+}
+
+void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Index lastPanel, float* panels) {
+    for (Index p = firstPanel; p < lastPanel; ++p) {
+        float* dst = panels + p * dim * 16;
+        for (Index j = 0; j < 16; ++j) {
+            const Index key = p * 16 + j;
+            if (key < n) {
+                const float* src = keys + key * dim;
+                for (Index d = 0; d < dim; ++d)
+                    dst[d * 16 + j] = src[d];
+            } else {
+                for (Index d = 0; d < dim; ++d)
+                    dst[d * 16 + j] = 0.0f;
+            }
+        }
+    }
+}
+
+TSA_TARGET_AVX512_BEGIN
+
+namespace {
+
+template <int R, int NC>
+void scoresTile(Index dim, float alpha, const float* q, Index ldq, const float* panels, float* s, Index lds) {
+    __m512 acc[R][NC];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c)
+            acc[r][c] = _mm512_setzero_ps();
+    const Index panelStride = dim * 16;
+    for (Index d = 0; d < dim; ++d) {
+        __m512 b[NC];
+        for (int c = 0; c < NC; ++c)
+            b[c] = _mm512_loadu_ps(panels + c * panelStride + d * 16);
+        for (int r = 0; r < R; ++r) {
+            const __m512 a = _mm512_set1_ps(q[r * ldq + d]);
+            for (int c = 0; c < NC; ++c)
+                acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+        }
+    }
+    const __m512 scale = _mm512_set1_ps(alpha);
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c)
+            _mm512_storeu_ps(s + r * lds + c * 16, _mm512_mul_ps(scale, acc[r][c]));
+}
+
+template <int R, int NC>
+void accumulateTile(Index n, const float* p, Index ldp, const float* v, Index ldv, float* o, Index ldo) {
+    __m512 acc[R][NC];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c)
+            acc[r][c] = _mm512_loadu_ps(o + r * ldo + c * 16);
+    for (Index j = 0; j < n; ++j) {
+        __m512 b[NC];
+        for (int c = 0; c < NC; ++c)
+            b[c] = _mm512_loadu_ps(v + j * ldv + c * 16);
+        for (int r = 0; r < R; ++r) {
+            const __m512 a = _mm512_set1_ps(p[r * ldp + j]);
+            for (int c = 0; c < NC; ++c)
+                acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < NC; ++c)
+            _mm512_storeu_ps(o + r * ldo + c * 16, acc[r][c]);
+}
+
+using ScoresFn = void (*)(Index, float, const float*, Index, const float*, float*, Index);
+using AccumulateFn = void (*)(Index, const float*, Index, const float*, Index, float*, Index);
+
+// Tables [rows - 1][16-wide chunks - 1] of the instantiations above.
+template <int R>
+constexpr std::array<ScoresFn, 4> scoresRow() {
+    return {scoresTile<R, 1>, scoresTile<R, 2>, scoresTile<R, 3>, scoresTile<R, 4>};
+}
+template <int R>
+constexpr std::array<AccumulateFn, 4> accumulateRow() {
+    return {accumulateTile<R, 1>, accumulateTile<R, 2>, accumulateTile<R, 3>, accumulateTile<R, 4>};
+}
+constexpr std::array<std::array<ScoresFn, 4>, 6> kScores = {scoresRow<1>(), scoresRow<2>(), scoresRow<3>(),
+                                                            scoresRow<4>(), scoresRow<5>(), scoresRow<6>()};
+constexpr std::array<std::array<AccumulateFn, 4>, 6> kAccumulate = {accumulateRow<1>(), accumulateRow<2>(),
+                                                                    accumulateRow<3>(), accumulateRow<4>(),
+                                                                    accumulateRow<5>(), accumulateRow<6>()};
+
+} // namespace
+
+void scoresFromPanels(Index m, Index n, Index dim, float alpha, const float* q, Index ldq,
+                      const float* panels, float* s, Index lds) {
+    for (Index i = 0; i < m; i += 6) {
+        const Index rows = std::min<Index>(6, m - i);
+        for (Index j0 = 0; j0 < n; j0 += 64) {
+            const Index chunks = std::min<Index>(4, (n - j0) / 16);
+            kScores[rows - 1][chunks - 1](dim, alpha, q + i * ldq, ldq, panels + (j0 / 16) * dim * 16,
+                                          s + i * lds + j0, lds);
+        }
+    }
+}
+
+void accumulateProbabilities(Index m, Index n, Index dim, const float* p, Index ldp, const float* v,
+                             Index ldv, float* o, Index ldo) {
+    for (Index i = 0; i < m; i += 6) {
+        const Index rows = std::min<Index>(6, m - i);
+        for (Index d0 = 0; d0 < dim; d0 += 64) {
+            const Index chunks = std::min<Index>(4, (dim - d0) / 16);
+            kAccumulate[rows - 1][chunks - 1](n, p + i * ldp, ldp, v + d0, ldv, o + i * ldo + d0, ldo);
+        }
+    }
+}
+
+TSA_TARGET_END
+
+#else
+
+bool avx512TilesAvailable(Index) {
+    return false;
+}
+void packKeyPanels(const float*, Index, Index, Index, Index, float*) {}
+void scoresFromPanels(Index, Index, Index, float, const float*, Index, const float*, float*, Index) {}
+void accumulateProbabilities(Index, Index, Index, const float*, Index, const float*, Index, float*, Index) {}
+
+#endif
+
+} // namespace tsa::detail

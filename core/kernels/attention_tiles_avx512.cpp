@@ -26,23 +26,6 @@ bool avx512TilesAvailable(Index dim) {
     return activeIsa() == Isa::Avx512 && dim > 0 && dim % 16 == 0 && dim <= 512;
 }
 
-void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Index lastPanel, float* panels) {
-    for (Index p = firstPanel; p < lastPanel; ++p) {
-        float* dst = panels + p * dim * 16;
-        for (Index j = 0; j < 16; ++j) {
-            const Index key = p * 16 + j;
-            if (key < n) {
-                const float* src = keys + key * dim;
-                for (Index d = 0; d < dim; ++d)
-                    dst[d * 16 + j] = src[d];
-            } else {
-                for (Index d = 0; d < dim; ++d)
-                    dst[d * 16 + j] = 0.0f;
-            }
-        }
-    }
-}
-
 TSA_TARGET_AVX512_BEGIN
 
 namespace {
@@ -110,6 +93,21 @@ constexpr std::array<std::array<AccumulateFn, 4>, 6> kAccumulate = {accumulateRo
                                                                     accumulateRow<5>(), accumulateRow<6>()};
 
 } // namespace
+
+// One gather per dimension: 16 keys' d-th elements (rows dim floats apart) into one panel row.
+void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Index lastPanel, float* panels) {
+    const __m512i rowOffsets = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(int(dim)));
+    for (Index p = firstPanel; p < lastPanel; ++p) {
+        float* dst = panels + p * dim * 16;
+        const float* src = keys + p * 16 * dim;
+        const Index present = std::min<Index>(16, n - p * 16);
+        const __mmask16 live = __mmask16((1u << present) - 1u);
+        for (Index d = 0; d < dim; ++d)
+            _mm512_storeu_ps(dst + d * 16,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rowOffsets, src + d, 4));
+    }
+}
 
 void scoresFromPanels(Index m, Index n, Index dim, float alpha, const float* q, Index ldq,
                       const float* panels, float* s, Index lds) {

@@ -9,9 +9,16 @@
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
+// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels once per kv
+// head (core/kernels/attention_tiles_avx512.h) and blocks that skip keys take the AVX-512 products (scores
+// from the panels for segments on 16-key boundaries, P V on V rows in place): OpenBLAS would pack a 128 x 128
+// K and V tile for every 128-row block, 1.6x the packing per flop of the dense kernel's 512-row tiles. A
+// block that computes every key keeps OpenBLAS's products, so a full pattern (and any full block) is
+// bit-identical to causalAttention with queryTile = blockRows; elsewhere, and on AVX2-only CPUs, OpenBLAS.
 // Cost: 2 * D flops per computed pair plus the masked halves of the tiles crossing the diagonal;
-// O(threads * Bq * keyTile) scratch; rows computing no key are written as zeros with lse -inf.
-// Work items run under OpenMP, dynamic schedule, latest query blocks first (they hold the most keys).
+// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) on the AVX-512 path; rows
+// computing no key are written as zeros with lse -inf. Work items run under OpenMP, dynamic schedule, latest
+// query blocks first (they hold the most keys), one kv head's query heads at a time on the AVX-512 path.
 #include "core/kernels/block_sparse_attention.h"
 
 #include "core/kernels/attention_exp.h"

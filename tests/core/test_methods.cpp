@@ -6,6 +6,7 @@
 #include "core/methods/compare.h"
 #include "core/methods/methods.h"
 #include "core/methods/tsa_pipeline.h"
+#include "tests/core/method_test_settings.h"
 #include "tests/core/tsa_test_data.h"
 
 #include <algorithm>
@@ -269,12 +270,7 @@ TEST(PatternType, HeadPatternKeepsTheHeadsPairs) {
 TEST(Composition, TokenSetsThenBlocksMatchFp64OverThePatternsPairs) {
     const Index H = 4, L = 700, D = 16;
     const LayerQkv l = testdata::structuredLayer(H, 2, L, D, 11);
-    MethodSettings s;
-    s.tsa.tau = 0.05;
-    s.tsa.window = 32;
-    s.tsa.minTokens = 64;
-    s.xattention.blockSize = 32;
-    s.xattention.stride = 8;
+    MethodSettings s = testdata::smallMethodSettings();
     s.xattention.threshold = 0.8;
     auto p = estimatePattern(MethodKind::TsaXAttention, l, s);
     ASSERT_TRUE(p.ok());

@@ -2,6 +2,7 @@
 // positions: it marks each cell holding a computed pair, and any other cell it marks is a column of
 // tokens the head dropped altogether (a compressed span drawn across a gap), never a skipped kept key.
 #include "core/methods/methods.h"
+#include "tests/core/method_test_settings.h"
 #include "tests/core/tsa_test_data.h"
 
 #include <gtest/gtest.h>
@@ -46,17 +47,7 @@ void expectMaskMatchesPairs(const Pattern& p, Index cellSize) {
 
 TEST(PatternOverlay, CoarseMaskMarksExactlyTheComputedCells) {
     const LayerQkv l = testdata::structuredLayer(4, 2, 600, 16, 8);
-    MethodSettings s;
-    s.tsa.tau = 0.05;
-    s.tsa.window = 32;
-    s.tsa.minTokens = 64;
-    s.minference.adaptiveBudget = 0.2;
-    s.flexprefill.blockSize = 32;
-    s.flexprefill.minBudget = 64;
-    s.xattention.blockSize = 32;
-    s.xattention.stride = 8;
-    s.streaming.sinkTokens = 16;
-    s.streaming.localTokens = 64;
+    const MethodSettings s = testdata::smallMethodSettings();
     for (MethodKind kind : allMethods()) {
         auto p = estimatePattern(kind, l, s);
         ASSERT_TRUE(p.ok()) << methodName(kind);
@@ -69,14 +60,7 @@ TEST(PatternOverlay, CoarseMaskMarksExactlyTheComputedCells) {
 // compressed indices in it (composed methods: the block mask over the kept tokens of the head).
 TEST(PatternOverlay, CompressedMaskIsExactlyTheBlockStagesCells) {
     const LayerQkv l = testdata::structuredLayer(4, 2, 600, 16, 8);
-    MethodSettings s;
-    s.tsa.tau = 0.05;
-    s.tsa.window = 32;
-    s.tsa.minTokens = 64;
-    s.flexprefill.blockSize = 32;
-    s.flexprefill.minBudget = 64;
-    s.xattention.blockSize = 32;
-    s.xattention.stride = 8;
+    const MethodSettings s = testdata::smallMethodSettings();
     for (MethodKind kind :
          {MethodKind::Tsa, MethodKind::TsaFlexPrefill, MethodKind::TsaXAttention, MethodKind::XAttention}) {
         auto p = estimatePattern(kind, l, s);

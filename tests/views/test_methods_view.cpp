@@ -74,6 +74,24 @@ private:
         QVERIFY(waitFor([&] { return c.hasCapture() && !c.isOpening(); }));
         QVERIFY(c.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedExtra, 120000));
     }
+    // Opens the capture with `method` chosen and its pattern overlay on, views up to date.
+    void openWithOverlay(AnalysisController& c, ViewSet& views, const QString& method) {
+        ExplorerParams p = smallParams();
+        p.method = method;
+        p.methodOverlay = true;
+        open(c, p);
+        views.flush();
+    }
+    // Switches to the attention map; null unless its map and the methods' work arrive.
+    views::AttentionMapView* showAttention(AnalysisController& c, ViewSet& views) {
+        ExplorerParams a = c.params();
+        a.view = QStringLiteral("attention");
+        c.setParams(a);
+        if (!c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000))
+            return nullptr;
+        views.flush();
+        return dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+    }
 
 private slots:
     void initTestCase() {
@@ -188,11 +206,7 @@ private slots:
     void headTableSortsAndOverlayReachesTheMap() {
         AnalysisController c;
         ViewSet views(&c);
-        ExplorerParams p = smallParams();
-        p.method = QStringLiteral("minference");
-        p.methodOverlay = true;
-        open(c, p);
-        views.flush();
+        openWithOverlay(c, views, QStringLiteral("minference"));
         auto* table = dynamic_cast<views::MethodHeadsView*>(views.view(QStringLiteral("method-heads")));
         QVERIFY(table);
         QCOMPARE(int(table->data().rows.size()), c.headCount());
@@ -204,13 +218,7 @@ private slots:
         const QStringList lines = table->csv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), c.headCount() + 1);
 
-        ExplorerParams a = c.params();
-        a.view = QStringLiteral("attention");
-        c.setParams(a);
-        QVERIFY(
-            c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
-        views.flush();
-        auto* map = dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+        auto* map = showAttention(c, views);
         QVERIFY(map);
         const int B = map->data().blocks;
         QVERIFY(B > 0);
@@ -233,6 +241,7 @@ private slots:
                 (computes ? kept : skipped)++;
             }
         QVERIFY(kept > 0 && skipped > 0);
+        ExplorerParams a = c.params();
         a.methodOverlay = false;
         c.setParams(a);
         views.flush();
@@ -245,11 +254,7 @@ private slots:
     void overlayInCompressedCoordinates() {
         AnalysisController c;
         ViewSet views(&c);
-        ExplorerParams p = smallParams();
-        p.method = QStringLiteral("tsa+xattention");
-        p.methodOverlay = true;
-        open(c, p);
-        views.flush();
+        openWithOverlay(c, views, QStringLiteral("tsa+xattention"));
         auto* methods = dynamic_cast<views::MethodsView*>(views.view(QStringLiteral("methods")));
         QVERIFY(methods);
         auto* box = methods->findChild<QComboBox*>(QStringLiteral("overlayCoordinates"));
@@ -257,13 +262,7 @@ private slots:
         box->setCurrentIndex(1);
         emit box->activated(1);
         QVERIFY(c.params().methodOverlayCompressed);
-        ExplorerParams a = c.params();
-        a.view = QStringLiteral("attention");
-        c.setParams(a);
-        QVERIFY(
-            c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
-        views.flush();
-        auto* map = dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+        auto* map = showAttention(c, views);
         QVERIFY(map);
         const auto& cp = map->compressedPattern();
         QVERIFY(cp.cellCount > 0);
@@ -290,7 +289,7 @@ private slots:
         QVERIFY(hasContent(map->grab().toImage()));
         QCOMPARE(paramsFromJson(toJson(c.params())).methodOverlayCompressed, true);
 
-        a = c.params();
+        ExplorerParams a = c.params();
         a.methodOverlayCompressed = false;
         c.setParams(a);
         views.flush();

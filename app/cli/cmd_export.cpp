@@ -128,10 +128,11 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (std::string bad = params.methods.validate(); !bad.empty()) return usageError("--set: " + bad);
     }
     if (auto method = args.value("method")) {
-        if (!tsa::parseMethodName(*method))
-            return usageError("--method '" + *method +
-                              "' is not tsa, minference, flexprefill, xattention, streaming, oracle, "
-                              "tsa+minference, tsa+flexprefill or tsa+xattention");
+        std::string error;
+        if (!tsa::parseMethodName(*method)) {
+            tsa::parseMethodList(*method, error); // names the method and lists the known ones
+            return usageError("--method: " + error);
+        }
         params.method = QString::fromStdString(*method);
         // A method named for the attention view means: draw its pattern there.
         params.methodOverlay = *view == "attention";

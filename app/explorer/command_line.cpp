@@ -254,10 +254,13 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
             error = QStringLiteral("--set: ") + QString::fromStdString(bad);
     }
     if (parser.isSet(method) && error.isEmpty()) {
+        std::string bad;
         if (parseMethodName(parser.value(method).toStdString()))
             cl.method = parser.value(method);
+        else if (!parseMethodList(parser.value(method).toStdString(), bad)) // names it, lists the known ones
+            error = QStringLiteral("--method: ") + QString::fromStdString(bad);
         else
-            error = QStringLiteral("--method: unknown method '%1'").arg(parser.value(method));
+            error = QStringLiteral("--method: one method, got '%1'").arg(parser.value(method));
     }
     if (parser.isSet(overlay) && error.isEmpty()) {
         const QString v = parser.value(overlay);

@@ -10,13 +10,14 @@
 // zmm registers. Shapes: q [m, D], panels for n keys (n a multiple of 16), s [m, n]; p [m, n], v [n, D],
 // o [m, D]; D a multiple of 16. Cost: 2 m n D flops each, no scratch. The arithmetic per element is one fp32
 // FMA chain over D (scores) or n (P V) in index order, so results differ from OpenBLAS's only by rounding.
+// Inside the AVX-512 region no header template is instantiated (no std::min): its copy could be the one the
+// linker keeps for the whole program (core/kernels/simd_target.h).
 #include "core/kernels/attention_tiles_avx512.h"
 
 #include "core/kernels/cpu_isa.h"
 #include "core/kernels/simd_target.h"
 
 #include <algorithm>
-#include <array>
 
 namespace tsa::detail {
 
@@ -77,20 +78,16 @@ void accumulateTile(Index n, const float* p, Index ldp, const float* v, Index ld
 using ScoresFn = void (*)(Index, float, const float*, Index, const float*, float*, Index);
 using AccumulateFn = void (*)(Index, const float*, Index, const float*, Index, float*, Index);
 
-// Tables [rows - 1][16-wide chunks - 1] of the instantiations above.
-template <int R>
-constexpr std::array<ScoresFn, 4> scoresRow() {
-    return {scoresTile<R, 1>, scoresTile<R, 2>, scoresTile<R, 3>, scoresTile<R, 4>};
-}
-template <int R>
-constexpr std::array<AccumulateFn, 4> accumulateRow() {
-    return {accumulateTile<R, 1>, accumulateTile<R, 2>, accumulateTile<R, 3>, accumulateTile<R, 4>};
-}
-constexpr std::array<std::array<ScoresFn, 4>, 6> kScores = {scoresRow<1>(), scoresRow<2>(), scoresRow<3>(),
-                                                            scoresRow<4>(), scoresRow<5>(), scoresRow<6>()};
-constexpr std::array<std::array<AccumulateFn, 4>, 6> kAccumulate = {accumulateRow<1>(), accumulateRow<2>(),
-                                                                    accumulateRow<3>(), accumulateRow<4>(),
-                                                                    accumulateRow<5>(), accumulateRow<6>()};
+// Tables [rows - 1][16-wide chunks - 1] of the instantiations above (plain arrays: see the file comment).
+#define TSA_TILE_ROW(fn, R)                                                                                  \
+    { fn<R, 1>, fn<R, 2>, fn<R, 3>, fn<R, 4> }
+constexpr ScoresFn kScores[6][4] = {TSA_TILE_ROW(scoresTile, 1), TSA_TILE_ROW(scoresTile, 2),
+                                    TSA_TILE_ROW(scoresTile, 3), TSA_TILE_ROW(scoresTile, 4),
+                                    TSA_TILE_ROW(scoresTile, 5), TSA_TILE_ROW(scoresTile, 6)};
+constexpr AccumulateFn kAccumulate[6][4] = {TSA_TILE_ROW(accumulateTile, 1), TSA_TILE_ROW(accumulateTile, 2),
+                                            TSA_TILE_ROW(accumulateTile, 3), TSA_TILE_ROW(accumulateTile, 4),
+                                            TSA_TILE_ROW(accumulateTile, 5), TSA_TILE_ROW(accumulateTile, 6)};
+#undef TSA_TILE_ROW
 
 } // namespace
 
@@ -101,7 +98,7 @@ void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Inde
     for (Index p = firstPanel; p < lastPanel; ++p) {
         float* dst = panels + p * dim * 16;
         const float* src = keys + p * 16 * dim;
-        const Index present = std::min<Index>(16, n - p * 16);
+        const Index present = n - p * 16 < 16 ? n - p * 16 : 16;
         const __mmask16 live = __mmask16((1u << present) - 1u);
         for (Index d = 0; d < dim; ++d)
             _mm512_storeu_ps(dst + d * 16,
@@ -112,9 +109,9 @@ void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Inde
 void scoresFromPanels(Index m, Index n, Index dim, float alpha, const float* q, Index ldq,
                       const float* panels, float* s, Index lds) {
     for (Index i = 0; i < m; i += 6) {
-        const Index rows = std::min<Index>(6, m - i);
+        const Index rows = m - i < 6 ? m - i : 6;
         for (Index j0 = 0; j0 < n; j0 += 64) {
-            const Index chunks = std::min<Index>(4, (n - j0) / 16);
+            const Index chunks = (n - j0) / 16 < 4 ? (n - j0) / 16 : 4;
             kScores[rows - 1][chunks - 1](dim, alpha, q + i * ldq, ldq, panels + (j0 / 16) * dim * 16,
                                           s + i * lds + j0, lds);
         }
@@ -124,9 +121,9 @@ void scoresFromPanels(Index m, Index n, Index dim, float alpha, const float* q, 
 void accumulateProbabilities(Index m, Index n, Index dim, const float* p, Index ldp, const float* v,
                              Index ldv, float* o, Index ldo) {
     for (Index i = 0; i < m; i += 6) {
-        const Index rows = std::min<Index>(6, m - i);
+        const Index rows = m - i < 6 ? m - i : 6;
         for (Index d0 = 0; d0 < dim; d0 += 64) {
-            const Index chunks = std::min<Index>(4, (dim - d0) / 16);
+            const Index chunks = (dim - d0) / 16 < 4 ? (dim - d0) / 16 : 4;
             kAccumulate[rows - 1][chunks - 1](n, p + i * ldp, ldp, v + d0, ldv, o + i * ldo + d0, ldo);
         }
     }

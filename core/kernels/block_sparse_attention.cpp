@@ -9,21 +9,21 @@
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
-// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels once per kv
-// head (core/kernels/attention_tiles_avx512.h) and blocks that skip keys take the AVX-512 products (scores
+// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels
+// once per kv head (core/kernels/attention_tiles.h) and blocks that skip keys take those products (scores
 // from the panels for segments on 16-key boundaries, P V on V rows in place): OpenBLAS would pack a 128 x 128
 // K and V tile for every 128-row block, 1.6x the packing per flop of the dense kernel's 512-row tiles. A
 // block that computes every key keeps OpenBLAS's products, so a full pattern (and any full block) is
-// bit-identical to causalAttention with queryTile = blockRows; elsewhere, and on AVX2-only CPUs, OpenBLAS.
+// bit-identical to causalAttention with queryTile = blockRows; elsewhere (AVX2, portable, other D) OpenBLAS.
 // Cost: 2 * D flops per computed pair plus the masked halves of the tiles crossing the diagonal;
-// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) on the AVX-512 path; rows
+// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) with the tile products; rows
 // computing no key are written as zeros with lse -inf. Work items run under OpenMP, dynamic schedule, latest
-// query blocks first (they hold the most keys), one kv head's query heads at a time on the AVX-512 path.
+// query blocks first (they hold the most keys), one kv head's query heads at a time with the tile products.
 #include "core/kernels/block_sparse_attention.h"
 
 #include "core/kernels/attention_exp.h"
 #include "core/kernels/attention_gemm.h"
-#include "core/kernels/attention_tiles_avx512.h"
+#include "core/kernels/attention_tiles.h"
 
 #include <algorithm>
 #include <atomic>
@@ -57,14 +57,15 @@ struct Block {
     Index rows;
     Index D;
     float logitScale;
-    const float* keyPanels; // the kv head's key panels (AVX-512 tile path), or null: OpenBLAS products
+    const float* keyPanels; // the kv head's key panels (tile products), or null: OpenBLAS products
+    const detail::TileProducts* tiles;
 };
 
 // One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows; validOf(r) gives how many
 // leading keys row r (0-based in the block) sees; r0 is the first row seeing any. Same arithmetic as
 // attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the active instruction set
 // (core/kernels/cpu_isa.h), the ones the dense kernel uses. panels: the key panels of the segment's first key
-// (AVX-512 tile products, core/kernels/attention_tiles_avx512.h), or null for the OpenBLAS products.
+// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products.
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
                    ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch,
@@ -77,8 +78,8 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     const Index activeRows = blk.rows - r0;
     float* sActive = s + r0 * ld;
     if (panels)
-        detail::scoresFromPanels(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, panels, sActive,
-                                 ld);
+        blk.tiles->scoresFromPanels(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, panels,
+                                    sActive, ld);
     else
         detail::gemmScaledNT(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, kPtr, D, sActive,
                              ld);
@@ -101,7 +102,7 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
         l[r] += sum;
     }
     if (blk.keyPanels)
-        detail::accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);
+        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);
     else
         detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
@@ -120,10 +121,11 @@ bool fullBlock(const BlockSparsePattern& p, Index bi, Index keyEnd) {
            p.spans[p.spanStart[bi]].begin == 0 && p.spans[p.spanStart[bi]].end >= keyEnd;
 }
 
-// keyPanels: the kv head's key panels when the AVX-512 tile path runs, else null.
+// keyPanels: the kv head's key panels when the tile products run (tiles), else null.
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
                  Index h, Index b, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
-                 const detail::RowKernels& rk, Scratch& scratch, const float* keyPanels) {
+                 const detail::RowKernels& rk, Scratch& scratch, const float* keyPanels,
+                 const detail::TileProducts* tiles) {
     const Index D = q.dim;
     const Index kvHead = h / (q.heads / k.heads);
     const Index q0 = b * p.blockRows;
@@ -132,7 +134,7 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
     // A block computing every key runs on the dense kernel's products, so a full pattern stays bit-identical
     // to causalAttention; the others use the tile path where there is one.
     const float* panels = keyPanels && !fullBlock(p, bi, q0 + rows) ? keyPanels : nullptr;
-    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels};
+    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles};
     const float* kHead = k.row(kvHead, 0);
     const float* vHead = v.row(kvHead, 0);
     float* m = scratch.rowMax.data();
@@ -230,9 +232,10 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const detail::RowKernels& rk = detail::rowKernels();
     std::atomic<bool> cancelled{false};
 
-    // AVX-512 tile path: K packed into panels one kv head at a time (O(L D) each, reused by every query block
-    // of that head's query heads), so the work runs kv head by kv head; otherwise all items in one loop.
-    const bool tiles = detail::avx512TilesAvailable(D);
+    // Tile products: K packed into panels one kv head at a time (O(L D) each, reused by every query block of
+    // that head's query heads), so the work runs kv head by kv head; otherwise all items in one loop.
+    const detail::TileProducts* tileProducts = detail::tileProducts(D);
+    const bool tiles = tileProducts != nullptr;
     const Index groups = tiles ? k.heads : 1;
     const Index headsPerGroup = tiles ? H / k.heads : H;
     const Index panelCount = (L + 15) / 16;
@@ -250,8 +253,8 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
             if (tiles) {
 #pragma omp for schedule(static)
                 for (Index c = 0; c < panelCount; c += 64)
-                    detail::packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
-                                          keyPanels.data());
+                    tileProducts->packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
+                                                keyPanels.data());
             }
             const Index firstHead = g * headsPerGroup;
             const Index groupItems = headsPerGroup * queryBlocks;
@@ -261,7 +264,7 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
                 const Index b = queryBlocks - 1 - item / headsPerGroup;
                 const Index h = firstHead + item % headsPerGroup;
                 if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch,
-                                 tiles ? keyPanels.data() : nullptr))
+                                 tiles ? keyPanels.data() : nullptr, tileProducts))
                     cancelled.store(true, std::memory_order_relaxed);
             }
         }

@@ -138,7 +138,7 @@ TEST(BlockSparseAttention, FullPatternIsBitIdenticalToDense) {
     }
 }
 
-// Every instruction-set path (on AVX-512 CPUs the tile products of core/kernels/attention_tiles_avx512.h for
+// Every instruction-set path (on AVX-512 CPUs the tile products of core/kernels/attention_tiles.h for
 // head dims that are multiples of 16: 16, 48 and 80 cover one, three and 4 + 1 register chunks; 20 takes the
 // OpenBLAS products), block sizes that are and are not multiples of the 6-row register tile.
 TEST(BlockSparseAttention, BlockMasksMatchReference) {
@@ -197,7 +197,9 @@ TEST(BlockSparseAttention, FullBlocksOfASparsePatternAreBitIdenticalToDense) {
             for (Index i = 0; i < L; ++i) {
                 const bool full = (i / rows) % 2 == 1;
                 const bool same = std::equal(dense.row(h, i), dense.row(h, i) + D, sparse.row(h, i));
-                if (full) ASSERT_TRUE(same) << "head " << h << " row " << i;
+                if (full) {
+                    ASSERT_TRUE(same) << "head " << h << " row " << i;
+                }
                 differing += !same;
             }
         EXPECT_GT(differing, 0) << "the sparse blocks must skip something";

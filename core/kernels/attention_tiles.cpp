@@ -1,34 +1,38 @@
-// AVX-512 tile products of the block-sparse kernel: S = alpha Q K^T from key panels, and O += P V.
+// Tile products of the block-sparse kernel: S = alpha Q K^T from key panels, and O += P V.
 //
 // Why: a block-sparse pattern visits scattered 128 x 128 tiles, one GEMM pair per tile and query block, and
 // OpenBLAS packs both operands of every call; with 128-row query blocks (the methods' block size) that costs
 // 1.6x the packing per flop of the dense kernel's 512-row tiles (perf: 20% of the time in sgemm_*copy vs 14%
 // for dense, docs/benchmarks.md). Here K is packed once per kv head into panels [ceil(L / 16), D, 16] that
 // every query block reuses, and V needs no packing at all (its rows are already contiguous along D).
-// Register tiles: up to 6 query rows x 64 keys (scores: D steps of 4 panel loads, 6 broadcasts, 24 FMAs) and
-// 6 rows x 64 output columns (P V: n steps of 4 V-row loads, 6 broadcasts, 24 FMAs); 24 accumulators in
-// zmm registers. Shapes: q [m, D], panels for n keys (n a multiple of 16), s [m, n]; p [m, n], v [n, D],
-// o [m, D]; D a multiple of 16. Cost: 2 m n D flops each, no scratch. The arithmetic per element is one fp32
-// FMA chain over D (scores) or n (P V) in index order, so results differ from OpenBLAS's only by rounding.
-// Inside the AVX-512 region no header template is instantiated (no std::min): its copy could be the one the
-// linker keeps for the whole program (core/kernels/simd_target.h).
-#include "core/kernels/attention_tiles_avx512.h"
+// Register tiles (AVX-512): up to 6 query rows x 64 keys (scores: per D step 4 panel loads, 6 broadcasts,
+// 24 FMAs) and 6 rows x 64 output columns (P V: per key 4 V-row loads, 6 broadcasts, 24 FMAs), 24 zmm
+// accumulators. AVX2-only CPUs keep OpenBLAS's products (see tileProducts).
+// Shapes: q [m, D], panels for n keys (n a multiple of 16), s [m, n]; p [m, n], v [n, D], o [m, D]; D a
+// multiple of 16. Cost: 2 m n D flops each, no scratch; packing one head's panels is one gather per 16 keys
+// and dimension (O(L D)). The arithmetic per element is one fp32 FMA chain over D (scores) or n (P V) in
+// index order, so results differ from OpenBLAS's only by rounding. Inside the target region no header
+// template is instantiated (plain arrays, no std::min): such a copy could be the one the linker keeps for the
+// whole program (core/kernels/simd_target.h).
+#include "core/kernels/attention_tiles.h"
 
 #include "core/kernels/cpu_isa.h"
 #include "core/kernels/simd_target.h"
-
-#include <algorithm>
 
 namespace tsa::detail {
 
 #if defined(TSA_X86_KERNELS)
 
-bool avx512TilesAvailable(Index dim) {
-    return activeIsa() == Isa::Avx512 && dim > 0 && dim % 16 == 0 && dim <= 512;
-}
+namespace {
+
+using ScoresFn = void (*)(Index, float, const float*, Index, const float*, float*, Index);
+using AccumulateFn = void (*)(Index, const float*, Index, const float*, Index, float*, Index);
+
+} // namespace
 
 TSA_TARGET_AVX512_BEGIN
 
+namespace avx512 {
 namespace {
 
 template <int R, int NC>
@@ -75,10 +79,7 @@ void accumulateTile(Index n, const float* p, Index ldp, const float* v, Index ld
             _mm512_storeu_ps(o + r * ldo + c * 16, acc[r][c]);
 }
 
-using ScoresFn = void (*)(Index, float, const float*, Index, const float*, float*, Index);
-using AccumulateFn = void (*)(Index, const float*, Index, const float*, Index, float*, Index);
-
-// Tables [rows - 1][16-wide chunks - 1] of the instantiations above (plain arrays: see the file comment).
+// [rows - 1][16-wide chunks - 1] of the instantiations above.
 #define TSA_TILE_ROW(fn, R)                                                                                  \
     { fn<R, 1>, fn<R, 2>, fn<R, 3>, fn<R, 4> }
 constexpr ScoresFn kScores[6][4] = {TSA_TILE_ROW(scoresTile, 1), TSA_TILE_ROW(scoresTile, 2),
@@ -88,8 +89,6 @@ constexpr AccumulateFn kAccumulate[6][4] = {TSA_TILE_ROW(accumulateTile, 1), TSA
                                             TSA_TILE_ROW(accumulateTile, 3), TSA_TILE_ROW(accumulateTile, 4),
                                             TSA_TILE_ROW(accumulateTile, 5), TSA_TILE_ROW(accumulateTile, 6)};
 #undef TSA_TILE_ROW
-
-} // namespace
 
 // One gather per dimension: 16 keys' d-th elements (rows dim floats apart) into one panel row.
 void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Index lastPanel, float* panels) {
@@ -129,16 +128,26 @@ void accumulateProbabilities(Index m, Index n, Index dim, const float* p, Index 
     }
 }
 
+} // namespace
+} // namespace avx512
+
 TSA_TARGET_END
+
+const TileProducts* tileProducts(Index dim) {
+    static const TileProducts avx512Products{avx512::packKeyPanels, avx512::scoresFromPanels,
+                                             avx512::accumulateProbabilities};
+    if (dim <= 0 || dim % 16 != 0 || dim > 512) return nullptr;
+    // AVX2 + FMA keeps OpenBLAS's products: a 6 x 16 ymm tile (12 accumulators, 2 loads and 6 broadcasts per
+    // 12 FMAs) ran at 0.54-0.67 of ideal against OpenBLAS Haswell's 0.71-0.93 on random tiles
+    // (docs/benchmarks.md); a better AVX2 tile is still to do.
+    return activeIsa() == Isa::Avx512 ? &avx512Products : nullptr;
+}
 
 #else
 
-bool avx512TilesAvailable(Index) {
-    return false;
+const TileProducts* tileProducts(Index) {
+    return nullptr;
 }
-void packKeyPanels(const float*, Index, Index, Index, Index, float*) {}
-void scoresFromPanels(Index, Index, Index, float, const float*, Index, const float*, float*, Index) {}
-void accumulateProbabilities(Index, Index, Index, const float*, Index, const float*, Index, float*, Index) {}
 
 #endif
 

@@ -96,7 +96,7 @@ const std::vector<MethodEntry>& registry() {
 const MethodEntry& entry(MethodKind kind) {
     for (const MethodEntry& e : registry())
         if (e.kind == kind) return e;
-    return registry().front(); // unreachable: every MethodKind has a row (test_methods checks)
+    return registry().front(); // not reached: a MethodKind without a row is a bug the registry test names
 }
 
 std::vector<std::pair<std::string, double>> tsaParamList(const TsaParams& p) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <limits>
+#include <set>
 
 namespace tsa {
 namespace {
@@ -228,6 +229,12 @@ TEST(Composition, TsaOnThePatternTypeMatchesThePipeline) {
 // parameter that round-trips, and exactly the compositions (and TSA) start with TSA's token sets.
 TEST(MethodRegistry, EveryMethodHasAConsistentRow) {
     const std::vector<std::string> params = methodParamNames();
+    // Every enumerator up to the last has its own row (a kind without one would read the first row's facts).
+    std::set<std::string> names;
+    for (int k = 0; k <= int(MethodKind::TsaXAttention); ++k)
+        names.insert(methodName(MethodKind(k)));
+    EXPECT_EQ(names.size(), std::size_t(int(MethodKind::TsaXAttention) + 1));
+    EXPECT_EQ(allMethods().size(), names.size());
     for (MethodKind kind : allMethods()) {
         const std::string name = methodName(kind);
         EXPECT_EQ(usesTsa(kind), name.rfind("tsa", 0) == 0) << name;

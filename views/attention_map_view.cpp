@@ -9,6 +9,7 @@
 
 #include <QMouseEvent>
 #include <QPainter>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -19,6 +20,10 @@ namespace {
 constexpr double kStrip = 10.0;
 const QRgb kKeptStrip = qRgb(35, 55, 110);
 const QRgb kDroppedStrip = qRgb(232, 232, 232);
+// The compressed-coordinates picture of a pattern.
+const QRgb kComputedCell = qRgb(244, 190, 90);
+const QRgb kSkippedCell = qRgb(40, 40, 58);
+const QRgb kAboveDiagonal = qRgb(255, 255, 255);
 
 QRgb mixRgb(QRgb a, QRgb b, double t) {
     auto m = [t](int x, int y) { return int(std::lround(x * t + y * (1.0 - t))); };
@@ -82,6 +87,14 @@ void AttentionMapView::setShowDroppedOverlay(bool show) {
 }
 
 QString AttentionMapView::viewTitle() const {
+    if (showsCompressed())
+        return QStringLiteral("Pattern of %1 in compressed coordinates: layer %2, head %3, %4 kept tokens in "
+                              "cells of %5")
+            .arg(m_compressed.label)
+            .arg(m_data.layerId)
+            .arg(m_data.head)
+            .arg(fmt::integer(m_compressed.length))
+            .arg(fmt::integer(m_compressed.cellSize));
     if (!valid()) return QStringLiteral("Attention map");
     return QStringLiteral("Attention map: layer %1, head %2, %3 tokens in %4 x %4 blocks of %5")
         .arg(m_data.layerId)
@@ -149,6 +162,10 @@ QImage AttentionMapView::drawBuffer(const QSize& pixels) const {
 }
 
 void AttentionMapView::render(QPainter& painter, const QSize& size) const {
+    if (showsCompressed()) {
+        renderCompressed(painter, size);
+        return;
+    }
     painter.save();
     const QRectF all(0, 0, size.width(), size.height());
     style::fillBackground(painter, all);
@@ -246,6 +263,7 @@ QPair<int, int> AttentionMapView::blockAt(const QPoint& pos) const {
 }
 
 QString AttentionMapView::toolTipAt(const QPoint& pos) const {
+    if (showsCompressed()) return compressedToolTip(pos);
     const auto [r, c] = blockAt(pos);
     if (r < 0) return {};
     QString text = QStringLiteral("queries %1–%2, keys %3–%4\n")
@@ -268,6 +286,7 @@ QString AttentionMapView::toolTipAt(const QPoint& pos) const {
 }
 
 QString AttentionMapView::csv() const {
+    if (showsCompressed()) return compressedCsv();
     CsvWriter out;
     out.row({"layer_id", "head", "query_block", "key_block", "query_begin", "query_end", "key_begin",
              "key_end", "mean_row_share", "sampled_rows", "query_kept_share", "key_kept_share"});
@@ -283,12 +302,121 @@ QString AttentionMapView::csv() const {
     return out.text();
 }
 
+void AttentionMapView::setCompressedPattern(CompressedPattern pattern) {
+    if (pattern == m_compressed) return;
+    m_compressed = std::move(pattern);
+    update();
+}
+
+bool AttentionMapView::showsCompressed() const {
+    const CompressedPattern& p = m_compressed;
+    return p.cellCount > 0 && p.cellSize > 0 && p.length > 0 &&
+           p.cells.size() == std::size_t(p.cellCount) * std::size_t(p.cellCount);
+}
+
+void AttentionMapView::renderCompressed(QPainter& painter, const QSize& size) const {
+    painter.save();
+    const QRectF all(0, 0, size.width(), size.height());
+    style::fillBackground(painter, all);
+    const Layout l = layoutFor(size);
+    style::drawTitle(painter, l.title, viewTitle());
+    const int n = m_compressed.cellCount;
+    // One pixel per cell, scaled without smoothing: computed cells light, skipped dark, above the diagonal
+    // (never computed: causal) white, as on the map.
+    QImage image(n, n, QImage::Format_RGB32);
+    for (int r = 0; r < n; ++r)
+        for (int c = 0; c < n; ++c)
+            image.setPixel(c, r,
+                           c > r
+                               ? kAboveDiagonal
+                               : (m_compressed.cells[std::size_t(r) * n + c] ? kComputedCell : kSkippedCell));
+    painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    painter.drawImage(l.matrix, image);
+    painter.setPen(QPen(style::axis(), 1.0));
+    painter.drawRect(l.matrix);
+    painter.setPen(QPen(QColor(160, 160, 160), 1.0, Qt::DotLine));
+    painter.drawLine(l.matrix.topLeft(), l.matrix.bottomRight());
+    const double extent = double(n) * double(m_compressed.cellSize);
+    drawAxis(painter, l.matrix,
+             AxisSpec{AxisScale{0.0, extent, false}, Edge::Bottom,
+                      QStringLiteral("key: compressed index (rank among the head's kept tokens)"),
+                      TickStyle::Tokens, false, false});
+    drawAxis(painter, l.rowStrip.united(QRectF(l.rowStrip.left(), l.matrix.top(), 1, l.matrix.height())),
+             AxisSpec{AxisScale{extent, 0.0, false}, Edge::Left, QStringLiteral("query: compressed index"),
+                      TickStyle::Tokens, false, false});
+    drawLegend(painter, l.legend.topLeft(),
+               {{QColor::fromRgb(kComputedCell), QStringLiteral("computed by %1").arg(m_compressed.label),
+                 LegendItem::Shape::Box},
+                {QColor::fromRgb(kSkippedCell), QStringLiteral("skipped"), LegendItem::Shape::Box}},
+               true);
+    painter.restore();
+}
+
+QPair<int, int> AttentionMapView::compressedCellAt(const QPoint& pos) const {
+    const Layout l = layoutFor(size());
+    if (!showsCompressed() || !l.matrix.contains(pos)) return {-1, -1};
+    const int n = m_compressed.cellCount;
+    return {std::clamp(int((pos.y() - l.matrix.top()) / l.matrix.height() * n), 0, n - 1),
+            std::clamp(int((pos.x() - l.matrix.left()) / l.matrix.width() * n), 0, n - 1)};
+}
+
+qint64 AttentionMapView::compressedCellPosition(int cell) const {
+    const std::size_t i = std::size_t(qint64(cell) * m_compressed.cellSize);
+    return i < m_compressed.keptPositions.size() ? m_compressed.keptPositions[i] : -1;
+}
+
+QString AttentionMapView::compressedToolTip(const QPoint& pos) const {
+    const auto [r, c] = compressedCellAt(pos);
+    if (r < 0) return {};
+    const CompressedPattern& p = m_compressed;
+    const int n = p.cellCount;
+    auto range = [&](int cell) {
+        const qint64 a = qint64(cell) * p.cellSize, b = std::min(p.length, a + p.cellSize) - 1;
+        if (b < a) return QStringLiteral("none");
+        QString text = QStringLiteral("%1–%2").arg(fmt::integer(a), fmt::integer(b));
+        if (std::size_t(b) < p.keptPositions.size())
+            text += QStringLiteral(" (positions %1–%2)")
+                        .arg(fmt::integer(p.keptPositions[std::size_t(a)]),
+                             fmt::integer(p.keptPositions[std::size_t(b)]));
+        return text;
+    };
+    QString text = QStringLiteral("compressed queries %1\ncompressed keys %2\n").arg(range(r), range(c));
+    if (c > r) return text + QStringLiteral("above the diagonal: masked (causal)");
+    return text + (p.cells[std::size_t(r) * n + c] ? QStringLiteral("%1 computes pairs here").arg(p.label)
+                                                   : QStringLiteral("skipped by %1").arg(p.label));
+}
+
+QString AttentionMapView::compressedCsv() const {
+    const CompressedPattern& p = m_compressed;
+    CsvWriter out;
+    out.row({"layer_id", "head", "method", "query_cell", "key_cell", "query_begin", "query_end", "key_begin",
+             "key_end", "computed"});
+    const int n = p.cellCount;
+    for (int r = 0; r < n; ++r)
+        for (int c = 0; c <= r; ++c) {
+            const qint64 q0 = qint64(r) * p.cellSize, k0 = qint64(c) * p.cellSize;
+            out.row({QString::number(m_data.layerId), QString::number(m_data.head), p.label,
+                     QString::number(r), QString::number(c), QString::number(q0),
+                     QString::number(std::min(p.length, q0 + p.cellSize)), QString::number(k0),
+                     QString::number(std::min(p.length, k0 + p.cellSize)),
+                     QString::number(int(p.cells[std::size_t(r) * n + c]))});
+        }
+    return out.text();
+}
+
 void AttentionMapView::setMarkedPosition(qint64 position) {
     m_markedPosition = position;
     update();
 }
 
 void AttentionMapView::mouseMoveEvent(QMouseEvent* event) {
+    if (showsCompressed()) {
+        // A compressed cell hovers the original positions of its first query and key.
+        const auto [r, c] = compressedCellAt(event->pos());
+        if (r >= 0 && compressedCellPosition(r) >= 0 && compressedCellPosition(c) >= 0)
+            emit blockHovered(compressedCellPosition(r), compressedCellPosition(c));
+        return;
+    }
     const auto [r, c] = blockAt(event->pos());
     if (r >= 0) emit blockHovered(blockBegin(r), blockBegin(c));
 }

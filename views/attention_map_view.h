@@ -40,6 +40,23 @@ public:
     void setPatternOverlay(std::vector<std::uint8_t> computed, const QString& label);
     const std::vector<std::uint8_t>& patternOverlay() const { return m_pattern; }
 
+    // The chosen method's pattern in compressed coordinates: for a composed method, its block mask over the
+    // head's kept tokens (compressed index 0 .. length-1, cells of cellSize: 1 where it computes a pair).
+    // While set, the view draws this picture instead of the map (whose mass is over original positions);
+    // keptPositions maps a compressed index back to its position for tooltips and CSV. Setting an empty
+    // one returns to the map.
+    struct CompressedPattern {
+        std::vector<std::uint8_t> cells; // [cellCount x cellCount]
+        int cellCount = 0;
+        qint64 length = 0;
+        qint64 cellSize = 0;
+        std::vector<std::int32_t> keptPositions; // [length], ascending
+        QString label;
+        bool operator==(const CompressedPattern&) const = default;
+    };
+    void setCompressedPattern(CompressedPattern pattern);
+    const CompressedPattern& compressedPattern() const { return m_compressed; }
+
     // The explorer's selected token position: marked as a query row and a key column; -1 for none.
     void setMarkedPosition(qint64 position);
     qint64 markedPosition() const { return m_markedPosition; }
@@ -66,6 +83,12 @@ private:
                                                           : blockEnd(b) - blockBegin(b);
     }
     bool valid() const;
+    bool showsCompressed() const;
+    void renderCompressed(QPainter& painter, const QSize& size) const;
+    QPair<int, int> compressedCellAt(const QPoint& pos) const; // (query cell, key cell) or (-1, -1)
+    qint64 compressedCellPosition(int cell) const;             // original position of its first token
+    QString compressedToolTip(const QPoint& pos) const;
+    QString compressedCsv() const;
 
     AttentionBlocks m_data;
     std::vector<float> m_share;     // [B x B] the data's share, NaN above the diagonal (masked when drawn)
@@ -76,6 +99,7 @@ private:
     qint64 m_markedPosition = -1;
     std::vector<std::uint8_t> m_pattern;
     QString m_patternLabel;
+    CompressedPattern m_compressed;
 
     mutable QImage m_buffer;
     mutable quint64 m_bufferVersion = 0;

@@ -2,6 +2,7 @@
 // is rebuilt when its data changes (heads x 8 cells).
 #include "views/methods_view.h"
 
+#include "core/methods/methods.h"
 #include "views/axis_painter.h"
 #include "views/csv_writer.h"
 #include "views/number_format.h"
@@ -18,6 +19,7 @@
 #include <QPainterPath>
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace tsa::views {
 
@@ -26,16 +28,14 @@ namespace {
 constexpr double kLegendWidth = 215.0;
 constexpr double kHitRadius = 8.0;
 
+// The methods in the registry's order (core/methods/methods.cpp): a new method appears here by itself.
 const QStringList& methodOrder() {
-    static const QStringList order = {QStringLiteral("tsa"),
-                                      QStringLiteral("minference"),
-                                      QStringLiteral("flexprefill"),
-                                      QStringLiteral("xattention"),
-                                      QStringLiteral("streaming"),
-                                      QStringLiteral("oracle"),
-                                      QStringLiteral("tsa+minference"),
-                                      QStringLiteral("tsa+flexprefill"),
-                                      QStringLiteral("tsa+xattention")};
+    static const QStringList order = [] {
+        QStringList names;
+        for (MethodKind kind : allMethods())
+            names.push_back(QString::fromLatin1(methodName(kind)));
+        return names;
+    }();
     return order;
 }
 
@@ -47,14 +47,19 @@ bool composed(const QString& method) {
     return method.startsWith(QLatin1String("tsa+"));
 }
 
+// One colour per method that is not a composition, in registry order (tsa red, minference blue,
+// flexprefill green, xattention purple, streaming orange, oracle grey, then more for new methods).
 QColor methodColour(const QString& method) {
+    static const QRgb palette[] = {0xd62728, 0x1f77b4, 0x2ca02c, 0x9467bd, 0xff7f0e,
+                                   0x555555, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22};
     const QString base = partOf(method);
-    if (base == QLatin1String("tsa")) return QColor(0xd6, 0x27, 0x28);
-    if (base == QLatin1String("minference")) return QColor(0x1f, 0x77, 0xb4);
-    if (base == QLatin1String("flexprefill")) return QColor(0x2c, 0xa0, 0x2c);
-    if (base == QLatin1String("xattention")) return QColor(0x94, 0x67, 0xbd);
-    if (base == QLatin1String("streaming")) return QColor(0xff, 0x7f, 0x0e);
-    return QColor(0x55, 0x55, 0x55); // oracle
+    int index = 0;
+    for (const QString& m : methodOrder()) {
+        if (composed(m)) continue;
+        if (m == base) break;
+        ++index;
+    }
+    return QColor::fromRgb(palette[index % int(std::size(palette))]);
 }
 
 QString yTitle(MethodsY y) {
@@ -119,8 +124,8 @@ QString methodsYName(MethodsY y) {
 
 MethodsView::MethodsView(QWidget* parent)
     : PlotView(parent), m_xBox(new QComboBox(this)), m_yBox(new QComboBox(this)),
-      m_methodBox(new QComboBox(this)),
-      m_overlayBox(new QCheckBox(tr("Pattern on the attention map"), this)) {
+      m_methodBox(new QComboBox(this)), m_overlayBox(new QCheckBox(tr("Pattern on the attention map"), this)),
+      m_coordinatesBox(new QComboBox(this)) {
     // The switches are child widgets above the painted area, so exports (render()) show the plot only.
     m_xBox->addItem(tr("x: density"), QStringLiteral("density"));
     m_xBox->addItem(tr("x: measured speedup"), QStringLiteral("speedup"));
@@ -135,6 +140,13 @@ MethodsView::MethodsView(QWidget* parent)
     m_methodBox->setObjectName(QStringLiteral("methodChooser"));
     m_overlayBox->setObjectName(QStringLiteral("methodOverlay"));
     connect(m_overlayBox, &QCheckBox::toggled, this, &MethodsView::overlayToggled);
+    // Composed methods run their blocks on TSA's compressed sequence: the overlay shows them either over
+    // the map in original positions or as the block mask over the kept tokens (compressed index).
+    m_coordinatesBox->addItem(tr("in original positions"), false);
+    m_coordinatesBox->addItem(tr("in compressed coordinates"), true);
+    m_coordinatesBox->setObjectName(QStringLiteral("overlayCoordinates"));
+    connect(m_coordinatesBox, &QComboBox::activated, this,
+            [this] { emit overlayCoordinatesChosen(m_coordinatesBox->currentData().toBool()); });
     m_controlsHeight = m_xBox->sizeHint().height() + 6;
     auto axes = [this] {
         emit axesChanged(m_xBox->currentData().toString(), m_yBox->currentData().toString());
@@ -148,7 +160,8 @@ MethodsView::MethodsView(QWidget* parent)
 void MethodsView::resizeEvent(QResizeEvent* event) {
     PlotView::resizeEvent(event);
     int x = 4;
-    for (QWidget* box : std::initializer_list<QWidget*>{m_xBox, m_yBox, m_methodBox, m_overlayBox}) {
+    for (QWidget* box :
+         std::initializer_list<QWidget*>{m_xBox, m_yBox, m_methodBox, m_overlayBox, m_coordinatesBox}) {
         const QSize hint = box->sizeHint();
         box->setGeometry(x, 3, hint.width(), hint.height());
         x += hint.width() + 6;
@@ -163,8 +176,9 @@ void MethodsView::paintEvent(QPaintEvent*) {
 }
 
 void MethodsView::syncControls() {
-    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox), bo(m_overlayBox);
+    const QSignalBlocker bx(m_xBox), by(m_yBox), bm(m_methodBox), bo(m_overlayBox), bc(m_coordinatesBox);
     m_overlayBox->setChecked(m_data.overlay);
+    m_coordinatesBox->setCurrentIndex(m_data.overlayCompressed ? 1 : 0);
     m_xBox->setCurrentIndex(m_xBox->findData(methodsXName(m_x)));
     m_yBox->setCurrentIndex(m_yBox->findData(methodsYName(m_y)));
     if (const int i = m_methodBox->findData(m_data.chosen); i >= 0) m_methodBox->setCurrentIndex(i);

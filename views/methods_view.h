@@ -40,9 +40,10 @@ struct MethodsData {
     int layerId = -1;
     qint64 tokens = 0;
     std::vector<MethodsCurve> curves;
-    QString chosen;       // the method of the table and overlay
-    bool overlay = false; // the chosen method's pattern is drawn on the attention map
-    QString problem;      // why nothing can be shown (the layer cannot be read), else empty
+    QString chosen;                 // the method of the table and overlay
+    bool overlay = false;           // the chosen method's pattern is drawn on the attention map
+    bool overlayCompressed = false; // ... in the compressed index space of TSA's token sets
+    QString problem;                // why nothing can be shown (the layer cannot be read), else empty
 };
 
 enum class MethodsX { Density, Speedup };
@@ -82,6 +83,7 @@ signals:
     void axesChanged(const QString& x, const QString& y);
     void methodChosen(const QString& method);
     void overlayToggled(bool on);
+    void overlayCoordinatesChosen(bool compressed);
 
 protected:
     void mousePressEvent(QMouseEvent* event) override;
@@ -108,6 +110,7 @@ private:
     QComboBox* m_yBox;
     QComboBox* m_methodBox;
     QCheckBox* m_overlayBox;
+    QComboBox* m_coordinatesBox;
     int m_controlsHeight = 0;
 };
 

@@ -54,6 +54,8 @@ void printExportUsage(std::FILE* out) {
         "                        flexprefill.block_size=32 (names as in tsa compare; TSA's by --tau etc.)\n"
         "  --method NAME         the method of the method-heads table and the attention map's pattern\n"
         "                        overlay (tsa, minference, ..., tsa+xattention; default tsa)\n"
+        "  --method-overlay C    with --view attention: the pattern in original (default) or compressed\n"
+        "                        coordinates (composed methods: blocks over the head's kept tokens)\n"
         "  --methods-x X         methods view x axis: density (default) or speedup\n"
         "  --methods-y Y         methods view y axis: error-last-w (default), error-p95, retained-mass,\n"
         "                        recall\n",
@@ -68,11 +70,11 @@ int usageError(const std::string& message) {
 } // namespace
 
 int cmdExport(const std::vector<std::string>& argv) {
-    Args args({"view",         "out",         "tau",        "layer",         "head",
-               "window",       "pool-kernel", "min-tokens", "sparse-layers", "delta",
-               "layer-list",   "colormap",    "metric",     "width",         "height",
-               "scale",        "timeout",     "effect",     "effect-x",      "needle-score",
-               "text-measure", "set",         "method",     "methods-x",     "methods-y"},
+    Args args({"view",        "out",           "tau",           "layer", "head",       "window",
+               "pool-kernel", "min-tokens",    "sparse-layers", "delta", "layer-list", "colormap",
+               "metric",      "width",         "height",        "scale", "timeout",    "effect",
+               "effect-x",    "needle-score",  "text-measure",  "set",   "method",     "methods-x",
+               "methods-y",   "method-overlay"},
               {"help"});
     if (!args.parse(argv)) return usageError(args.error());
     if (args.has("help")) {
@@ -129,15 +131,20 @@ int cmdExport(const std::vector<std::string>& argv) {
         if (std::string bad = params.methods.validate(); !bad.empty()) return usageError("--set: " + bad);
     }
     if (auto method = args.value("method")) {
+        std::string error;
         if (!tsa::parseMethodName(*method)) {
-            std::vector<std::string> names;
-            for (tsa::MethodKind kind : tsa::allMethods())
-                names.push_back(tsa::methodName(kind));
-            return usageError("--method '" + *method + "' is not " + tsa::choiceList(names));
+            tsa::parseMethodList(*method, error); // names the method and lists the known ones
+            return usageError("--method: " + error);
         }
         params.method = QString::fromStdString(*method);
         // A method named for the attention view means: draw its pattern there.
         params.methodOverlay = *view == "attention";
+    }
+    if (auto coords = args.value("method-overlay")) {
+        if (*coords != "original" && *coords != "compressed")
+            return usageError("--method-overlay '" + *coords + "' is not original or compressed");
+        params.methodOverlay = *view == "attention";
+        params.methodOverlayCompressed = *coords == "compressed";
     }
     // The methods view's axis names: one table (views/methods_view.h), read through explorer_params.h.
     auto axis = [&](const char* option, const QStringList& names, QString* value) {

@@ -18,6 +18,17 @@ void CommandLine::applyTo(ExplorerParams* p) const {
     if (layerList) p->plan.list = *layerList;
     if (head) p->head = *head;
     if (effectAxis) p->effectAxis = *effectAxis;
+    if (methodKnobs) {
+        // Valid on the defaults (checked when parsed); a saved setting it would make invalid is left as
+        // saved.
+        MethodSettings s = p->methods;
+        if (setMethodParams(s, *methodKnobs).empty() && s.validate().empty()) p->methods = s;
+    }
+    if (method) p->method = *method;
+    if (methodOverlayCompressed) {
+        p->methodOverlay = true;
+        p->methodOverlayCompressed = *methodOverlayCompressed;
+    }
 }
 
 void CommandLine::applyTo(ViewState* s) const {
@@ -108,9 +119,25 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         QStringLiteral("timeout"),
         QStringLiteral("Seconds to wait for background work in headless modes (default 600)."),
         QStringLiteral("S"));
-    parser.addOptions({tau,   window, kernel,       minTokens, mode,    delta,      list,
-                       layer, head,   view,         colorMap,  metric,  screenshot, fullWindow,
-                       size,  bench,  benchMetrics, changes,   timeout, effect,     effectAxis});
+    const QCommandLineOption set(
+        QStringLiteral("set"),
+        QStringLiteral(
+            "Knobs of the sparse-attention methods, e.g. flexprefill.gamma=0.9,xattention.stride=8 "
+            "(names as in tsa compare; TSA's by --tau etc.)."),
+        QStringLiteral("NAME=VALUE,..."));
+    const QCommandLineOption method(
+        QStringLiteral("method"),
+        QStringLiteral("Method of the per-head table and the pattern overlay (tsa, minference, flexprefill, "
+                       "xattention, streaming, oracle, tsa+minference, tsa+flexprefill, tsa+xattention)."),
+        QStringLiteral("NAME"));
+    const QCommandLineOption overlay(
+        QStringLiteral("method-overlay"),
+        QStringLiteral("Draw the method's pattern on the attention map, in original or compressed "
+                       "coordinates."),
+        QStringLiteral("original|compressed"));
+    parser.addOptions({tau,          window,  kernel,   minTokens, mode,       delta,      list,   layer,
+                       head,         view,    colorMap, metric,    screenshot, fullWindow, size,   bench,
+                       benchMetrics, changes, timeout,  effect,    effectAxis, set,        method, overlay});
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -210,6 +237,34 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         cl.effectAxis = parser.value(effectAxis);
         if (*cl.effectAxis != QLatin1String("tau") && *cl.effectAxis != QLatin1String("kept"))
             error = QStringLiteral("--effect-x: '%1' is not tau or kept").arg(*cl.effectAxis);
+    }
+    if (parser.isSet(set) && error.isEmpty()) {
+        const std::string knobs = parser.value(set).toStdString();
+        MethodSettings check;
+        std::string bad = knobs.rfind("tsa.", 0) == 0 || knobs.find(",tsa.") != std::string::npos
+                              ? "TSA's knobs are --tau, --window, --pool-kernel and --min-tokens"
+                              : setMethodParams(check, knobs);
+        if (bad.empty()) bad = check.validate();
+        if (bad.empty())
+            cl.methodKnobs = knobs;
+        else
+            error = QStringLiteral("--set: ") + QString::fromStdString(bad);
+    }
+    if (parser.isSet(method) && error.isEmpty()) {
+        std::string bad;
+        if (parseMethodName(parser.value(method).toStdString()))
+            cl.method = parser.value(method);
+        else if (!parseMethodList(parser.value(method).toStdString(), bad)) // names it, lists the known ones
+            error = QStringLiteral("--method: ") + QString::fromStdString(bad);
+        else
+            error = QStringLiteral("--method: one method, got '%1'").arg(parser.value(method));
+    }
+    if (parser.isSet(overlay) && error.isEmpty()) {
+        const QString v = parser.value(overlay);
+        if (v == QLatin1String("original") || v == QLatin1String("compressed"))
+            cl.methodOverlayCompressed = v == QLatin1String("compressed");
+        else
+            error = QStringLiteral("--method-overlay: '%1' is not original or compressed").arg(v);
     }
     cl.screenshot = parser.value(screenshot);
     cl.fullWindow = parser.isSet(fullWindow);

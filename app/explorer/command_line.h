@@ -30,6 +30,12 @@ struct CommandLine {
     std::optional<QString> metric;
     QString effect;                    // --effect FILE: an effect file beside the capture
     std::optional<QString> effectAxis; // --effect-x tau|kept
+    // Methods views (issue 11), as tsa export takes them: --set NAME=VALUE,... (the methods' knobs, checked
+    // here against the defaults and applied over the saved ones), --method NAME, and --method-overlay
+    // original|compressed (draws the chosen method's pattern on the attention map in those coordinates).
+    std::optional<std::string> methodKnobs;
+    std::optional<QString> method;
+    std::optional<bool> methodOverlayCompressed;
 
     QString screenshot;      // OUT.png
     bool fullWindow = false; // screenshot the whole window instead of the view

@@ -136,6 +136,8 @@ QJsonObject toJson(const ExplorerParams& p) {
         {QStringLiteral("methods_x"), p.methodsX},
         {QStringLiteral("methods_y"), p.methodsY},
         {QStringLiteral("method_overlay"), p.methodOverlay},
+        {QStringLiteral("method_overlay_coordinates"),
+         p.methodOverlayCompressed ? QStringLiteral("compressed") : QStringLiteral("original")},
     };
 }
 
@@ -174,6 +176,10 @@ ExplorerParams readParamsJson(const QJsonObject& j, const ExplorerParams& base) 
     p.methodsX = str("methods_x", p.methodsX);
     p.methodsY = str("methods_y", p.methodsY);
     if (const auto v = j.value(QLatin1String("method_overlay")); v.isBool()) p.methodOverlay = v.toBool();
+    p.methodOverlayCompressed =
+        str("method_overlay_coordinates",
+            p.methodOverlayCompressed ? QStringLiteral("compressed") : QStringLiteral("original")) ==
+        QLatin1String("compressed");
     return p;
 }
 

@@ -31,8 +31,9 @@ struct ExplorerParams {
     QString method = QStringLiteral("tsa");
     QString methodsX = QStringLiteral("density"); // "density" or "speedup"
     QString methodsY =
-        QStringLiteral("error-last-w"); // "error-last-w", "error-p95", "retained-mass", "recall"
-    bool methodOverlay = false;         // draw the chosen method's pattern on the attention map
+        QStringLiteral("error-last-w");   // "error-last-w", "error-p95", "retained-mass", "recall"
+    bool methodOverlay = false;           // draw the chosen method's pattern on the attention map
+    bool methodOverlayCompressed = false; // ... as its block mask over TSA's kept tokens (compressed index)
 };
 
 // The settings a method runs with: the explorer's TSA parameters and the methods' knobs together.

@@ -1,6 +1,7 @@
 #include "app/explorer/methods_model.h"
 
 #include <QStringList>
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -10,9 +11,9 @@ namespace {
 
 // TSA and its compositions first: a tau change moves exactly these, and they should come back first.
 std::vector<MethodKind> computeOrder() {
-    return {MethodKind::Tsa,           MethodKind::TsaMInference, MethodKind::TsaFlexPrefill,
-            MethodKind::TsaXAttention, MethodKind::MInference,    MethodKind::FlexPrefill,
-            MethodKind::XAttention,    MethodKind::Streaming,     MethodKind::Oracle};
+    std::vector<MethodKind> order = allMethods();
+    std::stable_partition(order.begin(), order.end(), usesTsa);
+    return order;
 }
 
 views::MethodsPoint toPoint(const MethodMeasures& m, double knob, double denseMs) {
@@ -25,27 +26,6 @@ views::MethodsPoint toPoint(const MethodMeasures& m, double knob, double denseMs
     p.retainedMass = m.layer.retainedMass;
     p.oracleRecall = m.layer.oracleRecall;
     return p;
-}
-
-double knobValue(MethodKind kind, const MethodSettings& s) {
-    switch (kind) {
-    case MethodKind::Tsa:
-        return s.tsa.tau;
-    case MethodKind::MInference:
-    case MethodKind::TsaMInference:
-        return s.minference.adaptiveBudget;
-    case MethodKind::FlexPrefill:
-    case MethodKind::TsaFlexPrefill:
-        return s.flexprefill.gamma;
-    case MethodKind::XAttention:
-    case MethodKind::TsaXAttention:
-        return s.xattention.threshold;
-    case MethodKind::Streaming:
-        return double(s.streaming.localTokens);
-    case MethodKind::Oracle:
-        return s.oracle.density;
-    }
-    return 0;
 }
 
 } // namespace
@@ -119,11 +99,11 @@ std::vector<MethodsModel::Wanted> MethodsModel::wanted() const {
     if (!m_forced && !m_visible && m_view == QLatin1String("attention")) {
         // The overlay alone needs the chosen method's current pattern, not every sweep.
         if (const auto kind = parseMethodName(p.method.toStdString()))
-            out.push_back({*kind, base, pointKey(p.layer, *kind, base), true, knobValue(*kind, base)});
+            out.push_back({*kind, base, pointKey(p.layer, *kind, base), true, sweepKnobValue(*kind, base)});
         return out;
     }
     for (MethodKind kind : computeOrder())
-        out.push_back({kind, base, pointKey(p.layer, kind, base), true, knobValue(kind, base)});
+        out.push_back({kind, base, pointKey(p.layer, kind, base), true, sweepKnobValue(kind, base)});
     for (MethodKind kind : computeOrder())
         for (double v : sweepKnob(kind).values) {
             MethodSettings s = base;
@@ -241,6 +221,7 @@ views::MethodsData MethodsModel::viewData() const {
     d.tokens = m_controller->tokenCount();
     d.chosen = p.method;
     d.overlay = p.methodOverlay;
+    d.overlayCompressed = p.methodOverlayCompressed;
     if (m_denseErrorLayer == p.layer) d.problem = tr("Cannot compute this layer: %1").arg(m_denseError);
     if (m_denseLayer != p.layer || !m_dense) return d;
     const double denseMs = m_dense->timeMs;

@@ -140,7 +140,8 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     m_methodsModel = new MethodsModel(controller, this);
     connect(m_methodsModel, &MethodsModel::changed, this, [this] {
         // The attention map only draws a pattern with the overlay on (or to clear one turned off).
-        const bool overlay = m_controller->params().methodOverlay || !m_attention->patternOverlay().empty();
+        const bool overlay = m_controller->params().methodOverlay || !m_attention->patternOverlay().empty() ||
+                             m_attention->compressedPattern().cellCount > 0;
         markDirty(Methods | MethodHeads | (overlay ? Attention : 0u));
     });
     connect(m_methods, &views::MethodsView::pointClicked, m_methodsModel, &MethodsModel::applyKnob);
@@ -153,6 +154,11 @@ ViewSet::ViewSet(AnalysisController* controller, QObject* parent)
     connect(m_methods, &views::MethodsView::overlayToggled, this, [this](bool on) {
         ExplorerParams p = m_controller->params();
         p.methodOverlay = on;
+        m_controller->setParams(p);
+    });
+    connect(m_methods, &views::MethodsView::overlayCoordinatesChosen, this, [this](bool compressed) {
+        ExplorerParams p = m_controller->params();
+        p.methodOverlayCompressed = compressed;
         m_controller->setParams(p);
     });
     connect(m_methods, &views::MethodsView::methodChosen, this, [this](const QString& method) {
@@ -442,10 +448,27 @@ void ViewSet::refreshAttention() {
         blocks.kept.assign(sel->head(p.head), sel->head(p.head) + sel->kept);
     }
     std::vector<std::uint8_t> pattern;
-    if (auto chosen = m_methodsModel->chosenPattern(); chosen && p.methodOverlay && blocks.blocks > 0)
-        pattern = coarseMask(*chosen, p.head, blocks.blockSize, blocks.blocks);
+    views::AttentionMapView::CompressedPattern compressed;
+    auto chosen = m_methodsModel->chosenPattern();
+    if (chosen && p.methodOverlay && blocks.blocks > 0 && p.head < chosen->qHeads) {
+        if (p.methodOverlayCompressed && !chosen->tokenSets.empty()) {
+            // The block stage over the head's kept tokens, on a grid as fine as the map's.
+            compressed.length = chosen->length();
+            // As many cells as the map has blocks at most, none of them empty.
+            compressed.cellSize = (compressed.length + blocks.blocks - 1) / blocks.blocks;
+            compressed.cellCount = int((compressed.length + compressed.cellSize - 1) / compressed.cellSize);
+            compressed.cells = coarseMask(*chosen, p.head, compressed.cellSize, compressed.cellCount,
+                                          PatternSpace::Compressed);
+            const std::int32_t* kept = chosen->tokenSets.head(p.head);
+            compressed.keptPositions.assign(kept, kept + chosen->tokenSets.kept);
+            compressed.label = p.method;
+        } else {
+            pattern = coarseMask(*chosen, p.head, blocks.blockSize, blocks.blocks);
+        }
+    }
     m_attention->setData(std::move(blocks));
     m_attention->setPatternOverlay(std::move(pattern), p.method);
+    m_attention->setCompressedPattern(std::move(compressed));
 }
 
 void ViewSet::refreshOverview() {

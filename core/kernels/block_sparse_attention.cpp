@@ -9,13 +9,21 @@
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
+// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels
+// once per kv head (core/kernels/attention_tiles.h) and blocks that skip keys take those products (scores
+// from the panels for segments on 16-key boundaries, P V on V rows in place): OpenBLAS would pack a 128 x 128
+// K and V tile for every 128-row block, 1.6x the packing per flop of the dense kernel's 512-row tiles. A
+// block that computes every key keeps OpenBLAS's products, so a full pattern (and any full block) is
+// bit-identical to causalAttention with queryTile = blockRows; elsewhere (AVX2, portable, other D) OpenBLAS.
 // Cost: 2 * D flops per computed pair plus the masked halves of the tiles crossing the diagonal;
-// O(threads * Bq * keyTile) scratch; rows computing no key are written as zeros with lse -inf.
-// Work items run under OpenMP, dynamic schedule, latest query blocks first (they hold the most keys).
+// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) with the tile products; rows
+// computing no key are written as zeros with lse -inf. Work items run under OpenMP, dynamic schedule, latest
+// query blocks first (they hold the most keys), one kv head's query heads at a time with the tile products.
 #include "core/kernels/block_sparse_attention.h"
 
 #include "core/kernels/attention_exp.h"
 #include "core/kernels/attention_gemm.h"
+#include "core/kernels/attention_tiles.h"
 
 #include <algorithm>
 #include <atomic>
@@ -49,15 +57,19 @@ struct Block {
     Index rows;
     Index D;
     float logitScale;
+    const float* keyPanels; // the kv head's key panels (tile products), or null: OpenBLAS products
+    const detail::TileProducts* tiles;
 };
 
-// One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows whose positions start at
-// `first`; validOf(r) gives how many leading keys row r (0-based in the block) sees; r0 is the first row
-// seeing any. Same arithmetic as attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the
-// active instruction set (core/kernels/cpu_isa.h), the ones the dense kernel uses.
+// One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows; validOf(r) gives how many
+// leading keys row r (0-based in the block) sees; r0 is the first row seeing any. Same arithmetic as
+// attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the active instruction set
+// (core/kernels/cpu_isa.h), the ones the dense kernel uses. panels: the key panels of the segment's first key
+// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products.
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
-                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch) {
+                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch,
+                   const float* panels = nullptr) {
     const Index D = blk.D;
     const Index ld = cols;
     float* s = scratch.scores.data();
@@ -65,7 +77,12 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     double* l = scratch.rowSum.data();
     const Index activeRows = blk.rows - r0;
     float* sActive = s + r0 * ld;
-    detail::gemmScaledNT(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, kPtr, D, sActive, ld);
+    if (panels)
+        blk.tiles->scoresFromPanels(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, panels,
+                                    sActive, ld);
+    else
+        detail::gemmScaledNT(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, kPtr, D, sActive,
+                             ld);
     for (Index r = r0; r < blk.rows; ++r) {
         float* sr = s + r * ld;
         const Index valid = validOf(r);
@@ -84,7 +101,10 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
         }
         l[r] += sum;
     }
-    detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
+    if (blk.keyPanels)
+        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);
+    else
+        detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
 
 // End of the segment starting at key k0 for a query tile starting at q0: the dense kernel's own rule
@@ -95,14 +115,26 @@ Index segmentEnd(Index k0, Index q0, Index keyTile) {
     return k0 + keyTile - 1 <= q0 ? k0 + keyTile : k0 + std::min(kDiagonalKeyTile, keyTile);
 }
 
+// True when block bi computes every causal key of its rows: one span [0, its causal end), no columns.
+bool fullBlock(const BlockSparsePattern& p, Index bi, Index keyEnd) {
+    return p.spanStart[bi + 1] - p.spanStart[bi] == 1 && p.columnStart[bi + 1] == p.columnStart[bi] &&
+           p.spans[p.spanStart[bi]].begin == 0 && p.spans[p.spanStart[bi]].end >= keyEnd;
+}
+
+// keyPanels: the kv head's key panels when the tile products run (tiles), else null.
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
                  Index h, Index b, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
-                 const detail::RowKernels& rk, Scratch& scratch) {
+                 const detail::RowKernels& rk, Scratch& scratch, const float* keyPanels,
+                 const detail::TileProducts* tiles) {
     const Index D = q.dim;
     const Index kvHead = h / (q.heads / k.heads);
     const Index q0 = b * p.blockRows;
     const Index rows = std::min(p.blockRows, q.tokens - q0);
-    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale};
+    const Index bi = p.blockIndex(h, b);
+    // A block computing every key runs on the dense kernel's products, so a full pattern stays bit-identical
+    // to causalAttention; the others use the tile path where there is one.
+    const float* panels = keyPanels && !fullBlock(p, bi, q0 + rows) ? keyPanels : nullptr;
+    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles};
     const float* kHead = k.row(kvHead, 0);
     const float* vHead = v.row(kvHead, 0);
     float* m = scratch.rowMax.data();
@@ -112,7 +144,6 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
     std::fill(l, l + rows, 0.0);
 
     const Index keyEnd = q0 + rows;
-    const Index bi = p.blockIndex(h, b);
     for (Index si = p.spanStart[bi]; si < p.spanStart[bi + 1]; ++si) {
         const Index spanEnd = std::min<Index>(p.spans[si].end, keyEnd);
         for (Index k0 = p.spans[si].begin; k0 < spanEnd;) {
@@ -121,10 +152,12 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
             const Index cols = k1 - k0;
             const Index r0 = std::max<Index>(0, k0 - q0);
             const bool crossesDiagonal = k1 - 1 > q0 + r0;
+            // Panels hold keys from multiples of 16: segments that start on one and span whole panels.
+            const bool onPanels = panels && k0 % 16 == 0 && cols % 16 == 0;
             attendSegment(
                 blk, kHead + k0 * D, vHead + k0 * D, cols, r0,
                 [&](Index r) { return crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols; }, rk,
-                scratch);
+                scratch, onPanels ? panels + (k0 / 16) * D * 16 : nullptr);
             k0 = k1;
         }
     }
@@ -192,12 +225,21 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const Index Bq = pattern.blockRows;
     const Index Bk = std::min(config.keyTile, std::max<Index>(L, 1));
     const Index queryBlocks = pattern.queryBlocks();
-    const Index items = H * queryBlocks;
+    const Index items = H * queryBlocks; // (head, query block) work items
     const float logitScale = kLog2e / std::sqrt(static_cast<float>(D));
     threads = static_cast<int>(std::max<Index>(1, std::min<Index>(threads, items)));
     detail::prepareTileGemmThreads();
     const detail::RowKernels& rk = detail::rowKernels();
     std::atomic<bool> cancelled{false};
+
+    // Tile products: K packed into panels one kv head at a time (O(L D) each, reused by every query block of
+    // that head's query heads), so the work runs kv head by kv head; otherwise all items in one loop.
+    const detail::TileProducts* tileProducts = detail::tileProducts(D);
+    const bool tiles = tileProducts != nullptr;
+    const Index groups = tiles ? k.heads : 1;
+    const Index headsPerGroup = tiles ? H / k.heads : H;
+    const Index panelCount = (L + 15) / 16;
+    std::vector<float> keyPanels(tiles ? static_cast<std::size_t>(panelCount * 16 * D) : 0);
 
 #pragma omp parallel num_threads(threads)
     {
@@ -207,13 +249,24 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
         scratch.values.resize(static_cast<std::size_t>(Bk * D));
         scratch.rowMax.resize(static_cast<std::size_t>(Bq));
         scratch.rowSum.resize(static_cast<std::size_t>(Bq));
+        for (Index g = 0; g < groups; ++g) {
+            if (tiles) {
+#pragma omp for schedule(static)
+                for (Index c = 0; c < panelCount; c += 64)
+                    tileProducts->packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
+                                                keyPanels.data());
+            }
+            const Index firstHead = g * headsPerGroup;
+            const Index groupItems = headsPerGroup * queryBlocks;
 #pragma omp for schedule(dynamic, 1)
-        for (Index item = 0; item < items; ++item) {
-            if (cancelled.load(std::memory_order_relaxed)) continue;
-            const Index b = queryBlocks - 1 - item / H;
-            const Index h = item % H;
-            if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch))
-                cancelled.store(true, std::memory_order_relaxed);
+            for (Index item = 0; item < groupItems; ++item) {
+                if (cancelled.load(std::memory_order_relaxed)) continue;
+                const Index b = queryBlocks - 1 - item / headsPerGroup;
+                const Index h = firstHead + item % headsPerGroup;
+                if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch,
+                                 tiles ? keyPanels.data() : nullptr, tileProducts))
+                    cancelled.store(true, std::memory_order_relaxed);
+            }
         }
     }
     if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "block-sparse attention: cancelled");

@@ -1,36 +1,105 @@
-// Method names, settings validation, sweeps, the estimate step (including TSA -> method composition in
-// compressed index space) and the attention step for any Pattern. Composition costs one gather of Q/K/V
-// into [Hq, kept, D] (3 * Hq * kept * D floats) on top of the method's own cost on `kept` tokens.
+// The methods' registry (one row per method: name, estimator, TSA first or not, sweep knob), settings
+// validation, sweeps and the estimate step (including TSA -> method composition in compressed index space).
+// Composition costs one gather of Q/K/V into [Hq, kept, D] (3 * Hq * kept * D floats) on top of the method's
+// own cost on `kept` tokens.
 #include "core/methods/methods.h"
 
-#include "core/kernels/block_sparse_attention.h"
 #include "core/param_rules.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <sstream>
 
 namespace tsa {
 
 namespace {
 
-struct NameEntry {
+// Estimates the block stage of a method over q/k [Hq, n, D] (compressed when TSA ran first).
+using BlockEstimator = Result<Pattern> (*)(const LayerQkv& qkv, const MethodSettings& settings);
+
+// The registry: every per-method fact, one row per method. Compositions name their block method's estimator
+// and set tsaFirst; TSA alone has no estimator (its pattern is the token sets).
+struct MethodEntry {
     MethodKind kind;
     const char* name;
+    bool tsaFirst;
+    BlockEstimator estimate;
+    const char* knob; // the qualified parameter a sweep varies
+    std::vector<double> sweep;
 };
-constexpr NameEntry kNames[] = {
-    {MethodKind::Tsa, "tsa"},
-    {MethodKind::MInference, "minference"},
-    {MethodKind::FlexPrefill, "flexprefill"},
-    {MethodKind::XAttention, "xattention"},
-    {MethodKind::Streaming, "streaming"},
-    {MethodKind::Oracle, "oracle"},
-    {MethodKind::TsaMInference, "tsa+minference"},
-    {MethodKind::TsaFlexPrefill, "tsa+flexprefill"},
-    {MethodKind::TsaXAttention, "tsa+xattention"},
-};
+
+Result<Pattern> estimateMInference(const LayerQkv& l, const MethodSettings& s) {
+    return minferencePattern(l.q.cview(), l.k.cview(), s.minference);
+}
+Result<Pattern> estimateFlexPrefill(const LayerQkv& l, const MethodSettings& s) {
+    return flexprefillPattern(l.q.cview(), l.k.cview(), s.flexprefill);
+}
+Result<Pattern> estimateXAttention(const LayerQkv& l, const MethodSettings& s) {
+    return xattentionPattern(l.q.cview(), l.k.cview(), s.xattention);
+}
+Result<Pattern> estimateStreaming(const LayerQkv& l, const MethodSettings& s) {
+    return streamingPattern(l.qHeads(), l.tokens(), s.streaming);
+}
+Result<Pattern> estimateOracle(const LayerQkv& l, const MethodSettings& s) {
+    return oraclePattern(l.q.cview(), l.k.cview(), l.v.cview(), s.oracle);
+}
+
+const std::vector<MethodEntry>& registry() {
+    static const std::vector<MethodEntry> entries = {
+        {MethodKind::Tsa, "tsa", true, nullptr, "tsa.tau", {0.1, 0.05, 0.02, 0.01, 0.005, 0.001}},
+        {MethodKind::MInference,
+         "minference",
+         false,
+         estimateMInference,
+         "minference.adaptive_budget",
+         {0.02, 0.05, 0.1, 0.2, 0.4}},
+        {MethodKind::FlexPrefill,
+         "flexprefill",
+         false,
+         estimateFlexPrefill,
+         "flexprefill.gamma",
+         {0.8, 0.9, 0.95, 0.99}},
+        {MethodKind::XAttention,
+         "xattention",
+         false,
+         estimateXAttention,
+         "xattention.threshold",
+         {0.7, 0.8, 0.9, 0.95}},
+        {MethodKind::Streaming,
+         "streaming",
+         false,
+         estimateStreaming,
+         "streaming.local",
+         {128, 256, 512, 1024, 2048}},
+        {MethodKind::Oracle, "oracle", false, estimateOracle, "oracle.density", {0.05, 0.1, 0.2, 0.3, 0.5}},
+        {MethodKind::TsaMInference,
+         "tsa+minference",
+         true,
+         estimateMInference,
+         "minference.adaptive_budget",
+         {0.02, 0.05, 0.1, 0.2, 0.4}},
+        {MethodKind::TsaFlexPrefill,
+         "tsa+flexprefill",
+         true,
+         estimateFlexPrefill,
+         "flexprefill.gamma",
+         {0.8, 0.9, 0.95, 0.99}},
+        {MethodKind::TsaXAttention,
+         "tsa+xattention",
+         true,
+         estimateXAttention,
+         "xattention.threshold",
+         {0.7, 0.8, 0.9, 0.95}},
+    };
+    return entries;
+}
+
+const MethodEntry& entry(MethodKind kind) {
+    for (const MethodEntry& e : registry())
+        if (e.kind == kind) return e;
+    return registry().front(); // not reached: a MethodKind without a row is a bug the registry test names
+}
 
 std::vector<std::pair<std::string, double>> tsaParamList(const TsaParams& p) {
     return {{"tau", p.tau},
@@ -55,33 +124,12 @@ LayerQkv gatherTokens(const LayerQkv& qkv, const TokenSets& sets) {
     return compact;
 }
 
-Result<Pattern> blockMethod(MethodKind kind, const LayerQkv& qkv, const MethodSettings& s) {
-    switch (kind) {
-    case MethodKind::MInference:
-    case MethodKind::TsaMInference:
-        return minferencePattern(qkv.q.cview(), qkv.k.cview(), s.minference);
-    case MethodKind::FlexPrefill:
-    case MethodKind::TsaFlexPrefill:
-        return flexprefillPattern(qkv.q.cview(), qkv.k.cview(), s.flexprefill);
-    case MethodKind::XAttention:
-    case MethodKind::TsaXAttention:
-        return xattentionPattern(qkv.q.cview(), qkv.k.cview(), s.xattention);
-    case MethodKind::Streaming:
-        return streamingPattern(qkv.qHeads(), qkv.tokens(), s.streaming);
-    case MethodKind::Oracle:
-        return oraclePattern(qkv.q.cview(), qkv.k.cview(), qkv.v.cview(), s.oracle);
-    case MethodKind::Tsa:
-        break;
-    }
-    return Status::error(ErrorCode::InvalidArgument, "not a block-sparse method");
-}
-
 } // namespace
 
 const std::vector<MethodKind>& allMethods() {
     static const std::vector<MethodKind> all = [] {
         std::vector<MethodKind> v;
-        for (const NameEntry& e : kNames)
+        for (const MethodEntry& e : registry())
             v.push_back(e.kind);
         return v;
     }();
@@ -89,13 +137,15 @@ const std::vector<MethodKind>& allMethods() {
 }
 
 const char* methodName(MethodKind kind) {
-    for (const NameEntry& e : kNames)
-        if (e.kind == kind) return e.name;
-    return "?";
+    return entry(kind).name;
+}
+
+bool usesTsa(MethodKind kind) {
+    return entry(kind).tsaFirst;
 }
 
 std::optional<MethodKind> parseMethodName(const std::string& name) {
-    for (const NameEntry& e : kNames)
+    for (const MethodEntry& e : registry())
         if (name == e.name) return e.kind;
     return std::nullopt;
 }
@@ -109,7 +159,7 @@ std::optional<std::vector<MethodKind>> parseMethodList(const std::string& text, 
         const auto kind = parseMethodName(item);
         if (!kind) {
             error = "unknown method '" + item + "' (known: all";
-            for (const NameEntry& e : kNames)
+            for (const MethodEntry& e : registry())
                 error += std::string(", ") + e.name;
             error += ")";
             return std::nullopt;
@@ -239,58 +289,28 @@ std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettin
 }
 
 SweepKnob sweepKnob(MethodKind kind) {
-    switch (kind) {
-    case MethodKind::Tsa:
-        return {"tau", {0.1, 0.05, 0.02, 0.01, 0.005, 0.001}};
-    case MethodKind::MInference:
-    case MethodKind::TsaMInference:
-        return {"adaptive_budget", {0.02, 0.05, 0.1, 0.2, 0.4}};
-    case MethodKind::FlexPrefill:
-    case MethodKind::TsaFlexPrefill:
-        return {"gamma", {0.8, 0.9, 0.95, 0.99}};
-    case MethodKind::XAttention:
-    case MethodKind::TsaXAttention:
-        return {"threshold", {0.7, 0.8, 0.9, 0.95}};
-    case MethodKind::Streaming:
-        return {"local", {128, 256, 512, 1024, 2048}};
-    case MethodKind::Oracle:
-        return {"density", {0.05, 0.1, 0.2, 0.3, 0.5}};
-    }
-    return {};
+    const MethodEntry& e = entry(kind);
+    const std::string param = e.knob;
+    return {param.substr(param.find('.') + 1), param, e.sweep};
 }
 
-void setSweepKnob(MethodKind kind, double value, MethodSettings& s) {
-    switch (kind) {
-    case MethodKind::Tsa:
-        s.tsa.tau = value;
-        break;
-    case MethodKind::MInference:
-    case MethodKind::TsaMInference:
-        s.minference.adaptiveBudget = value;
-        break;
-    case MethodKind::FlexPrefill:
-    case MethodKind::TsaFlexPrefill:
-        s.flexprefill.gamma = value;
-        break;
-    case MethodKind::XAttention:
-    case MethodKind::TsaXAttention:
-        s.xattention.threshold = value;
-        break;
-    case MethodKind::Streaming:
-        s.streaming.localTokens = Index(value);
-        break;
-    case MethodKind::Oracle:
-        s.oracle.density = value;
-        break;
-    }
+void setSweepKnob(MethodKind kind, double value, MethodSettings& settings) {
+    // Sweep values are valid for their knob (integers where it needs one), so this cannot fail.
+    setMethodParam(settings, entry(kind).knob, value);
+}
+
+double sweepKnobValue(MethodKind kind, const MethodSettings& settings) {
+    const std::string param = entry(kind).knob;
+    for (const auto& [name, value] : methodParamValues(settings))
+        if (name == param) return value;
+    return 0.0;
 }
 
 Result<Pattern> estimatePattern(MethodKind kind, const LayerQkv& qkv, const MethodSettings& settings) {
     if (std::string bad = settings.validate(); !bad.empty())
         return Status::error(ErrorCode::InvalidArgument, bad);
-    const bool composed = kind == MethodKind::Tsa || kind == MethodKind::TsaMInference ||
-                          kind == MethodKind::TsaFlexPrefill || kind == MethodKind::TsaXAttention;
-    if (!composed) return blockMethod(kind, qkv, settings);
+    const MethodEntry& method = entry(kind);
+    if (!method.tsaFirst) return method.estimate(qkv, settings);
 
     Pattern pattern;
     pattern.qHeads = qkv.qHeads();
@@ -303,17 +323,13 @@ Result<Pattern> estimatePattern(MethodKind kind, const LayerQkv& qkv, const Meth
         auto scores = scoreLayer(qkv, scoring);
         if (!scores.ok()) return scores.status();
         Selection sel = selectTokens(*scores, qkv.qHeads(), qkv.tokens(), settings.tsa);
-        if (sel.sparse) {
-            pattern.tokenSets.qHeads = sel.qHeads;
-            pattern.tokenSets.tokens = sel.tokens;
-            pattern.tokenSets.kept = sel.kept;
-            pattern.tokenSets.indices = std::move(sel.indices);
-        }
+        // TSA's pattern is its selection's token sets (a dense selection has none).
+        if (sel.sparse) pattern.tokenSets = std::move(static_cast<TokenSets&>(sel));
     }
-    if (kind != MethodKind::Tsa) {
+    if (method.estimate) {
         Result<Pattern> inner = pattern.tokenSets.empty()
-                                    ? blockMethod(kind, qkv, settings)
-                                    : blockMethod(kind, gatherTokens(qkv, pattern.tokenSets), settings);
+                                    ? method.estimate(qkv, settings)
+                                    : method.estimate(gatherTokens(qkv, pattern.tokenSets), settings);
         if (!inner.ok()) return inner.status();
         pattern.blocks = std::move(inner->blocks);
         pattern.vertical = std::move(inner->vertical);
@@ -321,35 +337,9 @@ Result<Pattern> estimatePattern(MethodKind kind, const LayerQkv& qkv, const Meth
         pattern.params = std::move(inner->params);
     }
     for (const auto& [name, value] : tsaParamList(settings.tsa))
-        pattern.params.emplace_back(kind == MethodKind::Tsa ? name : "tsa." + name, value);
-    pattern.method = methodName(kind);
+        pattern.params.emplace_back(method.estimate ? "tsa." + name : name, value);
+    pattern.method = method.name;
     return pattern;
-}
-
-Status runPattern(const LayerQkv& qkv, const Pattern& pattern, View3 out, float* lse,
-                  const AttentionConfig& config) {
-    if (pattern.tokenSets.empty())
-        return blockSparseAttention(qkv.q.cview(), qkv.k.cview(), qkv.v.cview(), pattern.blocks, out, lse,
-                                    config);
-    const TokenSets& sets = pattern.tokenSets;
-    const LayerQkv compact = gatherTokens(qkv, sets);
-    Tensor3 compactOut(compact.q.heads, sets.kept, compact.q.dim);
-    std::vector<float> compactLse(static_cast<std::size_t>(compact.q.heads * sets.kept));
-    if (Status st = blockSparseAttention(compact.q.cview(), compact.k.cview(), compact.v.cview(),
-                                         pattern.blocks, compactOut.view(), compactLse.data(), config);
-        !st.ok())
-        return st;
-    const Index H = out.heads, L = out.tokens, D = out.dim;
-    std::fill(out.data, out.data + H * L * D, 0.0f);
-    if (lse) std::fill(lse, lse + H * L, std::numeric_limits<float>::quiet_NaN());
-    for (Index h = 0; h < H; ++h) {
-        const std::int32_t* idx = sets.head(h);
-        for (Index t = 0; t < sets.kept; ++t) {
-            std::copy_n(compactOut.row(h, t), D, out.row(h, idx[t]));
-            if (lse) lse[h * L + idx[t]] = compactLse[h * sets.kept + t];
-        }
-    }
-    return Status::success();
 }
 
 Index patternPairs(const Pattern& pattern, Index h) {

@@ -1,7 +1,10 @@
 // The sparse-attention methods side by side: their names, one settings struct holding every knob, the
 // sweep of each method's main knob, and the two steps every method shares: estimate a Pattern from a
-// layer's post-RoPE Q/K, then compute attention for it (token sets gathered, block-sparse kernel, rows
-// scattered back). Adding a method: its file in core/methods/, one entry in the lists of methods.cpp.
+// layer's post-RoPE Q/K, then compute attention for it (runPattern, core/methods/pattern_attention.h: token
+// sets gathered, block-sparse kernel, rows scattered back). Every per-method fact (name, estimator, whether
+// TSA runs first, the knob a sweep varies and its values) is one row of the registry in methods.cpp; adding
+// a method is its file, its MethodKind, its config in MethodSettings with its knobs, and that row
+// (docs/methods.md, "Adding a method").
 #pragma once
 
 #include "core/kernels/attention.h"
@@ -9,9 +12,10 @@
 #include "core/methods/minference.h"
 #include "core/methods/oracle.h"
 #include "core/methods/pattern.h"
+#include "core/methods/pattern_attention.h"
 #include "core/methods/streaming.h"
-#include "core/methods/xattention.h"
 #include "core/methods/tsa_selection.h"
+#include "core/methods/xattention.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -36,6 +40,9 @@ enum class MethodKind {
 
 const std::vector<MethodKind>& allMethods();
 const char* methodName(MethodKind kind); // "tsa", "minference", ..., "tsa+flexprefill"
+// True for TSA and every composition with it: the methods whose pattern starts with TSA's token sets (a tau
+// change moves exactly these).
+bool usesTsa(MethodKind kind);
 std::optional<MethodKind> parseMethodName(const std::string& name);
 // "all" or a comma-separated list of names; on failure returns nullopt and sets error naming the entry.
 std::optional<std::vector<MethodKind>> parseMethodList(const std::string& text, std::string& error);
@@ -65,23 +72,19 @@ std::vector<std::pair<std::string, double>> methodParamValues(const MethodSettin
 
 // The knob a sweep varies for a method, its values (ascending density where it can), and how to set it.
 struct SweepKnob {
-    std::string name; // "tau", "adaptive_budget", ...
+    std::string name;  // "tau", "adaptive_budget", ...
+    std::string param; // its qualified name for setMethodParam: "tsa.tau", "minference.adaptive_budget", ...
     std::vector<double> values;
 };
 SweepKnob sweepKnob(MethodKind kind);
 void setSweepKnob(MethodKind kind, double value, MethodSettings& settings);
+double sweepKnobValue(MethodKind kind, const MethodSettings& settings); // the knob's current setting
 
 // Estimates the pattern of `kind` on one layer (for tsa+X: TSA's token sets, then X on the compressed
 // sequence of each head, in compressed index space, as the authors' hijack orders it; when TSA keeps the
 // layer dense, X runs on the full sequence as the hijack does). Pattern::method names the method,
 // Pattern::params every knob (tsa+X: TSA's prefixed "tsa.").
 Result<Pattern> estimatePattern(MethodKind kind, const LayerQkv& qkv, const MethodSettings& settings);
-
-// Attention for a pattern: out [Hq, L, D] (dropped rows zero), lse [Hq, L] (NaN for dropped rows, -inf for
-// rows computing no key). With token sets, each head's kept rows of Q and K/V are gathered into compact
-// [Hq, kept, D] tensors, the block stage runs on them and the rows are scattered back.
-Status runPattern(const LayerQkv& qkv, const Pattern& pattern, View3 out, float* lse,
-                  const AttentionConfig& config = {});
 
 // Computed causal pairs of head h (in the index space the attention runs in).
 Index patternPairs(const Pattern& pattern, Index h);

@@ -64,6 +64,25 @@ BlockSparsePattern BlockPatternBuilder::finish() {
     return std::move(m_pattern);
 }
 
+BlockSparsePattern headPattern(const BlockSparsePattern& p, Index h) {
+    BlockSparsePattern one;
+    one.qHeads = 1;
+    one.tokens = p.tokens;
+    one.blockRows = p.blockRows;
+    const Index qb = p.queryBlocks();
+    const Index first = p.blockIndex(h, 0);
+    const Index spanBase = p.spanStart[first], columnBase = p.columnStart[first];
+    one.spanStart.reserve(std::size_t(qb + 1));
+    one.columnStart.reserve(std::size_t(qb + 1));
+    for (Index b = 0; b <= qb; ++b) {
+        one.spanStart.push_back(p.spanStart[first + b] - spanBase);
+        one.columnStart.push_back(p.columnStart[first + b] - columnBase);
+    }
+    one.spans.assign(p.spans.begin() + spanBase, p.spans.begin() + p.spanStart[first + qb]);
+    one.columns.assign(p.columns.begin() + columnBase, p.columns.begin() + p.columnStart[first + qb]);
+    return one;
+}
+
 BlockSparsePattern fullBlockPattern(Index qHeads, Index tokens, Index blockRows) {
     BlockPatternBuilder builder(qHeads, tokens, blockRows);
     const Index qb = (tokens + blockRows - 1) / blockRows;
@@ -145,11 +164,12 @@ Index computedPairs(const BlockSparsePattern& p, Index tokens, Index h) {
     return pairs;
 }
 
-std::vector<std::uint8_t> coarseMask(const Pattern& p, Index h, Index cellSize, Index cells) {
+std::vector<std::uint8_t> coarseMask(const Pattern& p, Index h, Index cellSize, Index cells,
+                                     PatternSpace space) {
     std::vector<std::uint8_t> mask(std::size_t(cells * cells), 0);
     if (cellSize <= 0 || cells <= 0 || h < 0 || h >= p.qHeads) return mask;
     const Index n = p.length();
-    const bool compressed = !p.tokenSets.empty();
+    const bool compressed = !p.tokenSets.empty() && space == PatternSpace::Original; // map back to positions
     const std::int32_t* kept = compressed ? p.tokenSets.head(h) : nullptr;
     auto orig = [&](Index i) { return compressed ? Index(kept[i]) : i; };
     auto cellOf = [&](Index i) { return std::min(cells - 1, orig(i) / cellSize); };

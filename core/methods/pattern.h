@@ -68,7 +68,9 @@ private:
     std::vector<std::int32_t> m_columns;
 };
 
-// Per-head token sets (stage 1): [qHeads, kept] ascending positions in 0 .. tokens-1.
+// Per-head token sets (stage 1): [qHeads, kept] ascending positions in 0 .. tokens-1. Token Sparse
+// Attention's Selection (core/methods/tsa_selection.h) is one, with its budget bookkeeping added. Empty
+// indices: no compression (every position kept; a dense Selection has kept = tokens).
 struct TokenSets {
     Index qHeads = 0;
     Index tokens = 0; // the original length L
@@ -94,6 +96,10 @@ struct Pattern {
     Index length() const { return tokenSets.empty() ? tokens : tokenSets.kept; } // n of the block stage
 };
 
+// Head h of a pattern as a one-head pattern (the executor runs compressed heads one at a time).
+// O(query blocks + spans + columns of that head).
+BlockSparsePattern headPattern(const BlockSparsePattern& pattern, Index h);
+
 // The all-blocks pattern over n tokens (every causal pair): dense attention expressed as a pattern.
 BlockSparsePattern fullBlockPattern(Index qHeads, Index tokens, Index blockRows);
 
@@ -110,11 +116,17 @@ std::vector<std::uint8_t> blockMask(const BlockSparsePattern& pattern, Index key
 // means dense: n (n + 1) / 2.
 Index computedPairs(const BlockSparsePattern& pattern, Index tokens, Index head);
 
-// Coarse picture of what head h of a pattern computes, in ORIGINAL positions (token sets mapped back):
-// U8 [cells, cells], cell (r, c) is 1 when the head computes at least one pair (i, j) with i in
-// [r * cellSize, (r + 1) * cellSize) and j likewise in column c (for drawing a pattern over an attention
-// map). Cost O(rows x (spans + columns)) plus the cells each span covers.
-std::vector<std::uint8_t> coarseMask(const Pattern& pattern, Index head, Index cellSize, Index cells);
+// The coordinates a pattern is drawn in: original positions (token sets mapped back), or the compressed
+// index space its block stage runs in (0 .. kept-1 of the head; the same as original without token sets).
+enum class PatternSpace { Original, Compressed };
+
+// Coarse picture of what head h of a pattern computes: U8 [cells, cells], cell (r, c) is 1 when the head
+// computes at least one pair (i, j) with i in [r * cellSize, (r + 1) * cellSize) and j likewise in column c,
+// positions taken in `space` (for drawing a pattern over an attention map, or its block mask over the kept
+// tokens). Exact in compressed space; in original space a compressed span also marks cells of tokens the
+// head dropped between its ends. Cost O(rows x (spans + columns)) plus the cells each span covers.
+std::vector<std::uint8_t> coarseMask(const Pattern& pattern, Index head, Index cellSize, Index cells,
+                                     PatternSpace space = PatternSpace::Original);
 
 // Calls f(row, key) for every pair head h computes, in the block's index space (tests, oracle measures).
 template <typename F>

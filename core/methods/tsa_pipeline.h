@@ -1,9 +1,11 @@
-// One layer of Token Sparse Attention end to end (spec section 4): score, select, gather, attend, scatter,
-// optionally with the dense reference output and the section 7 metrics, each stage timed.
+// One layer of Token Sparse Attention end to end (spec section 4): score and select (TSA's pattern), then
+// gather, attend, scatter (the pattern executor, core/methods/pattern_attention.h), optionally with the dense
+// reference output and the section 7 metrics, each stage timed.
 #pragma once
 
-#include "core/kernels/attention.h"
 #include "core/analysis/metrics.h"
+#include "core/kernels/attention.h"
+#include "core/methods/pattern_attention.h"
 #include "core/methods/tsa_selection.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -12,17 +14,6 @@
 #include <functional>
 
 namespace tsa {
-
-struct StageTimings {
-    double scoringMs = 0;
-    double selectionMs = 0;
-    double gatherMs = 0;
-    double attentionMs = 0; // the attention on the compact tensors (or dense attention for a dense layer)
-    double scatterMs = 0;
-    double denseMs = 0; // dense reference, when computed
-    double overheadMs() const { return scoringMs + selectionMs + gatherMs + scatterMs; }
-    double tsaMs() const { return overheadMs() + attentionMs; }
-};
 
 struct LayerRunConfig {
     TsaParams params;
@@ -47,10 +38,12 @@ struct LayerRunResult {
 
 Result<LayerRunResult> runLayer(const LayerQkvView& qkv, const LayerRunConfig& config);
 
-// Compress, attend, decompress for a given selection (section 4). out [Hq, L, D] is fully written (zero
-// rows for dropped tokens); lse [Hq, L] optional. Gathers one head at a time into compact buffers, so
-// extra memory is O(kept * D), not a copy of the layer.
-Status sparseAttention(const LayerQkvView& qkv, const Selection& selection, View3 out, float* lse,
-                       const AttentionConfig& config, StageTimings* timings = nullptr);
+// Compress, attend, decompress for a given selection (section 4): the selection's pattern (its token sets,
+// no block stage) through the one executor. out [Hq, L, D] is fully written (zero rows for dropped tokens);
+// lse [Hq, L] optional. Extra memory is O(kept * D), not a copy of the layer.
+inline Status sparseAttention(const LayerQkvView& qkv, const Selection& selection, View3 out, float* lse,
+                              const AttentionConfig& config, StageTimings* timings = nullptr) {
+    return runPattern(qkv, selection, BlockSparsePattern{}, out, lse, config, timings);
+}
 
 } // namespace tsa

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/kernels/attention.h"
+#include "core/methods/pattern.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -64,19 +65,18 @@ Status checkLayerShapes(const LayerQkvView& qkv, bool needV = true);
 enum class DenseReason { None, NotSparseLayer, TooShort, TauZero, BudgetEmpty };
 const char* denseReasonText(DenseReason reason);
 
-struct Selection {
+// TSA's pattern: the per-head token sets of the one pattern type (core/methods/pattern.h; qHeads, tokens,
+// kept = capacity + W when sparse and tokens when dense, indices [Hq, kept] each row ascending, empty when
+// dense), plus why and by how much the layer was compressed. A Selection runs and is measured as a pattern
+// with no block stage (runPattern in core/methods/pattern_attention.h).
+struct Selection : TokenSets {
     bool sparse = false;
     DenseReason denseReason = DenseReason::NotSparseLayer;
-    Index qHeads = 0;
-    Index tokens = 0;
     Index window = 0;
     Index prefix = 0;
-    Index budgetCount = 0;             // n = #{t : c_t < tau}
-    Index capacity = 0;                // kept prefix tokens per head, max(min_tokens, P - (n + 1))
-    Index kept = 0;                    // capacity + W when sparse, tokens when dense
-    std::vector<std::int32_t> indices; // [Hq, kept], each row sorted ascending (empty when dense)
+    Index budgetCount = 0; // n = #{t : c_t < tau}
+    Index capacity = 0;    // kept prefix tokens per head, max(min_tokens, P - (n + 1))
 
-    const std::int32_t* head(Index h) const { return indices.data() + h * kept; }
     double keptFraction() const { return tokens > 0 ? double(kept) / double(tokens) : 1.0; }
 };
 

@@ -43,6 +43,18 @@ grep -q "tsa+flexprefill" "$WORK/h.csv" || fail "method-heads.csv does not name 
 expect_rc 0 "attention with a pattern" "$TSA" export "$CAPTURE" --view attention --method minference --out "$WORK/a.png" "${COMMON[@]}"
 expect_rc 0 "attention svg with a pattern" "$TSA" export "$CAPTURE" --view attention --method minference --out "$WORK/a.svg" "${COMMON[@]}"
 grep -q "skipped by minference" "$WORK/a.svg" || fail "the attention map's legend does not name the method"
+# The pattern in compressed coordinates: a composed method's blocks over the head's kept tokens.
+expect_rc 0 "attention in compressed coordinates" "$TSA" export "$CAPTURE" --view attention --method tsa+xattention \
+    --method-overlay compressed --out "$WORK/c.svg" "${COMMON[@]}"
+grep -q "compressed coordinates" "$WORK/c.svg" || fail "the compressed overlay's title is not in the SVG"
+expect_rc 0 "compressed cells csv" "$TSA" export "$CAPTURE" --view attention --method tsa+xattention \
+    --method-overlay compressed --out "$WORK/c.csv" "${COMMON[@]}"
+head -1 "$WORK/c.csv" | grep -q "query_cell,key_cell" || fail "compressed CSV header: $(head -1 "$WORK/c.csv")"
+[ "$(tr -d '\r' <"$WORK/c.csv" | awk -F, 'NR > 1 && ($3 != "tsa+xattention" || ($10 != 0 && $10 != 1))' | wc -l)" -eq 0 ] &&
+    [ "$(wc -l <"$WORK/c.csv")" -gt 100 ] || fail "compressed CSV rows: $(sed -n 2p "$WORK/c.csv")"
+expect_rc 2 "bad overlay coordinates" "$TSA" export "$CAPTURE" --view attention --method tsa --out "$WORK/x.png" \
+    --method-overlay both
+grep -q "method-overlay" "$WORK/err.txt" || fail "overlay message: $(cat "$WORK/err.txt")"
 
 expect_rc 2 "unknown knob" "$TSA" export "$CAPTURE" --view methods --out "$WORK/x.png" --set flexprefill.nope=1
 grep -q "flexprefill.nope" "$WORK/err.txt" || fail "unknown knob message: $(cat "$WORK/err.txt")"
@@ -50,6 +62,7 @@ expect_rc 2 "knob out of range" "$TSA" export "$CAPTURE" --view methods --out "$
 grep -q "gamma" "$WORK/err.txt" || fail "range message does not name gamma: $(cat "$WORK/err.txt")"
 expect_rc 2 "tsa knob by --set" "$TSA" export "$CAPTURE" --view methods --out "$WORK/x.png" --set tsa.tau=0.1
 expect_rc 2 "unknown method" "$TSA" export "$CAPTURE" --view method-heads --out "$WORK/x.csv" --method nope
+grep -q "'nope'.*tsa+xattention" "$WORK/err.txt" || fail "method message: $(cat "$WORK/err.txt")"
 expect_rc 2 "bad y axis" "$TSA" export "$CAPTURE" --view methods --out "$WORK/x.png" --methods-y nope
 [ ! -e "$WORK/x.png" ] && [ ! -e "$WORK/x.csv" ] || fail "a refused export left a file"
 
@@ -59,6 +72,12 @@ if [ -x "$EXPLORER" ]; then
         --sparse-layers all --screenshot "$WORK/s.png" --size 1000x700
     is_png "$WORK/s.png" && [ "$(stat -c %s "$WORK/s.png")" -gt 8000 ] || fail "screenshot missing or blank"
     grep -q "methods view" "$WORK/out.txt" || fail "screenshot report: $(cat "$WORK/out.txt")"
+    # The window's command line takes the methods' knobs, the method and the overlay as tsa export does.
+    expect_rc 0 "screenshot, compressed overlay" "$EXPLORER" "$CAPTURE" --view attention "${COMMON[@]}" \
+        --method tsa+flexprefill --method-overlay compressed --screenshot "$WORK/c.png" --size 1000x700
+    is_png "$WORK/c.png" || fail "compressed-overlay screenshot missing"
+    expect_rc 2 "window: unknown knob" "$EXPLORER" "$CAPTURE" --set flexprefill.nope=1
+    grep -q "flexprefill.nope" "$WORK/err.txt" || fail "window knob message: $(cat "$WORK/err.txt")"
 fi
 
 if [ "$failures" -ne 0 ]; then

@@ -5,8 +5,10 @@
 #include "core/kernels/attention.h"
 #include "core/kernels/block_sparse_attention.h"
 #include "core/methods/pattern.h"
+#include "tests/core/isa_paths.h"
 #include "tests/core/tsa_test_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <gtest/gtest.h>
@@ -136,25 +138,73 @@ TEST(BlockSparseAttention, FullPatternIsBitIdenticalToDense) {
     }
 }
 
+// Every instruction-set path (on AVX-512 CPUs the tile products of core/kernels/attention_tiles.h for
+// head dims that are multiples of 16: 16, 48 and 80 cover one, three and 4 + 1 register chunks; 20 takes the
+// OpenBLAS products), block sizes that are and are not multiples of the 6-row register tile.
 TEST(BlockSparseAttention, BlockMasksMatchReference) {
-    const LayerQkv l = testdata::structuredLayer(4, 2, 300, 16, 5);
-    for (Index blockRows : {32, 64})
-        for (Index keyTile : {64, 128})
-            for (int threads : {1, 2}) {
-                const Index qb = (300 + blockRows - 1) / blockRows;
-                const auto mask = randomMask(4, qb, qb, 77 + blockRows + keyTile, 0.4);
-                const BlockSparsePattern p = blockPatternFromMask(mask.data(), 4, 300, blockRows, blockRows);
-                expectMatchesReference(l, p, keyTile, threads);
-            }
+    test::forEachIsa([](Isa) {
+        for (Index dim : {16, 20, 48, 80}) {
+            const LayerQkv l = testdata::structuredLayer(4, 2, 300, dim, 5);
+            for (Index blockRows : {32, 64, 96})
+                for (Index keyTile : {64, 128})
+                    for (int threads : {1, 2}) {
+                        if (dim != 16 && (keyTile != 128 || threads != 2))
+                            continue; // the rest: one case each
+                        const Index qb = (300 + blockRows - 1) / blockRows;
+                        const auto mask = randomMask(4, qb, qb, 77 + blockRows + keyTile, 0.4);
+                        const BlockSparsePattern p =
+                            blockPatternFromMask(mask.data(), 4, 300, blockRows, blockRows);
+                        expectMatchesReference(l, p, keyTile, threads);
+                    }
+        }
+    });
 }
 
 TEST(BlockSparseAttention, SpansAndColumnsMatchReference) {
-    const LayerQkv l = testdata::structuredLayer(4, 1, 450, 16, 9);
-    for (Index blockRows : {64, 128})
-        for (Index keyTile : {32, 128})
-            for (int threads : {1, 2})
-                expectMatchesReference(l, randomSpansAndColumns(4, 450, blockRows, 3 + keyTile), keyTile,
-                                       threads);
+    test::forEachIsa([](Isa) {
+        const LayerQkv l = testdata::structuredLayer(4, 1, 450, 16, 9);
+        for (Index blockRows : {64, 128})
+            for (Index keyTile : {32, 128})
+                for (int threads : {1, 2})
+                    expectMatchesReference(l, randomSpansAndColumns(4, 450, blockRows, 3 + keyTile), keyTile,
+                                           threads);
+    });
+}
+
+// Bit-compatible with dense where the mask is full: the rows of query blocks that compute every key equal
+// the dense kernel's (same query and key tiles) bit for bit on every path, while the other blocks of the same
+// call skip tiles (and, on AVX-512, take the tile products).
+TEST(BlockSparseAttention, FullBlocksOfASparsePatternAreBitIdenticalToDense) {
+    test::forEachIsa([](Isa) {
+        const Index H = 4, L = 700, D = 64, rows = 128, qb = (L + rows - 1) / rows;
+        const LayerQkv l = testdata::structuredLayer(H, 2, L, D, 21);
+        auto mask = randomMask(H, qb, qb, 5, 0.3);
+        for (Index h = 0; h < H; ++h)
+            for (Index b = 1; b < qb; b += 2)
+                for (Index c = 0; c <= b; ++c)
+                    mask[std::size_t((h * qb + b) * qb + c)] = 1; // odd blocks full
+        const BlockSparsePattern p = blockPatternFromMask(mask.data(), H, L, rows, rows);
+        AttentionConfig config;
+        config.queryTile = rows;
+        Tensor3 dense(H, L, D), sparse(H, L, D);
+        ASSERT_TRUE(
+            causalAttention(l.q.cview(), l.k.cview(), l.v.cview(), dense.view(), nullptr, config).ok());
+        ASSERT_TRUE(
+            blockSparseAttention(l.q.cview(), l.k.cview(), l.v.cview(), p, sparse.view(), nullptr, config)
+                .ok());
+        Index differing = 0;
+        for (Index h = 0; h < H; ++h)
+            for (Index i = 0; i < L; ++i) {
+                const bool full = (i / rows) % 2 == 1;
+                const bool same = std::equal(dense.row(h, i), dense.row(h, i) + D, sparse.row(h, i));
+                if (full) {
+                    ASSERT_TRUE(same) << "head " << h << " row " << i;
+                }
+                differing += !same;
+            }
+        EXPECT_GT(differing, 0) << "the sparse blocks must skip something";
+        expectMatchesReference(l, p, 128, 2);
+    });
 }
 
 TEST(BlockSparseAttention, RejectsPatternOfOtherShape) {

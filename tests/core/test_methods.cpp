@@ -6,6 +6,7 @@
 #include "core/methods/compare.h"
 #include "core/methods/methods.h"
 #include "core/methods/tsa_pipeline.h"
+#include "tests/core/method_test_settings.h"
 #include "tests/core/tsa_test_data.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <limits>
+#include <set>
 
 namespace tsa {
 namespace {
@@ -221,6 +223,114 @@ TEST(Composition, TsaOnThePatternTypeMatchesThePipeline) {
                     ASSERT_EQ(ours.row(h, i)[d], 0.0f);
             }
     }
+}
+
+// The registry is the one place a method's facts live: every method has a row, its sweep knob is a real
+// parameter that round-trips, and exactly the compositions (and TSA) start with TSA's token sets.
+TEST(MethodRegistry, EveryMethodHasAConsistentRow) {
+    const std::vector<std::string> params = methodParamNames();
+    // Every enumerator up to the last has its own row (a kind without one would read the first row's facts).
+    std::set<std::string> names;
+    for (int k = 0; k <= int(MethodKind::TsaXAttention); ++k)
+        names.insert(methodName(MethodKind(k)));
+    EXPECT_EQ(names.size(), std::size_t(int(MethodKind::TsaXAttention) + 1));
+    EXPECT_EQ(allMethods().size(), names.size());
+    for (MethodKind kind : allMethods()) {
+        const std::string name = methodName(kind);
+        EXPECT_EQ(usesTsa(kind), name.rfind("tsa", 0) == 0) << name;
+        const SweepKnob knob = sweepKnob(kind);
+        EXPECT_NE(std::find(params.begin(), params.end(), knob.param), params.end())
+            << name << ": " << knob.param;
+        EXPECT_EQ(knob.param.substr(knob.param.find('.') + 1), knob.name);
+        ASSERT_GE(knob.values.size(), 3u) << name;
+        for (double v : knob.values) {
+            MethodSettings s;
+            setSweepKnob(kind, v, s);
+            EXPECT_EQ(sweepKnobValue(kind, s), v) << name;
+            EXPECT_EQ(s.validate(), "") << name << " at " << v;
+        }
+    }
+}
+
+// One head of a pattern keeps exactly that head's pairs.
+TEST(PatternType, HeadPatternKeepsTheHeadsPairs) {
+    const Index H = 3, n = 300, rows = 32, kb = 32, qb = (n + rows - 1) / rows, nk = (n + kb - 1) / kb;
+    std::vector<std::uint8_t> mask(std::size_t(H * qb * nk));
+    for (std::size_t i = 0; i < mask.size(); ++i)
+        mask[i] = (i * 7 + i / 5) % 3 == 0;
+    const BlockSparsePattern p = blockPatternFromMask(mask.data(), H, n, rows, kb);
+    for (Index h = 0; h < H; ++h) {
+        const BlockSparsePattern one = headPattern(p, h);
+        EXPECT_EQ(one.qHeads, 1);
+        EXPECT_EQ(computedPairs(one, n, 0), computedPairs(p, n, h));
+        std::vector<std::pair<Index, Index>> a, b;
+        forEachPair(p, h, [&](Index i, Index j) { a.emplace_back(i, j); });
+        forEachPair(one, 0, [&](Index i, Index j) { b.emplace_back(i, j); });
+        EXPECT_EQ(a, b) << "head " << h;
+    }
+}
+
+// Composition through the one executor: TSA's token sets, then a block stage in compressed index space,
+// checked pair by pair against an fp64 softmax over exactly the pairs the pattern names (GQA: 4 query heads
+// on 2 kv heads). A full block stage after the token sets reproduces TSA alone bit for bit when both use the
+// same query tile.
+TEST(Composition, TokenSetsThenBlocksMatchFp64OverThePatternsPairs) {
+    const Index H = 4, L = 700, D = 16;
+    const LayerQkv l = testdata::structuredLayer(H, 2, L, D, 11);
+    MethodSettings s = testdata::smallMethodSettings();
+    s.xattention.threshold = 0.8;
+    auto p = estimatePattern(MethodKind::TsaXAttention, l, s);
+    ASSERT_TRUE(p.ok());
+    ASSERT_FALSE(p->tokenSets.empty());
+    ASSERT_FALSE(p->blocks.empty());
+    const Index n = p->tokenSets.kept;
+    Tensor3 out(H, L, D);
+    std::vector<float> lse(std::size_t(H * L));
+    ASSERT_TRUE(runPattern(l, *p, out.view(), lse.data()).ok());
+    const double scale = 1.0 / std::sqrt(double(D));
+    for (Index h = 0; h < H; ++h) {
+        const std::int32_t* idx = p->tokenSets.head(h);
+        std::vector<std::vector<Index>> keys(static_cast<std::size_t>(n));
+        forEachPair(p->blocks, h, [&](Index i, Index j) { keys[std::size_t(i)].push_back(j); });
+        for (Index i = 0; i < n; ++i) {
+            const float* qi = l.q.row(h, idx[i]);
+            std::vector<double> logit;
+            double mx = -std::numeric_limits<double>::infinity();
+            for (Index j : keys[std::size_t(i)]) {
+                const float* kj = l.k.row(h / 2, idx[j]);
+                double dot = 0;
+                for (Index d = 0; d < D; ++d)
+                    dot += double(qi[d]) * kj[d];
+                logit.push_back(dot * scale);
+                mx = std::max(mx, logit.back());
+            }
+            ASSERT_FALSE(logit.empty()) << "every compressed row keeps its diagonal block";
+            std::vector<double> acc(std::size_t(D), 0.0);
+            double sum = 0;
+            for (std::size_t t = 0; t < logit.size(); ++t) {
+                const double w = std::exp(logit[t] - mx);
+                sum += w;
+                const float* vj = l.v.row(h / 2, idx[keys[std::size_t(i)][t]]);
+                for (Index d = 0; d < D; ++d)
+                    acc[std::size_t(d)] += w * vj[d];
+            }
+            for (Index d = 0; d < D; ++d)
+                ASSERT_NEAR(out.row(h, idx[i])[d], acc[std::size_t(d)] / sum, 2e-5) << h << " " << i;
+            ASSERT_NEAR(lse[std::size_t(h * L + idx[i])], mx + std::log(sum), 1e-4);
+        }
+    }
+
+    AttentionConfig tile64;
+    tile64.queryTile = 64;
+    Tensor3 alone(H, L, D), full(H, L, D);
+    ASSERT_TRUE(runPattern(l, p->tokenSets, BlockSparsePattern{}, alone.view(), nullptr, tile64).ok());
+    ASSERT_TRUE(runPattern(l, p->tokenSets, fullBlockPattern(H, n, 64), full.view(), nullptr, tile64).ok());
+    EXPECT_EQ(alone.data, full.data);
+
+    // A block stage over the wrong length is refused with a message, not run.
+    const Status bad = runPattern(l, p->tokenSets, fullBlockPattern(H, L, 64), full.view(), nullptr);
+    EXPECT_FALSE(bad.ok());
+    EXPECT_NE(bad.message.find("kept tokens"), std::string::npos) << bad.message;
 }
 
 TEST(Measures, AFullPatternHasNoErrorAndFullRecall) {

@@ -2,6 +2,7 @@
 // positions: it marks each cell holding a computed pair, and any other cell it marks is a column of
 // tokens the head dropped altogether (a compressed span drawn across a gap), never a skipped kept key.
 #include "core/methods/methods.h"
+#include "tests/core/method_test_settings.h"
 #include "tests/core/tsa_test_data.h"
 
 #include <gtest/gtest.h>
@@ -46,22 +47,35 @@ void expectMaskMatchesPairs(const Pattern& p, Index cellSize) {
 
 TEST(PatternOverlay, CoarseMaskMarksExactlyTheComputedCells) {
     const LayerQkv l = testdata::structuredLayer(4, 2, 600, 16, 8);
-    MethodSettings s;
-    s.tsa.tau = 0.05;
-    s.tsa.window = 32;
-    s.tsa.minTokens = 64;
-    s.minference.adaptiveBudget = 0.2;
-    s.flexprefill.blockSize = 32;
-    s.flexprefill.minBudget = 64;
-    s.xattention.blockSize = 32;
-    s.xattention.stride = 8;
-    s.streaming.sinkTokens = 16;
-    s.streaming.localTokens = 64;
+    const MethodSettings s = testdata::smallMethodSettings();
     for (MethodKind kind : allMethods()) {
         auto p = estimatePattern(kind, l, s);
         ASSERT_TRUE(p.ok()) << methodName(kind);
         for (Index cellSize : {Index(1), Index(5), Index(64)})
             expectMaskMatchesPairs(*p, cellSize);
+    }
+}
+
+// In compressed coordinates the mask is exact: a cell is marked iff the block stage computes a pair of
+// compressed indices in it (composed methods: the block mask over the kept tokens of the head).
+TEST(PatternOverlay, CompressedMaskIsExactlyTheBlockStagesCells) {
+    const LayerQkv l = testdata::structuredLayer(4, 2, 600, 16, 8);
+    const MethodSettings s = testdata::smallMethodSettings();
+    for (MethodKind kind :
+         {MethodKind::Tsa, MethodKind::TsaFlexPrefill, MethodKind::TsaXAttention, MethodKind::XAttention}) {
+        auto p = estimatePattern(kind, l, s);
+        ASSERT_TRUE(p.ok()) << methodName(kind);
+        ASSERT_EQ(p->tokenSets.empty(), kind == MethodKind::XAttention) << methodName(kind);
+        const Index n = p->length(), cellSize = 7, cells = (n + cellSize - 1) / cellSize;
+        const BlockSparsePattern blocks = p->blocks.empty() ? fullBlockPattern(p->qHeads, n, 64) : p->blocks;
+        for (Index h = 0; h < p->qHeads; ++h) {
+            std::vector<std::uint8_t> exact(std::size_t(cells * cells), 0);
+            forEachPair(blocks, h, [&](Index i, Index j) {
+                exact[std::size_t((i / cellSize) * cells + j / cellSize)] = 1;
+            });
+            EXPECT_EQ(coarseMask(*p, h, cellSize, cells, PatternSpace::Compressed), exact)
+                << methodName(kind) << " head " << h;
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 // per-head table sorts and exports; the chosen method's pattern reaches the attention map; knobs
 // round-trip through session JSON; exports write PNG/SVG/CSV.
 #include "app/explorer/analysis_controller.h"
+#include "app/explorer/command_line.h"
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/main_window.h"
 #include "app/explorer/methods_model.h"
@@ -71,6 +72,23 @@ private:
         c.openFileWith(m_capture, p);
         QVERIFY(waitFor([&] { return c.hasCapture() && !c.isOpening(); }));
         QVERIFY(c.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedExtra, 120000));
+    }
+    // Opens the capture with `method` chosen and its pattern overlay on, views up to date.
+    void openWithOverlay(AnalysisController& c, ViewSet& views, const QString& method) {
+        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
+        ExplorerParams p = smallParams();
+        p.method = method;
+        p.methodOverlay = true;
+        open(c, p);
+        views.flush();
+    }
+    // Switches to the attention map; null unless its map and the methods' work arrive.
+    views::AttentionMapView* showAttention(AnalysisController& c, ViewSet& views) {
+        views.setCurrentView(QStringLiteral("attention"));
+        if (!c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000))
+            return nullptr;
+        views.flush();
+        return dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
     }
 
 private slots:
@@ -188,12 +206,7 @@ private slots:
     void headTableSortsAndOverlayReachesTheMap() {
         AnalysisController c;
         ViewSet views(&c);
-        views.setCurrentView(QStringLiteral("methods")); // the methods model works for the view on screen
-        ExplorerParams p = smallParams();
-        p.method = QStringLiteral("minference");
-        p.methodOverlay = true;
-        open(c, p);
-        views.flush();
+        openWithOverlay(c, views, QStringLiteral("minference"));
         auto* table = dynamic_cast<views::MethodHeadsView*>(views.view(QStringLiteral("method-heads")));
         QVERIFY(table);
         QCOMPARE(int(table->data().rows.size()), c.headCount());
@@ -205,11 +218,7 @@ private slots:
         const QStringList lines = table->csv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), c.headCount() + 1);
 
-        views.setCurrentView(QStringLiteral("attention"));
-        QVERIFY(
-            c.waitUntilReady(AnalysisController::NeedAttentionMap | AnalysisController::NeedExtra, 120000));
-        views.flush();
-        auto* map = dynamic_cast<views::AttentionMapView*>(views.view(QStringLiteral("attention")));
+        auto* map = showAttention(c, views);
         QVERIFY(map);
         const int B = map->data().blocks;
         QVERIFY(B > 0);
@@ -237,6 +246,88 @@ private slots:
         c.setParams(a);
         views.flush();
         QVERIFY(map->patternOverlay().empty());
+    }
+
+    // A composed method's overlay in compressed coordinates: chosen in the Methods view, drawn as the block
+    // mask over the head's kept tokens (exactly coarseMask in compressed space), with tooltips naming both
+    // index spaces, and back to original positions.
+    void overlayInCompressedCoordinates() {
+        AnalysisController c;
+        ViewSet views(&c);
+        openWithOverlay(c, views, QStringLiteral("tsa+xattention"));
+        auto* methods = dynamic_cast<views::MethodsView*>(views.view(QStringLiteral("methods")));
+        QVERIFY(methods);
+        auto* box = methods->findChild<QComboBox*>(QStringLiteral("overlayCoordinates"));
+        QVERIFY(box);
+        box->setCurrentIndex(1);
+        emit box->activated(1);
+        QVERIFY(c.params().methodOverlayCompressed);
+        auto* map = showAttention(c, views);
+        QVERIFY(map);
+        const auto& cp = map->compressedPattern();
+        QVERIFY(cp.cellCount > 0);
+        QVERIFY(map->patternOverlay().empty());
+        QVERIFY(cp.length < map->data().tokens); // TSA compressed this layer
+        QCOMPARE(qint64(cp.keptPositions.size()), cp.length);
+        QVERIFY(map->viewTitle().contains(QStringLiteral("compressed coordinates")));
+        int computed = 0;
+        for (std::uint8_t v : cp.cells)
+            computed += v;
+        QVERIFY(computed > 0 && computed < cp.cellCount * (cp.cellCount + 1) / 2);
+        map->resize(800, 600);
+        int tips = 0;
+        for (int y = 0; y < map->height(); y += 11)
+            for (int x = 0; x < map->width(); x += 11) {
+                const QString tip = map->toolTipAt(QPoint(x, y));
+                if (tip.isEmpty() || tip.contains(QStringLiteral("above the diagonal"))) continue;
+                QVERIFY(tip.contains(QStringLiteral("compressed queries")) &&
+                        tip.contains(QStringLiteral("positions")));
+                ++tips;
+            }
+        QVERIFY(tips > 0);
+        QVERIFY(map->csv().startsWith(QStringLiteral("layer_id,head,method,query_cell")));
+        QVERIFY(hasContent(map->grab().toImage()));
+        QCOMPARE(paramsFromJson(toJson(c.params())).methodOverlayCompressed, true);
+
+        ExplorerParams a = c.params();
+        a.methodOverlayCompressed = false;
+        c.setParams(a);
+        views.flush();
+        QCOMPARE(map->compressedPattern().cellCount, 0);
+        QCOMPARE(int(map->patternOverlay().size()), map->data().blocks * map->data().blocks);
+    }
+
+    // The explorer's command line sets the methods' knobs, the chosen method and the overlay as tsa export
+    // does, and names the bad option.
+    void commandLineSetsMethodKnobs() {
+        CommandLine cl;
+        QString message;
+        QCOMPARE(parseCommandLine({QStringLiteral("x"), QStringLiteral("--set"),
+                                   QStringLiteral("flexprefill.gamma=0.9,xattention.stride=8"),
+                                   QStringLiteral("--method"), QStringLiteral("tsa+flexprefill"),
+                                   QStringLiteral("--method-overlay"), QStringLiteral("compressed")},
+                                  &cl, &message),
+                 ParseOutcome::Run);
+        ExplorerParams p;
+        cl.applyTo(&p);
+        QCOMPARE(p.methods.flexprefill.gamma, 0.9);
+        QCOMPARE(p.methods.xattention.stride, Index(8));
+        QCOMPARE(p.method, QStringLiteral("tsa+flexprefill"));
+        QVERIFY(p.methodOverlay && p.methodOverlayCompressed);
+        const QList<QPair<QStringList, QString>> bad = {
+            {{QStringLiteral("--set"), QStringLiteral("flexprefill.gama=0.9")},
+             QStringLiteral("flexprefill.gama")},
+            {{QStringLiteral("--set"), QStringLiteral("flexprefill.gamma=2")},
+             QStringLiteral("flexprefill.gamma")},
+            {{QStringLiteral("--set"), QStringLiteral("tsa.tau=0.1")}, QStringLiteral("--tau")},
+            {{QStringLiteral("--method"), QStringLiteral("flex")}, QStringLiteral("'flex'")},
+            {{QStringLiteral("--method-overlay"), QStringLiteral("both")}, QStringLiteral("'both'")}};
+        for (const auto& [args, names] : bad) {
+            message.clear();
+            QCOMPARE(parseCommandLine(QStringList{QStringLiteral("x")} + args, &cl, &message),
+                     ParseOutcome::ExitUsage);
+            QVERIFY2(message.contains(names), qPrintable(message));
+        }
     }
 
     void exportsAndSessionsKeepTheKnobs() {

@@ -1,27 +1,23 @@
 #!/usr/bin/env bash
 # Contract of `tsa compare`: table, JSON schema, --sweep, --save layout and metadata, --set, exit codes.
 set -euo pipefail
-tsa=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$tsa" generate --seed 5 --layers 2 --heads 4 --kv-heads 2 --tokens 1300 --head-dim 32 --out "$tmp/cap.safetensors" 2>/dev/null \
+"$TSA" generate --seed 5 --layers 2 --heads 4 --kv-heads 2 --tokens 1300 --head-dim 32 --out "$TMP/cap.safetensors" 2>/dev/null \
     || fail "tsa generate failed"
 settings="tsa.min_tokens=256,flexprefill.min_budget=256"
 
 # Table: a header per layer and one row per method.
-"$tsa" compare "$tmp/cap.safetensors" --layers 1 --set "$settings" >"$tmp/table.txt" || fail "tsa compare failed"
+"$TSA" compare "$TMP/cap.safetensors" --layers 1 --set "$settings" >"$TMP/table.txt" || fail "tsa compare failed"
 for m in tsa minference flexprefill xattention streaming oracle tsa+minference tsa+flexprefill tsa+xattention; do
     re=${m//+/\\+}
-    grep -Eq "^$re +(0\.[0-9]+|1\.0000) " "$tmp/table.txt" || fail "no row for $m: $(cat "$tmp/table.txt")"
+    grep -Eq "^$re +(0\.[0-9]+|1\.0000) " "$TMP/table.txt" || fail "no row for $m: $(cat "$TMP/table.txt")"
 done
 
 # JSON (to a file, written atomically) and --save.
-"$tsa" compare "$tmp/cap.safetensors" --layers 0,1 --methods tsa,flexprefill,tsa+flexprefill,oracle --set "$settings" \
-    --json "$tmp/report.json" --save "$tmp/patterns.safetensors" || fail "tsa compare --json --save failed"
-python3 - "$tmp/report.json" "$tmp/patterns.safetensors" "$tmp/cap.safetensors" <<'PY'
+"$TSA" compare "$TMP/cap.safetensors" --layers 0,1 --methods tsa,flexprefill,tsa+flexprefill,oracle --set "$settings" \
+    --json "$TMP/report.json" --save "$TMP/patterns.safetensors" || fail "tsa compare --json --save failed"
+python3 - "$TMP/report.json" "$TMP/patterns.safetensors" "$TMP/cap.safetensors" <<'PY'
 import json, struct, sys
 report = json.load(open(sys.argv[1]))
 assert report["file"] == sys.argv[3]
@@ -61,9 +57,9 @@ print("json and save layout ok")
 PY
 
 # --sweep: the current setting plus every value of each method's knob.
-"$tsa" compare "$tmp/cap.safetensors" --layers 1 --methods xattention,streaming --sweep --json - >"$tmp/sweep.json" \
+"$TSA" compare "$TMP/cap.safetensors" --layers 1 --methods xattention,streaming --sweep --json - >"$TMP/sweep.json" \
     || fail "--sweep failed"
-python3 - "$tmp/sweep.json" <<'PY'
+python3 - "$TMP/sweep.json" <<'PY'
 import json, sys
 methods = json.load(open(sys.argv[1]))["layers"][0]["methods"]
 thresholds = [m["params"]["threshold"] for m in methods if m["method"] == "xattention"]
@@ -77,25 +73,25 @@ PY
 
 # Bad input: exit code 2 and a message naming the file or option.
 set +e
-"$tsa" compare "$tmp/missing.safetensors" 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "missing file should exit 2"
-grep -q "missing.safetensors" "$tmp/err.txt" || fail "error should name the file: $(cat "$tmp/err.txt")"
-printf 'not a safetensors file' >"$tmp/bad.safetensors"
-"$tsa" compare "$tmp/bad.safetensors" 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "malformed file should exit 2"
-grep -q "bad.safetensors" "$tmp/err.txt" || fail "error should name the file"
-"$tsa" compare "$tmp/cap.safetensors" --methods tsa,flexprefil 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "unknown method should exit 2"
-grep -q -- "--methods: unknown method 'flexprefil'" "$tmp/err.txt" || fail "method message: $(cat "$tmp/err.txt")"
-"$tsa" compare "$tmp/cap.safetensors" --set flexprefill.gamma=1.5 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "bad gamma should exit 2"
-grep -q "flexprefill.gamma must be in" "$tmp/err.txt" || fail "gamma message: $(cat "$tmp/err.txt")"
-"$tsa" compare "$tmp/cap.safetensors" --set xattention.strid=8 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "unknown knob should exit 2"
-grep -q "unknown parameter 'xattention.strid'" "$tmp/err.txt" || fail "knob message"
-"$tsa" compare "$tmp/cap.safetensors" --set tsa.tau 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "--set without = should exit 2"
-"$tsa" compare "$tmp/cap.safetensors" --layers 7 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "unknown layer should exit 2"
-grep -q -- "--layers: layer 7" "$tmp/err.txt" || fail "layer message"
-"$tsa" compare "$tmp/cap.safetensors" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option should exit 2"
-"$tsa" compare 2>/dev/null; [ $? -eq 2 ] || fail "no file should exit 2"
-"$tsa" compare "$tmp/cap.safetensors" --layers 1 --methods streaming --json "$tmp/no/such/dir/r.json" 2>"$tmp/err.txt"
+"$TSA" compare "$TMP/missing.safetensors" 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "missing file should exit 2"
+grep -q "missing.safetensors" "$TMP/err.txt" || fail "error should name the file: $(cat "$TMP/err.txt")"
+printf 'not a safetensors file' >"$TMP/bad.safetensors"
+"$TSA" compare "$TMP/bad.safetensors" 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "malformed file should exit 2"
+grep -q "bad.safetensors" "$TMP/err.txt" || fail "error should name the file"
+"$TSA" compare "$TMP/cap.safetensors" --methods tsa,flexprefil 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "unknown method should exit 2"
+grep -q -- "--methods: unknown method 'flexprefil'" "$TMP/err.txt" || fail "method message: $(cat "$TMP/err.txt")"
+"$TSA" compare "$TMP/cap.safetensors" --set flexprefill.gamma=1.5 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "bad gamma should exit 2"
+grep -q "flexprefill.gamma must be in" "$TMP/err.txt" || fail "gamma message: $(cat "$TMP/err.txt")"
+"$TSA" compare "$TMP/cap.safetensors" --set xattention.strid=8 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "unknown knob should exit 2"
+grep -q "unknown parameter 'xattention.strid'" "$TMP/err.txt" || fail "knob message"
+"$TSA" compare "$TMP/cap.safetensors" --set tsa.tau 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "--set without = should exit 2"
+"$TSA" compare "$TMP/cap.safetensors" --layers 7 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "unknown layer should exit 2"
+grep -q -- "--layers: layer 7" "$TMP/err.txt" || fail "layer message"
+"$TSA" compare "$TMP/cap.safetensors" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option should exit 2"
+"$TSA" compare 2>/dev/null; [ $? -eq 2 ] || fail "no file should exit 2"
+"$TSA" compare "$TMP/cap.safetensors" --layers 1 --methods streaming --json "$TMP/no/such/dir/r.json" 2>"$TMP/err.txt"
 [ $? -eq 1 ] || fail "unwritable --json should exit 1"
-grep -q "no/such/dir/r.json" "$tmp/err.txt" || fail "json write error should name the file"
+grep -q "no/such/dir/r.json" "$TMP/err.txt" || fail "json write error should name the file"
 set -e
-"$tsa" compare --help | grep -q "tsa compare FILE" || fail "--help"
-echo "tsa compare contract ok"
+"$TSA" compare --help | grep -q "tsa compare FILE" || fail "--help"
+finish "tsa compare contract"

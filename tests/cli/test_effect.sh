@@ -5,16 +5,7 @@
 # standard library (no torch), following docs/effect.md.
 # Usage: bash test_effect.sh PATH_TO_TSA SOURCE_DIR
 set -u
-TSA=${1:?path to tsa}
-SRC=${2:?source dir}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_contains() { # label haystack needle
-    case "$2" in *"$3"*) ;; *) fail "$1: output lacks '$3'"$'\n'"$2" ;; esac
-}
+. "$(dirname "$0")/lib.sh" "$@"
 
 # Writes an effect file: $1 path, $2 a python expression that edits `effect` / `tensors` (or "pass").
 write_effect() {
@@ -119,8 +110,4 @@ check_bad unsorted 'tensors["runs.1.layers.1.kept_dense"][1][0:2] = [2, 0]' "not
 check_bad shape 'tensors["runs.1.layers.1.kept"] = ([1, 4], [0, 1, 6, 7])' "q_heads is 2"
 check_bad layer_array 'effect["runs"][1]["layer_kept_fraction"] = [1.0]' "'layer_kept_fraction' has 1 entries"
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "effect file CLI contract: all checks passed"
+finish "effect file CLI contract"

@@ -4,16 +4,7 @@
 # command regenerates, and exit code 2 with a reason on stderr for bad options.
 # Usage: bash test_generate.sh PATH_TO_TSA SOURCE_DIR
 set -u
-TSA=${1:?path to tsa}
-SRC=${2:?source dir}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_contains() { # label haystack needle
-    case "$2" in *"$3"*) ;; *) fail "$1: output lacks '$3'"$'\n'"$2" ;; esac
-}
+. "$(dirname "$0")/lib.sh" "$@"
 expect_usage_error() { # label needle-in-stderr args...
     local label=$1 needle=$2 err rc
     shift 2
@@ -134,8 +125,4 @@ expect_usage_error "preset typo" "unknown key 'heavy_hiter_shift'" --preset "$TM
 "$TSA" generate --tokens 100 --layers 1 --quiet --out "$TMP/no/such/dir/x.safetensors" 2>/dev/null; rc=$?
 [ $rc -eq 1 ] || fail "unwritable output: exit $rc, expected 1"
 
-if [ $failures -gt 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "test_generate: all checks passed"
+finish test_generate

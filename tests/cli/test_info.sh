@@ -3,16 +3,7 @@
 # absent) and on a crafted file, and exit code 2 with the reason on stderr for bad files and options.
 # Usage: bash test_info.sh PATH_TO_TSA SOURCE_DIR
 set -u
-TSA=${1:?path to tsa}
-SRC=${2:?source dir}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_contains() { # label haystack needle
-    case "$2" in *"$3"*) ;; *) fail "$1: output lacks '$3'"$'\n'"$2" ;; esac
-}
+. "$(dirname "$0")/lib.sh" "$@"
 
 # Writes a safetensors file: $1 path, $2 header JSON, $3 data bytes (zeros).
 write_safetensors() {
@@ -104,8 +95,4 @@ out=$("$TSA" info --help); rc=$?
 [ $rc -eq 0 ] || fail "--help exited $rc"
 expect_contains "help" "$out" "usage: tsa info"
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "test_info.sh: all checks passed"
+finish test_info

@@ -1,24 +1,20 @@
 #!/usr/bin/env bash
 # Contract of `tsa run`: table, JSON, --save layout and metadata, exit codes.
 set -euo pipefail
-tsa=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$tsa" generate --seed 3 --layers 4 --heads 4 --kv-heads 2 --tokens 1600 --head-dim 32 --out "$tmp/cap.safetensors" 2>/dev/null \
+"$TSA" generate --seed 3 --layers 4 --heads 4 --kv-heads 2 --tokens 1600 --head-dim 32 --out "$TMP/cap.safetensors" 2>/dev/null \
     || fail "tsa generate failed"
 
 # Table: one row per layer, first half dense (not a sparse layer), second half sparse.
-"$tsa" run "$tmp/cap.safetensors" --min-tokens 256 --quiet >"$tmp/table.txt" || fail "tsa run failed"
-grep -q "not a sparse layer" "$tmp/table.txt" || fail "dense layers not reported"
-grep -Eq "^ +3  sparse" "$tmp/table.txt" || fail "layer 3 should be sparse: $(cat "$tmp/table.txt")"
+"$TSA" run "$TMP/cap.safetensors" --min-tokens 256 --quiet >"$TMP/table.txt" || fail "tsa run failed"
+grep -q "not a sparse layer" "$TMP/table.txt" || fail "dense layers not reported"
+grep -Eq "^ +3  sparse" "$TMP/table.txt" || fail "layer 3 should be sparse: $(cat "$TMP/table.txt")"
 
 # JSON and --save.
-"$tsa" run "$tmp/cap.safetensors" --min-tokens 256 --tau 0.01 --layers 1,3 --json --quiet \
-    --save "$tmp/out.safetensors" --save-output --save-dense >"$tmp/run.json" || fail "tsa run --save failed"
-python3 - "$tmp/run.json" "$tmp/out.safetensors" <<'PY'
+"$TSA" run "$TMP/cap.safetensors" --min-tokens 256 --tau 0.01 --layers 1,3 --json --quiet \
+    --save "$TMP/out.safetensors" --save-output --save-dense >"$TMP/run.json" || fail "tsa run --save failed"
+python3 - "$TMP/run.json" "$TMP/out.safetensors" <<'PY'
 import json, struct, sys
 summary = json.load(open(sys.argv[1]))
 assert set(summary["layers"]) == {"1", "3"}, summary["layers"].keys()
@@ -49,19 +45,19 @@ PY
 
 # Bad input: exit code 2 and a message naming the problem.
 set +e
-"$tsa" run "$tmp/missing.safetensors" 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "missing file should exit 2"
-"$tsa" run "$tmp/cap.safetensors" --tau abc 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "bad tau should exit 2"
-grep -q "tau" "$tmp/err.txt" || fail "bad tau message"
-"$tsa" run "$tmp/cap.safetensors" --pool-kernel 4 2>/dev/null; [ $? -eq 2 ] || fail "even kernel should exit 2"
-"$tsa" run "$tmp/cap.safetensors" --layers 9 2>/dev/null; [ $? -eq 2 ] || fail "unknown layer should exit 2"
-"$tsa" run "$tmp/cap.safetensors" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option should exit 2"
+"$TSA" run "$TMP/missing.safetensors" 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "missing file should exit 2"
+"$TSA" run "$TMP/cap.safetensors" --tau abc 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "bad tau should exit 2"
+grep -q "tau" "$TMP/err.txt" || fail "bad tau message"
+"$TSA" run "$TMP/cap.safetensors" --pool-kernel 4 2>/dev/null; [ $? -eq 2 ] || fail "even kernel should exit 2"
+"$TSA" run "$TMP/cap.safetensors" --layers 9 2>/dev/null; [ $? -eq 2 ] || fail "unknown layer should exit 2"
+"$TSA" run "$TMP/cap.safetensors" --bogus 2>/dev/null; [ $? -eq 2 ] || fail "unknown option should exit 2"
 # Every range follows the shared rules (core/param_rules.h): exit 2, the option and the parameter named.
 expect_refusal() { # expected-text args...
     local want=$1
     shift
-    "$tsa" run "$tmp/cap.safetensors" "$@" 2>"$tmp/err.txt"
+    "$TSA" run "$TMP/cap.safetensors" "$@" 2>"$TMP/err.txt"
     [ $? -eq 2 ] || fail "$* should exit 2"
-    grep -qF -- "$want" "$tmp/err.txt" || fail "$*: expected '$want', got: $(cat "$tmp/err.txt")"
+    grep -qF -- "$want" "$TMP/err.txt" || fail "$*: expected '$want', got: $(cat "$TMP/err.txt")"
 }
 expect_refusal "--tau: tau 0.7 is above 0.5" --tau 0.7
 expect_refusal "--window: window W must be at least 1, got 0" --window 0
@@ -72,14 +68,14 @@ expect_refusal "--layers: '9-2' runs backwards" --layers 9-2
 expect_refusal "--layers: 'x' is not a layer number" --layers 1,x
 expect_refusal "--sparse-layers: expected half, drift, all or list or a layer list" --sparse-layers most
 expect_refusal "--sparse-layers: give the layer list itself" --sparse-layers list
-printf 'not a safetensors file' >"$tmp/bad.safetensors"
-"$tsa" run "$tmp/bad.safetensors" 2>"$tmp/err.txt"; [ $? -eq 2 ] || fail "malformed file should exit 2"
-grep -q "bad.safetensors" "$tmp/err.txt" || fail "error should name the file: $(cat "$tmp/err.txt")"
+printf 'not a safetensors file' >"$TMP/bad.safetensors"
+"$TSA" run "$TMP/bad.safetensors" 2>"$TMP/err.txt"; [ $? -eq 2 ] || fail "malformed file should exit 2"
+grep -q "bad.safetensors" "$TMP/err.txt" || fail "error should name the file: $(cat "$TMP/err.txt")"
 set -e
 
 # A partial capture (layers 1 and 3 of 4, drift included): half/all/list are rules over model layer ids;
 # drift takes the quantile over the layers present and says so (docs/layer_plan.md).
-python3 - "$tmp/cap.safetensors" "$tmp/partial.safetensors" <<'PY'
+python3 - "$TMP/cap.safetensors" "$TMP/partial.safetensors" <<'PY'
 import json, struct, sys
 data = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", data[:8])[0]
@@ -97,29 +93,29 @@ text = json.dumps(out).encode()
 with open(sys.argv[2], "wb") as f:
     f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 PY
-"$tsa" run "$tmp/partial.safetensors" --min-tokens 256 --json --quiet >"$tmp/partial.json" 2>"$tmp/err.txt" \
-    || fail "tsa run on a partial capture failed: $(cat "$tmp/err.txt")"
+"$TSA" run "$TMP/partial.safetensors" --min-tokens 256 --json --quiet >"$TMP/partial.json" 2>"$TMP/err.txt" \
+    || fail "tsa run on a partial capture failed: $(cat "$TMP/err.txt")"
 python3 -c '
 import json, sys
 layers = json.load(open(sys.argv[1]))["layers"]
 assert set(layers) == {"1", "3"}, layers
 assert layers["1"]["sparse"] is False and layers["3"]["sparse"] is True, layers  # model half: 2 and 3
-' "$tmp/partial.json" || fail "half plan on the partial capture"
-"$tsa" run "$tmp/partial.safetensors" --min-tokens 256 --sparse-layers drift --delta 0 --json --quiet \
-    >"$tmp/partial.json" 2>"$tmp/err.txt" || fail "drift on a partial capture failed: $(cat "$tmp/err.txt")"
-grep -qF "drift quantile over the 2 captured layers of 4" "$tmp/err.txt" \
-    || fail "drift on a partial capture should say how it was planned: $(cat "$tmp/err.txt")"
+' "$TMP/partial.json" || fail "half plan on the partial capture"
+"$TSA" run "$TMP/partial.safetensors" --min-tokens 256 --sparse-layers drift --delta 0 --json --quiet \
+    >"$TMP/partial.json" 2>"$TMP/err.txt" || fail "drift on a partial capture failed: $(cat "$TMP/err.txt")"
+grep -qF "drift quantile over the 2 captured layers of 4" "$TMP/err.txt" \
+    || fail "drift on a partial capture should say how it was planned: $(cat "$TMP/err.txt")"
 python3 -c '
 import json, sys
 layers = json.load(open(sys.argv[1]))["layers"]
 assert sum(l["sparse"] for l in layers.values()) == 1, layers  # delta 0: the least drifting present layer
-' "$tmp/partial.json" || fail "drift plan on the partial capture"
+' "$TMP/partial.json" || fail "drift plan on the partial capture"
 
 # The real tiny model (skipped when ../shared is absent).
-real="$src/../shared/data/stories260k/qkv_512.safetensors"
+real="$SRC/../shared/data/stories260k/qkv_512.safetensors"
 if [ -f "$real" ]; then
-    "$tsa" run "$real" --window 32 --min-tokens 64 --tau 0.05 --sparse-layers drift --quiet >"$tmp/real.txt" \
+    "$TSA" run "$real" --window 32 --min-tokens 64 --tau 0.05 --sparse-layers drift --quiet >"$TMP/real.txt" \
         || fail "tsa run on the stories260K capture failed"
-    grep -q "sparse" "$tmp/real.txt" || fail "no sparse layer on the real capture"
+    grep -q "sparse" "$TMP/real.txt" || fail "no sparse layer on the real capture"
 fi
-echo "test_run: ok"
+finish test_run

@@ -27,26 +27,9 @@ except ImportError:  # pragma: no cover
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_official_selection import SAMPLE, STORIES, official_selection  # noqa: E402
-from test_official_selection import read_safetensors as read_capture  # noqa: E402
+from test_support import read_safetensors, tsa_binary  # noqa: E402
 
 INF = float("inf")
-
-
-def read_safetensors(path, keep_u8=False):
-    """Tensors of a `tsa compare --save` file (I32, U8) or a capture (via the selection test's reader)."""
-    if not keep_u8:
-        return read_capture(path)
-    import struct
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    kinds = {"I32": "<i4", "U8": "u1", "F32": "<f4"}
-    tensors = {}
-    for name, info in header.items():
-        a, b = info["data_offsets"]
-        tensors[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=kinds[info["dtype"]]).reshape(info["shape"])
-    return tensors, meta
 
 
 # ----- MInference (minference.py: Minference_prefill; MInference's convert_vertical_slash_indexes) -----
@@ -265,9 +248,7 @@ def tile_mask(ours, prefix):
 @unittest.skipIf(torch is None, "torch is not installed")
 class MethodsFaithful(unittest.TestCase):
     def compare(self, capture, layer, methods, settings):
-        tsa = os.environ.get("TSA_BIN")
-        if not tsa or not os.path.exists(tsa):
-            self.skipTest("TSA_BIN does not point at the tsa binary")
+        tsa = tsa_binary(self)
         if not os.path.exists(capture):
             self.skipTest(capture + " is absent")
         with tempfile.TemporaryDirectory() as tmp:
@@ -277,7 +258,7 @@ class MethodsFaithful(unittest.TestCase):
             if settings:
                 cmd += ["--set", ",".join(f"{k}={v}" for k, v in settings.items())]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            ours, meta = read_safetensors(out, keep_u8=True)
+            ours, meta = read_safetensors(out)
         data, _ = read_safetensors(capture)
         q = torch.from_numpy(np.array(data[f"layers.{layer}.q"], dtype=np.float64))
         k = torch.from_numpy(np.array(data[f"layers.{layer}.k"], dtype=np.float64))

@@ -25,9 +25,7 @@ except ImportError:
         raise
     tsa = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.dirname(os.path.dirname(HERE))
-SAMPLE = os.path.join(SOURCE, "sample_data", "sample.safetensors")
+from test_support import SAMPLE, SOURCE, read_safetensors  # noqa: E402
 TSA_BIN = os.environ.get("TSA_BIN")
 THREADS = 2
 
@@ -35,20 +33,6 @@ THREADS = 2
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def read_safetensors(path):
-    """Independent reader for `tsa run --save` files: {name: array}, metadata."""
-    raw = read_bytes(path)
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    kinds = {"F32": "<f4", "I32": "<i4"}
-    out = {}
-    for name, info in header.items():
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=kinds[info["dtype"]]).reshape(info["shape"])
-    return out, meta
 
 
 def reference_attention(q, k, v):

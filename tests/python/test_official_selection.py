@@ -16,9 +16,7 @@ import sys
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(SOURCE, "tools"))
+from test_support import SAMPLE, STORIES_CAPTURE as STORIES, read_safetensors, tsa_binary  # noqa: E402
 
 try:
     import numpy as np
@@ -27,31 +25,6 @@ try:
 except ImportError:  # pragma: no cover - exercised on machines without torch
     torch = None
 
-STORIES = os.path.join(SOURCE, "..", "shared", "data", "stories260k", "qkv_512.safetensors")
-SAMPLE = os.path.join(SOURCE, "sample_data", "sample.safetensors")
-
-
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    tensors = {}
-    for name, info in header.items():
-        a, b = info["data_offsets"]
-        data = raw[8 + n + a:8 + n + b]
-        if info["dtype"] == "F32":
-            arr = np.frombuffer(data, dtype="<f4")
-        elif info["dtype"] == "I32":
-            arr = np.frombuffer(data, dtype="<i4")
-        elif info["dtype"] == "BF16":
-            arr = (np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        elif info["dtype"] == "F16":
-            arr = np.frombuffer(data, dtype="<f2").astype(np.float32)
-        else:
-            continue
-        tensors[name] = arr.reshape(info["shape"])
-    return tensors, meta
 
 
 def official_selection(q, k, tau, window, kernel, min_tokens):
@@ -74,9 +47,7 @@ class OfficialSelection(unittest.TestCase):
         """Differences between `tsa run --save` with the given parameters and tsa_torch with the same
         parameters overridden by `torch_side`: a list of (layer, what) for every layer that disagrees in its
         dense/sparse decision, capacity, kept sets (beyond exact ties at the cut) or scores."""
-        tsa = os.environ.get("TSA_BIN")
-        if not tsa or not os.path.exists(tsa):
-            self.skipTest("TSA_BIN does not point at the tsa binary")
+        tsa = tsa_binary(self)
         if not os.path.exists(capture):
             self.skipTest(capture + " is absent")
         with tempfile.TemporaryDirectory() as tmp:

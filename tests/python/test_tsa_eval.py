@@ -15,10 +15,7 @@ import sys
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, HERE)
+from test_support import HAVE_TORCH, HERE, SOURCE as ROOT, STORIES_DIR as STORIES, needs_torch  # noqa: E402
 
 import capture_qkv as cq  # noqa: E402
 import tsa_eval as te  # noqa: E402
@@ -29,12 +26,8 @@ try:
     import fake_llama as fl
     import tsa_torch
     from test_capture_qkv import read_safetensors, tensor_from
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover - exercised on machines without torch
-    HAVE_TORCH = False
-
-needs_torch = unittest.skipUnless(HAVE_TORCH, "PyTorch (and numpy) not installed")
-STORIES = os.environ.get("TSA_STORIES260K_DIR", os.path.join(ROOT, "..", "shared", "data", "stories260k"))
+except ImportError:  # pragma: no cover - exercised on machines without torch (HAVE_TORCH is False)
+    pass
 
 
 # --------------------------------------------------------------------------------------------------

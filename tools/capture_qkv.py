@@ -383,22 +383,28 @@ def transformers_version():
         return "not installed"
 
 
-def load_model(path, device, compute_dtype):
-    """AutoModelForCausalLM from a local folder (or the local HF cache), sdpa attention, eval mode."""
+def load_model(path, device, compute_dtype, device_map=None, error=CaptureError):
+    """AutoModelForCausalLM from a local folder (or the local HF cache), sdpa attention, eval mode. With
+    device_map, transformers places the layers (several GPUs) and device is not used. Failures raise `error`
+    (tools/tsa_eval.py passes its own), naming the folder."""
     try:
         import transformers
         from transformers import AutoModelForCausalLM
     except ImportError:
-        raise CaptureError("the 'transformers' package is required (pip install transformers)")
+        raise error("the 'transformers' package is required (pip install transformers)")
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
     dtype_key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
     kwargs = {"local_files_only": True, "attn_implementation": "sdpa", dtype_key: compute_dtype}
-    log(f"loading {path} (transformers {transformers.__version__}, {compute_dtype}, {device})")
+    if device_map:
+        kwargs["device_map"] = device_map
+    log(f"loading {path} (transformers {transformers.__version__}, {compute_dtype}, {device_map or device})")
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as e:
-        raise CaptureError(f"cannot load model {path!r} from local files: {e}")
-    return model.to(device).eval()
+        raise error(f"cannot load model {path!r} from local files: {e}")
+    if not device_map:
+        model = model.to(device)
+    return model.eval()
 
 
 def load_tokenizer(path):

@@ -555,25 +555,9 @@ def write_effect(path, effect, tensors, strings, writer="auto"):
 # --------------------------------------------------------------------------------------------------
 
 def load_model(path, device, dtype, device_map=None):
-    """AutoModelForCausalLM from local files, eval mode; attention dispatch is switched to "tsa" later."""
-    try:
-        import transformers
-        from transformers import AutoModelForCausalLM
-    except ImportError:
-        raise EvalError("the 'transformers' package is required (pip install transformers)")
-    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
-    dtype_key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
-    kwargs = {"local_files_only": True, "attn_implementation": "sdpa", dtype_key: dtype}
-    if device_map:
-        kwargs["device_map"] = device_map
-    log(f"loading {path} (transformers {transformers.__version__}, {dtype}, {device_map or device})")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except (OSError, ValueError) as e:
-        raise EvalError(f"cannot load model {path!r} from local files: {e}")
-    if not device_map:
-        model = model.to(device)
-    return model.eval()
+    """AutoModelForCausalLM from local files, eval mode (capture_qkv's loader); attention dispatch is switched
+    to "tsa" later."""
+    return cq.load_model(path, device, dtype, device_map, error=EvalError)
 
 
 def build_parser():

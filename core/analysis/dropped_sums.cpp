@@ -1,0 +1,347 @@
+// Dropped-side partial sums: the kernel, the path choice and the metrics (see dropped_sums.h for the maths).
+//
+// Kernel: one work item is (query head h, a tile of Bq rows of its row list). For each tile of Bk of the
+// head's signed keys up to the tile's last row, K and V rows are gathered (they are scattered positions),
+//     S = (log2 e / sqrt(D)) Q_rows K_keys^T                    GEMM Bq x Bk x D
+//     P = 2^(S - lse_row * log2 e) * sign, 0 where key > row     (no max shift: p <= 1 by construction)
+//     acc += P V_keys;  mass += rowsum P (fp64)                  GEMM Bq x D x Bk
+// and acc is added to the rows' sums. Cost: 4 * D flops per (key, row <= key) pair, plus the gathers.
+#include "core/analysis/dropped_sums.h"
+
+#include "core/kernels/attention_exp.h"
+#include "core/kernels/attention_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <omp.h>
+
+namespace tsa {
+
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr Index kRowTile = 128;
+constexpr Index kKeyTile = 256;
+
+struct Scratch {
+    std::vector<float> q, k, v, s, acc;
+    std::vector<double> mass;
+    std::vector<std::int32_t> rowIds;
+};
+
+} // namespace
+
+Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
+                            const std::vector<SignedKeys>& columns, const std::int32_t* rows, Index rowCount,
+                            float* sums, double* mass, const AttentionConfig& config) {
+    const Index H = qkv.qHeads(), L = qkv.tokens(), D = qkv.headDim();
+    if (Index(columns.size()) != H)
+        return Status::error(ErrorCode::InvalidArgument,
+                             "dropped sums: one key list per query head expected (" +
+                                 std::to_string(columns.size()) + " for " + std::to_string(H) + " heads)");
+    if (!rows && rowCount != L)
+        return Status::error(ErrorCode::InvalidArgument, "dropped sums: every row needs rowCount == tokens");
+    if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "cancelled");
+    if (H == 0 || rowCount == 0 || D == 0) return Status::success();
+    const Index group = qkv.groupSize();
+    const Index rowTiles = (rowCount + kRowTile - 1) / kRowTile;
+    std::vector<std::pair<Index, Index>> items; // (head, tile), only tiles that see a moved key
+    for (Index h = 0; h < H; ++h) {
+        if (columns[std::size_t(h)].keys.empty()) continue;
+        const std::int32_t first = columns[std::size_t(h)].keys.front();
+        for (Index t = rowTiles - 1; t >= 0; --t) {
+            const Index lastEntry = std::min(rowCount, (t + 1) * kRowTile) - 1;
+            const Index lastRow = rows ? rows[h * rowCount + lastEntry] : lastEntry;
+            if (lastRow < first) break; // earlier tiles end earlier still
+            items.emplace_back(h, t);
+        }
+    }
+    const float logitScale = kLog2e / std::sqrt(float(D));
+    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+    threads = int(std::max<Index>(1, std::min<Index>(threads, Index(items.size()))));
+    detail::prepareTileGemmThreads();
+    const detail::RowKernels& rk = detail::rowKernels();
+    std::atomic<bool> cancelled{false};
+
+#pragma omp parallel num_threads(threads)
+    {
+        Scratch sc;
+        sc.q.resize(std::size_t(kRowTile * D));
+        sc.k.resize(std::size_t(kKeyTile * D));
+        sc.v.resize(std::size_t(kKeyTile * D));
+        sc.s.resize(std::size_t(kRowTile * kKeyTile));
+        sc.acc.resize(std::size_t(kRowTile * D));
+        sc.mass.resize(std::size_t(kRowTile));
+        sc.rowIds.resize(std::size_t(kRowTile));
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t it = 0; it < items.size(); ++it) {
+            if (cancelled.load(std::memory_order_relaxed)) continue;
+            if (config.cancel && config.cancel->load(std::memory_order_relaxed)) {
+                cancelled = true;
+                continue;
+            }
+            const auto [h, t] = items[it];
+            const Index e0 = t * kRowTile, n = std::min(kRowTile, rowCount - e0);
+            const Index kv = h / group;
+            const SignedKeys& cols = columns[std::size_t(h)];
+            for (Index r = 0; r < n; ++r) {
+                const Index row = rows ? rows[h * rowCount + e0 + r] : e0 + r;
+                sc.rowIds[std::size_t(r)] = std::int32_t(row);
+                std::copy_n(qkv.q.row(h, row), D, sc.q.data() + r * D);
+            }
+            std::fill(sc.acc.begin(), sc.acc.begin() + n * D, 0.0f);
+            std::fill(sc.mass.begin(), sc.mass.begin() + n, 0.0);
+            const Index lastRow = sc.rowIds[std::size_t(n - 1)];
+            const Index nk =
+                Index(std::upper_bound(cols.keys.begin(), cols.keys.end(), lastRow) - cols.keys.begin());
+            for (Index k0 = 0; k0 < nk; k0 += kKeyTile) {
+                const Index nc = std::min(kKeyTile, nk - k0);
+                const std::int32_t* keys = cols.keys.data() + k0;
+                for (Index c = 0; c < nc; ++c) {
+                    std::copy_n(qkv.k.row(kv, keys[c]), D, sc.k.data() + c * D);
+                    std::copy_n(qkv.v.row(kv, keys[c]), D, sc.v.data() + c * D);
+                }
+                // Rows before rStart see none of these keys (rows ascending, keys ascending).
+                Index rStart = 0;
+                while (rStart < n && sc.rowIds[std::size_t(rStart)] < keys[0])
+                    ++rStart;
+                if (rStart == n) continue;
+                const Index active = n - rStart;
+                float* s = sc.s.data() + rStart * nc;
+                detail::gemmScaledNT(active, nc, D, logitScale, sc.q.data() + rStart * D, D, sc.k.data(), D,
+                                     s, nc);
+                for (Index r = rStart; r < n; ++r) {
+                    float* sr = sc.s.data() + r * nc;
+                    const std::int32_t row = sc.rowIds[std::size_t(r)];
+                    const Index valid = Index(std::upper_bound(keys, keys + nc, row) - keys);
+                    rk.exp2SubInPlace(sr, valid, float(double(denseLse[h * L + row]) * double(kLog2e)));
+                    std::fill(sr + valid, sr + nc, 0.0f);
+                    double m = 0.0;
+                    const float* sign = cols.signs.data() + k0;
+                    for (Index c = 0; c < valid; ++c) {
+                        sr[c] *= sign[c];
+                        m += double(sr[c]);
+                    }
+                    sc.mass[std::size_t(r)] += m;
+                }
+                detail::gemmAccumulateNN(active, D, nc, s, nc, sc.v.data(), D, sc.acc.data() + rStart * D, D);
+            }
+            for (Index r = 0; r < n; ++r) {
+                float* dst = sums + (h * rowCount + e0 + r) * D;
+                const float* src = sc.acc.data() + r * D;
+                for (Index d = 0; d < D; ++d)
+                    dst[d] += src[d];
+                mass[h * rowCount + e0 + r] += sc.mass[std::size_t(r)];
+            }
+        }
+    }
+    if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "dropped sums: cancelled");
+    return Status::success();
+}
+
+const char* droppedSumsPathName(DroppedSumsPath path) {
+    switch (path) {
+    case DroppedSumsPath::None:
+        return "none";
+    case DroppedSumsPath::Incremental:
+        return "incremental";
+    case DroppedSumsPath::DroppedFromZero:
+        return "dropped keys from zero";
+    case DroppedSumsPath::KeptFromZero:
+        return "kept keys from zero";
+    }
+    return "";
+}
+
+DroppedSums::DroppedSums(Index qHeads, Index tokens, Index dim, Index prefix, std::vector<std::int32_t> rows,
+                         Index rowCount)
+    : m_qHeads(qHeads), m_tokens(tokens), m_dim(dim), m_prefix(std::max<Index>(prefix, 0)),
+      m_rowCount(rows.empty() ? tokens : rowCount), m_rows(std::move(rows)) {
+    m_sums.assign(std::size_t(m_qHeads * m_rowCount * m_dim), 0.0f);
+    m_mass.assign(std::size_t(m_qHeads * m_rowCount), 0.0);
+    m_dropped.assign(std::size_t(m_qHeads * m_prefix), 0);
+}
+
+std::size_t DroppedSums::bytes() const {
+    return m_sums.size() * sizeof(float) + m_mass.size() * sizeof(double) + m_dropped.size() +
+           m_rows.size() * sizeof(std::int32_t);
+}
+
+// (key, row) pairs a key list touches in head h: rows at or after each key.
+double DroppedSums::products(Index h, const std::int32_t* keys, Index n) const {
+    double total = 0.0;
+    if (m_rows.empty()) {
+        for (Index c = 0; c < n; ++c)
+            total += double(m_tokens - keys[c]);
+        return total;
+    }
+    const std::int32_t* begin = m_rows.data() + h * m_rowCount;
+    const std::int32_t* end = begin + m_rowCount;
+    for (Index c = 0; c < n; ++c)
+        total += double(end - std::lower_bound(begin, end, keys[c]));
+    return total;
+}
+
+Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const float* denseLse,
+                           const Selection& sel, const AttentionConfig& config) {
+    const Index H = m_qHeads, P = m_prefix;
+    if (qkv.qHeads() != H || qkv.tokens() != m_tokens || qkv.headDim() != m_dim || sel.qHeads != H ||
+        sel.tokens != m_tokens || (sel.sparse && sel.prefix != P))
+        return Status::error(ErrorCode::Shape,
+                             "dropped sums: the layer or selection does not match the state");
+    // The new dropped sets.
+    std::vector<unsigned char> next(std::size_t(H * P), 0);
+    if (sel.sparse)
+        for (Index h = 0; h < H; ++h) {
+            unsigned char* d = next.data() + h * P;
+            std::fill(d, d + P, 1);
+            const std::int32_t* idx = sel.head(h);
+            for (Index r = 0; r < sel.kept && idx[r] < P; ++r)
+                d[idx[r]] = 0;
+        }
+    // Three candidate key lists per head, and their cost in (key, row) products.
+    std::vector<SignedKeys> moved(static_cast<std::size_t>(H)), dropped(moved.size()), kept(moved.size());
+    double costMoved = 0.0, costDropped = 0.0, costKept = 0.0;
+    for (Index h = 0; h < H; ++h) {
+        const unsigned char* now = m_dropped.data() + h * P;
+        const unsigned char* nx = next.data() + h * P;
+        SignedKeys &mv = moved[std::size_t(h)], &dr = dropped[std::size_t(h)], &kp = kept[std::size_t(h)];
+        for (Index j = 0; j < m_tokens; ++j) {
+            const bool inNext = j < P && nx[j];
+            if (j < P && now[j] != nx[j]) {
+                mv.keys.push_back(std::int32_t(j));
+                mv.signs.push_back(nx[j] ? 1.0f : -1.0f);
+            }
+            (inNext ? dr : kp).keys.push_back(std::int32_t(j));
+        }
+        dr.signs.assign(dr.keys.size(), 1.0f);
+        kp.signs.assign(kp.keys.size(), 1.0f);
+        costMoved += products(h, mv.keys.data(), Index(mv.keys.size()));
+        costDropped += products(h, dr.keys.data(), Index(dr.keys.size()));
+        costKept += products(h, kp.keys.data(), Index(kp.keys.size()));
+    }
+    DroppedSumsPath path = DroppedSumsPath::DroppedFromZero;
+    double cost = costDropped;
+    if (m_initialised && costMoved <= cost) {
+        path = DroppedSumsPath::Incremental;
+        cost = costMoved;
+    }
+    if (costKept < cost && !denseOut.empty()) {
+        path = DroppedSumsPath::KeptFromZero;
+        cost = costKept;
+    }
+    const std::vector<SignedKeys>& keys = path == DroppedSumsPath::Incremental    ? moved
+                                          : path == DroppedSumsPath::KeptFromZero ? kept
+                                                                                  : dropped;
+    const bool wasInitialised = m_initialised;
+    m_initialised = false; // until the update completes
+    if (path != DroppedSumsPath::Incremental || !wasInitialised) {
+        std::fill(m_sums.begin(), m_sums.end(), 0.0f);
+        std::fill(m_mass.begin(), m_mass.end(), 0.0);
+    }
+    Status st = accumulateKeyColumns(qkv, denseLse, keys, m_rows.empty() ? nullptr : m_rows.data(),
+                                     m_rowCount, m_sums.data(), m_mass.data(), config);
+    if (!st.ok()) return st;
+    if (path == DroppedSumsPath::KeptFromZero) {
+        // A = kept-side sums; the dense output is A + B and the dense mass a + m = 1.
+        for (Index h = 0; h < H; ++h)
+            for (Index r = 0; r < m_rowCount; ++r) {
+                const float* od = denseOut.row(h, row(h, r));
+                float* b = m_sums.data() + (h * m_rowCount + r) * m_dim;
+                for (Index d = 0; d < m_dim; ++d)
+                    b[d] = od[d] - b[d];
+                double& m = m_mass[std::size_t(h * m_rowCount + r)];
+                m = 1.0 - m;
+            }
+    }
+    m_dropped = std::move(next);
+    m_initialised = true;
+    m_lastPath = path;
+    m_lastProducts = cost / double(std::max<Index>(H, 1));
+    return Status::success();
+}
+
+double directKeptRow(const LayerQkvView& qkv, const Selection& sel, Index h, Index i, float* out) {
+    const Index D = qkv.headDim();
+    const Index kv = h / qkv.groupSize();
+    const double scale = 1.0 / std::sqrt(double(D));
+    const float* q = qkv.q.row(h, i);
+    std::vector<std::int32_t> keys;
+    if (sel.sparse) {
+        const std::int32_t* idx = sel.head(h);
+        keys.assign(idx, std::upper_bound(idx, idx + sel.kept, std::int32_t(i)));
+    } else {
+        for (Index j = 0; j <= i; ++j)
+            keys.push_back(std::int32_t(j));
+    }
+    std::vector<double> logits(keys.size());
+    double maxLogit = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < keys.size(); ++c) {
+        const float* k = qkv.k.row(kv, keys[c]);
+        double dot = 0.0;
+        for (Index d = 0; d < D; ++d)
+            dot += double(q[d]) * double(k[d]);
+        logits[c] = dot * scale;
+        maxLogit = std::max(maxLogit, logits[c]);
+    }
+    std::vector<double> acc(std::size_t(D), 0.0);
+    double sum = 0.0;
+    for (std::size_t c = 0; c < keys.size(); ++c) {
+        const double p = std::exp(logits[c] - maxLogit);
+        sum += p;
+        const float* v = qkv.v.row(kv, keys[c]);
+        for (Index d = 0; d < D; ++d)
+            acc[std::size_t(d)] += p * double(v[d]);
+    }
+    for (Index d = 0; d < D; ++d)
+        out[d] = sum > 0 ? float(acc[std::size_t(d)] / sum) : 0.0f;
+    return sum > 0 ? maxLogit + std::log(sum) : -std::numeric_limits<double>::infinity();
+}
+
+bool sparseRowFromSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
+                       const float* denseLse, const Selection& sel, Index h, Index r, float* out,
+                       float* lse) {
+    const Index i = sums.row(h, r), D = sums.dim();
+    const double m = sums.mass(h, r);
+    if (m > kDirectRowMass) {
+        *lse = float(directKeptRow(qkv, sel, h, i, out));
+        return true;
+    }
+    const double keptMass = std::max(1.0 - m, std::numeric_limits<double>::min());
+    const float* od = denseOut.row(h, i);
+    const float* b = sums.sums(h, r);
+    for (Index d = 0; d < D; ++d)
+        out[d] = float((double(od[d]) - double(b[d])) / keptMass);
+    *lse = float(double(denseLse[h * sums.tokens() + i]) + std::log(keptMass));
+    return false;
+}
+
+LayerMetrics metricsFromDroppedSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
+                                    const float* denseLse, const Selection& sel, Index* directRows) {
+    const Index H = sums.qHeads(), L = sums.tokens(), D = sums.dim();
+    LayerMetricsBuilder builder(sel, H, L);
+    std::vector<float> rowsOut(std::size_t(L * D), 0.0f), lse(std::size_t(L), 0.0f);
+    std::vector<unsigned char> keptRow(static_cast<std::size_t>(L));
+    Index direct = 0;
+    for (Index h = 0; h < H; ++h) {
+        std::fill(keptRow.begin(), keptRow.end(), sel.sparse ? 0 : 1);
+        if (sel.sparse)
+            for (Index r = 0; r < sel.kept; ++r)
+                keptRow[std::size_t(sel.head(h)[r])] = 1;
+#pragma omp parallel for schedule(dynamic, 256) reduction(+ : direct)
+        for (Index i = 0; i < L; ++i) {
+            if (!keptRow[std::size_t(i)]) continue;
+            direct += sparseRowFromSums(sums, qkv, denseOut, denseLse, sel, h, i, rowsOut.data() + i * D,
+                                        lse.data() + i)
+                          ? 1
+                          : 0;
+        }
+        builder.addHead(h, denseOut.row(h, 0), rowsOut.data(), D, denseLse + h * L, lse.data());
+    }
+    if (directRows) *directRows = direct;
+    return builder.finish();
+}
+
+} // namespace tsa

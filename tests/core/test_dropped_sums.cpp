@@ -84,7 +84,7 @@ void expectMatchesReference(const Fixture& f, const Selection& sel, const LayerM
                 ref += od * od;
             }
             if (i % 7 == 0) { // the fallback for rows with most mass dropped, on every seventh row
-                std::vector<float> direct(std::size_t(D));
+                std::vector<float> direct(static_cast<std::size_t>(D));
                 const double lse = directKeptRow(l, sel, h, i, direct.data());
                 EXPECT_NEAR(lse, mx + std::log(sum), 1e-5);
                 for (Index d = 0; d < D; ++d)

@@ -162,6 +162,7 @@ DroppedSums::DroppedSums(Index qHeads, Index tokens, Index dim, Index prefix, st
     m_sums.assign(std::size_t(m_qHeads * m_rowCount * m_dim), 0.0f);
     m_mass.assign(std::size_t(m_qHeads * m_rowCount), 0.0);
     m_dropped.assign(std::size_t(m_qHeads * m_prefix), 0);
+    m_headReady.assign(std::size_t(m_qHeads), 0);
 }
 
 std::size_t DroppedSums::bytes() const {
@@ -201,13 +202,14 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
             for (Index r = 0; r < sel.kept && idx[r] < P; ++r)
                 d[idx[r]] = 0;
         }
-    // Three candidate key lists per head, and their cost in (key, row) products.
-    std::vector<SignedKeys> moved(static_cast<std::size_t>(H)), dropped(moved.size()), kept(moved.size());
-    double costMoved = 0.0, costDropped = 0.0, costKept = 0.0;
+    // Per head, the cheapest of three key lists, counted in (key, row) products.
+    std::vector<SignedKeys> keys(static_cast<std::size_t>(H));
+    std::vector<DroppedSumsPath> paths(std::size_t(H), DroppedSumsPath::DroppedFromZero);
+    double total = 0.0;
     for (Index h = 0; h < H; ++h) {
         const unsigned char* now = m_dropped.data() + h * P;
         const unsigned char* nx = next.data() + h * P;
-        SignedKeys &mv = moved[std::size_t(h)], &dr = dropped[std::size_t(h)], &kp = kept[std::size_t(h)];
+        SignedKeys mv, dr, kp;
         for (Index j = 0; j < m_tokens; ++j) {
             const bool inNext = j < P && nx[j];
             if (j < P && now[j] != nx[j]) {
@@ -218,49 +220,67 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
         }
         dr.signs.assign(dr.keys.size(), 1.0f);
         kp.signs.assign(kp.keys.size(), 1.0f);
-        costMoved += products(h, mv.keys.data(), Index(mv.keys.size()));
-        costDropped += products(h, dr.keys.data(), Index(dr.keys.size()));
-        costKept += products(h, kp.keys.data(), Index(kp.keys.size()));
-    }
-    DroppedSumsPath path = DroppedSumsPath::DroppedFromZero;
-    double cost = costDropped;
-    if (m_initialised && costMoved <= cost) {
-        path = DroppedSumsPath::Incremental;
-        cost = costMoved;
-    }
-    if (costKept < cost && !denseOut.empty()) {
-        path = DroppedSumsPath::KeptFromZero;
-        cost = costKept;
-    }
-    const std::vector<SignedKeys>& keys = path == DroppedSumsPath::Incremental    ? moved
-                                          : path == DroppedSumsPath::KeptFromZero ? kept
-                                                                                  : dropped;
-    const bool wasInitialised = m_initialised;
-    m_initialised = false; // until the update completes
-    if (path != DroppedSumsPath::Incremental || !wasInitialised) {
-        std::fill(m_sums.begin(), m_sums.end(), 0.0f);
-        std::fill(m_mass.begin(), m_mass.end(), 0.0);
-    }
-    Status st = accumulateKeyColumns(qkv, denseLse, keys, m_rows.empty() ? nullptr : m_rows.data(),
-                                     m_rowCount, m_sums.data(), m_mass.data(), config);
-    if (!st.ok()) return st;
-    if (path == DroppedSumsPath::KeptFromZero) {
-        // A = kept-side sums; the dense output is A + B and the dense mass a + m = 1.
-        for (Index h = 0; h < H; ++h)
-            for (Index r = 0; r < m_rowCount; ++r) {
-                const float* od = denseOut.row(h, row(h, r));
-                float* b = m_sums.data() + (h * m_rowCount + r) * m_dim;
-                for (Index d = 0; d < m_dim; ++d)
-                    b[d] = od[d] - b[d];
-                double& m = m_mass[std::size_t(h * m_rowCount + r)];
-                m = 1.0 - m;
+        double cost = products(h, dr.keys.data(), Index(dr.keys.size()));
+        SignedKeys* pick = &dr;
+        if (m_headReady[std::size_t(h)]) {
+            if (const double c = products(h, mv.keys.data(), Index(mv.keys.size())); c <= cost) {
+                cost = c;
+                pick = &mv;
+                paths[std::size_t(h)] = DroppedSumsPath::Incremental;
             }
+        }
+        if (!denseOut.empty())
+            if (const double c = products(h, kp.keys.data(), Index(kp.keys.size())); c < cost) {
+                cost = c;
+                pick = &kp;
+                paths[std::size_t(h)] = DroppedSumsPath::KeptFromZero;
+            }
+        keys[std::size_t(h)] = std::move(*pick);
+        total += cost;
     }
-    m_dropped = std::move(next);
-    m_initialised = true;
-    m_lastPath = path;
-    m_lastProducts = cost / double(std::max<Index>(H, 1));
+    // Heads go in batches, each committed when done: a cancel leaves every head either at its old dropped
+    // set or at the new one, never half moved, so the next update stays incremental for most heads.
+    const Index batch = std::max<Index>(1, std::min<Index>(H, m_rowCount >= 4096 ? 2 : 8));
+    std::vector<SignedKeys> columns(static_cast<std::size_t>(H));
+    for (Index h0 = 0; h0 < H; h0 += batch) {
+        const Index h1 = std::min(H, h0 + batch);
+        for (Index h = h0; h < h1; ++h) {
+            columns[std::size_t(h)] = std::move(keys[std::size_t(h)]);
+            if (paths[std::size_t(h)] != DroppedSumsPath::Incremental) {
+                std::fill_n(m_sums.begin() + h * m_rowCount * m_dim, m_rowCount * m_dim, 0.0f);
+                std::fill_n(m_mass.begin() + h * m_rowCount, m_rowCount, 0.0);
+            }
+            m_headReady[std::size_t(h)] = 0; // until its batch completes
+        }
+        Status st = accumulateKeyColumns(qkv, denseLse, columns, m_rows.empty() ? nullptr : m_rows.data(),
+                                         m_rowCount, m_sums.data(), m_mass.data(), config);
+        if (!st.ok()) return st;
+        for (Index h = h0; h < h1; ++h) {
+            columns[std::size_t(h)] = {};
+            if (paths[std::size_t(h)] == DroppedSumsPath::KeptFromZero) {
+                // A = kept-side sums; the dense output is A + B and the dense mass a + m = 1.
+                for (Index r = 0; r < m_rowCount; ++r) {
+                    const float* od = denseOut.row(h, row(h, r));
+                    float* b = m_sums.data() + (h * m_rowCount + r) * m_dim;
+                    for (Index d = 0; d < m_dim; ++d)
+                        b[d] = od[d] - b[d];
+                    double& m = m_mass[std::size_t(h * m_rowCount + r)];
+                    m = 1.0 - m;
+                }
+            }
+            std::copy_n(next.begin() + h * P, P, m_dropped.begin() + h * P);
+            m_headReady[std::size_t(h)] = 1;
+        }
+    }
+    m_lastPath = paths.empty() ? DroppedSumsPath::None : paths.front();
+    for (DroppedSumsPath p : paths)
+        if (p != DroppedSumsPath::Incremental) m_lastPath = p; // a head rebuilt: say so
+    m_lastProducts = total / double(std::max<Index>(H, 1));
     return Status::success();
+}
+
+bool DroppedSums::initialised() const {
+    return std::all_of(m_headReady.begin(), m_headReady.end(), [](unsigned char r) { return r != 0; });
 }
 
 double directKeptRow(const LayerQkvView& qkv, const Selection& sel, Index h, Index i, float* out) {

@@ -52,12 +52,13 @@ public:
                 Index rowCount = 0);
 
     // Brings the sums to the selection's dropped sets. denseOut/denseLse: the dense pass of the layer
-    // ([Hq, L, D], [Hq, L]). A dense selection drops nothing. On error or cancel the state is left
-    // uninitialised (the next update starts from zero).
+    // ([Hq, L, D], [Hq, L]). A dense selection drops nothing. Heads are updated in batches and committed
+    // one batch at a time: on cancel the heads already done hold the new selection, the others the old,
+    // and only the batch that was interrupted is rebuilt from zero by the next update.
     Status update(const LayerQkvView& qkv, ConstView3 denseOut, const float* denseLse, const Selection& sel,
                   const AttentionConfig& config);
 
-    bool initialised() const { return m_initialised; }
+    bool initialised() const; // every head holds the sums of the dropped set it records
     DroppedSumsPath lastPath() const { return m_lastPath; }
     double lastProducts() const { return m_lastProducts; } // (key, row) products of the last update
     Index qHeads() const { return m_qHeads; }
@@ -80,7 +81,7 @@ private:
     std::vector<float> m_sums;
     std::vector<double> m_mass;
     std::vector<unsigned char> m_dropped; // [Hq, P]: membership of X_h the sums hold
-    bool m_initialised = false;
+    std::vector<unsigned char> m_headReady; // [Hq]: the head's sums match its row of m_dropped
     DroppedSumsPath m_lastPath = DroppedSumsPath::None;
     double m_lastProducts = 0.0;
 };

@@ -3,7 +3,10 @@
 // the per-row error trace of the selected head along the tokens (log y; dropped rows, zero by design, are
 // gaps in the line and marked on a strip under it). Layers without metrics yet show "computing…" and
 // fill in as the controller delivers them; after a tau change the previous values stay, washed out and
-// marked "updating", and are replaced layer by layer. The colour scale is held (see fitColourScale).
+// marked "updating", and are replaced layer by layer. An estimate (sampled rows, see
+// core/analysis/metrics_estimate.h) shows each cell's interval (low end | estimate | high end) in a dotted
+// frame, the row says "estimate", the trace shows the sampled rows as dots, and the tooltip and CSV say
+// "estimate" with the intervals; the exact values replace it. The colour scale is held (see fitColourScale).
 #pragma once
 
 #include "views/axis_scale.h"
@@ -72,7 +75,10 @@ private:
         QRectF title, legend, grid, bar, trace, dropStrip;
     };
     Layout layoutFor(const QSize& size) const;
-    double value(int layer, int head) const; // head == qHeads: the layer aggregate
+    double value(int layer, int head) const;         // head == qHeads: the layer aggregate
+    tsa::Interval bounds(int layer, int head) const; // of value(); a point unless the metrics are an estimate
+    bool isEstimate(int layer) const;
+    void drawEstimateCell(QPainter& painter, const QRectF& cell, int layer, int head, bool stale) const;
     bool layerSparse(int layer) const;
     const tsa::LayerMetrics* metricsAt(int layer) const;
     struct Extent {

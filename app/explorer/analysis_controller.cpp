@@ -474,8 +474,10 @@ AnalysisController::Task AnalysisController::metricsTask(int l, bool exact) {
         emit metricsChanged(l);
         return {};
     }
+    // An estimate computes the dense reference of its sampled rows itself when the layer's is not cached.
+    if (!exact) return {TaskKind::Estimate, l, -1, gen};
     if (!m_store.hasDense(l)) return {TaskKind::Dense, l, -1, m_store.gen().capture};
-    return {exact ? TaskKind::Metrics : TaskKind::Estimate, l, -1, gen};
+    return {TaskKind::Metrics, l, -1, gen};
 }
 
 AnalysisController::Task AnalysisController::nextTask() {
@@ -532,8 +534,8 @@ int AnalysisController::pendingTaskCount() const {
         if (m_store.isFailed(l) || (!m_options.backgroundLayers && l != v)) continue;
         if (needsScores(l) && !scores(l)) ++n;
         if (!isSparseLayer(l)) continue;
-        if (!m_store.hasDense(l) && !hasCurrentMetrics(l)) ++n;
         if (!hasCurrentEstimate(l)) ++n;
+        if (!m_store.hasDense(l) && !hasCurrentMetrics(l)) ++n;
         if (!hasCurrentMetrics(l)) ++n;
     }
     if (!m_store.hasMap(v, m_params.head)) ++n;
@@ -624,8 +626,8 @@ void AnalysisController::startTask(const Task& task) {
     case TaskKind::Metrics: {
         auto sel = selection(task.layer);
         auto dense = cachedDense(task.layer);
-        if (!sel || !dense) return; // nextTask guarantees both; stay safe if that ever changes
         const bool exact = task.kind == TaskKind::Metrics;
+        if (!sel || (exact && !dense)) return; // nextTask guarantees them; stay safe if that ever changes
         auto sums = m_store.sumsForJob(task.layer, !exact);
         if (exact) {
             compute = [ref, sel, dense, sums, threads](const std::atomic<bool>& cancel) {

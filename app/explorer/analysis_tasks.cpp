@@ -113,16 +113,29 @@ TaskOutput computeEstimate(const LayerRef& ref, std::shared_ptr<const Selection>
                            std::shared_ptr<const DenseResult> dense, std::shared_ptr<DroppedSums> sums,
                            EstimateConfig config, int threads, const std::atomic<bool>& cancel) {
     TaskOutput out;
-    const Tensor3& d = dense->output;
+    auto qkv = load(ref, out);
+    if (!qkv) return out;
+    const Index H = qkv->qHeads(), L = qkv->tokens(), D = qkv->headDim();
+    AttentionConfig c;
+    c.threads = threads;
+    c.cancel = &cancel;
     if (sums->qHeads() == 0) {
         Index rows = 0;
-        std::vector<std::int32_t> list = estimateRows(d.heads, d.tokens, sel->window, config, &rows);
-        *sums = DroppedSums(d.heads, d.tokens, d.dim, d.tokens - sel->window, std::move(list), rows);
+        std::vector<std::int32_t> list = estimateRows(H, L, sel->window, config, &rows);
+        *sums = DroppedSums(H, L, D, L - sel->window, std::move(list), rows);
     }
-    auto qkv = updateSums(ref, *sel, *dense, *sums, threads, cancel, out);
-    if (!qkv) return out;
+    // The dense reference of the sampled rows: from the layer's dense pass when cached, else for these rows
+    // alone, so every layer has an estimate long before its dense pass.
+    if (!sums->hasDenseRows()) {
+        if (dense) {
+            sums->takeDenseRows(dense->output.cview(), dense->lse.data());
+        } else if (Status s = sums->computeDenseRows(*qkv, c); !s.ok()) {
+            return failed(s);
+        }
+    }
+    if (Status s = sums->update(*qkv, {}, nullptr, *sel, c); !s.ok()) return failed(s);
     out.metrics = std::make_shared<const LayerMetrics>(
-        estimateLayerMetrics(*sums, *qkv, d.cview(), dense->lse.data(), *sel, config.confidence));
+        estimateLayerMetrics(*sums, *qkv, {}, nullptr, *sel, config.confidence));
     out.sums = std::move(sums);
     return out;
 }

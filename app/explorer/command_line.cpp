@@ -109,9 +109,16 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
         QStringLiteral("timeout"),
         QStringLiteral("Seconds to wait for background work in headless modes (default 600)."),
         QStringLiteral("S"));
+    const QCommandLineOption sumsBudget(
+        QStringLiteral("sums-budget"),
+        QStringLiteral("Memory for the partial sums that keep exact error metrics incremental, in MiB "
+                       "(default 1024; one 32-head 32K-token layer needs 512). Least recently used layers "
+                       "are released first."),
+        QStringLiteral("MIB"));
     parser.addOptions({tau,   window, kernel,       minTokens, mode,    delta,      list,
                        layer, head,   view,         colorMap,  metric,  screenshot, fullWindow,
                        size,  bench,  benchMetrics, changes,   timeout, effect,     effectAxis});
+    parser.addOption(sumsBudget);
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -231,6 +238,7 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     cl.benchMetrics = parser.isSet(benchMetrics);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
+    if (auto v = integer(sumsBudget, 0, 1 << 20)) cl.sumsBudgetMiB = *v;
     if (error.isEmpty() && cl.headless() && cl.file.isEmpty() && (cl.benchUi || cl.effect.isEmpty()))
         error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE")
                            : QStringLiteral("--screenshot needs a FILE");

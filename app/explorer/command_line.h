@@ -37,6 +37,7 @@ struct CommandLine {
     int benchChanges = 30;
     bool benchMetrics = false; // --bench-ui also times the error-metrics refresh after a tau change
     int timeoutSeconds = 600;
+    std::optional<qint64> sumsBudgetMiB; // --sums-budget
 
     bool headless() const { return !screenshot.isEmpty() || benchUi; }
     // Applies the overrides (not the layer, which needs the file).

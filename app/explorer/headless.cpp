@@ -259,6 +259,7 @@ int runBenchUi(const CommandLine& cl) {
     cl.applyTo(&params);
     window.show();
     AnalysisController& controller = *window.controller();
+    if (cl.sumsBudgetMiB) controller.setSumsBudget(std::size_t(*cl.sumsBudgetMiB) << 20);
     QString error;
     if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
         printError(error);
@@ -325,8 +326,9 @@ int runBenchUi(const CommandLine& cl) {
                 quantile(cpuMs, 0.5), quantile(cpuMs, 0.95));
     if (cl.benchMetrics) {
         // Error metrics of the visible layer after a tau change, once the dense reference (tau independent)
-        // is cached: the estimate (sampled rows, drawn in the Error view), then the exact values (dropped-side
-        // sums moved incrementally). Jumps across the range, then single slider steps around tau 0.005.
+        // is cached: the estimate (sampled rows, drawn in the Error view), then the exact values
+        // (dropped-side sums moved incrementally). Jumps across the range, then single slider steps around
+        // tau 0.005.
         controller.setMetricsDelay(0);
         const int timeoutMs = cl.timeoutSeconds * 1000;
         if (!controller.waitUntilReady(AnalysisController::NeedMetrics, timeoutMs)) {
@@ -365,11 +367,13 @@ int runBenchUi(const CommandLine& cl) {
                     median(estimate), estimate.size(),
                     estimate.empty() ? NAN : *std::max_element(estimate.begin(), estimate.end()));
         std::printf("metrics_drag_ms=%.1f (median of %zu single slider steps around tau 0.005; max %.1f)\n",
-                    median(drag), drag.size(), drag.empty() ? NAN : *std::max_element(drag.begin(), drag.end()));
+                    median(drag), drag.size(),
+                    drag.empty() ? NAN : *std::max_element(drag.begin(), drag.end()));
         std::printf("metrics_jump_ms=%.1f (median of %zu jumps, visible layer, dense reference cached)\n",
                     median(jump), jump.size());
         std::printf("metrics_after_tau_ms=%.1f (same as metrics_jump_ms)\n", median(jump));
-        std::printf("dense_cache_mib=%.0f sums_cache_mib=%.0f\n", double(controller.denseCacheBytes()) / 1048576.0,
+        std::printf("dense_cache_mib=%.0f sums_cache_mib=%.0f\n",
+                    double(controller.denseCacheBytes()) / 1048576.0,
                     double(controller.sumsCacheBytes()) / 1048576.0);
     }
     std::printf("median_ms=%.2f p95_ms=%.2f\n", quantile(ms, 0.5), quantile(ms, 0.95));

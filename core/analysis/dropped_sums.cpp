@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <omp.h>
 
 namespace tsa {
@@ -26,14 +27,16 @@ constexpr Index kRowTile = 128;
 constexpr Index kKeyTile = 256;
 
 struct Scratch {
-    std::vector<float> q, k, v, s, acc;
+    std::vector<float> q, s, acc;
+    Index head = -1;                 // whose keys headK/headV hold
+    std::vector<float> headK, headV; // that head's key and value rows, gathered once per thread
     std::vector<double> mass;
     std::vector<std::int32_t> rowIds;
 };
 
 } // namespace
 
-Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
+Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
                             const std::vector<SignedKeys>& columns, const std::int32_t* rows, Index rowCount,
                             float* sums, double* mass, const AttentionConfig& config) {
     const Index H = qkv.qHeads(), L = qkv.tokens(), D = qkv.headDim();
@@ -46,13 +49,15 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
     if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "cancelled");
     if (H == 0 || rowCount == 0 || D == 0) return Status::success();
     const Index group = qkv.groupSize();
-    const Index rowTiles = (rowCount + kRowTile - 1) / kRowTile;
+    // Contiguous rows are used in place, so larger tiles cost no gather and halve the GEMM calls.
+    const Index rowTile = rows ? kRowTile : 2 * kRowTile;
+    const Index rowTiles = (rowCount + rowTile - 1) / rowTile;
     std::vector<std::pair<Index, Index>> items; // (head, tile), only tiles that see a moved key
     for (Index h = 0; h < H; ++h) {
         if (columns[std::size_t(h)].keys.empty()) continue;
         const std::int32_t first = columns[std::size_t(h)].keys.front();
         for (Index t = rowTiles - 1; t >= 0; --t) {
-            const Index lastEntry = std::min(rowCount, (t + 1) * kRowTile) - 1;
+            const Index lastEntry = std::min(rowCount, (t + 1) * rowTile) - 1;
             const Index lastRow = rows ? rows[h * rowCount + lastEntry] : lastEntry;
             if (lastRow < first) break; // earlier tiles end earlier still
             items.emplace_back(h, t);
@@ -68,13 +73,11 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
 #pragma omp parallel num_threads(threads)
     {
         Scratch sc;
-        sc.q.resize(std::size_t(kRowTile * D));
-        sc.k.resize(std::size_t(kKeyTile * D));
-        sc.v.resize(std::size_t(kKeyTile * D));
-        sc.s.resize(std::size_t(kRowTile * kKeyTile));
-        sc.acc.resize(std::size_t(kRowTile * D));
-        sc.mass.resize(std::size_t(kRowTile));
-        sc.rowIds.resize(std::size_t(kRowTile));
+        sc.q.resize(std::size_t(rowTile * D));
+        sc.s.resize(std::size_t(rowTile * kKeyTile));
+        sc.acc.resize(std::size_t(rowTile * D));
+        sc.mass.resize(std::size_t(rowTile));
+        sc.rowIds.resize(std::size_t(rowTile));
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t it = 0; it < items.size(); ++it) {
             if (cancelled.load(std::memory_order_relaxed)) continue;
@@ -83,15 +86,30 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
                 continue;
             }
             const auto [h, t] = items[it];
-            const Index e0 = t * kRowTile, n = std::min(kRowTile, rowCount - e0);
+            const Index e0 = t * rowTile, n = std::min(rowTile, rowCount - e0);
             const Index kv = h / group;
             const SignedKeys& cols = columns[std::size_t(h)];
+            if (sc.head != h) {
+                // Items come head by head: each thread gathers a head's scattered key rows once.
+                const std::size_t nk = cols.keys.size();
+                sc.headK.resize(nk * std::size_t(D));
+                sc.headV.resize(nk * std::size_t(D));
+                for (std::size_t c = 0; c < nk; ++c) {
+                    std::copy_n(qkv.k.row(kv, cols.keys[c]), D, sc.headK.data() + c * std::size_t(D));
+                    std::copy_n(qkv.v.row(kv, cols.keys[c]), D, sc.headV.data() + c * std::size_t(D));
+                }
+                sc.head = h;
+            }
+            // Every row: Q rows and sums rows are contiguous, used in place (no gather, GEMM into the sums).
+            const bool contiguous = rows == nullptr;
             for (Index r = 0; r < n; ++r) {
                 const Index row = rows ? rows[h * rowCount + e0 + r] : e0 + r;
                 sc.rowIds[std::size_t(r)] = std::int32_t(row);
-                std::copy_n(qkv.q.row(h, row), D, sc.q.data() + r * D);
+                if (!contiguous) std::copy_n(qkv.q.row(h, row), D, sc.q.data() + r * D);
             }
-            std::fill(sc.acc.begin(), sc.acc.begin() + n * D, 0.0f);
+            const float* qRows = contiguous ? qkv.q.row(h, e0) : sc.q.data();
+            float* acc = contiguous ? sums + (h * rowCount + e0) * D : sc.acc.data();
+            if (!contiguous) std::fill(sc.acc.begin(), sc.acc.begin() + n * D, 0.0f);
             std::fill(sc.mass.begin(), sc.mass.begin() + n, 0.0);
             const Index lastRow = sc.rowIds[std::size_t(n - 1)];
             const Index nk =
@@ -99,10 +117,8 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
             for (Index k0 = 0; k0 < nk; k0 += kKeyTile) {
                 const Index nc = std::min(kKeyTile, nk - k0);
                 const std::int32_t* keys = cols.keys.data() + k0;
-                for (Index c = 0; c < nc; ++c) {
-                    std::copy_n(qkv.k.row(kv, keys[c]), D, sc.k.data() + c * D);
-                    std::copy_n(qkv.v.row(kv, keys[c]), D, sc.v.data() + c * D);
-                }
+                const float* kTile = sc.headK.data() + k0 * D;
+                const float* vTile = sc.headV.data() + k0 * D;
                 // Rows before rStart see none of these keys (rows ascending, keys ascending).
                 Index rStart = 0;
                 while (rStart < n && sc.rowIds[std::size_t(rStart)] < keys[0])
@@ -110,13 +126,13 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
                 if (rStart == n) continue;
                 const Index active = n - rStart;
                 float* s = sc.s.data() + rStart * nc;
-                detail::gemmScaledNT(active, nc, D, logitScale, sc.q.data() + rStart * D, D, sc.k.data(), D,
-                                     s, nc);
+                detail::gemmScaledNT(active, nc, D, logitScale, qRows + rStart * D, D, kTile, D, s, nc);
                 for (Index r = rStart; r < n; ++r) {
                     float* sr = sc.s.data() + r * nc;
                     const std::int32_t row = sc.rowIds[std::size_t(r)];
                     const Index valid = Index(std::upper_bound(keys, keys + nc, row) - keys);
-                    rk.exp2SubInPlace(sr, valid, float(double(denseLse[h * L + row]) * double(kLog2e)));
+                    rk.exp2SubInPlace(sr, valid,
+                                      float(double(rowLse[h * rowCount + e0 + r]) * double(kLog2e)));
                     std::fill(sr + valid, sr + nc, 0.0f);
                     double m = 0.0;
                     const float* sign = cols.signs.data() + k0;
@@ -126,18 +142,85 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
                     }
                     sc.mass[std::size_t(r)] += m;
                 }
-                detail::gemmAccumulateNN(active, D, nc, s, nc, sc.v.data(), D, sc.acc.data() + rStart * D, D);
+                detail::gemmAccumulateNN(active, D, nc, s, nc, vTile, D, acc + rStart * D, D);
             }
             for (Index r = 0; r < n; ++r) {
-                float* dst = sums + (h * rowCount + e0 + r) * D;
-                const float* src = sc.acc.data() + r * D;
-                for (Index d = 0; d < D; ++d)
-                    dst[d] += src[d];
+                if (!contiguous) {
+                    float* dst = sums + (h * rowCount + e0 + r) * D;
+                    const float* src = sc.acc.data() + r * D;
+                    for (Index d = 0; d < D; ++d)
+                        dst[d] += src[d];
+                }
                 mass[h * rowCount + e0 + r] += sc.mass[std::size_t(r)];
             }
         }
     }
     if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "dropped sums: cancelled");
+    return Status::success();
+}
+
+Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* lse,
+                    const AttentionConfig& config) {
+    const Index H = qkv.qHeads(), D = qkv.headDim();
+    if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "cancelled");
+    if (H == 0 || rowCount == 0) return Status::success();
+    const Index group = qkv.groupSize();
+    const Index rowTiles = (rowCount + kRowTile - 1) / kRowTile;
+    const Index items = H * rowTiles;
+    const float logitScale = kLog2e / std::sqrt(float(std::max<Index>(D, 1)));
+    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+    threads = int(std::max<Index>(1, std::min<Index>(threads, items)));
+    detail::prepareTileGemmThreads();
+    const detail::RowKernels& rk = detail::rowKernels();
+    std::atomic<bool> cancelled{false};
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<float> q(static_cast<std::size_t>(kRowTile * D)),
+            s(static_cast<std::size_t>(kRowTile * kKeyTile));
+        std::vector<float> m(static_cast<std::size_t>(kRowTile));
+        std::vector<double> l(static_cast<std::size_t>(kRowTile));
+        std::vector<std::int32_t> ids(static_cast<std::size_t>(kRowTile));
+#pragma omp for schedule(dynamic, 1)
+        for (Index item = 0; item < items; ++item) {
+            if (cancelled.load(std::memory_order_relaxed)) continue;
+            if (config.cancel && config.cancel->load(std::memory_order_relaxed)) {
+                cancelled = true;
+                continue;
+            }
+            const Index h = item / rowTiles, e0 = (item % rowTiles) * kRowTile;
+            const Index n = std::min(kRowTile, rowCount - e0), kv = h / group;
+            for (Index r = 0; r < n; ++r) {
+                ids[std::size_t(r)] = std::int32_t(rows ? rows[h * rowCount + e0 + r] : e0 + r);
+                std::copy_n(qkv.q.row(h, ids[std::size_t(r)]), D, q.data() + r * D);
+                m[std::size_t(r)] = -std::numeric_limits<float>::infinity();
+                l[std::size_t(r)] = 0.0;
+            }
+            const Index keyEnd = ids[std::size_t(n - 1)] + 1;
+            for (Index k0 = 0; k0 < keyEnd; k0 += kKeyTile) {
+                const Index nc = std::min(kKeyTile, keyEnd - k0);
+                Index rStart = 0;
+                while (rStart < n && ids[std::size_t(rStart)] < k0)
+                    ++rStart;
+                const Index active = n - rStart;
+                float* st = s.data() + rStart * nc;
+                detail::gemmScaledNT(active, nc, D, logitScale, q.data() + rStart * D, D, qkv.k.row(kv, k0),
+                                     D, st, nc);
+                for (Index r = rStart; r < n; ++r) {
+                    float* sr = s.data() + r * nc;
+                    const Index valid = std::min(nc, Index(ids[std::size_t(r)]) - k0 + 1);
+                    const float mNew = std::max(m[std::size_t(r)], rk.rowMax(sr, valid));
+                    l[std::size_t(r)] =
+                        l[std::size_t(r)] * double(detail::exp2Scalar(m[std::size_t(r)] - mNew)) +
+                        double(rk.exp2SubSum(sr, valid, mNew));
+                    m[std::size_t(r)] = mNew;
+                }
+            }
+            for (Index r = 0; r < n; ++r)
+                lse[h * rowCount + e0 + r] =
+                    float(0.6931471805599453 * double(m[std::size_t(r)]) + std::log(l[std::size_t(r)]));
+        }
+    }
+    if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "dense rows: cancelled");
     return Status::success();
 }
 
@@ -165,9 +248,40 @@ DroppedSums::DroppedSums(Index qHeads, Index tokens, Index dim, Index prefix, st
     m_headReady.assign(std::size_t(m_qHeads), 0);
 }
 
+void DroppedSums::takeDenseRows(ConstView3 denseOut, const float* denseLse) {
+    m_refOut.resize(std::size_t(m_qHeads * m_rowCount * m_dim));
+    m_refLse.resize(std::size_t(m_qHeads * m_rowCount));
+    for (Index h = 0; h < m_qHeads; ++h)
+        for (Index r = 0; r < m_rowCount; ++r) {
+            std::copy_n(denseOut.row(h, row(h, r)), m_dim, m_refOut.data() + (h * m_rowCount + r) * m_dim);
+            m_refLse[std::size_t(h * m_rowCount + r)] = denseLse[h * m_tokens + row(h, r)];
+        }
+}
+
+Status DroppedSums::computeDenseRows(const LayerQkvView& qkv, const AttentionConfig& config) {
+    std::vector<float> out(static_cast<std::size_t>(m_qHeads * m_rowCount * m_dim), 0.0f);
+    std::vector<float> lse(static_cast<std::size_t>(m_qHeads * m_rowCount));
+    std::vector<double> mass(static_cast<std::size_t>(m_qHeads * m_rowCount), 0.0);
+    const std::int32_t* rows = m_rows.empty() ? nullptr : m_rows.data();
+    if (Status s = rowLogSumExp(qkv, rows, m_rowCount, lse.data(), config); !s.ok()) return s;
+    std::vector<SignedKeys> all(static_cast<std::size_t>(m_qHeads));
+    for (SignedKeys& k : all) {
+        k.keys.resize(std::size_t(m_tokens));
+        std::iota(k.keys.begin(), k.keys.end(), 0);
+        k.signs.assign(std::size_t(m_tokens), 1.0f);
+    }
+    if (Status s =
+            accumulateKeyColumns(qkv, lse.data(), all, rows, m_rowCount, out.data(), mass.data(), config);
+        !s.ok())
+        return s;
+    m_refOut = std::move(out); // sum_j p_ij v_j with p from the row's own logsumexp: the dense output
+    m_refLse = std::move(lse);
+    return Status::success();
+}
+
 std::size_t DroppedSums::bytes() const {
-    return m_sums.size() * sizeof(float) + m_mass.size() * sizeof(double) + m_dropped.size() +
-           m_rows.size() * sizeof(std::int32_t);
+    return (m_sums.size() + m_refOut.size() + m_refLse.size()) * sizeof(float) +
+           m_mass.size() * sizeof(double) + m_dropped.size() + m_rows.size() * sizeof(std::int32_t);
 }
 
 // (key, row) pairs a key list touches in head h: rows at or after each key.
@@ -192,6 +306,13 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
         sel.tokens != m_tokens || (sel.sparse && sel.prefix != P))
         return Status::error(ErrorCode::Shape,
                              "dropped sums: the layer or selection does not match the state");
+    if (!m_rows.empty() && !hasDenseRows()) {
+        if (denseOut.empty() || !denseLse)
+            return Status::error(ErrorCode::InvalidArgument, "dropped sums: no dense reference for the rows");
+        takeDenseRows(denseOut, denseLse);
+    }
+    const float* rowLse = hasDenseRows() ? m_refLse.data() : denseLse; // [Hq, R]
+    auto denseRowOf = [&](Index h, Index r) { return hasDenseRows() ? denseRow(h, r) : denseOut.row(h, r); };
     // The new dropped sets.
     std::vector<unsigned char> next(std::size_t(H * P), 0);
     if (sel.sparse)
@@ -229,7 +350,7 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
                 paths[std::size_t(h)] = DroppedSumsPath::Incremental;
             }
         }
-        if (!denseOut.empty())
+        if (hasDenseRows() || !denseOut.empty())
             if (const double c = products(h, kp.keys.data(), Index(kp.keys.size())); c < cost) {
                 cost = c;
                 pick = &kp;
@@ -252,7 +373,7 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
             }
             m_headReady[std::size_t(h)] = 0; // until its batch completes
         }
-        Status st = accumulateKeyColumns(qkv, denseLse, columns, m_rows.empty() ? nullptr : m_rows.data(),
+        Status st = accumulateKeyColumns(qkv, rowLse, columns, m_rows.empty() ? nullptr : m_rows.data(),
                                          m_rowCount, m_sums.data(), m_mass.data(), config);
         if (!st.ok()) return st;
         for (Index h = h0; h < h1; ++h) {
@@ -260,7 +381,7 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
             if (paths[std::size_t(h)] == DroppedSumsPath::KeptFromZero) {
                 // A = kept-side sums; the dense output is A + B and the dense mass a + m = 1.
                 for (Index r = 0; r < m_rowCount; ++r) {
-                    const float* od = denseOut.row(h, row(h, r));
+                    const float* od = denseRowOf(h, r);
                     float* b = m_sums.data() + (h * m_rowCount + r) * m_dim;
                     for (Index d = 0; d < m_dim; ++d)
                         b[d] = od[d] - b[d];
@@ -320,29 +441,44 @@ double directKeptRow(const LayerQkvView& qkv, const Selection& sel, Index h, Ind
     return sum > 0 ? maxLogit + std::log(sum) : -std::numeric_limits<double>::infinity();
 }
 
-bool sparseRowFromSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
-                       const float* denseLse, const Selection& sel, Index h, Index r, float* out,
-                       float* lse) {
+bool rowErrorFromSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
+                      const float* denseLse, const Selection& sel, Index h, Index r, RowError* out) {
     const Index i = sums.row(h, r), D = sums.dim();
+    const bool own = sums.hasDenseRows();
+    const float* od = own ? sums.denseRow(h, r) : denseOut.row(h, i);
+    const double dl = own ? sums.denseLse(h, r) : denseLse[h * sums.tokens() + i];
     const double m = sums.mass(h, r);
-    if (m > kDirectRowMass) {
-        *lse = float(directKeptRow(qkv, sel, h, i, out));
-        return true;
+    double diff = 0.0, ref = 0.0;
+    const bool direct = m > kDirectRowMass;
+    if (direct) {
+        std::vector<float> row(static_cast<std::size_t>(D));
+        const double lse = directKeptRow(qkv, sel, h, i, row.data());
+        for (Index d = 0; d < D; ++d) {
+            const double e = double(row[std::size_t(d)]) - double(od[d]);
+            diff += e * e;
+            ref += double(od[d]) * double(od[d]);
+        }
+        out->retained = std::exp(lse - dl);
+    } else {
+        const float* b = sums.sums(h, r);
+        for (Index d = 0; d < D; ++d) {
+            const double e = m * double(od[d]) - double(b[d]);
+            diff += e * e;
+            ref += double(od[d]) * double(od[d]);
+        }
+        diff /= (1.0 - m) * (1.0 - m);
+        out->retained = 1.0 - m;
     }
-    const double keptMass = std::max(1.0 - m, std::numeric_limits<double>::min());
-    const float* od = denseOut.row(h, i);
-    const float* b = sums.sums(h, r);
-    for (Index d = 0; d < D; ++d)
-        out[d] = float((double(od[d]) - double(b[d])) / keptMass);
-    *lse = float(double(denseLse[h * sums.tokens() + i]) + std::log(keptMass));
-    return false;
+    out->diff2 = diff;
+    out->ref2 = ref;
+    return direct;
 }
 
 LayerMetrics metricsFromDroppedSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
                                     const float* denseLse, const Selection& sel, Index* directRows) {
-    const Index H = sums.qHeads(), L = sums.tokens(), D = sums.dim();
+    const Index H = sums.qHeads(), L = sums.tokens();
     LayerMetricsBuilder builder(sel, H, L);
-    std::vector<float> rowsOut(std::size_t(L * D), 0.0f), lse(std::size_t(L), 0.0f);
+    std::vector<double> diff2(static_cast<std::size_t>(L)), ref2(diff2.size()), retained(diff2.size());
     std::vector<unsigned char> keptRow(static_cast<std::size_t>(L));
     Index direct = 0;
     for (Index h = 0; h < H; ++h) {
@@ -350,15 +486,16 @@ LayerMetrics metricsFromDroppedSums(const DroppedSums& sums, const LayerQkvView&
         if (sel.sparse)
             for (Index r = 0; r < sel.kept; ++r)
                 keptRow[std::size_t(sel.head(h)[r])] = 1;
-#pragma omp parallel for schedule(dynamic, 256) reduction(+ : direct)
+#pragma omp parallel for schedule(dynamic, 512) reduction(+ : direct)
         for (Index i = 0; i < L; ++i) {
             if (!keptRow[std::size_t(i)]) continue;
-            direct += sparseRowFromSums(sums, qkv, denseOut, denseLse, sel, h, i, rowsOut.data() + i * D,
-                                        lse.data() + i)
-                          ? 1
-                          : 0;
+            RowError e;
+            direct += rowErrorFromSums(sums, qkv, denseOut, denseLse, sel, h, i, &e) ? 1 : 0;
+            diff2[std::size_t(i)] = e.diff2;
+            ref2[std::size_t(i)] = e.ref2;
+            retained[std::size_t(i)] = e.retained;
         }
-        builder.addHead(h, denseOut.row(h, 0), rowsOut.data(), D, denseLse + h * L, lse.data());
+        builder.addHeadRows(h, diff2.data(), ref2.data(), retained.data());
     }
     if (directRows) *directRows = direct;
     return builder.finish();

@@ -9,11 +9,11 @@
 // costs O(moved keys * rows * D) instead of a sparse attention pass. Every update picks the cheapest of
 // three paths by counting (key, row) products: the moved keys (incremental), X_h from zero, or the kept
 // keys from zero (then B = o_d - A, m = 1 - a).
-// Rows whose dropped mass m exceeds a limit get their output from the kept keys directly (O(kept * D) per
-// row), because (o_d - B) / (1 - m) loses digits as 1 - m shrinks.
-// The same state over a sample of rows feeds the error estimate (core/analysis/metrics_estimate.h).
-// Shapes: q [Hq, L, D], k/v [Hkv, L, D], lse [Hq, L]; sums [Hq, R, D] fp32, mass [Hq, R] fp64 for R rows
-// per head (all L rows, or a sorted sample). Memory: Hq * R * (D * 4 + 8) bytes plus Hq * P flags.
+// Rows whose dropped mass m exceeds a limit (0.99) get their output from the kept keys directly (O(kept * D)
+// per row), because (o_d - B) / (1 - m) loses digits as 1 - m shrinks. The same state over a sample of rows
+// feeds the error estimate (core/analysis/metrics_estimate.h). Shapes: q [Hq, L, D], k/v [Hkv, L, D], lse
+// [Hq, L]; sums [Hq, R, D] fp32, mass [Hq, R] fp64 for R rows per head (all L rows, or a sorted sample).
+// Memory: Hq * R * (D * 4 + 8) bytes plus Hq * P flags.
 #pragma once
 
 #include "core/analysis/metrics.h"
@@ -35,10 +35,16 @@ struct SignedKeys {
 
 // sums[h, r] += sum_{j in columns[h], j <= row(h, r)} sign_j p_{row, j} v_j and mass[h, r] += the signed
 // probabilities, where row(h, r) = rows[h * rowCount + r] (ascending per head) or r when rows is null
-// (rowCount = L). GEMM tiles of (rows x keys); cancellable between tiles.
-Status accumulateKeyColumns(const LayerQkvView& qkv, const float* denseLse,
+// (rowCount = L), and p uses rowLse[h * rowCount + r], the dense logsumexp of that row. GEMM tiles of
+// (rows x keys); cancellable between tiles.
+Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
                             const std::vector<SignedKeys>& columns, const std::int32_t* rows, Index rowCount,
                             float* sums, double* mass, const AttentionConfig& config);
+
+// lse[h * rowCount + r] = ln sum_{j <= row(h, r)} exp(q_row.k_j / sqrt(D)): the dense logsumexp of the
+// listed rows alone (rows as above), online over key tiles in base 2. O(rows * L/2 * D) per head.
+Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* lse,
+                    const AttentionConfig& config);
 
 // Which path the last update took, and its size in (key, row) products per head on average.
 enum class DroppedSumsPath { None, Incremental, DroppedFromZero, KeptFromZero };
@@ -51,10 +57,20 @@ public:
     DroppedSums(Index qHeads, Index tokens, Index dim, Index prefix, std::vector<std::int32_t> rows = {},
                 Index rowCount = 0);
 
+    // The dense reference of a sampled state's own rows ([Hq, R, D] and [Hq, R]), so an estimate needs no
+    // dense pass over the whole layer: gathered from one, or computed for these rows alone
+    // (rowLogSumExp, then every key through accumulateKeyColumns: O(R * L/2 * D) per head).
+    void takeDenseRows(ConstView3 denseOut, const float* denseLse);
+    Status computeDenseRows(const LayerQkvView& qkv, const AttentionConfig& config);
+    bool hasDenseRows() const { return !m_refLse.empty(); }
+    const float* denseRow(Index h, Index r) const { return m_refOut.data() + (h * m_rowCount + r) * m_dim; }
+    float denseLse(Index h, Index r) const { return m_refLse[std::size_t(h * m_rowCount + r)]; }
+
     // Brings the sums to the selection's dropped sets. denseOut/denseLse: the dense pass of the layer
-    // ([Hq, L, D], [Hq, L]). A dense selection drops nothing. Heads are updated in batches and committed
-    // one batch at a time: on cancel the heads already done hold the new selection, the others the old,
-    // and only the batch that was interrupted is rebuilt from zero by the next update.
+    // ([Hq, L, D], [Hq, L]); not read by a sampled state that has its dense rows (then they may be empty). A
+    // dense selection drops nothing. Heads are updated in batches and committed one batch at a time: on
+    // cancel the heads already done hold the new selection, the others the old, and only the batch that was
+    // interrupted is rebuilt from zero by the next update.
     Status update(const LayerQkvView& qkv, ConstView3 denseOut, const float* denseLse, const Selection& sel,
                   const AttentionConfig& config);
 
@@ -80,23 +96,30 @@ private:
     std::vector<std::int32_t> m_rows;
     std::vector<float> m_sums;
     std::vector<double> m_mass;
-    std::vector<unsigned char> m_dropped; // [Hq, P]: membership of X_h the sums hold
+    std::vector<unsigned char> m_dropped;   // [Hq, P]: membership of X_h the sums hold
     std::vector<unsigned char> m_headReady; // [Hq]: the head's sums match its row of m_dropped
+    std::vector<float> m_refOut, m_refLse;  // dense rows of a sampled state (empty: use the layer's)
     DroppedSumsPath m_lastPath = DroppedSumsPath::None;
     double m_lastProducts = 0.0;
 };
 
-// Above this dropped mass a row's sparse output is computed from its kept keys directly.
-inline constexpr double kDirectRowMass = 0.9;
+// Above this dropped mass a row's sparse output is computed from its kept keys directly. The sums carry
+// about 1e-6 relative rounding (fp32 GEMM accumulation), amplified by 1 / (1 - m): at most 1e-4 here, on
+// rows whose error is of order one because they lost 99% of their attention.
+inline constexpr double kDirectRowMass = 0.99;
 
 // The sparse output of kept row i of head h from its kept keys (fp64 accumulation, own max shift):
 // out [D]; returns ln of sum_{kept j <= i} exp(q_i.k_j / sqrt(D)), the sparse logsumexp. O(kept * D).
 double directKeptRow(const LayerQkvView& qkv, const Selection& sel, Index h, Index i, float* out);
 
-// Sparse output row and logsumexp of row r of a DroppedSums from its sums, or directly above
-// kDirectRowMass. Returns true when the direct path was taken.
-bool sparseRowFromSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
-                       const float* denseLse, const Selection& sel, Index h, Index r, float* out, float* lse);
+// Row r of a DroppedSums against dense attention, straight from the sums in one pass over D:
+// ||o_s - o_d||^2 = ||m o_d - B||^2 / (1 - m)^2, ||o_d||^2 and the retained mass 1 - m; from the kept keys
+// directly above kDirectRowMass (returns true then). denseOut/denseLse as in update().
+struct RowError {
+    double diff2 = 0.0, ref2 = 0.0, retained = 1.0;
+};
+bool rowErrorFromSums(const DroppedSums& sums, const LayerQkvView& qkv, ConstView3 denseOut,
+                      const float* denseLse, const Selection& sel, Index h, Index r, RowError* out);
 
 // Exact metrics of the selection from full-row sums (rowCount == tokens), through LayerMetricsBuilder so
 // every summary rule stays in one place. directRows (optional) counts the rows taken directly.

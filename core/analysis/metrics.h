@@ -71,6 +71,9 @@ public:
     LayerMetricsBuilder(const Selection& selection, Index qHeads, Index tokens);
     void addHead(Index h, const float* denseRows, const float* sparseRows, Index dim, const float* denseLse,
                  const float* sparseLse);
+    // The same from per-row quantities [L] (read for kept rows only): ||o_s - o_d||^2, ||o_d||^2 and the
+    // retained mass, for callers that have them without the sparse rows (core/analysis/dropped_sums.h).
+    void addHeadRows(Index h, const double* diff2, const double* ref2, const double* retainedMass);
     LayerMetrics finish();
 
 private:

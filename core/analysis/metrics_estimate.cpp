@@ -136,7 +136,7 @@ SampleSummary summariseSample(std::vector<double> window, std::vector<double> pr
 
 LayerMetrics estimateLayerMetrics(const DroppedSums& sampled, const LayerQkvView& qkv, ConstView3 denseOut,
                                   const float* denseLse, const Selection& sel, double confidence) {
-    const Index H = sampled.qHeads(), L = sampled.tokens(), D = sampled.dim(), R = sampled.rowCount();
+    const Index H = sampled.qHeads(), L = sampled.tokens(), R = sampled.rowCount();
     const Index W = std::min(sel.window > 0 ? sel.window : L, L), P = L - W;
     const float nan = std::numeric_limits<float>::quiet_NaN();
     LayerMetrics m;
@@ -151,7 +151,6 @@ LayerMetrics estimateLayerMetrics(const DroppedSums& sampled, const LayerQkvView
     std::vector<double> allErrW, allErrP, allMassW, allMassP;
     double layerDiff = 0.0, layerRef = 0.0;
     std::vector<unsigned char> kept(static_cast<std::size_t>(L));
-    std::vector<float> out(static_cast<std::size_t>(D));
     for (Index h = 0; h < H; ++h) {
         std::fill(kept.begin(), kept.end(), sel.sparse ? 0 : 1);
         if (sel.sparse)
@@ -162,18 +161,11 @@ LayerMetrics estimateLayerMetrics(const DroppedSums& sampled, const LayerQkvView
         for (Index r = 0; r < R; ++r) {
             const Index i = sampled.row(h, r);
             if (!kept[std::size_t(i)]) continue;
-            float lse;
-            sparseRowFromSums(sampled, qkv, denseOut, denseLse, sel, h, r, out.data(), &lse);
-            const float* d = denseOut.row(h, i);
-            double diff = 0.0, ref = 0.0;
-            for (Index c = 0; c < D; ++c) {
-                const double e = double(out[std::size_t(c)]) - double(d[c]);
-                diff += e * e;
-                ref += double(d[c]) * double(d[c]);
-            }
+            RowError re;
+            rowErrorFromSums(sampled, qkv, denseOut, denseLse, sel, h, r, &re);
+            const double diff = re.diff2, ref = re.ref2;
             const double err = ref > 0 ? std::sqrt(diff / ref) : std::sqrt(diff);
-            const double mass =
-                sel.sparse ? std::min(1.0, std::exp(double(lse) - double(denseLse[h * L + i]))) : 1.0;
+            const double mass = sel.sparse ? std::min(1.0, re.retained) : 1.0;
             m.rowError[std::size_t(h * L + i)] = float(err);
             m.retainedMass[std::size_t(h * L + i)] = float(mass);
             if (i >= P) {

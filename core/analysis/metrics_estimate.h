@@ -47,7 +47,8 @@ SampleSummary summariseSample(std::vector<double> window, std::vector<double> pr
                               double confidence);
 
 // Metrics of a sparse selection from sums over the rows of estimateRows (estimate = true). The per-row
-// arrays hold the sampled kept rows, NaN elsewhere.
+// arrays hold the sampled kept rows, NaN elsewhere. denseOut/denseLse are not read when the sums hold their
+// dense rows (DroppedSums::computeDenseRows), and may be empty then.
 LayerMetrics estimateLayerMetrics(const DroppedSums& sampled, const LayerQkvView& qkv, ConstView3 denseOut,
                                   const float* denseLse, const Selection& sel, double confidence);
 

@@ -203,3 +203,30 @@ TEST(DroppedSums, CancelledUpdateLeavesTheStateToBeRebuilt) {
     ASSERT_TRUE(state.update(f.layer, f.dense.cview(), f.lse.data(), sel, {}).ok());
     EXPECT_NE(state.lastPath(), DroppedSumsPath::Incremental);
 }
+
+TEST(DroppedSums, DenseRowsComputedAloneMatchTheDensePass) {
+    const Index window = 16, L = 300, H = 4, D = 16;
+    const Fixture f = makeFixture(H, 2, L, D, 41, window);
+    std::vector<std::int32_t> rows;
+    const Index R = 30;
+    for (Index h = 0; h < H; ++h)
+        for (Index r = 0; r < R; ++r)
+            rows.push_back(std::int32_t(r * 10 + h)); // row 0 included: one key only
+    DroppedSums own(H, L, D, L - window, rows, R), gathered(H, L, D, L - window, rows, R);
+    ASSERT_TRUE(own.computeDenseRows(f.layer, {}).ok());
+    gathered.takeDenseRows(f.dense.cview(), f.lse.data());
+    for (Index h = 0; h < H; ++h)
+        for (Index r = 0; r < R; ++r) {
+            EXPECT_NEAR(own.denseLse(h, r), f.refLse[std::size_t(h * L + own.row(h, r))], 1e-4);
+            for (Index d = 0; d < D; ++d)
+                ASSERT_NEAR(own.denseRow(h, r)[d], f.refDense[std::size_t((h * L + own.row(h, r)) * D + d)],
+                            1e-4);
+        }
+    // The sums then need no dense pass of the layer.
+    const Selection sel = select(f, 0.1, 24, window);
+    ASSERT_TRUE(own.update(f.layer, {}, nullptr, sel, {}).ok());
+    ASSERT_TRUE(gathered.update(f.layer, {}, nullptr, sel, {}).ok());
+    for (Index h = 0; h < H; ++h)
+        for (Index r = 0; r < R; ++r)
+            EXPECT_NEAR(own.mass(h, r), gathered.mass(h, r), 1e-5);
+}

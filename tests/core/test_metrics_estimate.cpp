@@ -92,7 +92,8 @@ TEST(MetricsEstimate, IntervalsCoverTheExactValueAsOftenAsClaimed) {
                     mean.add(e.rowErrorBounds.mean, x.rowError.mean);
                     massMedian.add(e.retainedMassBounds.median, x.retainedMass.median);
                     massMean.add(e.retainedMassBounds.mean, x.retainedMass.mean);
-                    EXPECT_GE(x.rowError.max, e.rowErrorBounds.max.lo); // the sample max bounds it below
+                    // The sample max bounds it below (up to the rounding of sums summed in another order).
+                    EXPECT_GE(x.rowError.max, e.rowErrorBounds.max.lo * (1 - 1e-5));
                 }
                 median.add(est.layer.rowErrorBounds.median, exact.layer.rowError.median);
                 p95.add(est.layer.rowErrorBounds.p95, exact.layer.rowError.p95);

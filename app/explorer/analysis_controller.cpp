@@ -494,7 +494,10 @@ AnalysisController::Task AnalysisController::nextTask() {
         return {TaskKind::AttentionMap, v, m_params.head, m_store.gen().capture};
     if (estimatesAllowed)
         if (Task t = metricsTask(v, false); t.kind != TaskKind::None) return t;
-    if (metricsAllowed)
+    // The visible layer's exact metrics come next when its dense reference is cached (an incremental
+    // update); a dense pass (a minute at 32 heads x 32K) waits until every layer has an estimate.
+    const bool visibleExactFirst = m_store.hasDense(v) || !m_options.backgroundLayers;
+    if (metricsAllowed && visibleExactFirst)
         if (Task t = metricsTask(v, true); t.kind != TaskKind::None) return t;
     if (m_extra && !m_metricsDelay.isActive() && !m_store.isFailed(v)) {
         if (std::optional<ExtraJob> job = m_extra->nextJob()) {
@@ -516,13 +519,17 @@ AnalysisController::Task AnalysisController::nextTask() {
     }
     if (batch) return {TaskKind::Selections, -1, -1, m_store.gen().selection};
     // The other layers: every estimate before any exact value, nearest layers first.
-    for (bool exact : {false, true}) {
-        if (exact ? !metricsAllowed : !estimatesAllowed) continue;
+    if (estimatesAllowed)
         for (int d = 1; d < layerCount(); ++d)
             for (int l : {v - d, v + d})
                 if (l >= 0 && l < layerCount())
-                    if (Task t = metricsTask(l, exact); t.kind != TaskKind::None) return t;
-    }
+                    if (Task t = metricsTask(l, false); t.kind != TaskKind::None) return t;
+    if (!metricsAllowed) return {};
+    if (Task t = metricsTask(v, true); t.kind != TaskKind::None) return t;
+    for (int d = 1; d < layerCount(); ++d)
+        for (int l : {v - d, v + d})
+            if (l >= 0 && l < layerCount())
+                if (Task t = metricsTask(l, true); t.kind != TaskKind::None) return t;
     return {};
 }
 

@@ -119,6 +119,12 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
                        layer, head,   view,         colorMap,  metric,  screenshot, fullWindow,
                        size,  bench,  benchMetrics, changes,   timeout, effect,     effectAxis});
     parser.addOption(sumsBudget);
+    const QCommandLineOption benchModel(
+        QStringLiteral("bench-model"),
+        QStringLiteral(
+            "With --bench-ui: time from opening FILE until every sparse layer has an error estimate, "
+            "then visit every view and layer, and report the peak anonymous memory (RssAnon)."));
+    parser.addOption(benchModel);
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -236,6 +242,7 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     }
     cl.benchUi = parser.isSet(bench);
     cl.benchMetrics = parser.isSet(benchMetrics);
+    cl.benchModel = parser.isSet(benchModel);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
     if (auto v = integer(sumsBudget, 0, 1 << 20)) cl.sumsBudgetMiB = *v;

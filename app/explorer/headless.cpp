@@ -13,9 +13,11 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QPainter>
 #include <QSlider>
+#include <QTimer>
 #include <QWidget>
 #include <algorithm>
 #include <cmath>
@@ -252,6 +254,73 @@ int runScreenshot(const CommandLine& cl) {
     return 0;
 }
 
+namespace {
+
+// RssAnon of this process in KiB (Linux), 0 where unknown.
+long rssAnonKiB() {
+    QFile status(QStringLiteral("/proc/self/status"));
+    if (!status.open(QIODevice::ReadOnly)) return 0;
+    for (const QByteArray& line : status.readAll().split('\n'))
+        if (line.startsWith("RssAnon:")) return line.mid(8).trimmed().split(' ').value(0).toLong();
+    return 0;
+}
+
+// The whole model: every sparse layer's estimate after opening, then every view and layer visited (each
+// layer's selection and estimate awaited, the view painted), sampling RssAnon all along.
+int benchModel(const CommandLine& cl, MainWindow& window, const ExplorerParams& params) {
+    AnalysisController& controller = *window.controller();
+    long peak = rssAnonKiB();
+    QTimer sampler;
+    QObject::connect(&sampler, &QTimer::timeout, [&] { peak = std::max(peak, rssAnonKiB()); });
+    sampler.start(100);
+    QElapsedTimer timer;
+    timer.start();
+    QString error;
+    if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+        printError(error);
+        return kExitUsage;
+    }
+    auto allEstimates = [&] {
+        for (int l = 0; l < controller.layerCount(); ++l)
+            if (controller.isSparseLayer(l) && !controller.hasCurrentEstimate(l)) return false;
+        return true;
+    };
+    while (!allEstimates() && timer.elapsed() < qint64(cl.timeoutSeconds) * 1000)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    int sparse = 0;
+    for (int l = 0; l < controller.layerCount(); ++l)
+        sparse += controller.isSparseLayer(l) ? 1 : 0;
+    std::printf("bench-model: %s, %d layers (%d sparse), %lld query heads, %lld tokens\n",
+                QFileInfo(cl.file).fileName().toLocal8Bit().constData(), controller.layerCount(), sparse,
+                (long long)controller.info()->qHeads, (long long)controller.info()->tokens);
+    std::printf("model_estimates_ms=%.0f (open to an estimate for every sparse layer%s)\n",
+                double(timer.elapsed()), allEstimates() ? "" : ", TIMED OUT");
+    std::fflush(stdout);
+    QElapsedTimer visit;
+    visit.start();
+    for (const QString& name : window.viewSet()->names()) {
+        window.showView(name);
+        for (int l = 0; l < controller.layerCount(); ++l) {
+            controller.setLayer(l);
+            controller.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedEstimate,
+                                      cl.timeoutSeconds * 1000);
+            if (auto* v = window.viewSet()->view(name)) v->widget()->repaint();
+            QCoreApplication::processEvents();
+            peak = std::max(peak, rssAnonKiB());
+        }
+    }
+    std::printf(
+        "visited %lld views x %d layers in %.0f s; rss_anon_peak_mib=%.0f (dense cache %.0f MiB, sums %.0f "
+        "MiB)\n",
+        (long long)window.viewSet()->names().size(), controller.layerCount(), double(visit.elapsed()) / 1e3,
+        double(peak) / 1024.0, double(controller.denseCacheBytes()) / 1048576.0,
+        double(controller.sumsCacheBytes()) / 1048576.0);
+    std::fflush(stdout);
+    return 0;
+}
+
+} // namespace
+
 int runBenchUi(const CommandLine& cl) {
     MainWindow window(nullptr, false);
     window.resize(cl.size);
@@ -260,6 +329,7 @@ int runBenchUi(const CommandLine& cl) {
     window.show();
     AnalysisController& controller = *window.controller();
     if (cl.sumsBudgetMiB) controller.setSumsBudget(std::size_t(*cl.sumsBudgetMiB) << 20);
+    if (cl.benchModel) return benchModel(cl, window, params);
     QString error;
     if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
         printError(error);

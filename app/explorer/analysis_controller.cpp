@@ -489,6 +489,12 @@ AnalysisController::Task AnalysisController::nextTask() {
     const quint64 scoreGen = m_store.gen().scores;
     m_store.touch(v); // the visible layer's cached results are in use: background layers evict first
 
+    // Layers that are dense by the plan or by the parameters are described without work: at once, so a
+    // tau change never leaves them without a current selection while the visible layer is busy.
+    for (int l = 0; l < layerCount(); ++l)
+        if (!m_store.isFailed(l) && !selection(l) &&
+            (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa)))
+            ensureSelection(l);
     if (needsScores(v) && !scores(v)) return {TaskKind::Scores, v, -1, scoreGen};
     if (!m_store.isFailed(v) && !m_store.hasMap(v, m_params.head))
         return {TaskKind::AttentionMap, v, m_params.head, m_store.gen().capture};

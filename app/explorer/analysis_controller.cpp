@@ -512,24 +512,20 @@ AnalysisController::Task AnalysisController::nextTask() {
         }
     }
     if (!m_options.backgroundLayers) return {};
-    for (int l = 0; l < layerCount(); ++l)
-        if (l != v && needsScores(l) && !scores(l)) return {TaskKind::Scores, l, -1, scoreGen};
+    // The other layers, nearest first, one at a time: its scores, then its estimate while the layer is
+    // still in the capture's cache (scoring every layer first would read each layer from the file twice).
+    for (int d = 1; d < layerCount(); ++d)
+        for (int l : {v - d, v + d}) {
+            if (l < 0 || l >= layerCount()) continue;
+            if (needsScores(l) && !scores(l)) return {TaskKind::Scores, l, -1, scoreGen};
+            if (estimatesAllowed)
+                if (Task t = metricsTask(l, false); t.kind != TaskKind::None) return t;
+        }
+    // Without metrics, the remaining selections in one batch job.
     bool batch = false;
-    for (int l = 0; l < layerCount(); ++l) {
-        if (m_store.isFailed(l) || selection(l)) continue;
-        // Dense layers are described without work; sparse ones with scores go to one batch job.
-        if (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa))
-            ensureSelection(l);
-        else if (scores(l))
-            batch = true;
-    }
+    for (int l = 0; l < layerCount(); ++l)
+        if (!m_store.isFailed(l) && !selection(l) && isSparseLayer(l) && scores(l)) batch = true;
     if (batch) return {TaskKind::Selections, -1, -1, m_store.gen().selection};
-    // The other layers: every estimate before any exact value, nearest layers first.
-    if (estimatesAllowed)
-        for (int d = 1; d < layerCount(); ++d)
-            for (int l : {v - d, v + d})
-                if (l >= 0 && l < layerCount())
-                    if (Task t = metricsTask(l, false); t.kind != TaskKind::None) return t;
     if (!metricsAllowed) return {};
     if (Task t = metricsTask(v, true); t.kind != TaskKind::None) return t;
     for (int d = 1; d < layerCount(); ++d)
@@ -706,7 +702,10 @@ void AnalysisController::apply(const Task& task, quint64 scoreGen, std::any valu
     switch (task.kind) {
     case TaskKind::Scores:
         if (!m_store.putScores(l, task.gen, out.scores)) return;
-        if (l == m_params.layer) refreshVisibleSelection();
+        if (l == m_params.layer)
+            refreshVisibleSelection();
+        else if (isSparseLayer(l))
+            ensureSelection(l); // O(heads x P): the per-layer views have it at once
         emit layersChanged();
         break;
     case TaskKind::Dense:

@@ -187,6 +187,12 @@ void AnalysisController::finishOpen(const QString& file, quint64 openId,
         return;
     }
     m_capture = std::move(result.value());
+    // The visible layer must stay converted whatever its size: every job of a 128K-token layer would read
+    // and convert 3 GiB again otherwise.
+    const CaptureInfo& ci = m_capture->info();
+    const std::size_t layerBytes = std::size_t(ci.qHeads + 2 * ci.kvHeads) * std::size_t(ci.tokens) *
+                                   std::size_t(ci.headDim) * sizeof(float);
+    if (layerBytes > m_options.captureCacheBytes) m_capture->setCacheBytes(layerBytes + (layerBytes >> 4));
     m_path = file;
     resetResults();
     if (params) m_params = *params;

@@ -771,6 +771,12 @@ std::vector<NonFiniteReport> Capture::nonFiniteReports() const {
     return out;
 }
 
+void Capture::setCacheBytes(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->options.cacheBytes = bytes;
+    m_impl->cache.setBudget(bytes);
+}
+
 std::size_t Capture::cachedBytes() const {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     return m_impl->cache.bytes();

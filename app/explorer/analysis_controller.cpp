@@ -449,8 +449,9 @@ bool AnalysisController::isReady(int needs) const {
 }
 
 bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
-    // Metrics only refine after the debounce; a caller that waits for them wants them now.
-    if (m_metricsDelay.isActive()) {
+    // Exact metrics only refine after the debounce; a caller that waits for them wants them now (estimates
+    // do not wait for it).
+    if (m_metricsDelay.isActive() && (needs & (NeedMetrics | NeedAllMetrics))) {
         m_metricsDelay.stop();
         schedule();
     }

@@ -410,7 +410,9 @@ int runBenchUi(const CommandLine& cl) {
         };
         const std::vector<double> jumps{0.002, 0.02, 0.005};
         std::vector<double> estimate, jump, drag;
-        // The estimate needs no dense pass: timed first, each until drawn in the Error view.
+        // The estimate needs no dense pass: timed first, each until drawn in the Error view, with the
+        // window's debounce of exact metrics (a dense pass started between jumps would only be cancelled).
+        controller.setMetricsDelay(AnalysisController::Options{}.metricsDelayMs);
         if (!controller.waitUntilReady(AnalysisController::NeedEstimate, timeoutMs)) {
             printError(QStringLiteral("timed out estimating the error"));
             return kExitFailure;
@@ -424,6 +426,7 @@ int runBenchUi(const CommandLine& cl) {
                 if (errorWidget) errorWidget->repaint();
                 estimate.push_back(double(timer.nsecsElapsed()) / 1e6);
             }
+        controller.setMetricsDelay(0);
         // Exact metrics need the layer's dense reference (tau independent, cached once): minutes per layer
         // beyond 64K tokens, so not timed there.
         const bool timeExact = controller.tokenCount() <= 65536;

@@ -241,6 +241,30 @@ double ErrorView::value(int layer, int head) const {
     return NAN;
 }
 
+tsa::Interval ErrorView::bounds(int layer, int head) const {
+    const tsa::LayerMetrics* m = metricsAt(layer);
+    const double v = value(layer, head);
+    if (!m || !m->estimate) return {v, v};
+    const tsa::HeadMetrics& h = head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)];
+    switch (m_metric) {
+    case ErrorMetric::RowErrorMedian:
+        return h.rowErrorBounds.median;
+    case ErrorMetric::RowErrorP95:
+        return h.rowErrorBounds.p95;
+    case ErrorMetric::RetainedMassMedian:
+        return h.retainedMassBounds.median;
+    case ErrorMetric::LastWindowError: // every one of the last W rows is in the sample: exact
+    case ErrorMetric::DroppedRows:     // from the selection: exact
+        break;
+    }
+    return {v, v};
+}
+
+bool ErrorView::isEstimate(int layer) const {
+    const tsa::LayerMetrics* m = metricsAt(layer);
+    return m && m->estimate;
+}
+
 bool ErrorView::isErrorMetric() const {
     return m_metric == ErrorMetric::RowErrorMedian || m_metric == ErrorMetric::RowErrorP95 ||
            m_metric == ErrorMetric::LastWindowError;
@@ -302,6 +326,13 @@ std::vector<LegendItem> ErrorView::legendItems() const {
         legend.insert(legend.begin() + 2,
                       {blend(QColor(200, 80, 60), style::background(), 0.6),
                        QStringLiteral("previous tau, updating…"), LegendItem::Shape::Box});
+    for (std::size_t r = 0; r < m_data.layerIds.size(); ++r)
+        if (isEstimate(int(r))) {
+            legend.insert(legend.begin() + 2,
+                          {QColor(120, 120, 120), QStringLiteral("estimate: low | value | high"),
+                           LegendItem::Shape::Box});
+            break;
+        }
     return legend;
 }
 
@@ -356,6 +387,7 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
         const bool computed = metricsAt(r) != nullptr;
         const bool sparse = layerSparse(r);
         const bool stale = computed && isStale(r);
+        const bool estimate = computed && isEstimate(r);
         for (int c = 0; c <= cols; ++c) {
             const double x = l.grid.left() + c * cw + (c == cols ? kAggregateGap : 0.0);
             const QRectF cell(x, l.grid.top() + r * ch, cw + (c < cols - 1 ? 0.5 : 0.0), ch + 0.5);
@@ -370,14 +402,17 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
             // Previous parameters: the same hue, washed out towards the background.
             if (stale) colour = blend(colour, style::background(), 0.6);
             painter.fillRect(cell, colour);
+            if (estimate && sparse && !std::isnan(v)) drawEstimateCell(painter, cell, r, c, stale);
         }
         const QRectF rowRect(l.grid.left(), l.grid.top() + r * ch, l.grid.width(), ch);
         if (computed && !sparse) painter.fillRect(rowRect, QBrush(QColor(80, 80, 80, 90), Qt::BDiagPattern));
-        if ((!computed || stale) && ch >= 11) {
+        if ((!computed || stale || estimate) && ch >= 11) {
             painter.setFont(style::smallFont());
             painter.setPen(QColor(90, 90, 90));
             painter.drawText(rowRect, Qt::AlignCenter,
-                             stale ? QStringLiteral("updating…") : QStringLiteral("computing…"));
+                             stale      ? QStringLiteral("updating…")
+                             : estimate ? QStringLiteral("estimate, exact values follow…")
+                                        : QStringLiteral("computing…"));
             painter.setPen(Qt::NoPen);
         }
     }
@@ -405,6 +440,34 @@ void ErrorView::drawGrid(QPainter& painter, const Layout& l) const {
     drawColourBar(painter, l.bar, map, scale, barTitle);
 }
 
+// An estimated cell shows its interval: the left third in the colour of the interval's low end, the right
+// third in its high end (hatched when the sample cannot bound it), the point estimate in the middle, and a
+// dotted frame. A narrow interval reads as one colour; a wide one as three.
+void ErrorView::drawEstimateCell(QPainter& painter, const QRectF& cell, int layer, int head,
+                                 bool stale) const {
+    const tsa::Interval b = bounds(layer, head);
+    const ColourMap& map = colourMap();
+    const AxisScale scale = colourScale();
+    auto colourOf = [&](double v) {
+        QColor c = QColor::fromRgb(map.rgbAt(scale.unitClamped(v)));
+        return stale ? blend(c, style::background(), 0.6) : c;
+    };
+    const double third = cell.width() / 3.0;
+    painter.fillRect(QRectF(cell.left(), cell.top(), third, cell.height()), colourOf(b.lo));
+    const QRectF right(cell.right() - third, cell.top(), third, cell.height());
+    if (std::isfinite(b.hi)) {
+        painter.fillRect(right, colourOf(b.hi));
+    } else {
+        painter.fillRect(right, colourOf(scale.hi));
+        painter.fillRect(right, QBrush(QColor(40, 40, 40, 140), Qt::BDiagPattern));
+    }
+    painter.save();
+    painter.setPen(QPen(QColor(60, 60, 60, 160), 1.0, Qt::DotLine));
+    painter.setBrush(Qt::NoBrush);
+    painter.drawRect(cell.adjusted(1, 1, -1.5, -1.5));
+    painter.restore();
+}
+
 void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
     const bool headOk = m_selectedHead >= 0 && m_selectedHead < m_data.qHeads;
@@ -427,11 +490,19 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
         // The full formula where it fits; in a narrow window (800x600) a short form, elided as a last resort,
         // rather than text running past the panel.
         const QFontMetricsF fm(painter.font());
-        QString text = QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2")
-                           .arg(layerId)
-                           .arg(m_selectedHead);
+        const QString sampled = m->estimate ? QStringLiteral(" (estimate: %1 sampled rows, exact follows)")
+                                                  .arg(m->heads[std::size_t(m_selectedHead)].sampledRows)
+                                            : QString();
+        QString text =
+            QStringLiteral("Per-row error ||o_sparse - o_dense|| / ||o_dense||, layer %1, head %2%3")
+                .arg(layerId)
+                .arg(m_selectedHead)
+                .arg(sampled);
         if (fm.horizontalAdvance(text) > caption.width())
-            text = QStringLiteral("Per-row error, layer %1, head %2").arg(layerId).arg(m_selectedHead);
+            text = QStringLiteral("Per-row error, layer %1, head %2%3")
+                       .arg(layerId)
+                       .arg(m_selectedHead)
+                       .arg(sampled);
         painter.drawText(caption, Qt::AlignLeft | Qt::AlignVCenter,
                          fm.elidedText(text, Qt::ElideRight, caption.width()));
     }
@@ -487,10 +558,19 @@ void ErrorView::drawTrace(QPainter& painter, const Layout& l) const {
     if (range.size() > columns) painter.fillPath(band, kBandColour);
     painter.setPen(QPen(kTraceColour, 1.2));
     painter.setBrush(Qt::NoBrush);
-    painter.drawPath(line);
+    if (m->estimate) {
+        // Only the sampled rows are known: dots, not a line that would suggest the rows between them.
+        painter.setBrush(kTraceColour);
+        for (int x = 0; x < columns; ++x)
+            if (!std::isnan(bins[std::size_t(x)].mean))
+                painter.drawEllipse(QPointF(l.trace.left() + (x + 0.5) * dx, yOf(bins[std::size_t(x)].mean)),
+                                    2.0, 2.0);
+    } else {
+        painter.drawPath(line);
+    }
     painter.restore();
-    // Dropped-row strip: grey where rows were dropped (share per pixel).
-    for (int x = 0; x < columns; ++x) {
+    // Dropped-row strip: grey where rows were dropped (share per pixel); an estimate knows only its sample.
+    for (int x = 0; x < columns && !m->estimate; ++x) {
         const double share = bins[std::size_t(x)].dropped;
         if (share <= 0) continue;
         QColor c = kDroppedMark;
@@ -696,14 +776,33 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
         const tsa::HeadMetrics& h = c >= m_data.qHeads ? m->layer : m->heads[std::size_t(c)];
         QString text = who + (layerSparse(r) ? QStringLiteral("\n") : QStringLiteral(" (dense layer)\n"));
         if (isStale(r)) text += QStringLiteral("previous parameters, updating…\n");
-        text += QStringLiteral("row error of kept rows: median %1, p95 %2, max %3 (%4 rows)\n")
-                    .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5),
-                         fmt::value(h.rowError.max, 5), fmt::integer(h.rowError.count));
-        text += QStringLiteral("last %1 rows error: %2\n")
+        if (m->estimate) {
+            auto range = [](const tsa::Interval& i) {
+                return QStringLiteral("[%1, %2]")
+                    .arg(fmt::value(i.lo, 4),
+                         std::isfinite(i.hi) ? fmt::value(i.hi, 4) : QStringLiteral("?"));
+            };
+            text +=
+                QStringLiteral("ESTIMATE from %1 sampled kept rows (%2% intervals); exact values follow\n")
+                    .arg(fmt::integer(h.sampledRows))
+                    .arg(qRound(m->confidence * 100));
+            text += QStringLiteral("row error of kept rows: median %1 %2, p95 %3 %4, max >= %5 (%6 rows)\n")
+                        .arg(fmt::value(h.rowError.median, 4), range(h.rowErrorBounds.median),
+                             fmt::value(h.rowError.p95, 4), range(h.rowErrorBounds.p95),
+                             fmt::value(h.rowError.max, 4), fmt::integer(h.rowError.count));
+        } else {
+            text += QStringLiteral("row error of kept rows: median %1, p95 %2, max %3 (%4 rows)\n")
+                        .arg(fmt::value(h.rowError.median, 5), fmt::value(h.rowError.p95, 5),
+                             fmt::value(h.rowError.max, 5), fmt::integer(h.rowError.count));
+        }
+        text += QStringLiteral("last %1 rows error: %2%3\n")
                     .arg(m_data.window)
-                    .arg(fmt::value(h.lastWindowError, 5));
-        text += QStringLiteral("retained mass: median %1, p95 %2\n")
-                    .arg(fmt::value(h.retainedMass.median, 6), fmt::value(h.retainedMass.p95, 6));
+                    .arg(fmt::value(h.lastWindowError, 5))
+                    .arg(m->estimate ? QStringLiteral(" (exact: every one of these rows is in the sample)")
+                                     : QString());
+        text += QStringLiteral("retained mass: median %1, p95 %2%3\n")
+                    .arg(fmt::value(h.retainedMass.median, 6), fmt::value(h.retainedMass.p95, 6))
+                    .arg(m->estimate ? QStringLiteral(" (estimated)") : QString());
         text += QStringLiteral("dropped rows: %1").arg(fmt::integer(h.droppedRows));
         return text;
     }
@@ -741,23 +840,71 @@ QString ErrorView::toolTipAt(const QPoint& pos) const {
 
 QString ErrorView::csv() const {
     CsvWriter out;
-    out.row({"kind", "layer_id", "head", "status", "row_error_median", "row_error_p95", "row_error_max",
-             "last_window_error", "retained_mass_median", "dropped_rows", "position", "row_error",
-             "retained_mass"});
+    // values: "exact", or "estimate" with the interval columns (confidence in ci_level; a blank upper end
+    // means the sample cannot bound it) and sampled_rows; trace rows of an estimate are the sampled rows.
+    out.row({"kind",
+             "layer_id",
+             "head",
+             "status",
+             "row_error_median",
+             "row_error_p95",
+             "row_error_max",
+             "last_window_error",
+             "retained_mass_median",
+             "dropped_rows",
+             "position",
+             "row_error",
+             "retained_mass",
+             "values",
+             "ci_level",
+             "row_error_median_lo",
+             "row_error_median_hi",
+             "row_error_p95_lo",
+             "row_error_p95_hi",
+             "retained_mass_median_lo",
+             "retained_mass_median_hi",
+             "sampled_rows"});
+    auto bound = [](double v) { return std::isfinite(v) ? fmt::csvValue(v) : QString(); };
     for (int r = 0; r < int(m_data.layerIds.size()); ++r) {
         const tsa::LayerMetrics* m = metricsAt(r);
         for (int h = 0; h <= m_data.qHeads; ++h) {
             const QString head = h == m_data.qHeads ? QStringLiteral("all") : QString::number(h);
             const QString id = QString::number(m_data.layerIds[std::size_t(r)]);
             if (!m) {
-                out.row({"head", id, head, "computing", "", "", "", "", "", "", "", "", ""});
+                out.row({"head", id, head, "computing", "", "", "", "", "", "", "",
+                         "",     "", "",   "",          "", "", "", "", "", "", ""});
                 continue;
             }
             const tsa::HeadMetrics& s = h == m_data.qHeads ? m->layer : m->heads[std::size_t(h)];
-            out.row({"head", id, head, layerSparse(r) ? "sparse" : "dense", fmt::csvValue(s.rowError.median),
-                     fmt::csvValue(s.rowError.p95), fmt::csvValue(s.rowError.max),
-                     fmt::csvValue(s.lastWindowError), fmt::csvValue(s.retainedMass.median),
-                     QString::number(s.droppedRows), "", "", ""});
+            QStringList fields{"head",
+                               id,
+                               head,
+                               layerSparse(r) ? "sparse" : "dense",
+                               fmt::csvValue(s.rowError.median),
+                               fmt::csvValue(s.rowError.p95),
+                               fmt::csvValue(s.rowError.max),
+                               fmt::csvValue(s.lastWindowError),
+                               fmt::csvValue(s.retainedMass.median),
+                               QString::number(s.droppedRows),
+                               "",
+                               "",
+                               ""};
+            if (m->estimate)
+                fields << "estimate" << fmt::csvValue(m->confidence) << bound(s.rowErrorBounds.median.lo)
+                       << bound(s.rowErrorBounds.median.hi) << bound(s.rowErrorBounds.p95.lo)
+                       << bound(s.rowErrorBounds.p95.hi) << bound(s.retainedMassBounds.median.lo)
+                       << bound(s.retainedMassBounds.median.hi) << QString::number(s.sampledRows);
+            else
+                fields << "exact"
+                       << ""
+                       << ""
+                       << ""
+                       << ""
+                       << ""
+                       << ""
+                       << ""
+                       << "";
+            out.row(fields);
         }
     }
     const tsa::LayerMetrics* m = metricsAt(m_selectedLayer);
@@ -767,12 +914,33 @@ QString ErrorView::csv() const {
         const float* row = m->rowError.data() + qint64(m_selectedHead) * m->tokens;
         const bool hasMass = m->retainedMass.size() == m->rowError.size();
         const QString id = QString::number(m_data.layerIds[std::size_t(m_selectedLayer)]);
-        for (qint64 t = range.begin; t < range.end; ++t)
-            out.row({"trace", id, QString::number(m_selectedHead), std::isnan(row[t]) ? "dropped" : "kept",
-                     "", "", "", "", "", "", QString::number(t), fmt::csvValue(row[t]),
+        for (qint64 t = range.begin; t < range.end; ++t) {
+            if (m->estimate && std::isnan(row[t])) continue; // not sampled (or dropped): unknown here
+            out.row({"trace",
+                     id,
+                     QString::number(m_selectedHead),
+                     std::isnan(row[t]) ? "dropped" : "kept",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     QString::number(t),
+                     fmt::csvValue(row[t]),
                      hasMass
                          ? fmt::csvValue(m->retainedMass[std::size_t(qint64(m_selectedHead) * m->tokens + t)])
-                         : QString()});
+                         : QString(),
+                     m->estimate ? "estimate" : "exact",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     ""});
+        }
     }
     return out.text();
 }

@@ -3,7 +3,10 @@
 // the per-row error trace of the selected head along the tokens (log y; dropped rows, zero by design, are
 // gaps in the line and marked on a strip under it). Layers without metrics yet show "computing…" and
 // fill in as the controller delivers them; after a tau change the previous values stay, washed out and
-// marked "updating", and are replaced layer by layer. The colour scale is held (see fitColourScale).
+// marked "updating", and are replaced layer by layer. An estimate (sampled rows, see
+// core/analysis/metrics_estimate.h) shows each cell's interval (low end | estimate | high end) in a dotted
+// frame, the row says "estimate", the trace shows the sampled rows as dots, and the tooltip and CSV say
+// "estimate" with the intervals; the exact values replace it. The colour scale is held (see fitColourScale).
 // Beside the trace, each kept row's error against the share of its dense attention mass that fell on
 // dropped keys: the error follows that share closely. The kept set is chosen from what the last W queries
 // attend to, so those rows keep nearly all their mass (small last-W error); rows whose own keys were
@@ -78,7 +81,10 @@ private:
         QRectF scatter; // row error against dropped mass, beside the trace when the view is wide enough
     };
     Layout layoutFor(const QSize& size) const;
-    double value(int layer, int head) const; // head == qHeads: the layer aggregate
+    double value(int layer, int head) const;         // head == qHeads: the layer aggregate
+    tsa::Interval bounds(int layer, int head) const; // of value(); a point unless the metrics are an estimate
+    bool isEstimate(int layer) const;
+    void drawEstimateCell(QPainter& painter, const QRectF& cell, int layer, int head, bool stale) const;
     bool layerSparse(int layer) const;
     const tsa::LayerMetrics* metricsAt(int layer) const;
     struct Extent {

@@ -199,10 +199,20 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
     for (int r = 0; r < rows && ch >= 12; ++r) {
         const OverviewLayer& layer = m_data.layers[std::size_t(r)];
         const std::vector<float>& values = *metricValues(layer);
-        if (!layer.sparse ||
-            !std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); }))
+        const bool estimate = layer.sparse && layer.estimate && m_metric != OverviewMetric::KeptFraction;
+        if (estimate) {
+            // Sampled rows: a dotted frame and a label; the tooltip and CSV give the intervals.
+            painter.save();
+            painter.setPen(QPen(QColor(60, 60, 60, 170), 1.0, Qt::DotLine));
+            painter.setBrush(Qt::NoBrush);
+            painter.drawRect(
+                QRectF(l.plot.left() + 1, l.plot.top() + r * ch + 1, l.plot.width() - 2, ch - 2));
+            painter.restore();
+        } else if (!layer.sparse ||
+                   !std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); })) {
             continue;
-        const QString text = QStringLiteral("computing…");
+        }
+        const QString text = estimate ? QStringLiteral("estimate") : QStringLiteral("computing…");
         const QRectF box(l.plot.center().x() - small.horizontalAdvance(text) / 2 - 4,
                          l.plot.top() + r * ch + (ch - small.height()) / 2, small.horizontalAdvance(text) + 8,
                          small.height());
@@ -242,8 +252,14 @@ void OverviewView::render(QPainter& painter, const QSize& size) const {
 
 QString OverviewView::csv() const {
     CsvWriter out;
+    // values: "exact" or "estimate" (sampled rows, 95% intervals in the _lo/_hi columns; blank = unbounded).
     out.row({"layer_index", "layer_id", "head", "kv_head", "sparse", "dense_reason", "kept_fraction",
-             "error_p95", "retained_mass_median"});
+             "error_p95", "retained_mass_median", "values", "error_p95_lo", "error_p95_hi",
+             "retained_mass_median_lo", "retained_mass_median_hi"});
+    auto bound = [](const std::vector<float>& v, int h) {
+        return h < int(v.size()) && std::isfinite(v[std::size_t(h)]) ? fmt::csvValue(v[std::size_t(h)])
+                                                                     : QString();
+    };
     const int group = m_data.kvHeads > 0 ? std::max(1, m_data.qHeads / m_data.kvHeads) : 1;
     for (int r = 0; r < int(m_data.layers.size()); ++r) {
         const OverviewLayer& layer = m_data.layers[r];
@@ -252,7 +268,9 @@ QString OverviewView::csv() const {
             out.row({QString::number(r), QString::number(layer.layerId), QString::number(h),
                      QString::number(h / group), layer.sparse ? "1" : "0", layer.denseReason,
                      fmt::csvValue(at(layer.keptFraction, h)), fmt::csvValue(at(layer.errorP95, h)),
-                     fmt::csvValue(at(layer.retainedMass, h))});
+                     fmt::csvValue(at(layer.retainedMass, h)), layer.estimate ? "estimate" : "exact",
+                     bound(layer.errorP95Lo, h), bound(layer.errorP95Hi, h), bound(layer.retainedMassLo, h),
+                     bound(layer.retainedMassHi, h)});
     }
     return out.text();
 }
@@ -270,10 +288,19 @@ QString OverviewView::toolTipAt(const QPoint& pos) const {
                 .arg(fmt::value(at(layer.keptFraction), 6), fmt::percent(at(layer.keptFraction), 2));
     const double err = at(layer.errorP95);
     const double mass = at(layer.retainedMass);
-    text += QStringLiteral("p95 row error: %1\n")
-                .arg(std::isnan(err) ? QStringLiteral("computing…") : fmt::value(err, 6));
-    text += QStringLiteral("median retained mass: %1")
-                .arg(std::isnan(mass) ? QStringLiteral("computing…") : fmt::value(mass, 6));
+    auto interval = [&](const std::vector<float>& lo, const std::vector<float>& hi) {
+        if (!layer.estimate) return QString();
+        const double a = at(lo), b = at(hi);
+        return QStringLiteral(" ESTIMATE, 95% interval [%1, %2]")
+            .arg(fmt::value(a, 4), std::isfinite(b) ? fmt::value(b, 4) : QStringLiteral("?"));
+    };
+    text += QStringLiteral("p95 row error: %1%2\n")
+                .arg(std::isnan(err) ? QStringLiteral("computing…") : fmt::value(err, 6),
+                     interval(layer.errorP95Lo, layer.errorP95Hi));
+    text += QStringLiteral("median retained mass: %1%2")
+                .arg(std::isnan(mass) ? QStringLiteral("computing…") : fmt::value(mass, 6),
+                     interval(layer.retainedMassLo, layer.retainedMassHi));
+    if (layer.estimate) text += QStringLiteral("\n(estimate from sampled rows; the exact values follow)");
     return text;
 }
 

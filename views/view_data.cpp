@@ -34,9 +34,16 @@ OverviewLayer makeOverviewLayer(int layerId, const tsa::Selection& selection,
     layer.errorP95.assign(heads, nan);
     layer.retainedMass.assign(heads, nan);
     if (metrics != nullptr && metrics->heads.size() == heads) {
+        layer.estimate = metrics->estimate;
         for (std::size_t h = 0; h < heads; ++h) {
-            layer.errorP95[h] = static_cast<float>(metrics->heads[h].rowError.p95);
-            layer.retainedMass[h] = static_cast<float>(metrics->heads[h].retainedMass.median);
+            const tsa::HeadMetrics& m = metrics->heads[h];
+            layer.errorP95[h] = static_cast<float>(m.rowError.p95);
+            layer.retainedMass[h] = static_cast<float>(m.retainedMass.median);
+            if (!layer.estimate) continue;
+            layer.errorP95Lo.push_back(float(m.rowErrorBounds.p95.lo));
+            layer.errorP95Hi.push_back(float(m.rowErrorBounds.p95.hi));
+            layer.retainedMassLo.push_back(float(m.retainedMassBounds.median.lo));
+            layer.retainedMassHi.push_back(float(m.retainedMassBounds.median.hi));
         }
     }
     return layer;

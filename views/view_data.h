@@ -31,6 +31,10 @@ struct OverviewLayer {
     std::vector<float> keptFraction; // [Hq] |S_h| / L; NaN = not known yet
     std::vector<float> errorP95;     // [Hq] p95 per-row output error of kept rows; NaN = not computed yet
     std::vector<float> retainedMass; // [Hq] median retained attention mass of kept rows; NaN = not computed
+    // The two metrics above are an estimate from sampled rows (exact ones follow), with these intervals
+    // ([Hq] each; hi = +inf where the sample cannot bound it).
+    bool estimate = false;
+    std::vector<float> errorP95Lo, errorP95Hi, retainedMassLo, retainedMassHi;
 };
 
 struct OverviewData {

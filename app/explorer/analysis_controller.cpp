@@ -1,8 +1,8 @@
 #include "app/explorer/analysis_controller.h"
 
-#include "core/kernels/attention.h"
+#include "app/explorer/analysis_tasks.h"
 #include "core/methods/layer_plan.h"
-#include "core/methods/tsa_pipeline.h"
+#include "core/synth/generator_rng.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -27,7 +27,12 @@ QString fromStd(const std::string& s) {
 AnalysisController::AnalysisController(QObject* parent) : AnalysisController(Options{}, parent) {}
 
 AnalysisController::AnalysisController(const Options& options, QObject* parent)
-    : QObject(parent), m_options(options), m_dense(options.denseBudgetBytes) {
+    : QObject(parent), m_options(options), m_store([&] {
+          ResultStore::Budgets b;
+          b.denseBytes = options.denseBudgetBytes;
+          b.sumsBytes = options.sumsBudgetBytes;
+          return b;
+      }()) {
     m_metricsDelay.setSingleShot(true);
     connect(&m_metricsDelay, &QTimer::timeout, this, &AnalysisController::schedule);
     connect(&m_runner, &JobRunner::finished, this, &AnalysisController::onJobFinished);
@@ -55,9 +60,14 @@ void AnalysisController::openEffect(const QString& path) {
 }
 
 void AnalysisController::startEffect(const QString& path) {
-    m_effectRunner.start(tr("Reading effect file"), [this, path](const std::atomic<bool>&) {
-        auto result = std::make_shared<Result<EffectData>>(readEffect(path.toStdString()));
-        return std::function<void()>([this, path, result] {
+    using Read = std::shared_ptr<Result<EffectData>>;
+    m_effectRunner.start(
+        tr("Reading effect file"),
+        [path](const std::atomic<bool>&) {
+            return std::any(std::make_shared<Result<EffectData>>(readEffect(path.toStdString())));
+        },
+        [this, path](std::any value) {
+            const Read result = std::any_cast<Read>(std::move(value));
             if (path != m_effectOpeningPath) {
                 if (m_effectOpeningPath.isEmpty())
                     reportProgress(); // closed meanwhile: nothing to read any more
@@ -77,7 +87,6 @@ void AnalysisController::startEffect(const QString& path) {
                 emit warning(fromStd(w));
             emit effectOpened(path);
         });
-    });
 }
 
 void AnalysisController::closeEffect() {
@@ -132,12 +141,16 @@ void AnalysisController::openFile(const QString& path) {
 void AnalysisController::startOpen(const QString& file, quint64 openId) {
     CaptureOptions options;
     options.cacheBytes = m_options.captureCacheBytes;
-    m_openRunner.start(tr("Opening"), [this, file, openId, options](const std::atomic<bool>&) {
-        auto result =
-            std::make_shared<Result<std::shared_ptr<Capture>>>(Capture::open(file.toStdString(), options));
-        return std::function<void()>(
-            [this, file, openId, result] { finishOpen(file, openId, std::move(*result)); });
-    });
+    using Opened = std::shared_ptr<Result<std::shared_ptr<Capture>>>;
+    m_openRunner.start(
+        tr("Opening"),
+        [file, options](const std::atomic<bool>&) {
+            return std::any(std::make_shared<Result<std::shared_ptr<Capture>>>(
+                Capture::open(file.toStdString(), options)));
+        },
+        [this, file, openId](std::any value) {
+            finishOpen(file, openId, std::move(*std::any_cast<Opened>(std::move(value))));
+        });
 }
 
 void AnalysisController::finishOpen(const QString& file, quint64 openId,
@@ -155,6 +168,12 @@ void AnalysisController::finishOpen(const QString& file, quint64 openId,
         return;
     }
     m_capture = std::move(result.value());
+    // The visible layer must stay converted whatever its size: every job of a 128K-token layer would read
+    // and convert 3 GiB again otherwise.
+    const CaptureInfo& ci = m_capture->info();
+    const std::size_t layerBytes = std::size_t(ci.qHeads + 2 * ci.kvHeads) * std::size_t(ci.tokens) *
+                                   std::size_t(ci.headDim) * sizeof(float);
+    if (layerBytes > m_options.captureCacheBytes) m_capture->setCacheBytes(layerBytes + (layerBytes >> 4));
     m_path = file;
     resetResults();
     if (params) m_params = *params;
@@ -178,16 +197,8 @@ int AnalysisController::firstSparseLayer() const {
 }
 
 void AnalysisController::resetResults() {
-    ++m_captureGen;
-    ++m_scoreGen;
-    ++m_selectionGen;
+    m_store.newCapture();
     m_runner.cancel();
-    m_scores.clear();
-    m_selections.clear();
-    m_metrics.clear();
-    m_dense.clear();
-    m_maps.clear();
-    m_failedLayers.clear();
     m_progressDone = 0;
     m_progressTotal = 0;
 }
@@ -300,13 +311,12 @@ void AnalysisController::setMetricsEnabled(bool on) {
 }
 
 void AnalysisController::scoreParamsChanged() {
-    ++m_scoreGen;
-    m_scores.clear();
+    m_store.newScoreParams();
     selectionParamsChanged();
 }
 
 void AnalysisController::selectionParamsChanged() {
-    ++m_selectionGen;
+    m_store.newSelectionParams();
     // Old metrics stay visible (marked as not current) while the new ones are refined.
     if (m_options.metricsDelayMs > 0) m_metricsDelay.start(m_options.metricsDelayMs);
     refreshVisibleSelection();
@@ -316,34 +326,20 @@ void AnalysisController::selectionParamsChanged() {
 // ------------------------------------------------------------------------------------------ results
 
 std::shared_ptr<const LayerScores> AnalysisController::scores(int layer) const {
-    auto it = m_scores.find(layer);
-    return it != m_scores.end() && it->second.gen == m_scoreGen ? it->second.value : nullptr;
+    return m_store.scores(layer);
 }
 
 std::shared_ptr<const Selection> AnalysisController::selection(int layer) const {
-    auto it = m_selections.find(layer);
-    return it != m_selections.end() && it->second.gen == m_selectionGen ? it->second.value : nullptr;
+    return m_store.selection(layer);
 }
 
 std::shared_ptr<const LayerMetrics> AnalysisController::metrics(int layer, bool* current) const {
-    auto it = m_metrics.find(layer);
-    if (it == m_metrics.end()) {
-        if (current) *current = false;
-        return nullptr;
-    }
-    if (current) *current = it->second.gen == m_selectionGen;
-    return it->second.value;
+    return m_store.metrics(layer, current);
 }
 
 std::shared_ptr<const AttentionMap> AnalysisController::attentionMap() const {
-    // const access must not reorder the LRU; contains + a mutable get keeps the API const-correct.
-    auto& maps = const_cast<LruCache<std::pair<int, int>, AttentionMap>&>(m_maps);
-    return maps.get({m_params.layer, m_params.head});
-}
-
-std::shared_ptr<const DenseResult> AnalysisController::cachedDense(int layer) const {
-    auto& dense = const_cast<LruCache<int, DenseResult>&>(m_dense);
-    return dense.get(layer);
+    // A const read is not a use: it does not reorder the LRU (the job that computes a map puts it first).
+    return m_store.map(m_params.layer, m_params.head);
 }
 
 bool AnalysisController::isSparseLayer(int layer) const {
@@ -351,15 +347,10 @@ bool AnalysisController::isSparseLayer(int layer) const {
 }
 
 bool AnalysisController::needsScores(int layer) const {
-    if (!m_capture || m_failedLayers.count(layer)) return false;
+    if (!m_capture || m_store.isFailed(layer)) return false;
     // Scores of a layer outside the plan are still worth computing for the visible layer: its coverage
     // curve shows what tau would do there.
     return tokenCount() > m_params.tsa.window && (isSparseLayer(layer) || layer == m_params.layer);
-}
-
-bool AnalysisController::hasCurrentMetrics(int layer) const {
-    auto it = m_metrics.find(layer);
-    return it != m_metrics.end() && it->second.gen == m_selectionGen;
 }
 
 std::shared_ptr<const Selection> AnalysisController::ensureSelection(int layer) {
@@ -377,7 +368,7 @@ std::shared_ptr<const Selection> AnalysisController::ensureSelection(int layer) 
     } else {
         return nullptr;
     }
-    m_selections[layer] = {sel, m_selectionGen};
+    m_store.putSelection(layer, sel);
     return sel;
 }
 
@@ -392,13 +383,14 @@ bool AnalysisController::isReady(int needs) const {
     if ((needs & ~NeedEffect) == 0) return true; // an effect file alone needs no capture
     if (!m_capture || isOpening()) return false;
     const int v = m_params.layer;
-    auto failed = [&](int l) { return m_failedLayers.count(l) != 0; };
+    auto failed = [&](int l) { return m_store.isFailed(l); };
     if ((needs & NeedSelection) && !failed(v)) {
         if (!selection(v)) return false;
         if (needsScores(v) && !scores(v)) return false;
     }
     if ((needs & NeedMetrics) && !failed(v) && !hasCurrentMetrics(v)) return false;
-    if ((needs & NeedAttentionMap) && !failed(v) && !m_maps.contains({v, m_params.head})) return false;
+    if ((needs & NeedEstimate) && !failed(v) && !hasCurrentEstimate(v)) return false;
+    if ((needs & NeedAttentionMap) && !failed(v) && !m_store.hasMap(v, m_params.head)) return false;
     if ((needs & NeedExtra) && m_extra && !failed(v) && !m_extra->ready()) return false;
     for (int l = 0; l < layerCount(); ++l) {
         if (failed(l)) continue;
@@ -409,8 +401,9 @@ bool AnalysisController::isReady(int needs) const {
 }
 
 bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
-    // Metrics only refine after the debounce; a caller that waits for them wants them now.
-    if (m_metricsDelay.isActive()) {
+    // Exact metrics only refine after the debounce; a caller that waits for them wants them now (estimates
+    // do not wait for it).
+    if (m_metricsDelay.isActive() && (needs & (NeedMetrics | NeedAllMetrics))) {
         m_metricsDelay.stop();
         schedule();
     }
@@ -428,55 +421,76 @@ bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
 
 // ------------------------------------------------------------------------------------------ scheduling
 
+// Metrics for one layer need its selection and, for a sparse selection, the dense reference. exact: the
+// exact metrics, else an estimate (nothing when either is current).
+AnalysisController::Task AnalysisController::metricsTask(int l, bool exact) {
+    if (m_store.isFailed(l) || hasCurrentMetrics(l) || (!exact && hasCurrentEstimate(l))) return {};
+    auto sel = ensureSelection(l);
+    if (!sel) return {};
+    const quint64 gen = m_store.gen().selection;
+    if (!sel->sparse) {
+        m_store.putMetrics(l, gen, std::make_shared<const LayerMetrics>(denseLayerMetrics(*sel)));
+        emit metricsChanged(l);
+        return {};
+    }
+    // An estimate computes the dense reference of its sampled rows itself when the layer's is not cached.
+    if (!exact) return {TaskKind::Estimate, l, -1, gen};
+    if (!m_store.hasDense(l)) return {TaskKind::Dense, l, -1, m_store.gen().capture};
+    return {TaskKind::Metrics, l, -1, gen};
+}
+
 AnalysisController::Task AnalysisController::nextTask() {
     if (!m_capture) return {};
     const int v = m_params.layer;
+    // Estimates are cheap and wanted at once; exact metrics wait for the parameters to settle.
+    const bool estimatesAllowed = m_options.metrics;
     const bool metricsAllowed = m_options.metrics && !m_metricsDelay.isActive();
+    const quint64 scoreGen = m_store.gen().scores;
+    m_store.touch(v); // the visible layer's cached results are in use: background layers evict first
 
-    // Metrics for one layer need its selection and, for a sparse selection, the dense reference.
-    auto metricsTask = [&](int l) -> Task {
-        if (m_failedLayers.count(l) || hasCurrentMetrics(l)) return {};
-        auto sel = ensureSelection(l);
-        if (!sel) return {};
-        if (!sel->sparse) {
-            m_metrics[l] = {std::make_shared<const LayerMetrics>(denseLayerMetrics(*sel)), m_selectionGen};
-            emit metricsChanged(l);
-            return {};
-        }
-        if (!m_dense.contains(l)) return {TaskKind::Dense, l, -1, m_captureGen};
-        return {TaskKind::Metrics, l, -1, m_selectionGen};
-    };
-
-    if (needsScores(v) && !scores(v)) return {TaskKind::Scores, v, -1, m_scoreGen};
-    if (!m_failedLayers.count(v) && !m_maps.contains({v, m_params.head}))
-        return {TaskKind::AttentionMap, v, m_params.head, m_captureGen};
-    if (metricsAllowed) {
-        if (Task t = metricsTask(v); t.kind != TaskKind::None) return t;
-    }
-    if (m_extra && !m_metricsDelay.isActive() && !m_failedLayers.count(v)) {
+    // Layers that are dense by the plan or by the parameters are described without work: at once, so a
+    // tau change never leaves them without a current selection while the visible layer is busy.
+    for (int l = 0; l < layerCount(); ++l)
+        if (!m_store.isFailed(l) && !selection(l) &&
+            (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa)))
+            ensureSelection(l);
+    if (needsScores(v) && !scores(v)) return {TaskKind::Scores, v, -1, scoreGen};
+    if (!m_store.isFailed(v) && !m_store.hasMap(v, m_params.head))
+        return {TaskKind::AttentionMap, v, m_params.head, m_store.gen().capture};
+    if (estimatesAllowed)
+        if (Task t = metricsTask(v, false); t.kind != TaskKind::None) return t;
+    // The visible layer's exact metrics come next when its dense reference is cached (an incremental
+    // update); a dense pass (a minute at 32 heads x 32K) waits until every layer has an estimate.
+    const bool visibleExactFirst = m_store.hasDense(v) || !m_options.backgroundLayers;
+    if (metricsAllowed && visibleExactFirst)
+        if (Task t = metricsTask(v, true); t.kind != TaskKind::None) return t;
+    if (m_extra && !m_metricsDelay.isActive() && !m_store.isFailed(v)) {
         if (std::optional<ExtraJob> job = m_extra->nextJob()) {
             m_extraJob = std::move(*job);
             return {TaskKind::Extra, v, -1, m_extraJob.key};
         }
     }
     if (!m_options.backgroundLayers) return {};
-    for (int l = 0; l < layerCount(); ++l)
-        if (l != v && needsScores(l) && !scores(l)) return {TaskKind::Scores, l, -1, m_scoreGen};
+    // The other layers, nearest first, one at a time: its scores, then its estimate while the layer is
+    // still in the capture's cache (scoring every layer first would read each layer from the file twice).
+    for (int d = 1; d < layerCount(); ++d)
+        for (int l : {v - d, v + d}) {
+            if (l < 0 || l >= layerCount()) continue;
+            if (needsScores(l) && !scores(l)) return {TaskKind::Scores, l, -1, scoreGen};
+            if (estimatesAllowed)
+                if (Task t = metricsTask(l, false); t.kind != TaskKind::None) return t;
+        }
+    // Without metrics, the remaining selections in one batch job.
     bool batch = false;
-    for (int l = 0; l < layerCount(); ++l) {
-        if (m_failedLayers.count(l) || selection(l)) continue;
-        // Dense layers are described without work; sparse ones with scores go to one batch job.
-        if (!isSparseLayer(l) || layerStaysDense(tokenCount(), m_params.tsa))
-            ensureSelection(l);
-        else if (scores(l))
-            batch = true;
-    }
-    if (batch) return {TaskKind::Selections, -1, -1, m_selectionGen};
-    if (metricsAllowed) {
-        for (int l = 0; l < layerCount(); ++l)
-            if (l != v)
-                if (Task t = metricsTask(l); t.kind != TaskKind::None) return t;
-    }
+    for (int l = 0; l < layerCount(); ++l)
+        if (!m_store.isFailed(l) && !selection(l) && isSparseLayer(l) && scores(l)) batch = true;
+    if (batch) return {TaskKind::Selections, -1, -1, m_store.gen().selection};
+    if (!metricsAllowed) return {};
+    if (Task t = metricsTask(v, true); t.kind != TaskKind::None) return t;
+    for (int d = 1; d < layerCount(); ++d)
+        for (int l : {v - d, v + d})
+            if (l >= 0 && l < layerCount())
+                if (Task t = metricsTask(l, true); t.kind != TaskKind::None) return t;
     return {};
 }
 
@@ -485,11 +499,14 @@ int AnalysisController::pendingTaskCount() const {
     int n = 0;
     const int v = m_params.layer;
     for (int l = 0; l < layerCount(); ++l) {
-        if (m_failedLayers.count(l) || (!m_options.backgroundLayers && l != v)) continue;
+        if (m_store.isFailed(l) || (!m_options.backgroundLayers && l != v)) continue;
         if (needsScores(l) && !scores(l)) ++n;
-        if (!hasCurrentMetrics(l) && isSparseLayer(l)) n += m_dense.contains(l) ? 1 : 2;
+        if (!isSparseLayer(l)) continue;
+        if (!hasCurrentEstimate(l)) ++n;
+        if (!m_store.hasDense(l) && !hasCurrentMetrics(l)) ++n;
+        if (!hasCurrentMetrics(l)) ++n;
     }
-    if (!m_maps.contains({v, m_params.head})) ++n;
+    if (!m_store.hasMap(v, m_params.head)) ++n;
     if (m_extra) n += m_extra->pendingJobs();
     return n;
 }
@@ -516,6 +533,8 @@ QString AnalysisController::taskLabel(const Task& task) const {
         return tr("Attention map of %1, head %2").arg(layer).arg(task.head);
     case TaskKind::Dense:
         return tr("Dense attention of %1").arg(layer);
+    case TaskKind::Estimate:
+        return tr("Estimating the error of %1").arg(layer);
     case TaskKind::Metrics:
         return tr("Error metrics of %1").arg(layer);
     case TaskKind::Selections:
@@ -547,135 +566,60 @@ void AnalysisController::onJobFinished(quint64, bool) {
 }
 
 void AnalysisController::fail(int layer, const QString& message) {
-    m_failedLayers.insert(layer);
+    m_store.markFailed(layer);
     emit errorOccurred(message);
 }
 
 void AnalysisController::startTask(const Task& task) {
-    auto capture = m_capture;
-    const int l = task.layer;
-    const quint64 gen = task.gen;
+    const LayerRef ref{m_capture, task.layer, tr("layer %1").arg(modelLayerId(task.layer))};
     const int threads = m_options.threads;
-    const QString layerName = tr("layer %1").arg(modelLayerId(l));
-
-    // Loads the layer on the worker; on failure returns the closure that reports it.
-    auto loadLayer = [this, capture, l, layerName](std::shared_ptr<const LayerQkv>* out,
-                                                   std::function<void()>* failure) {
-        auto r = capture->layer(l);
-        if (!r.ok()) {
-            const QString msg =
-                tr("Cannot read %1 of %2: %3")
-                    .arg(layerName, QString::fromStdString(capture->info().path), fromStd(r.error()));
-            *failure = [this, l, msg, capture] {
-                if (capture == m_capture) fail(l, msg);
-            };
-            return false;
-        }
-        *out = *r;
-        return true;
-    };
-    auto failed = [this, l, capture](const QString& msg) {
-        return std::function<void()>([this, l, msg, capture] {
-            if (capture == m_capture) fail(l, msg);
-        });
-    };
-
-    JobRunner::Work work;
+    JobRunner::Compute compute;
     switch (task.kind) {
     case TaskKind::Scores: {
         ScoringConfig config;
         config.window = m_params.tsa.window;
         config.poolKernel = m_params.tsa.poolKernel;
         config.threads = threads;
-        work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            std::shared_ptr<const LayerQkv> qkv;
-            std::function<void()> failure;
-            if (!loadLayer(&qkv, &failure)) return failure;
-            ScoringConfig c = config;
-            c.cancel = &cancel;
-            auto r = scoreLayer(*qkv, c);
-            if (!r.ok())
-                return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
-            auto scores = std::make_shared<const LayerScores>(std::move(r.value()));
-            return [this, l, gen, scores] {
-                if (gen != m_scoreGen) return;
-                m_scores[l] = {scores, gen};
-                if (l == m_params.layer) refreshVisibleSelection();
-                emit layersChanged();
-            };
+        compute = [ref, config](const std::atomic<bool>& cancel) {
+            return std::any(computeScores(ref, config, cancel));
         };
         break;
     }
-    case TaskKind::Dense: {
-        work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            std::shared_ptr<const LayerQkv> qkv;
-            std::function<void()> failure;
-            if (!loadLayer(&qkv, &failure)) return failure;
-            auto dense = std::make_shared<DenseResult>();
-            dense->output = Tensor3(qkv->qHeads(), qkv->tokens(), qkv->headDim());
-            dense->lse.resize(std::size_t(qkv->qHeads() * qkv->tokens()));
-            AttentionConfig c;
-            c.threads = threads;
-            c.cancel = &cancel;
-            Status s = causalAttention(qkv->q.cview(), qkv->k.cview(), qkv->v.cview(), dense->output.view(),
-                                       dense->lse.data(), c);
-            if (!s.ok()) return s.code == ErrorCode::Cancelled ? nullptr : failed(fromStd(s.message));
-            return [this, l, gen, dense] {
-                if (gen != m_captureGen) return;
-                m_dense.put(l, dense, dense->bytes());
-            };
+    case TaskKind::Dense:
+        compute = [ref, threads](const std::atomic<bool>& cancel) {
+            return std::any(computeDense(ref, threads, cancel));
         };
         break;
-    }
+    case TaskKind::Estimate:
     case TaskKind::Metrics: {
-        auto sel = selection(l);
-        auto dense = cachedDense(l);
-        if (!sel || !dense) return; // nextTask guarantees both; stay safe if that ever changes
-        work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            std::shared_ptr<const LayerQkv> qkv;
-            std::function<void()> failure;
-            if (!loadLayer(&qkv, &failure)) return failure;
-            Tensor3 out(qkv->qHeads(), qkv->tokens(), qkv->headDim());
-            std::vector<float> lse(std::size_t(qkv->qHeads() * qkv->tokens()));
-            AttentionConfig c;
-            c.threads = threads;
-            c.cancel = &cancel;
-            Status s = sparseAttention(*qkv, *sel, out.view(), lse.data(), c);
-            if (!s.ok()) return s.code == ErrorCode::Cancelled ? nullptr : failed(fromStd(s.message));
-            if (cancel.load()) return nullptr;
-            auto metrics = std::make_shared<const LayerMetrics>(
-                computeLayerMetrics(*sel, dense->output.cview(), out.cview(), dense->lse.data(), lse.data()));
-            return [this, l, gen, metrics] {
-                if (gen != m_selectionGen) return;
-                m_metrics[l] = {metrics, gen};
-                emit metricsChanged(l);
+        auto sel = selection(task.layer);
+        auto dense = cachedDense(task.layer);
+        const bool exact = task.kind == TaskKind::Metrics;
+        if (!sel || (exact && !dense)) return; // nextTask guarantees them; stay safe if that ever changes
+        auto sums = m_store.sumsForJob(task.layer, !exact);
+        if (exact) {
+            compute = [ref, sel, dense, sums, threads](const std::atomic<bool>& cancel) {
+                return std::any(computeExactMetrics(ref, sel, dense, sums, threads, cancel));
             };
-        };
+        } else {
+            EstimateConfig config;
+            config.sampleRows = m_options.estimateRows;
+            config.confidence = m_options.estimateConfidence;
+            config.seed = gen::mixKey(0x5EED, std::uint64_t(modelLayerId(task.layer)));
+            compute = [ref, sel, dense, sums, config, threads](const std::atomic<bool>& cancel) {
+                return std::any(computeEstimate(ref, sel, dense, sums, config, threads, cancel));
+            };
+        }
         break;
     }
     case TaskKind::AttentionMap: {
-        const Index head = task.head;
-        auto dense = cachedDense(l);
         AttentionMapConfig config;
         config.blocks = m_options.attentionMapBlocks;
         config.rowsPerBlock = m_options.attentionMapRowsPerBlock;
         config.threads = threads;
-        work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            std::shared_ptr<const LayerQkv> qkv;
-            std::function<void()> failure;
-            if (!loadLayer(&qkv, &failure)) return failure;
-            AttentionMapConfig c = config;
-            c.cancel = &cancel;
-            const float* lse = dense ? dense->lse.data() + head * qkv->tokens() : nullptr;
-            auto r = computeAttentionMap(qkv->q.cview(), qkv->k.cview(), head, lse, c);
-            if (!r.ok())
-                return r.status().code == ErrorCode::Cancelled ? nullptr : failed(fromStd(r.error()));
-            auto map = std::make_shared<const AttentionMap>(std::move(r.value()));
-            return [this, l, head, gen, map] {
-                if (gen != m_captureGen) return;
-                m_maps.put({l, int(head)}, map, map->mass.size() * sizeof(float) + 64);
-                if (l == m_params.layer && head == m_params.head) emit attentionMapChanged();
-            };
+        compute = [ref, head = Index(task.head), dense = cachedDense(task.layer),
+                   config](const std::atomic<bool>& cancel) {
+            return std::any(computeAttentionMap(ref, head, dense, config, cancel));
         };
         break;
     }
@@ -684,32 +628,66 @@ void AnalysisController::startTask(const Task& task) {
         for (int layer = 0; layer < layerCount(); ++layer)
             if (!selection(layer) && isSparseLayer(layer))
                 if (auto sc = scores(layer)) inputs.emplace_back(layer, sc);
-        const TsaParams params = m_params.tsa;
-        const Index hq = headCount(), tokens = tokenCount();
-        work = [=](const std::atomic<bool>& cancel) -> std::function<void()> {
-            std::vector<std::pair<int, std::shared_ptr<const Selection>>> out;
-            for (const auto& [layer, sc] : inputs) {
-                if (cancel.load()) return nullptr;
-                out.emplace_back(layer,
-                                 std::make_shared<const Selection>(selectTokens(*sc, hq, tokens, params)));
-            }
-            return [this, gen, out] {
-                if (gen != m_selectionGen) return;
-                for (const auto& [layer, sel] : out)
-                    m_selections[layer] = {sel, gen};
-                emit layersChanged();
-            };
+        compute = [inputs, params = m_params.tsa, hq = Index(headCount()),
+                   tokens = tokenCount()](const std::atomic<bool>& cancel) {
+            return std::any(computeSelections(inputs, hq, tokens, params, cancel));
         };
         break;
     }
     case TaskKind::Extra:
-        work = std::move(m_extraJob.work);
-        break;
+        m_running = task;
+        m_runner.start(taskLabel(task), std::move(m_extraJob.work));
+        return;
     case TaskKind::None:
         return;
     }
     m_running = task;
-    m_runner.start(taskLabel(task), std::move(work));
+    // apply stays on this thread: the worker sees compute only.
+    m_runner.start(taskLabel(task), std::move(compute),
+                   [this, task, scoreGen = m_store.gen().scores](std::any value) {
+                       apply(task, scoreGen, std::move(value));
+                   });
+}
+
+// Applies a task's value to the store, unless the parameters it was computed for are gone.
+void AnalysisController::apply(const Task& task, quint64 scoreGen, std::any value) {
+    TaskOutput out = std::any_cast<TaskOutput>(std::move(value));
+    const int l = task.layer;
+    if (!out.error.isEmpty()) {
+        fail(l, out.error);
+        return;
+    }
+    if (out.cancelled) return;
+    switch (task.kind) {
+    case TaskKind::Scores:
+        if (!m_store.putScores(l, task.gen, out.scores)) return;
+        if (l == m_params.layer)
+            refreshVisibleSelection();
+        else if (isSparseLayer(l))
+            ensureSelection(l); // O(heads x P): the per-layer views have it at once
+        emit layersChanged();
+        break;
+    case TaskKind::Dense:
+        m_store.putDense(l, task.gen, out.dense);
+        break;
+    case TaskKind::Estimate:
+    case TaskKind::Metrics:
+        // The sums are good for the next tau whatever this one's fate (they record their selection).
+        m_store.putSums(l, task.kind == TaskKind::Estimate, scoreGen, out.sums);
+        if (m_store.putMetrics(l, task.gen, out.metrics)) emit metricsChanged(l);
+        break;
+    case TaskKind::AttentionMap:
+        if (m_store.putMap(l, task.head, task.gen, out.map) && l == m_params.layer &&
+            task.head == m_params.head)
+            emit attentionMapChanged();
+        break;
+    case TaskKind::Selections:
+        if (m_store.putSelections(task.gen, out.selections)) emit layersChanged();
+        break;
+    case TaskKind::Extra:
+    case TaskKind::None:
+        break;
+    }
 }
 
 } // namespace tsa::app

@@ -1,13 +1,12 @@
-// The explorer's model: owns the open Capture, the parameters and every derived result, and decides what
-// to compute next. Results are split by what they depend on, so each parameter change redoes only the part
-// it invalidates:
-//   scores      (file, W, k)            one job per layer, kept for every layer
-//   dense       (file)                  output + logsumexp of dense attention, LRU bounded in bytes
-//   selection   (scores, tau, min, plan) cheap: the visible layer's is recomputed synchronously on the GUI
-//                                        thread, so a tau change reaches the selection views at once
-//   metrics     (selection, dense)       sparse attention on the compact tensors + section 7 metrics,
-//                                        refined in the background: visible layer first, then the others
-//   attention map (file, layer, head)    block-aggregated p_ij of the visible head
+// The explorer's model: owns the open Capture and the parameters, and decides what to compute next. Three
+// parts: the ResultStore (result_store.h: stamped results, generations, byte-bounded caches), the task
+// kinds (analysis_tasks.h: functions that compute a value from inputs given by value) and, here, the
+// scheduling and the application of each value to the store.
+//   selection: cheap; the visible layer's is recomputed synchronously on the GUI thread, so a tau change
+//              reaches the selection views at once
+//   estimate:  error metrics from a sample of rows with intervals, the visible layer's first (no debounce)
+//   metrics:   exact, from dropped-side partial sums moved incrementally to the new selection, after the
+//              debounce; then the other layers, estimates before exact values
 // Scheduling is "pull": after every change and every finished job the controller asks what the most
 // urgent missing result is (nextTask) and runs it on the JobRunner; a running job that is no longer the
 // most urgent one is cancelled through its flag and its result, if any, is dropped.
@@ -15,8 +14,7 @@
 
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/job_runner.h"
-#include "app/explorer/lru_cache.h"
-#include "core/analysis/attention_map.h"
+#include "app/explorer/result_store.h"
 #include "core/analysis/metrics.h"
 #include "core/io/capture.h"
 #include "core/io/effect.h"
@@ -25,6 +23,7 @@
 #include <QObject>
 #include <QString>
 #include <QTimer>
+#include <any>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,12 +31,6 @@
 #include <vector>
 
 namespace tsa::app {
-
-struct DenseResult {
-    Tensor3 output;         // [Hq, L, D]
-    std::vector<float> lse; // [Hq, L]
-    std::size_t bytes() const { return output.data.size() * sizeof(float) + lse.size() * sizeof(float); }
-};
 
 // Work another model schedules through the controller's runner (the Methods view's sweeps): offered when
 // the visible layer's own results are done, before the other layers are refined, so one job runs at a
@@ -63,6 +56,10 @@ public:
     struct Options {
         std::size_t captureCacheBytes = std::size_t(2) << 30; // fp32 layers held by the Capture
         std::size_t denseBudgetBytes = std::size_t(3) << 29;  // 1.5 GiB of dense outputs
+        // Full-row partial sums that make exact metrics incremental (512 MiB per 32-head 32K layer).
+        std::size_t sumsBudgetBytes = std::size_t(1) << 30;
+        Index estimateRows = 256; // prefix rows per head in an estimate (plus the last W rows)
+        double estimateConfidence = 0.95;
         int metricsDelayMs = 150;     // quiet time after a parameter change before error metrics start
         bool backgroundLayers = true; // also refine the layers that are not visible
         // Compute error metrics (and the dense attention they need). A headless export of a view that does
@@ -82,6 +79,7 @@ public:
         NeedAllMetrics = 16,   // every layer's metrics
         NeedEffect = 32,       // the effect file (the only need that does not ask for a capture)
         NeedExtra = 64,        // the extra task source's results (the Methods view)
+        NeedEstimate = 128,    // visible layer: an estimate (or the exact metrics) for the current parameters
     };
 
     explicit AnalysisController(QObject* parent = nullptr);
@@ -132,13 +130,16 @@ public:
     std::shared_ptr<const Selection> selection(int layer) const;
     // Metrics, possibly of earlier parameters while the new ones are refined (current says which).
     std::shared_ptr<const LayerMetrics> metrics(int layer, bool* current = nullptr) const;
+    bool hasCurrentEstimate(int layer) const { return m_store.hasCurrentEstimate(layer); }
     std::shared_ptr<const AttentionMap> attentionMap() const; // visible layer and head
-    std::shared_ptr<const DenseResult> cachedDense(int layer) const;
+    std::shared_ptr<const DenseResult> cachedDense(int layer) const { return m_store.dense(layer); }
     bool isSparseLayer(int layer) const;
     int firstSparseLayer() const;
     const std::vector<bool>& sparseLayers() const { return m_sparse; } // per position in the file
     QString planProblem() const { return m_planProblem; } // why the plan fell back or how it adapted
-    std::size_t denseCacheBytes() const { return m_dense.bytes(); }
+    std::size_t denseCacheBytes() const { return m_store.denseBytes(); }
+    std::size_t sumsCacheBytes() const { return m_store.sumsBytes(); }
+    void setSumsBudget(std::size_t bytes) { m_store.setSumsBudget(bytes); }
 
     bool isReady(int needs) const;
     bool isIdle() const { return !m_runner.busy() && !isOpening() && !m_metricsDelay.isActive(); }
@@ -174,18 +175,13 @@ signals:
     void effectClosed();
 
 private:
-    enum class TaskKind { None, Scores, AttentionMap, Dense, Metrics, Selections, Extra };
+    enum class TaskKind { None, Scores, AttentionMap, Dense, Estimate, Metrics, Selections, Extra };
     struct Task {
         TaskKind kind = TaskKind::None;
         int layer = -1;
         int head = -1;
         quint64 gen = 0;
         bool operator==(const Task&) const = default;
-    };
-    template <typename T>
-    struct Stamped {
-        std::shared_ptr<const T> value;
-        quint64 gen = 0;
     };
 
     void startOpen(const QString& file, quint64 openId);
@@ -198,11 +194,13 @@ private:
     // Selection of a layer computed on this thread when its scores are present (or not needed).
     std::shared_ptr<const Selection> ensureSelection(int layer);
     bool needsScores(int layer) const;
-    bool hasCurrentMetrics(int layer) const;
+    bool hasCurrentMetrics(int layer) const { return m_store.hasCurrentMetrics(layer); }
     Task nextTask();
+    Task metricsTask(int layer, bool exact);
     int pendingTaskCount() const;
     void schedule();
     void startTask(const Task& task);
+    void apply(const Task& task, quint64 scoreGen, std::any value);
     void onJobFinished(quint64 id, bool cancelled);
     void reportProgress();
     QString taskLabel(const Task& task) const;
@@ -216,18 +214,9 @@ private:
     std::optional<ExplorerParams> m_paramsAfterOpen;
     quint64 m_openId = 0;
 
-    quint64 m_captureGen = 1;
-    quint64 m_scoreGen = 1;
-    quint64 m_selectionGen = 1;
-
     std::vector<bool> m_sparse;
     QString m_planProblem;
-    std::map<int, Stamped<LayerScores>> m_scores;
-    std::map<int, Stamped<Selection>> m_selections;
-    std::map<int, Stamped<LayerMetrics>> m_metrics;
-    LruCache<int, DenseResult> m_dense;
-    LruCache<std::pair<int, int>, AttentionMap> m_maps{std::size_t(32) << 20};
-    std::set<int> m_failedLayers; // layers whose data cannot be read: not retried until the next file
+    ResultStore m_store;
 
     void startEffect(const QString& path);
     std::shared_ptr<const EffectData> m_effect;

@@ -138,6 +138,19 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     parser.addOptions({tau,          window,  kernel,   minTokens, mode,       delta,      list,   layer,
                        head,         view,    colorMap, metric,    screenshot, fullWindow, size,   bench,
                        benchMetrics, changes, timeout,  effect,    effectAxis, set,        method, overlay});
+    const QCommandLineOption sumsBudget(
+        QStringLiteral("sums-budget"),
+        QStringLiteral("Memory for the partial sums that keep exact error metrics incremental, in MiB "
+                       "(default 1024; one 32-head 32K-token layer needs 512). Least recently used layers "
+                       "are released first."),
+        QStringLiteral("MIB"));
+    parser.addOption(sumsBudget);
+    const QCommandLineOption benchModel(
+        QStringLiteral("bench-model"),
+        QStringLiteral(
+            "With --bench-ui: time from opening FILE until every sparse layer has an error estimate, "
+            "then visit every view and layer, and report the peak anonymous memory (RssAnon)."));
+    parser.addOption(benchModel);
 
     if (!parser.parse(args)) {
         *message = parser.errorText();
@@ -281,8 +294,10 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     }
     cl.benchUi = parser.isSet(bench);
     cl.benchMetrics = parser.isSet(benchMetrics);
+    cl.benchModel = parser.isSet(benchModel);
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
+    if (auto v = integer(sumsBudget, 0, 1 << 20)) cl.sumsBudgetMiB = *v;
     if (error.isEmpty() && cl.headless() && cl.file.isEmpty() && (cl.benchUi || cl.effect.isEmpty()))
         error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE")
                            : QStringLiteral("--screenshot needs a FILE");

@@ -42,8 +42,10 @@ struct CommandLine {
     QSize size{1440, 900};   // window size for headless runs
     bool benchUi = false;
     int benchChanges = 30;
+    bool benchModel = false;   // --bench-ui: whole-model estimates and the memory peak instead
     bool benchMetrics = false; // --bench-ui also times the error-metrics refresh after a tau change
     int timeoutSeconds = 600;
+    std::optional<qint64> sumsBudgetMiB; // --sums-budget
 
     bool headless() const { return !screenshot.isEmpty() || benchUi; }
     // Applies the overrides (not the layer, which needs the file).

@@ -13,9 +13,11 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QPainter>
 #include <QSlider>
+#include <QTimer>
 #include <QWidget>
 #include <algorithm>
 #include <cmath>
@@ -254,6 +256,73 @@ int runScreenshot(const CommandLine& cl) {
     return 0;
 }
 
+namespace {
+
+// RssAnon of this process in KiB (Linux), 0 where unknown.
+long rssAnonKiB() {
+    QFile status(QStringLiteral("/proc/self/status"));
+    if (!status.open(QIODevice::ReadOnly)) return 0;
+    for (const QByteArray& line : status.readAll().split('\n'))
+        if (line.startsWith("RssAnon:")) return line.mid(8).trimmed().split(' ').value(0).toLong();
+    return 0;
+}
+
+// The whole model: every sparse layer's estimate after opening, then every view and layer visited (each
+// layer's selection and estimate awaited, the view painted), sampling RssAnon all along.
+int benchModel(const CommandLine& cl, MainWindow& window, const ExplorerParams& params) {
+    AnalysisController& controller = *window.controller();
+    long peak = rssAnonKiB();
+    QTimer sampler;
+    QObject::connect(&sampler, &QTimer::timeout, [&] { peak = std::max(peak, rssAnonKiB()); });
+    sampler.start(100);
+    QElapsedTimer timer;
+    timer.start();
+    QString error;
+    if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
+        printError(error);
+        return kExitUsage;
+    }
+    auto allEstimates = [&] {
+        for (int l = 0; l < controller.layerCount(); ++l)
+            if (controller.isSparseLayer(l) && !controller.hasCurrentEstimate(l)) return false;
+        return true;
+    };
+    while (!allEstimates() && timer.elapsed() < qint64(cl.timeoutSeconds) * 1000)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    int sparse = 0;
+    for (int l = 0; l < controller.layerCount(); ++l)
+        sparse += controller.isSparseLayer(l) ? 1 : 0;
+    std::printf("bench-model: %s, %d layers (%d sparse), %lld query heads, %lld tokens\n",
+                QFileInfo(cl.file).fileName().toLocal8Bit().constData(), controller.layerCount(), sparse,
+                (long long)controller.info()->qHeads, (long long)controller.info()->tokens);
+    std::printf("model_estimates_ms=%.0f (open to an estimate for every sparse layer%s)\n",
+                double(timer.elapsed()), allEstimates() ? "" : ", TIMED OUT");
+    std::fflush(stdout);
+    QElapsedTimer visit;
+    visit.start();
+    for (const QString& name : window.viewSet()->names()) {
+        window.showView(name);
+        for (int l = 0; l < controller.layerCount(); ++l) {
+            controller.setLayer(l);
+            controller.waitUntilReady(AnalysisController::NeedSelection | AnalysisController::NeedEstimate,
+                                      cl.timeoutSeconds * 1000);
+            if (auto* v = window.viewSet()->view(name)) v->widget()->repaint();
+            QCoreApplication::processEvents();
+            peak = std::max(peak, rssAnonKiB());
+        }
+    }
+    std::printf(
+        "visited %lld views x %d layers in %.0f s; rss_anon_peak_mib=%.0f (dense cache %.0f MiB, sums %.0f "
+        "MiB)\n",
+        (long long)window.viewSet()->names().size(), controller.layerCount(), double(visit.elapsed()) / 1e3,
+        double(peak) / 1024.0, double(controller.denseCacheBytes()) / 1048576.0,
+        double(controller.sumsCacheBytes()) / 1048576.0);
+    std::fflush(stdout);
+    return 0;
+}
+
+} // namespace
+
 int runBenchUi(const CommandLine& cl) {
     MainWindow window(nullptr, false);
     window.resize(cl.size);
@@ -264,6 +333,8 @@ int runBenchUi(const CommandLine& cl) {
     window.viewSet()->setViewState(viewState);
     window.show();
     AnalysisController& controller = *window.controller();
+    if (cl.sumsBudgetMiB) controller.setSumsBudget(std::size_t(*cl.sumsBudgetMiB) << 20);
+    if (cl.benchModel) return benchModel(cl, window, params);
     QString error;
     if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
         printError(error);
@@ -329,24 +400,77 @@ int runBenchUi(const CommandLine& cl) {
     std::printf("min_ms=%.2f max_ms=%.2f gui_cpu_median_ms=%.2f gui_cpu_p95_ms=%.2f\n", ms.front(), ms.back(),
                 quantile(cpuMs, 0.5), quantile(cpuMs, 0.95));
     if (cl.benchMetrics) {
-        // Progressive refinement of the visible layer: sparse attention on the compact tensors and the
-        // section 7 metrics, once the dense reference (tau independent) is cached.
+        // Error metrics of the visible layer after a tau change, once the dense reference (tau independent)
+        // is cached: the estimate (sampled rows, drawn in the Error view), then the exact values
+        // (dropped-side sums moved incrementally). Jumps across the range, then single slider steps around
+        // tau 0.005.
         controller.setMetricsDelay(0);
-        if (!controller.waitUntilReady(AnalysisController::NeedMetrics, cl.timeoutSeconds * 1000)) {
+        const int timeoutMs = cl.timeoutSeconds * 1000;
+        auto* errorView = window.viewSet()->view(QStringLiteral("error"));
+        QWidget* errorWidget = errorView ? errorView->widget() : nullptr;
+        if (errorWidget) errorWidget->resize(target->size());
+        auto median = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            return v.empty() ? NAN : v[v.size() / 2];
+        };
+        const std::vector<double> jumps{0.002, 0.02, 0.005};
+        std::vector<double> estimate, jump, drag;
+        // The estimate needs no dense pass: timed first, each until drawn in the Error view, with the
+        // window's debounce of exact metrics (a dense pass started between jumps would only be cancelled).
+        controller.setMetricsDelay(AnalysisController::Options{}.metricsDelayMs);
+        if (!controller.waitUntilReady(AnalysisController::NeedEstimate, timeoutMs)) {
+            printError(QStringLiteral("timed out estimating the error"));
+            return kExitFailure;
+        }
+        for (int round = 0; round < std::max(1, cl.benchChanges / 10); ++round)
+            for (double tau : jumps) {
+                timer.start();
+                controller.setTau(tau);
+                if (!controller.waitUntilReady(AnalysisController::NeedEstimate, timeoutMs)) break;
+                QCoreApplication::processEvents(); // the views take the new metrics
+                if (errorWidget) errorWidget->repaint();
+                estimate.push_back(double(timer.nsecsElapsed()) / 1e6);
+            }
+        controller.setMetricsDelay(0);
+        // Exact metrics need the layer's dense reference (tau independent, cached once): minutes per layer
+        // beyond 64K tokens, so not timed there.
+        const bool timeExact = controller.tokenCount() <= 65536;
+        if (timeExact && !controller.waitUntilReady(AnalysisController::NeedMetrics, timeoutMs)) {
             printError(QStringLiteral("timed out computing the dense reference"));
             return kExitFailure;
         }
-        std::vector<double> refresh;
-        for (double tau : {0.002, 0.02, 0.005}) {
-            timer.start();
-            controller.setTau(tau);
-            if (!controller.waitUntilReady(AnalysisController::NeedMetrics, cl.timeoutSeconds * 1000)) break;
-            refresh.push_back(double(timer.nsecsElapsed()) / 1e6);
+        for (int round = 0; timeExact && round < std::max(1, cl.benchChanges / 10); ++round)
+            for (double tau : jumps) {
+                timer.start();
+                controller.setTau(tau);
+                if (!controller.waitUntilReady(AnalysisController::NeedMetrics, timeoutMs)) break;
+                jump.push_back(double(timer.nsecsElapsed()) / 1e6);
+            }
+        const int centre = TauEditor::sliderPosition(0.005);
+        if (timeExact) {
+            slider->setValue(centre - 11);
+            controller.waitUntilReady(AnalysisController::NeedMetrics, timeoutMs);
         }
-        std::sort(refresh.begin(), refresh.end());
-        if (!refresh.empty())
-            std::printf("metrics_after_tau_ms=%.1f (median of %zu, visible layer, dense reference cached)\n",
-                        refresh[refresh.size() / 2], refresh.size());
+        for (int step = 0; timeExact && step < 20; ++step) {
+            timer.start();
+            slider->setValue(centre - 10 + step);
+            if (!controller.waitUntilReady(AnalysisController::NeedMetrics, timeoutMs)) break;
+            drag.push_back(double(timer.nsecsElapsed()) / 1e6);
+        }
+        if (!timeExact)
+            std::printf("exact metrics not timed beyond 64K tokens (the dense pass takes minutes)\n");
+        std::printf("estimate_ms=%.1f (median of %zu jumps 0.002/0.02/0.005, until drawn; max %.1f)\n",
+                    median(estimate), estimate.size(),
+                    estimate.empty() ? NAN : *std::max_element(estimate.begin(), estimate.end()));
+        std::printf("metrics_drag_ms=%.1f (median of %zu single slider steps around tau 0.005; max %.1f)\n",
+                    median(drag), drag.size(),
+                    drag.empty() ? NAN : *std::max_element(drag.begin(), drag.end()));
+        std::printf("metrics_jump_ms=%.1f (median of %zu jumps, visible layer, dense reference cached)\n",
+                    median(jump), jump.size());
+        std::printf("metrics_after_tau_ms=%.1f (same as metrics_jump_ms)\n", median(jump));
+        std::printf("dense_cache_mib=%.0f sums_cache_mib=%.0f\n",
+                    double(controller.denseCacheBytes()) / 1048576.0,
+                    double(controller.sumsCacheBytes()) / 1048576.0);
     }
     std::printf("median_ms=%.2f p95_ms=%.2f\n", quantile(ms, 0.5), quantile(ms, 0.95));
     if (auto* text = dynamic_cast<views::TextView*>(view)) benchTextView(*text, cl.benchChanges);

@@ -44,6 +44,21 @@ JobRunner::~JobRunner() {
 
 quint64 JobRunner::start(const QString& label, Work work) {
     if (busy()) return 0;
+    m_apply = nullptr;
+    return launch(label, [work = std::move(work)](const std::atomic<bool>& cancel) {
+        return Outcome{work(cancel), {}};
+    });
+}
+
+quint64 JobRunner::start(const QString& label, Compute compute, Apply apply) {
+    if (busy()) return 0;
+    m_apply = std::move(apply); // stays here: the worker sees compute only
+    return launch(label, [compute = std::move(compute)](const std::atomic<bool>& cancel) {
+        return Outcome{nullptr, compute(cancel)};
+    });
+}
+
+quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std::atomic<bool>&)> run) {
     const quint64 id = m_nextId++;
     m_runningId = id;
     m_label = label;
@@ -52,12 +67,12 @@ quint64 JobRunner::start(const QString& label, Work work) {
     // if the runner is gone by the time the event loop gets to it.
     JobRunner* self = this;
     auto cancelFlag = m_cancel;
-    m_pool.start([self, id, cancelFlag, work = std::move(work)]() {
+    m_pool.start([self, id, cancelFlag, run = std::move(run)]() {
         lowerThreadPriority();
-        std::function<void()> deliver;
+        auto outcome = std::make_shared<Outcome>();
         QString failure;
         try {
-            deliver = work(*cancelFlag);
+            *outcome = run(*cancelFlag);
         } catch (const std::bad_alloc&) {
             failure = tr("out of memory");
         } catch (const std::exception& e) {
@@ -67,16 +82,21 @@ quint64 JobRunner::start(const QString& label, Work work) {
         }
         QMetaObject::invokeMethod(
             self,
-            [self, id, cancelFlag, failure, deliver = std::move(deliver)]() {
+            [self, id, cancelFlag, failure, outcome]() {
                 const bool cancelled = cancelFlag->load();
                 self->m_runningId = 0;
                 self->m_label.clear();
+                Apply apply = std::move(self->m_apply);
+                self->m_apply = nullptr;
                 // An exception must not take the window down; the owner hears of it and must not simply
                 // retry the same job forever.
-                if (!failure.isEmpty()) emit self->failed(id, failure);
-                // Stale results are dropped here, on the GUI thread, so no half-applied state exists.
-                else if (!cancelled && deliver)
-                    deliver();
+                if (!failure.isEmpty()) {
+                    emit self->failed(id, failure);
+                } else if (!cancelled) {
+                    // Stale results are dropped here, on the GUI thread, so no half-applied state exists.
+                    if (outcome->deliver) outcome->deliver();
+                    if (apply && outcome->value.has_value()) apply(std::move(outcome->value));
+                }
                 emit self->finished(id, cancelled || !failure.isEmpty());
             },
             Qt::QueuedConnection);

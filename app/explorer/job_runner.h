@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QString>
 #include <QThreadPool>
+#include <any>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -23,9 +24,16 @@ public:
     explicit JobRunner(QObject* parent = nullptr);
     ~JobRunner() override; // cancels the running job and waits for it
 
+    // Computing a value is separate from applying it: compute runs on the worker with only what it was
+    // given (no owner state), apply runs on the owner's thread with the value, unless the job was
+    // cancelled meanwhile.
+    using Compute = std::function<std::any(const std::atomic<bool>& cancel)>;
+    using Apply = std::function<void(std::any value)>;
+
     // Starts work now if idle; otherwise the caller should cancel() and retry on finished().
     // Returns the job id, 0 when busy.
     quint64 start(const QString& label, Work work);
+    quint64 start(const QString& label, Compute compute, Apply apply);
     void cancel();
     bool busy() const { return m_runningId != 0; }
     quint64 runningId() const { return m_runningId; }
@@ -44,7 +52,14 @@ private:
     quint64 m_nextId = 1;
     quint64 m_runningId = 0;
     QString m_label;
+    struct Outcome {
+        std::function<void()> deliver; // a Work job's closure
+        std::any value;                // a Compute job's value
+    };
+    quint64 launch(const QString& label, std::function<Outcome(const std::atomic<bool>&)> run);
+
     std::shared_ptr<std::atomic<bool>> m_cancel;
+    Apply m_apply; // of the running job started with compute/apply; stays on the owner's thread
 };
 
 } // namespace tsa::app

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     tsa::app::MainWindow window;
     window.show();
     auto* controller = window.controller();
+    if (commandLine.sumsBudgetMiB) controller->setSumsBudget(std::size_t(*commandLine.sumsBudgetMiB) << 20);
     if (commandLine.layerId) {
         // A model layer number can only be resolved once the file says which layers it holds.
         const int layerId = *commandLine.layerId;

@@ -24,15 +24,35 @@ struct Distribution {
 // Summarises values (NaN entries are ignored). p95 uses linear interpolation like numpy's default.
 Distribution summarise(std::vector<double> values);
 
+// A confidence interval of an estimated statistic; hi is +infinity where the sample cannot bound it (the
+// maximum of rows not sampled, a p95 above every sampled row).
+struct Interval {
+    double lo = 0.0;
+    double hi = 0.0;
+    bool contains(double v) const { return v >= lo && v <= hi; }
+};
+struct DistributionBounds {
+    Interval median, p95, mean, max;
+};
+
 struct HeadMetrics {
     double keptFraction = 1.0;
     Distribution rowError;      // ||o_sparse - o_dense|| / ||o_dense|| over kept rows
     double lastWindowError = 0; // same ratio over the last W rows together (Frobenius)
     Distribution retainedMass;  // dense attention mass on kept keys, over kept rows
     Index droppedRows = 0;      // rows that are zero by design
+    // Only in an estimate (LayerMetrics::estimate): intervals around rowError and retainedMass, and how
+    // many kept rows were computed. lastWindowError, keptFraction and droppedRows are exact in estimates too.
+    DistributionBounds rowErrorBounds, retainedMassBounds;
+    Index sampledRows = 0;
 };
 
 struct LayerMetrics {
+    // An estimate from a sample of rows (core/analysis/metrics_estimate.h) rather than every row: the
+    // distributions are point estimates with intervals at this confidence, the per-row arrays hold the
+    // sampled rows only.
+    bool estimate = false;
+    double confidence = 0.0;
     Index qHeads = 0;
     Index tokens = 0;
     std::vector<HeadMetrics> heads;
@@ -68,6 +88,9 @@ public:
     LayerMetricsBuilder(const Selection& selection, Index qHeads, Index tokens);
     void addHead(Index h, const float* denseRows, const float* sparseRows, Index dim, const float* denseLse,
                  const float* sparseLse);
+    // The same from per-row quantities [L] (read for kept rows only): ||o_s - o_d||^2, ||o_d||^2 and the
+    // retained mass, for callers that have them without the sparse rows (core/analysis/dropped_sums.h).
+    void addHeadRows(Index h, const double* diff2, const double* ref2, const double* retainedMass);
     LayerMetrics finish();
 
 private:

@@ -6,12 +6,12 @@
 #include "core/io/mapped_file.h"
 #include "core/io/npz.h"
 #include "core/io/safetensors_reader.h"
+#include "core/lru_cache.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <future>
-#include <list>
 #include <mutex>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -112,22 +112,15 @@ public:
     std::vector<double> layerDrift;
 
     // Cache state, all under mutex.
-    struct Cached {
-        std::shared_ptr<const LayerQkv> layer;
-        std::list<int>::iterator pos;
-        std::size_t bytes = 0;
-    };
     struct Loaded {
         Status status;
         std::shared_ptr<const LayerQkv> layer;
     };
     mutable std::mutex mutex;
-    std::list<int> lru; // most recently used first
-    std::map<int, Cached> cache;
+    LruCache<int, const LayerQkv> cache;
     std::map<int, std::shared_future<Loaded>> inflight;
     std::map<std::pair<int, std::string>, NonFiniteReport> reports;
     std::map<int, std::vector<std::string>> layerWarnings;
-    std::size_t cachedBytes = 0;
 
     const std::string& path() const { return info.path; }
     Status fileError(ErrorCode code, const std::string& what) const {
@@ -672,9 +665,8 @@ Result<std::shared_ptr<const LayerQkv>> CaptureImpl::layer(int index) {
     std::promise<Loaded> promise;
     {
         std::lock_guard<std::mutex> lock(mutex);
-        if (auto it = cache.find(index); it != cache.end()) {
-            lru.splice(lru.begin(), lru, it->second.pos);
-            Result<std::shared_ptr<const LayerQkv>> r(it->second.layer);
+        if (auto layer = cache.get(index)) {
+            Result<std::shared_ptr<const LayerQkv>> r(layer);
             if (auto w = layerWarnings.find(index); w != layerWarnings.end()) r.warnings = w->second;
             return r;
         }
@@ -702,18 +694,8 @@ Result<std::shared_ptr<const LayerQkv>> CaptureImpl::layer(int index) {
             }
             layerWarnings[index] = std::move(warnings);
             const std::size_t bytes = loaded.layer->bytes();
-            if (bytes <= options.cacheBytes) {
-                lru.push_front(index);
-                cache[index] = {loaded.layer, lru.begin(), bytes};
-                cachedBytes += bytes;
-                // Evicted layers stay alive for callers still holding their shared_ptr.
-                while (cachedBytes > options.cacheBytes && lru.size() > 1) {
-                    const int victim = lru.back();
-                    lru.pop_back();
-                    cachedBytes -= cache[victim].bytes;
-                    cache.erase(victim);
-                }
-            }
+            // Evicted layers stay alive for callers still holding their shared_ptr.
+            if (cache.fits(bytes)) cache.put(index, loaded.layer, bytes);
         }
     }
     promise.set_value(loaded);
@@ -741,6 +723,7 @@ Result<std::shared_ptr<Capture>> openSource(std::shared_ptr<const ByteSource> sr
                                             std::shared_ptr<Capture> (*make)(std::unique_ptr<CaptureImpl>)) {
     impl->bytes = std::move(src);
     impl->options = options;
+    impl->cache.setBudget(options.cacheBytes);
     impl->info.path = impl->bytes->name();
     Result<std::shared_ptr<Capture>> result(Status::error(ErrorCode::Format, "unset"));
     Status s;
@@ -867,9 +850,15 @@ std::vector<NonFiniteReport> Capture::nonFiniteReports() const {
     return out;
 }
 
+void Capture::setCacheBytes(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->options.cacheBytes = bytes;
+    m_impl->cache.setBudget(bytes);
+}
+
 std::size_t Capture::cachedBytes() const {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
-    return m_impl->cachedBytes;
+    return m_impl->cache.bytes();
 }
 
 } // namespace tsa

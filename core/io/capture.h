@@ -81,6 +81,8 @@ public:
 
     std::vector<NonFiniteReport> nonFiniteReports() const; // of the layers converted so far
     std::size_t cachedBytes() const;
+    // Changes the fp32 layer cache's budget (least recently used layers go first).
+    void setCacheBytes(std::size_t bytes);
 
 private:
     explicit Capture(std::unique_ptr<CaptureImpl> impl);

@@ -3,7 +3,6 @@
 #include "app/explorer/command_line.h"
 #include "app/explorer/explorer_params.h"
 #include "app/explorer/job_runner.h"
-#include "app/explorer/lru_cache.h"
 #include "app/explorer/session.h"
 #include "app/explorer/tau_editor.h"
 #include "app/explorer/view_export.h"
@@ -257,26 +256,6 @@ private slots:
                      &message),
                  ParseOutcome::Run);
         QCOMPARE(*cl.layerList, (std::vector<int>{4, 16, 17, 18}));
-    }
-
-    void lruCacheEvictsLeastRecent() {
-        LruCache<int, int> cache(100);
-        cache.put(1, std::make_shared<int>(1), 40);
-        cache.put(2, std::make_shared<int>(2), 40);
-        QVERIFY(cache.get(1)); // 1 is now the most recent
-        cache.put(3, std::make_shared<int>(3), 40);
-        QVERIFY(cache.contains(1));
-        QVERIFY(!cache.contains(2));
-        QVERIFY(cache.contains(3));
-        QCOMPARE(cache.bytes(), std::size_t(80));
-        // An entry larger than the budget still stays, alone.
-        cache.put(4, std::make_shared<int>(4), 500);
-        QCOMPARE(cache.size(), std::size_t(1));
-        QVERIFY(cache.contains(4));
-        // A reader keeps an evicted value alive.
-        auto held = cache.get(4);
-        cache.clear();
-        QCOMPARE(*held, 4);
     }
 
     void jobRunnerDeliversOnlyLiveResults() {

@@ -682,6 +682,58 @@ private slots:
         view.toolTipAt(QPoint(200, 150));
     }
 
+    // ---- ErrorView with an estimate (sampled rows, intervals): drawn differently, said in tooltip and CSV.
+    void errorEstimate() {
+        ErrorView view;
+        ErrorData data;
+        data.qHeads = m.heads;
+        data.window = m.window;
+        for (int l = 0; l < m.layers; ++l)
+            data.layerIds.push_back(l);
+        view.setData(data);
+        for (int l = 0; l < m.layers; ++l)
+            view.setLayerMetrics(l, m.metrics[std::size_t(l)]);
+        view.setSelected(3, 2);
+        view.setMetric(ErrorMetric::RowErrorP95);
+        view.fitColourScale();
+        const QImage exact = renderImage(view, {800, 600});
+        auto est = std::make_shared<tsa::LayerMetrics>(*m.metrics[3]);
+        est->estimate = true;
+        est->confidence = 0.95;
+        for (std::size_t i = 0; i < est->rowError.size(); ++i)
+            if (i % 17 != 0) est->rowError[i] = NAN; // only sampled rows are known
+        auto widen = [](tsa::HeadMetrics& h) {
+            h.rowErrorBounds.p95 = {h.rowError.p95 * 0.5, h.rowError.p95 * 2.0};
+            h.rowErrorBounds.median = {h.rowError.median * 0.8, INFINITY};
+            h.sampledRows = 40;
+        };
+        for (auto& h : est->heads)
+            widen(h);
+        widen(est->layer);
+        view.setLayerMetrics(3, est);
+        const QImage estimated = renderImage(view, {800, 600});
+        QVERIFY(looksDrawn(estimated, 12));
+        QVERIFY(estimated != exact); // interval thirds, dotted frames, dots in the trace
+        if (qEnvironmentVariableIsSet("TSA_VIEW_PNG_DIR"))
+            estimated.save(qEnvironmentVariable("TSA_VIEW_PNG_DIR") + "/error_estimate.png");
+        const QStringList lines = csvLines(view.csv());
+        QVERIFY(lines[0].contains("values,ci_level,row_error_median_lo"));
+        QCOMPARE(lines.filter(QRegularExpression("^head,3,.*,estimate,0\\.95,")).size(), m.heads + 1);
+        QCOMPARE(lines.filter(QRegularExpression("^head,2,.*,exact,")).size(), m.heads + 1);
+        // The trace lists the sampled rows only, each marked as an estimate.
+        QVERIFY(lines.filter(QRegularExpression("^trace,")).size() < int(m.tokens) / 10);
+        QVERIFY(lines.filter(QRegularExpression("^trace,.*,estimate,")).size() > 0);
+        view.resize(800, 600);
+        const auto cell = view.cellAt(QPoint(300, 90));
+        QVERIFY(cell.first >= 0);
+        view.setSelected(3, 2);
+        QString tip;
+        for (int y = 40; y < 400 && !tip.contains("ESTIMATE"); y += 4)
+            tip = view.toolTipAt(QPoint(300, y));
+        QVERIFY2(tip.contains("ESTIMATE"), qPrintable(tip));
+        QVERIFY2(tip.contains("["), qPrintable(tip));
+    }
+
     // ---- ErrorView
     void error() {
         ErrorView view;

@@ -1,6 +1,8 @@
-// A least-recently-used map bounded in bytes, for per-layer results that are expensive to recompute but too
-// large to keep for every layer (a 32-head 32K-token dense output is 512 MiB). Values are shared_ptrs so a
-// background job that is still reading an entry keeps it alive after eviction. GUI thread only.
+// A least-recently-used map bounded in bytes: the one cache type of the project. The capture's fp32 layers
+// (core/io/capture.cpp, under its own mutex) and the explorer's per-layer results (dense outputs, attention
+// maps, partial sums: a 32-head 32K-token dense output is 512 MiB) use it. Values are shared_ptrs, so a
+// reader (a background job) keeps an entry alive after eviction; Value may be const. Not thread-safe: the
+// owner locks or keeps it on one thread. get() counts as a use and reorders; peek() and contains() do not.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +11,7 @@
 #include <memory>
 #include <utility>
 
-namespace tsa::app {
+namespace tsa {
 
 template <typename Key, typename Value>
 class LruCache {
@@ -25,24 +27,30 @@ public:
     std::size_t size() const { return m_entries.size(); }
 
     // Marks the entry as most recently used.
-    std::shared_ptr<const Value> get(const Key& key) {
+    std::shared_ptr<Value> get(const Key& key) {
         auto it = m_entries.find(key);
         if (it == m_entries.end()) return nullptr;
         m_order.splice(m_order.begin(), m_order, it->second.position);
         return it->second.value;
     }
-    // Does not change the order: for "is it there" questions that are not a use.
+    // The entry without counting a use (const callers, "what is there" questions).
+    std::shared_ptr<Value> peek(const Key& key) const {
+        auto it = m_entries.find(key);
+        return it == m_entries.end() ? nullptr : it->second.value;
+    }
     bool contains(const Key& key) const { return m_entries.count(key) != 0; }
 
     // The entry just inserted is never evicted by its own insertion, even when it alone exceeds the budget:
-    // the visible layer must stay usable whatever the budget.
-    void put(const Key& key, std::shared_ptr<const Value> value, std::size_t bytes) {
+    // the visible layer must stay usable whatever the budget (callers that would rather not keep an
+    // oversized entry check fits() first).
+    void put(const Key& key, std::shared_ptr<Value> value, std::size_t bytes) {
         remove(key);
         m_order.push_front(key);
         m_entries[key] = Entry{std::move(value), bytes, m_order.begin()};
         m_bytes += bytes;
         evict(&key);
     }
+    bool fits(std::size_t bytes) const { return bytes <= m_budget; }
     void remove(const Key& key) {
         auto it = m_entries.find(key);
         if (it == m_entries.end()) return;
@@ -58,7 +66,7 @@ public:
 
 private:
     struct Entry {
-        std::shared_ptr<const Value> value;
+        std::shared_ptr<Value> value;
         std::size_t bytes = 0;
         typename std::list<Key>::iterator position;
     };
@@ -76,4 +84,4 @@ private:
     std::map<Key, Entry> m_entries;
 };
 
-} // namespace tsa::app
+} // namespace tsa

@@ -7,11 +7,11 @@
 //     online softmax in base 2: m_new = max(m, rowmax S); P = 2^(S - m_new); l = l*2^(m - m_new) + rowsum P;
 //     O = O * 2^(m - m_new) + P V_tile                    (GEMM, Bq x D x Bk)
 // and finally O /= l, lse = ln2 * m + ln l. The row max and exp2 come from the instruction set chosen at run
-// time (core/kernels/cpu_isa.h: AVX2 + FMA or portable); the GEMMs from OpenBLAS, which dispatches on its own. Tiles
-// entirely above the diagonal are never visited; tiles that cross it are narrower (64 keys), skip the query
-// rows that see none of their keys and mask the rest row by row. GQA: query head h reads kv head h / (Hq /
-// Hkv) in place, nothing is copied. Complexity: 2 * L^2 * D * Hq useful flops (plus the masked halves of
-// diagonal tiles), O(L * D) memory per head (the output), and O(threads * Bq * Bk) scratch. Work items run
+// time (core/kernels/cpu_isa.h: AVX2 + FMA or portable); the GEMMs from OpenBLAS, which dispatches on its
+// own. Tiles entirely above the diagonal are never visited; tiles that cross it are narrower (64 keys), skip
+// the query rows that see none of their keys and mask the rest row by row. GQA: query head h reads kv head h
+// / (Hq / Hkv) in place, nothing is copied. Complexity: 2 * L^2 * D * Hq useful flops (plus the masked halves
+// of diagonal tiles), O(L * D) memory per head (the output), and O(threads * Bq * Bk) scratch. Work items run
 // under OpenMP, dynamic schedule, largest (latest) query tiles first so the causal triangle's long rows do
 // not end up last on one thread.
 #include "core/kernels/attention.h"
@@ -111,21 +111,7 @@ bool attendQueryTile(ConstView3 q, ConstView3 k, ConstView3 v, View3 out, float*
             float* sr = s + r * ld;
             // Keys k0 .. k0+valid-1 are at or before query q0+r; the rest of the row is masked.
             const Index valid = crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols;
-            const float tileMax = rk.rowMax(sr, valid);
-            const float mNew = std::max(m[r], tileMax);
-            const float sum = rk.exp2SubInPlace(sr, valid, mNew);
-            std::fill(sr + valid, sr + cols, 0.0f);
-            if (mNew > m[r]) {
-                // m[r] = -inf on the first visited tile: the factor is 0 and O and l are still 0.
-                const float factor = detail::exp2Scalar(m[r] - mNew);
-                float* orow = o + r * D;
-                if (factor != 1.0f)
-                    for (Index d = 0; d < D; ++d)
-                        orow[d] *= factor;
-                l[r] *= factor;
-                m[r] = mNew;
-            }
-            l[r] += sum;
+            detail::onlineSoftmaxRow(rk, sr, valid, cols, o + r * D, D, m[r], l[r]);
         }
 
         detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vHead + k0 * D, D, o + r0 * D, D);

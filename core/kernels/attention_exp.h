@@ -1,8 +1,8 @@
 // Row primitives of the attention kernels' online softmax: row maximum and p = 2^(x - m) with the row sum,
 // over one row of a logit tile (length n <= a key tile). One table of them per instruction set
-// (core/kernels/cpu_isa.h), filled in core/kernels/attention_exp.cpp: portable C++ and AVX2 + FMA (also used on AVX-512
-// CPUs: the rows are short, 256-bit vectors measured as fast). Kernels fetch the table once per call.
-// exp2 is a range reduction 2^x = 2^n * 2^f (n = round(x), |f| <= 0.5) and a degree-6 polynomial for
+// (core/kernels/cpu_isa.h), filled in core/kernels/attention_exp.cpp: portable C++ and AVX2 + FMA (also used
+// on AVX-512 CPUs: the rows are short, 256-bit vectors measured as fast). Kernels fetch the table once per
+// call. exp2 is a range reduction 2^x = 2^n * 2^f (n = round(x), |f| <= 0.5) and a degree-6 polynomial for
 // 2^f; relative error about 2 ulp over the range that matters (x in [-126, 0]), checked in
 // test_attention for every path. Arguments below -126 flush to 0 (below fp32's normal range anyway).
 #pragma once
@@ -10,6 +10,7 @@
 #include "core/kernels/cpu_isa.h"
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tsa::detail {
@@ -48,6 +49,29 @@ struct RowKernels {
     // acc[j] += 2^(x[j] - m) for j < n, x unchanged.
     void (*exp2SubAccumulate)(const float* x, Index n, float m, float* acc);
 };
+
+// One row of the online softmax (FlashAttention-2's rescaling) for one logit tile row sr[0..cols) whose keys
+// [0, valid) are visible: sr becomes p = 2^(s - mNew) with the masked tail zeroed (so the P V product can
+// take the whole tile), and the running maximum m, sum l and output row o[0..D) are rescaled when the
+// maximum grows. On the first visited tile m = -inf: the factor is 0 and o and l are still 0.
+// Shared by the dense and the block-sparse kernels, so both round alike (full blocks are bit-identical).
+// The running sum l is kept in double: rows are up to 128K keys long.
+inline void onlineSoftmaxRow(const RowKernels& rk, float* sr, Index valid, Index cols, float* o, Index D,
+                             float& m, double& l) {
+    const float tileMax = rk.rowMax(sr, valid);
+    const float mNew = std::max(m, tileMax);
+    const float sum = valid > 0 ? rk.exp2SubInPlace(sr, valid, mNew) : 0.0f;
+    std::fill(sr + valid, sr + cols, 0.0f);
+    if (mNew > m) {
+        const float factor = exp2Scalar(m - mNew);
+        if (factor != 1.0f)
+            for (Index d = 0; d < D; ++d)
+                o[d] *= factor;
+        l *= factor;
+        m = mNew;
+    }
+    l += sum;
+}
 
 // The table for an instruction set (the caller checked that the CPU has it: see availableIsas()).
 const RowKernels& rowKernels(Isa isa);

@@ -86,20 +86,7 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     for (Index r = r0; r < blk.rows; ++r) {
         float* sr = s + r * ld;
         const Index valid = validOf(r);
-        const float tileMax = rk.rowMax(sr, valid);
-        const float mNew = std::max(m[r], tileMax);
-        const float sum = valid > 0 ? rk.exp2SubInPlace(sr, valid, mNew) : 0.0f;
-        std::fill(sr + valid, sr + cols, 0.0f);
-        if (mNew > m[r]) {
-            const float factor = detail::exp2Scalar(m[r] - mNew);
-            float* orow = blk.o + r * D;
-            if (factor != 1.0f)
-                for (Index d = 0; d < D; ++d)
-                    orow[d] *= factor;
-            l[r] *= factor;
-            m[r] = mNew;
-        }
-        l[r] += sum;
+        detail::onlineSoftmaxRow(rk, sr, valid, cols, blk.o + r * D, D, m[r], l[r]);
     }
     if (blk.keyPanels)
         blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);

@@ -685,12 +685,7 @@ private slots:
     // ---- ErrorView with an estimate (sampled rows, intervals): drawn differently, said in tooltip and CSV.
     void errorEstimate() {
         ErrorView view;
-        ErrorData data;
-        data.qHeads = m.heads;
-        data.window = m.window;
-        for (int l = 0; l < m.layers; ++l)
-            data.layerIds.push_back(l);
-        view.setData(data);
+        view.setData(fake::errorData(m.layers, m.heads, m.window));
         for (int l = 0; l < m.layers; ++l)
             view.setLayerMetrics(l, m.metrics[std::size_t(l)]);
         view.setSelected(3, 2);
@@ -737,12 +732,7 @@ private slots:
     // ---- ErrorView
     void error() {
         ErrorView view;
-        ErrorData data;
-        data.qHeads = m.heads;
-        data.window = m.window;
-        for (int l = 0; l < m.layers; ++l)
-            data.layerIds.push_back(l);
-        view.setData(data);
+        view.setData(fake::errorData(m.layers, m.heads, m.window));
         QVERIFY(looksDrawn(renderImage(view, {800, 600}))); // all computing
         QCOMPARE(csvLines(view.csv()).filter(QRegularExpression("computing")).size(),
                  m.layers * (m.heads + 1));

@@ -253,6 +253,17 @@ inline double jaccardOf(const std::vector<std::uint8_t>& a, const std::vector<st
     return uni > 0 ? double(inter) / double(uni) : 1.0;
 }
 
+// Error view data for layers 0 .. layers-1 of `heads` heads, no metrics yet (the tests add them with
+// ErrorView::setLayerMetrics, as the ViewSet does when they arrive).
+inline ErrorData errorData(int layers, int heads, qint64 window) {
+    ErrorData data;
+    data.qHeads = heads;
+    data.window = window;
+    for (int l = 0; l < layers; ++l)
+        data.layerIds.push_back(l);
+    return data;
+}
+
 // Depth data of one head with the Jaccard matrix computed by hand (no core needed).
 inline DepthData depthData(const std::vector<std::shared_ptr<tsa::Selection>>& selections, int head) {
     DepthData d;

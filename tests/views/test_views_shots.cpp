@@ -145,12 +145,7 @@ private slots:
 
     void error() {
         ErrorView view;
-        ErrorData data;
-        data.qHeads = m_model.heads;
-        data.window = m_model.window;
-        for (int l = 0; l < m_model.layers; ++l)
-            data.layerIds.push_back(l);
-        view.setData(data);
+        view.setData(fake::errorData(m_model.layers, m_model.heads, m_model.window));
         for (int l = 0; l < 13; ++l)
             view.setLayerMetrics(l, m_model.metrics[l]);
         view.setSelected(12, 5);

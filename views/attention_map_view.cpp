@@ -88,7 +88,7 @@ void AttentionMapView::setShowDroppedOverlay(bool show) {
 
 QString AttentionMapView::viewTitle() const {
     if (showsCompressed())
-        return QStringLiteral("%1, compressed: layer %2, head %3, %4 kept tokens, cells of %5")
+        return QStringLiteral("%1 in compressed coordinates: layer %2, head %3, %4 kept, cells of %5")
             .arg(m_compressed.label)
             .arg(m_data.layerId)
             .arg(m_data.head)

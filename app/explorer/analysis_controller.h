@@ -60,6 +60,10 @@ public:
         std::size_t sumsBudgetBytes = std::size_t(1) << 30;
         Index estimateRows = 256; // prefix rows per head in an estimate (plus the last W rows)
         double estimateConfidence = 0.95;
+        // Checkpoints of the visible layer's sampled sums (DroppedSums::buildCheckpoints), bounded by
+        // estimateCheckpointBytes: 16 cost about 100 MB at 32 heads x 384 rows x D 128, whatever L is.
+        Index estimateCheckpoints = 16;
+        std::size_t estimateCheckpointBytes = std::size_t(128) << 20;
         int metricsDelayMs = 150;     // quiet time after a parameter change before error metrics start
         bool backgroundLayers = true; // also refine the layers that are not visible
         // Compute error metrics (and the dense attention they need). A headless export of a view that does

@@ -436,6 +436,10 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
     std::vector<DroppedSumsPath> paths(std::size_t(H), DroppedSumsPath::DroppedFromZero);
     std::vector<Index> checkpoint(std::size_t(H), -1);
     double total = 0.0;
+    // Heads are independent: O(P) list building and cost counting each, in parallel (32 x 128K keys).
+    const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : total) num_threads(threads)                       \
+    if (H * m_tokens >= (Index(1) << 16))
     for (Index h = 0; h < H; ++h) {
         const unsigned char* now = m_dropped.data() + h * P;
         const unsigned char* nx = next.data() + h * P;

@@ -129,9 +129,10 @@ TaskOutput computeEstimate(const LayerRef& ref, std::shared_ptr<const Selection>
     // pass that gives the sampled rows their dense reference when the layer's dense pass is not cached.
     const bool ranked = scores && !scores->headRank.empty() && scores->prefix == L - sel->window;
     if (ranked && sel->sparse && config.checkpoints > 0 && sums->checkpointCount() == 0) {
-        const std::size_t one = sums->checkpointBytes(1);
-        const Index count = std::min<Index>(config.checkpoints,
-                                            Index(config.checkpointBytes / std::max<std::size_t>(one, 1)));
+        // The ranks (checkpointBytes(0)) are paid once, then each checkpoint costs the same.
+        const std::size_t fixed = sums->checkpointBytes(0), each = sums->checkpointBytes(1) - fixed;
+        const std::size_t room = config.checkpointBytes > fixed ? config.checkpointBytes - fixed : 0;
+        const Index count = std::min<Index>(config.checkpoints, Index(room / std::max<std::size_t>(each, 1)));
         if (!sums->hasDenseRows() && dense) sums->takeDenseRows(dense->output.cview(), dense->lse.data());
         if (count > 0)
             if (Status s = sums->buildCheckpoints(*qkv, scores->headRank.data(), count, c); !s.ok())

@@ -334,6 +334,7 @@ int runBenchUi(const CommandLine& cl) {
     window.show();
     AnalysisController& controller = *window.controller();
     if (cl.sumsBudgetMiB) controller.setSumsBudget(std::size_t(*cl.sumsBudgetMiB) << 20);
+    if (cl.checkpointsBudgetMiB) controller.setCheckpointsBudget(std::size_t(*cl.checkpointsBudgetMiB) << 20);
     if (cl.benchModel) return benchModel(cl, window, params);
     QString error;
     if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {

@@ -31,6 +31,8 @@ AnalysisController::AnalysisController(const Options& options, QObject* parent)
           ResultStore::Budgets b;
           b.denseBytes = options.denseBudgetBytes;
           b.sumsBytes = options.sumsBudgetBytes;
+          // The visible layer's checkpoints live in its sampled sums: on top, so they evict no other layer's.
+          b.sampleBytes += options.estimateCheckpointBytes;
           return b;
       }()) {
     m_metricsDelay.setSingleShot(true);

@@ -145,7 +145,10 @@ public:
     std::size_t sumsCacheBytes() const { return m_store.sumsBytes(); }
     void setSumsBudget(std::size_t bytes) { m_store.setSumsBudget(bytes); }
     // Bytes for the visible layer's estimate checkpoints (0: none); applies to sums built from now on.
-    void setCheckpointsBudget(std::size_t bytes) { m_options.estimateCheckpointBytes = bytes; }
+    void setCheckpointsBudget(std::size_t bytes) {
+        m_store.setSampleBudget(ResultStore::Budgets{}.sampleBytes + bytes);
+        m_options.estimateCheckpointBytes = bytes;
+    }
 
     bool isReady(int needs) const;
     bool isIdle() const { return !m_runner.busy() && !isOpening() && !m_metricsDelay.isActive(); }

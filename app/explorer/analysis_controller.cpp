@@ -31,6 +31,8 @@ AnalysisController::AnalysisController(const Options& options, QObject* parent)
           ResultStore::Budgets b;
           b.denseBytes = options.denseBudgetBytes;
           b.sumsBytes = options.sumsBudgetBytes;
+          // The visible layer's checkpoints live in its sampled sums: on top, so they evict no other layer's.
+          b.sampleBytes += options.estimateCheckpointBytes;
           return b;
       }()) {
     m_metricsDelay.setSingleShot(true);
@@ -606,8 +608,13 @@ void AnalysisController::startTask(const Task& task) {
             config.sampleRows = m_options.estimateRows;
             config.confidence = m_options.estimateConfidence;
             config.seed = gen::mixKey(0x5EED, std::uint64_t(modelLayerId(task.layer)));
-            compute = [ref, sel, dense, sums, config, threads](const std::atomic<bool>& cancel) {
-                return std::any(computeEstimate(ref, sel, dense, sums, config, threads, cancel));
+            if (task.layer == m_params.layer) { // where tau jumps are watched; other layers stay small
+                config.checkpoints = m_options.estimateCheckpoints;
+                config.checkpointBytes = m_options.estimateCheckpointBytes;
+            }
+            auto sc = scores(task.layer);
+            compute = [ref, sel, dense, sc, sums, config, threads](const std::atomic<bool>& cancel) {
+                return std::any(computeEstimate(ref, sel, dense, sc, sums, config, threads, cancel));
             };
         }
         break;

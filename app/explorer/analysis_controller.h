@@ -60,6 +60,10 @@ public:
         std::size_t sumsBudgetBytes = std::size_t(1) << 30;
         Index estimateRows = 256; // prefix rows per head in an estimate (plus the last W rows)
         double estimateConfidence = 0.95;
+        // Checkpoints of the visible layer's sampled sums (DroppedSums::buildCheckpoints), bounded by
+        // estimateCheckpointBytes: 16 cost about 100 MB at 32 heads x 384 rows x D 128, whatever L is.
+        Index estimateCheckpoints = 16;
+        std::size_t estimateCheckpointBytes = std::size_t(128) << 20;
         int metricsDelayMs = 150;     // quiet time after a parameter change before error metrics start
         bool backgroundLayers = true; // also refine the layers that are not visible
         // Compute error metrics (and the dense attention they need). A headless export of a view that does
@@ -140,6 +144,11 @@ public:
     std::size_t denseCacheBytes() const { return m_store.denseBytes(); }
     std::size_t sumsCacheBytes() const { return m_store.sumsBytes(); }
     void setSumsBudget(std::size_t bytes) { m_store.setSumsBudget(bytes); }
+    // Bytes for the visible layer's estimate checkpoints (0: none); applies to sums built from now on.
+    void setCheckpointsBudget(std::size_t bytes) {
+        m_store.setSampleBudget(ResultStore::Budgets{}.sampleBytes + bytes);
+        m_options.estimateCheckpointBytes = bytes;
+    }
 
     bool isReady(int needs) const;
     bool isIdle() const { return !m_runner.busy() && !isOpening() && !m_metricsDelay.isActive(); }

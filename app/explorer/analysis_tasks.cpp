@@ -110,7 +110,8 @@ TaskOutput computeExactMetrics(const LayerRef& ref, std::shared_ptr<const Select
 }
 
 TaskOutput computeEstimate(const LayerRef& ref, std::shared_ptr<const Selection> sel,
-                           std::shared_ptr<const DenseResult> dense, std::shared_ptr<DroppedSums> sums,
+                           std::shared_ptr<const DenseResult> dense,
+                           std::shared_ptr<const LayerScores> scores, std::shared_ptr<DroppedSums> sums,
                            EstimateConfig config, int threads, const std::atomic<bool>& cancel) {
     TaskOutput out;
     auto qkv = load(ref, out);
@@ -123,6 +124,19 @@ TaskOutput computeEstimate(const LayerRef& ref, std::shared_ptr<const Selection>
         Index rows = 0;
         std::vector<std::int32_t> list = estimateRows(H, L, sel->window, config, &rows);
         *sums = DroppedSums(H, L, D, L - sel->window, std::move(list), rows);
+    }
+    // Checkpoints along the drop order make a later tau jump cheap. Built once per sums object, in the same
+    // pass that gives the sampled rows their dense reference when the layer's dense pass is not cached.
+    const bool ranked = scores && !scores->headRank.empty() && scores->prefix == L - sel->window;
+    if (ranked && sel->sparse && config.checkpoints > 0 && sums->checkpointCount() == 0) {
+        // The ranks (checkpointBytes(0)) are paid once, then each checkpoint costs the same.
+        const std::size_t fixed = sums->checkpointBytes(0), each = sums->checkpointBytes(1) - fixed;
+        const std::size_t room = config.checkpointBytes > fixed ? config.checkpointBytes - fixed : 0;
+        const Index count = std::min<Index>(config.checkpoints, Index(room / std::max<std::size_t>(each, 1)));
+        if (!sums->hasDenseRows() && dense) sums->takeDenseRows(dense->output.cview(), dense->lse.data());
+        if (count > 0)
+            if (Status s = sums->buildCheckpoints(*qkv, scores->headRank.data(), count, c); !s.ok())
+                return failed(s);
     }
     // The dense reference of the sampled rows: from the layer's dense pass when cached, else for these rows
     // alone, so every layer has an estimate long before its dense pass.

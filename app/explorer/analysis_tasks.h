@@ -46,9 +46,11 @@ TaskOutput computeAttentionMap(const LayerRef& ref, Index head, std::shared_ptr<
 TaskOutput computeExactMetrics(const LayerRef& ref, std::shared_ptr<const Selection> sel,
                                std::shared_ptr<const DenseResult> dense, std::shared_ptr<DroppedSums> sums,
                                int threads, const std::atomic<bool>& cancel);
-// The sampled-row estimate (sums over the sample rows; an empty sums object gets config's rows).
+// The sampled-row estimate (sums over the sample rows; an empty sums object gets config's rows). With
+// config.checkpoints and ranked scores, a sparse layer's sums get their checkpoints first (once).
 TaskOutput computeEstimate(const LayerRef& ref, std::shared_ptr<const Selection> sel,
-                           std::shared_ptr<const DenseResult> dense, std::shared_ptr<DroppedSums> sums,
+                           std::shared_ptr<const DenseResult> dense,
+                           std::shared_ptr<const LayerScores> scores, std::shared_ptr<DroppedSums> sums,
                            EstimateConfig config, int threads, const std::atomic<bool>& cancel);
 TaskOutput computeSelections(std::vector<std::pair<int, std::shared_ptr<const LayerScores>>> inputs,
                              Index qHeads, Index tokens, TsaParams params, const std::atomic<bool>& cancel);

@@ -145,6 +145,14 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
                        "are released first."),
         QStringLiteral("MIB"));
     parser.addOption(sumsBudget);
+    const QCommandLineOption checkpointsBudget(
+        QStringLiteral("checkpoints-budget"),
+        QStringLiteral(
+            "Memory for checkpoints of the visible layer's sampled error sums, which keep the error "
+            "estimate quick after a tau jump, in MiB (default 128: 16 checkpoints of a 32-head "
+            "layer; 0 turns them off)."),
+        QStringLiteral("MIB"));
+    parser.addOption(checkpointsBudget);
     const QCommandLineOption benchModel(
         QStringLiteral("bench-model"),
         QStringLiteral(
@@ -298,6 +306,7 @@ ParseOutcome parseCommandLine(const QStringList& args, CommandLine* out, QString
     if (auto v = integer(changes, 2, 10000)) cl.benchChanges = int(*v);
     if (auto v = integer(timeout, 1, 24 * 3600)) cl.timeoutSeconds = int(*v);
     if (auto v = integer(sumsBudget, 0, 1 << 20)) cl.sumsBudgetMiB = *v;
+    if (auto v = integer(checkpointsBudget, 0, 1 << 20)) cl.checkpointsBudgetMiB = *v;
     if (error.isEmpty() && cl.headless() && cl.file.isEmpty() && (cl.benchUi || cl.effect.isEmpty()))
         error = cl.benchUi ? QStringLiteral("--bench-ui needs a FILE")
                            : QStringLiteral("--screenshot needs a FILE");

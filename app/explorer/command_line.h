@@ -45,7 +45,8 @@ struct CommandLine {
     bool benchModel = false;   // --bench-ui: whole-model estimates and the memory peak instead
     bool benchMetrics = false; // --bench-ui also times the error-metrics refresh after a tau change
     int timeoutSeconds = 600;
-    std::optional<qint64> sumsBudgetMiB; // --sums-budget
+    std::optional<qint64> sumsBudgetMiB;        // --sums-budget
+    std::optional<qint64> checkpointsBudgetMiB; // --checkpoints-budget
 
     bool headless() const { return !screenshot.isEmpty() || benchUi; }
     // Applies the overrides (not the layer, which needs the file).

@@ -334,6 +334,7 @@ int runBenchUi(const CommandLine& cl) {
     window.show();
     AnalysisController& controller = *window.controller();
     if (cl.sumsBudgetMiB) controller.setSumsBudget(std::size_t(*cl.sumsBudgetMiB) << 20);
+    if (cl.checkpointsBudgetMiB) controller.setCheckpointsBudget(std::size_t(*cl.checkpointsBudgetMiB) << 20);
     if (cl.benchModel) return benchModel(cl, window, params);
     QString error;
     if (!openForHeadless(controller, cl.file, params, cl.layerId, cl.timeoutSeconds * 1000, &error)) {
@@ -431,6 +432,11 @@ int runBenchUi(const CommandLine& cl) {
                 if (errorWidget) errorWidget->repaint();
                 estimate.push_back(double(timer.nsecsElapsed()) / 1e6);
             }
+        // Printed at once: the exact part below waits for a dense pass (minutes on a busy machine).
+        std::printf("estimate_ms=%.1f (median of %zu jumps 0.002/0.02/0.005, until drawn; max %.1f)\n",
+                    median(estimate), estimate.size(),
+                    estimate.empty() ? NAN : *std::max_element(estimate.begin(), estimate.end()));
+        std::fflush(stdout);
         controller.setMetricsDelay(0);
         // Exact metrics need the layer's dense reference (tau independent, cached once): minutes per layer
         // beyond 64K tokens, so not timed there.
@@ -459,9 +465,6 @@ int runBenchUi(const CommandLine& cl) {
         }
         if (!timeExact)
             std::printf("exact metrics not timed beyond 64K tokens (the dense pass takes minutes)\n");
-        std::printf("estimate_ms=%.1f (median of %zu jumps 0.002/0.02/0.005, until drawn; max %.1f)\n",
-                    median(estimate), estimate.size(),
-                    estimate.empty() ? NAN : *std::max_element(estimate.begin(), estimate.end()));
         std::printf("metrics_drag_ms=%.1f (median of %zu single slider steps around tau 0.005; max %.1f)\n",
                     median(drag), drag.size(),
                     drag.empty() ? NAN : *std::max_element(drag.begin(), drag.end()));

@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
     window.show();
     auto* controller = window.controller();
     if (commandLine.sumsBudgetMiB) controller->setSumsBudget(std::size_t(*commandLine.sumsBudgetMiB) << 20);
+    if (commandLine.checkpointsBudgetMiB)
+        controller->setCheckpointsBudget(std::size_t(*commandLine.checkpointsBudgetMiB) << 20);
     if (commandLine.layerId) {
         // A model layer number can only be resolved once the file says which layers it holds.
         const int layerId = *commandLine.layerId;

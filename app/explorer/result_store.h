@@ -81,6 +81,7 @@ public:
     void putSums(int layer, bool sampled, quint64 scoreGen, std::shared_ptr<DroppedSums> sums);
     std::size_t sumsBytes() const { return m_sums.bytes() + m_samples.bytes(); }
     void setSumsBudget(std::size_t bytes) { m_sums.setBudget(bytes); }
+    void setSampleBudget(std::size_t bytes) { m_samples.setBudget(bytes); }
     // Marks the visible layer's cached results as just used, so background layers evict each other first.
     void touch(int layer);
 

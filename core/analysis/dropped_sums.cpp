@@ -234,6 +234,8 @@ const char* droppedSumsPathName(DroppedSumsPath path) {
         return "dropped keys from zero";
     case DroppedSumsPath::KeptFromZero:
         return "kept keys from zero";
+    case DroppedSumsPath::FromCheckpoint:
+        return "from a checkpoint";
     }
     return "";
 }
@@ -280,8 +282,72 @@ Status DroppedSums::computeDenseRows(const LayerQkvView& qkv, const AttentionCon
 }
 
 std::size_t DroppedSums::bytes() const {
-    return (m_sums.size() + m_refOut.size() + m_refLse.size()) * sizeof(float) +
-           m_mass.size() * sizeof(double) + m_dropped.size() + m_rows.size() * sizeof(std::int32_t);
+    return (m_sums.size() + m_refOut.size() + m_refLse.size() + m_ckSums.size()) * sizeof(float) +
+           (m_mass.size() + m_ckMass.size()) * sizeof(double) + m_dropped.size() +
+           (m_rows.size() + m_ckRank.size()) * sizeof(std::int32_t);
+}
+
+Status DroppedSums::buildCheckpoints(const LayerQkvView& qkv, const std::int32_t* order, Index count,
+                                     const AttentionConfig& config) {
+    const Index H = m_qHeads, P = m_prefix, R = m_rowCount, D = m_dim;
+    if (qkv.qHeads() != H || qkv.tokens() != m_tokens || qkv.headDim() != D)
+        return Status::error(ErrorCode::Shape, "dropped sums: the layer does not match the state");
+    m_ckDropped.clear();
+    m_ckRank.clear();
+    m_ckSums.clear();
+    m_ckMass.clear();
+    if (count <= 0 || P <= 0 || H == 0) return Status::success();
+    const bool needDense = !hasDenseRows();
+    std::vector<float> lse;
+    const std::int32_t* rows = m_rows.empty() ? nullptr : m_rows.data();
+    if (needDense) {
+        lse.resize(std::size_t(H * R));
+        if (Status s = rowLogSumExp(qkv, rows, R, lse.data(), config); !s.ok()) return s;
+    }
+    const float* rowLse = needDense ? lse.data() : m_refLse.data();
+    std::vector<Index> dropped(static_cast<std::size_t>(count));
+    for (Index c = 0; c < count; ++c)
+        dropped[std::size_t(c)] = (c + 1) * P / (count + 1);
+    std::vector<float> sums(static_cast<std::size_t>(H * R * D), 0.0f), ckSums;
+    std::vector<double> mass(static_cast<std::size_t>(H * R), 0.0), ckMass;
+    ckSums.reserve(std::size_t(count) * sums.size());
+    ckMass.reserve(std::size_t(count) * mass.size());
+    // Segment c adds the keys ranked [P - dropped[c], P - dropped[c - 1]) (the next-lowest scores); with the
+    // dense rows missing, one more segment adds the rest of the prefix and the window.
+    const Index segments = count + (needDense ? 1 : 0);
+    std::vector<SignedKeys> columns(static_cast<std::size_t>(H));
+    for (Index c = 0; c < segments; ++c) {
+        const Index hi = c == 0 ? P : P - dropped[std::size_t(c - 1)];
+        const Index lo = c < count ? P - dropped[std::size_t(c)] : 0;
+        for (Index h = 0; h < H; ++h) {
+            SignedKeys& k = columns[std::size_t(h)];
+            k.keys.assign(order + h * P + lo, order + h * P + hi);
+            std::sort(k.keys.begin(), k.keys.end());
+            if (c == count)
+                for (Index j = P; j < m_tokens; ++j)
+                    k.keys.push_back(std::int32_t(j));
+            k.signs.assign(k.keys.size(), 1.0f);
+        }
+        if (Status s = accumulateKeyColumns(qkv, rowLse, columns, rows, R, sums.data(), mass.data(), config);
+            !s.ok())
+            return s;
+        if (c < count) {
+            ckSums.insert(ckSums.end(), sums.begin(), sums.end());
+            ckMass.insert(ckMass.end(), mass.begin(), mass.end());
+        }
+    }
+    if (needDense) {
+        m_refOut = std::move(sums); // every key with the row's own logsumexp: the dense output
+        m_refLse = std::move(lse);
+    }
+    m_ckRank.resize(std::size_t(H * P));
+    for (Index h = 0; h < H; ++h)
+        for (Index t = 0; t < P; ++t)
+            m_ckRank[std::size_t(h * P + order[h * P + t])] = std::int32_t(t);
+    m_ckDropped = std::move(dropped);
+    m_ckSums = std::move(ckSums);
+    m_ckMass = std::move(ckMass);
+    return Status::success();
 }
 
 // (key, row) pairs a key list touches in head h: rows at or after each key.
@@ -297,6 +363,48 @@ double DroppedSums::products(Index h, const std::int32_t* keys, Index n) const {
     for (Index c = 0; c < n; ++c)
         total += double(end - std::lower_bound(begin, end, keys[c]));
     return total;
+}
+
+// The checkpoint whose dropped set is cheapest to move to `next` (head h's new flags [P]), in (key, row)
+// products of the symmetric difference, if it beats *cost (then *cost becomes its cost); else -1. O(P).
+Index DroppedSums::nearestCheckpoint(Index h, const unsigned char* next, double* cost) const {
+    const Index K = checkpointCount(), P = m_prefix;
+    if (K == 0) return -1;
+    // weight[t]: rows at or after the key of rank t; moving the key costs that many products.
+    std::vector<double> weight(static_cast<std::size_t>(P));
+    std::vector<unsigned char> inNext(static_cast<std::size_t>(P));
+    const std::int32_t* rank = m_ckRank.data() + h * P;
+    const std::int32_t* rows = m_rows.empty() ? nullptr : m_rows.data() + h * m_rowCount;
+    Index r = 0;
+    for (Index j = 0; j < P; ++j) {
+        if (rows)
+            while (r < m_rowCount && rows[r] < j)
+                ++r;
+        const std::size_t t = std::size_t(rank[j]);
+        weight[t] = rows ? double(m_rowCount - r) : double(m_tokens - j);
+        inNext[t] = next[j];
+    }
+    // Checkpoint c drops ranks [P - dropped_c, P): its cost is the weight of kept-in-next ranks there plus
+    // the weight of dropped-in-next ranks before. Walk ranks down, reading costs at the boundaries.
+    double totalNext = 0.0;
+    for (Index t = 0; t < P; ++t)
+        totalNext += inNext[std::size_t(t)] ? weight[std::size_t(t)] : 0.0;
+    double keptAfter = 0.0, droppedAfter = 0.0;
+    Index best = -1;
+    Index t = P;
+    for (Index c = 0; c < K; ++c) {
+        const Index first = P - m_ckDropped[std::size_t(c)];
+        for (; t > first; --t) {
+            const std::size_t u = std::size_t(t - 1);
+            (inNext[u] ? droppedAfter : keptAfter) += weight[u];
+        }
+        const double c0 = keptAfter + (totalNext - droppedAfter);
+        if (c0 < *cost) {
+            *cost = c0;
+            best = c;
+        }
+    }
+    return best;
 }
 
 Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const float* denseLse,
@@ -326,7 +434,12 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
     // Per head, the cheapest of three key lists, counted in (key, row) products.
     std::vector<SignedKeys> keys(static_cast<std::size_t>(H));
     std::vector<DroppedSumsPath> paths(std::size_t(H), DroppedSumsPath::DroppedFromZero);
+    std::vector<Index> checkpoint(std::size_t(H), -1);
     double total = 0.0;
+    // Heads are independent: O(P) list building and cost counting each, in parallel (32 x 128K keys).
+    const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : total) num_threads(threads)                       \
+    if (H * m_tokens >= (Index(1) << 16))
     for (Index h = 0; h < H; ++h) {
         const unsigned char* now = m_dropped.data() + h * P;
         const unsigned char* nx = next.data() + h * P;
@@ -356,6 +469,20 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
                 pick = &kp;
                 paths[std::size_t(h)] = DroppedSumsPath::KeptFromZero;
             }
+        SignedKeys ck;
+        if (const Index c = nearestCheckpoint(h, nx, &cost); c >= 0) {
+            // Move from the snapshot by the symmetric difference of its dropped set and the new one.
+            const std::int32_t* rank = m_ckRank.data() + h * P;
+            const Index first = P - m_ckDropped[std::size_t(c)];
+            for (Index j = 0; j < P; ++j)
+                if ((rank[j] >= first) != (nx[j] != 0)) {
+                    ck.keys.push_back(std::int32_t(j));
+                    ck.signs.push_back(nx[j] ? 1.0f : -1.0f);
+                }
+            pick = &ck;
+            paths[std::size_t(h)] = DroppedSumsPath::FromCheckpoint;
+            checkpoint[std::size_t(h)] = c;
+        }
         keys[std::size_t(h)] = std::move(*pick);
         total += cost;
     }
@@ -367,7 +494,13 @@ Status DroppedSums::update(const LayerQkvView& qkv, ConstView3 denseOut, const f
         const Index h1 = std::min(H, h0 + batch);
         for (Index h = h0; h < h1; ++h) {
             columns[std::size_t(h)] = std::move(keys[std::size_t(h)]);
-            if (paths[std::size_t(h)] != DroppedSumsPath::Incremental) {
+            if (const Index c = checkpoint[std::size_t(h)]; c >= 0) {
+                const std::size_t at = std::size_t((c * H + h) * m_rowCount);
+                std::copy_n(m_ckSums.begin() + std::ptrdiff_t(at * std::size_t(m_dim)), m_rowCount * m_dim,
+                            m_sums.begin() + h * m_rowCount * m_dim);
+                std::copy_n(m_ckMass.begin() + std::ptrdiff_t(at), m_rowCount,
+                            m_mass.begin() + h * m_rowCount);
+            } else if (paths[std::size_t(h)] != DroppedSumsPath::Incremental) {
                 std::fill_n(m_sums.begin() + h * m_rowCount * m_dim, m_rowCount * m_dim, 0.0f);
                 std::fill_n(m_mass.begin() + h * m_rowCount, m_rowCount, 0.0);
             }

@@ -13,7 +13,14 @@
 // per row), because (o_d - B) / (1 - m) loses digits as 1 - m shrinks. The same state over a sample of rows
 // feeds the error estimate (core/analysis/metrics_estimate.h). Shapes: q [Hq, L, D], k/v [Hkv, L, D], lse
 // [Hq, L]; sums [Hq, R, D] fp32, mass [Hq, R] fp64 for R rows per head (all L rows, or a sorted sample).
-// Memory: Hq * R * (D * 4 + 8) bytes plus Hq * P flags.
+// Checkpoints (for the sampled state that feeds the estimate): a tau jump moves thousands of keys per head,
+// each costing 4 D flops on every sampled row after it. The selection keeps a prefix of each head's score
+// order, so the dropped sets of all taus lie along one drop order (nested, up to min_tokens clamps). K
+// snapshots of (B, m) at dropped counts c P / (K + 1), c = 1..K, built in one pass over the prefix keys
+// in drop order, let an update start from the snapshot whose dropped set differs least (by (key, row)
+// products of the symmetric difference) and move by that difference: correct for any selection, cheap
+// when the new set is near a snapshot (at most P / (2 (K + 1)) keys away along the order).
+// Memory: Hq * R * (D * 4 + 8) bytes plus Hq * P flags; checkpoints add K times the sums plus Hq * P ranks.
 #pragma once
 
 #include "core/analysis/metrics.h"
@@ -47,7 +54,7 @@ Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index row
                     const AttentionConfig& config);
 
 // Which path the last update took, and its size in (key, row) products per head on average.
-enum class DroppedSumsPath { None, Incremental, DroppedFromZero, KeptFromZero };
+enum class DroppedSumsPath { None, Incremental, DroppedFromZero, KeptFromZero, FromCheckpoint };
 const char* droppedSumsPathName(DroppedSumsPath path);
 
 class DroppedSums {
@@ -63,6 +70,20 @@ public:
     void takeDenseRows(ConstView3 denseOut, const float* denseLse);
     Status computeDenseRows(const LayerQkvView& qkv, const AttentionConfig& config);
     bool hasDenseRows() const { return !m_refLse.empty(); }
+
+    // Snapshots of the sums at `count` dropped sets along each head's drop order. order: [Hq, P] prefix
+    // positions by score descending (LayerScores::headRank: a selection keeps a leading run of it). One
+    // pass over the prefix keys for this state's rows; when the dense rows are missing the same pass goes
+    // on over the remaining keys and provides them too (no extra cost over computeDenseRows). On cancel or
+    // error no checkpoint is kept. Leaves the current sums alone. Memory: checkpointBytes(count).
+    Status buildCheckpoints(const LayerQkvView& qkv, const std::int32_t* order, Index count,
+                            const AttentionConfig& config);
+    Index checkpointCount() const { return Index(m_ckDropped.size()); }
+    std::size_t checkpointBytes(Index count) const {
+        return std::size_t(count * m_qHeads * m_rowCount) *
+                   (std::size_t(m_dim) * sizeof(float) + sizeof(double)) +
+               std::size_t(m_qHeads * m_prefix) * sizeof(std::int32_t);
+    }
     const float* denseRow(Index h, Index r) const { return m_refOut.data() + (h * m_rowCount + r) * m_dim; }
     float denseLse(Index h, Index r) const { return m_refLse[std::size_t(h * m_rowCount + r)]; }
 
@@ -91,6 +112,7 @@ public:
 
 private:
     double products(Index h, const std::int32_t* keys, Index n) const;
+    Index nearestCheckpoint(Index h, const unsigned char* next, double* cost) const;
 
     Index m_qHeads = 0, m_tokens = 0, m_dim = 0, m_prefix = 0, m_rowCount = 0;
     std::vector<std::int32_t> m_rows;
@@ -99,6 +121,10 @@ private:
     std::vector<unsigned char> m_dropped;   // [Hq, P]: membership of X_h the sums hold
     std::vector<unsigned char> m_headReady; // [Hq]: the head's sums match its row of m_dropped
     std::vector<float> m_refOut, m_refLse;  // dense rows of a sampled state (empty: use the layer's)
+    std::vector<Index> m_ckDropped;         // [K]: dropped count of each checkpoint, ascending
+    std::vector<std::int32_t> m_ckRank;     // [Hq, P]: position of each key in its head's score order
+    std::vector<float> m_ckSums;            // [K, Hq, R, D]
+    std::vector<double> m_ckMass;           // [K, Hq, R]
     DroppedSumsPath m_lastPath = DroppedSumsPath::None;
     double m_lastProducts = 0.0;
 };

@@ -31,6 +31,10 @@ struct EstimateConfig {
     Index sampleRows = 256; // n: prefix rows per head (the last W rows come on top)
     double confidence = 0.95;
     std::uint64_t seed = 1; // the caller mixes in the layer so layers draw different rows
+    // Checkpoints of the sampled sums along the drop order (DroppedSums::buildCheckpoints), so a tau jump
+    // moves few keys: at most this many, and no more than checkpointBytes of them (0: none).
+    Index checkpoints = 0;
+    std::size_t checkpointBytes = 0;
 };
 
 // [Hq, rowCount] ascending rows per head: the sample above. rowCount = min(n, P) + W.

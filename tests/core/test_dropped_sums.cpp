@@ -1,7 +1,9 @@
 // Incremental exact metrics (core/analysis/dropped_sums.h) against a plain fp64 from-scratch computation:
 // random tau sequences with single steps and jumps, repeated taus (no key moves), tau 0 and layers outside
-// the plan (dense), min_tokens clamps, a sampled row set, and the path each update takes.
+// the plan (dense), min_tokens clamps, a sampled row set, checkpoints along the drop order, and the path
+// each update takes.
 #include "core/analysis/dropped_sums.h"
+#include "core/analysis/metrics_estimate.h"
 #include "core/kernels/attention.h"
 #include "core/synth/generator_rng.h"
 #include "tsa_test_data.h"
@@ -43,7 +45,9 @@ Fixture makeFixture(Index hq, Index hkv, Index tokens, Index dim, std::uint64_t 
 }
 
 // From scratch in fp64: per kept row, the error against dense attention and the retained mass.
-void expectMatchesReference(const Fixture& f, const Selection& sel, const LayerMetrics& m) {
+// sampled: the metrics hold only some kept rows (an estimate), NaN at the others.
+void expectMatchesReference(const Fixture& f, const Selection& sel, const LayerMetrics& m,
+                            bool sampled = false) {
     const LayerQkv& l = f.layer;
     const Index H = l.qHeads(), L = l.tokens(), D = l.headDim(), group = l.groupSize();
     for (Index h = 0; h < H; ++h) {
@@ -57,6 +61,7 @@ void expectMatchesReference(const Fixture& f, const Selection& sel, const LayerM
                 EXPECT_TRUE(std::isnan(err));
                 continue;
             }
+            if (sampled && std::isnan(err)) continue;
             std::vector<double> logits;
             std::vector<Index> keys;
             double mx = -INFINITY;
@@ -229,4 +234,69 @@ TEST(DroppedSums, DenseRowsComputedAloneMatchTheDensePass) {
     for (Index h = 0; h < H; ++h)
         for (Index r = 0; r < R; ++r)
             EXPECT_NEAR(own.mass(h, r), gathered.mass(h, r), 1e-5);
+}
+
+TEST(DroppedSums, CheckpointsMatchMovingAndFp64OverTauJumps) {
+    const Index window = 16, L = 384, H = 4, D = 16;
+    const Fixture f = makeFixture(H, 2, L, D, 57, window);
+    EstimateConfig ec;
+    ec.sampleRows = 64;
+    ec.seed = 3;
+    Index R = 0;
+    const std::vector<std::int32_t> rows = estimateRows(H, L, window, ec, &R);
+    // moved: the sampled state moved from the previous selection (no checkpoints); viaCk: the same rows
+    // with checkpoints, built in the pass that also gives their dense rows; full: every row, checkpoints.
+    DroppedSums moved(H, L, D, L - window, rows, R), viaCk(H, L, D, L - window, rows, R);
+    DroppedSums full(H, L, D, L - window);
+    ASSERT_TRUE(moved.computeDenseRows(f.layer, {}).ok());
+    ASSERT_TRUE(viaCk.buildCheckpoints(f.layer, f.scores.headRank.data(), 6, {}).ok());
+    ASSERT_TRUE(viaCk.hasDenseRows());
+    EXPECT_EQ(viaCk.checkpointCount(), 6);
+    EXPECT_GT(viaCk.bytes(), viaCk.checkpointBytes(6));
+    full.takeDenseRows(f.dense.cview(), f.lse.data());
+    ASSERT_TRUE(full.buildCheckpoints(f.layer, f.scores.headRank.data(), 5, {}).ok());
+    for (Index h = 0; h < H; ++h)
+        for (Index r = 0; r < R; ++r)
+            ASSERT_NEAR(viaCk.denseRow(h, r)[3], moved.denseRow(h, r)[3], 1e-5);
+    std::uint64_t rng = 11;
+    double tau = 0.02;
+    int fromCheckpoint = 0, fullFromCheckpoint = 0;
+    for (int step = 0; step < 30; ++step) {
+        const std::uint64_t r = gen::splitmix64(rng) % 10;
+        if (r < 2)
+            tau *= 1.05; // a slider step
+        else if (r < 7)
+            tau = 0.001 + double(gen::splitmix64(rng) % 1000) / 1000.0 * 0.4; // a jump
+        else if (r < 8)
+            tau = 0.0; // dense by tau
+        // r >= 8: the same tau
+        const Index minTokens = step % 4 == 3 ? 300 : 24; // 300 clamps the capacity near the whole prefix
+        const Selection sel = select(f, tau, minTokens, window);
+        SCOPED_TRACE("step " + std::to_string(step) + " tau " + std::to_string(tau));
+        ASSERT_TRUE(moved.update(f.layer, {}, nullptr, sel, {}).ok());
+        ASSERT_TRUE(viaCk.update(f.layer, {}, nullptr, sel, {}).ok());
+        ASSERT_TRUE(full.update(f.layer, f.dense.cview(), f.lse.data(), sel, {}).ok());
+        fromCheckpoint += viaCk.lastPath() == DroppedSumsPath::FromCheckpoint;
+        fullFromCheckpoint += full.lastPath() == DroppedSumsPath::FromCheckpoint;
+        for (Index h = 0; h < H; ++h)
+            for (Index q = 0; q < R; ++q) {
+                ASSERT_NEAR(viaCk.mass(h, q), moved.mass(h, q), 1e-5) << "head " << h << " row " << q;
+                for (Index d = 0; d < D; ++d)
+                    ASSERT_NEAR(viaCk.sums(h, q)[d], moved.sums(h, q)[d], 1e-4);
+            }
+        const LayerMetrics a = estimateLayerMetrics(viaCk, f.layer, {}, nullptr, sel, 0.95);
+        const LayerMetrics b = estimateLayerMetrics(moved, f.layer, {}, nullptr, sel, 0.95);
+        ASSERT_EQ(a.rowError.size(), b.rowError.size());
+        for (std::size_t i = 0; i < a.rowError.size(); ++i) {
+            ASSERT_EQ(std::isnan(a.rowError[i]), std::isnan(b.rowError[i]));
+            if (!std::isnan(a.rowError[i]))
+                ASSERT_NEAR(a.rowError[i], b.rowError[i], 1e-5 + 1e-4 * b.rowError[i]);
+        }
+        EXPECT_NEAR(a.layer.rowError.p95, b.layer.rowError.p95, 1e-5 + 1e-4 * b.layer.rowError.p95);
+        expectMatchesReference(f, sel, a, /*sampled=*/true);
+        expectMatchesReference(f, sel,
+                               metricsFromDroppedSums(full, f.layer, f.dense.cview(), f.lse.data(), sel));
+    }
+    EXPECT_GT(fromCheckpoint, 4); // jumps start from a checkpoint
+    EXPECT_GT(fullFromCheckpoint, 4);
 }

@@ -256,6 +256,13 @@ private slots:
                      &message),
                  ParseOutcome::Run);
         QCOMPARE(*cl.layerList, (std::vector<int>{4, 16, 17, 18}));
+        QCOMPARE(parseCommandLine(
+                     {QStringLiteral("x"), QStringLiteral("--checkpoints-budget"), QStringLiteral("0")}, &cl,
+                     &message),
+                 ParseOutcome::Run);
+        QCOMPARE(*cl.checkpointsBudgetMiB, 0); // 0: no checkpoints
+        QCOMPARE(refusal(QStringLiteral("--checkpoints-budget"), QStringLiteral("-1")),
+                 QStringLiteral("--checkpoints-budget: '-1' is not an integer in [0, 1048576]"));
     }
 
     void jobRunnerDeliversOnlyLiveResults() {

@@ -21,12 +21,12 @@
 #include "core/kernels/attention.h"
 #include "core/kernels/attention_gemm.h"
 #include "core/kernels/attention_window.h"
-#include "core/kernels/cpu_isa.h"
-#include "core/synth/generator.h"
 #include "core/kernels/block_sparse_attention.h"
+#include "core/kernels/cpu_isa.h"
 #include "core/methods/methods.h"
 #include "core/methods/tsa_pipeline.h"
 #include "core/methods/tsa_selection.h"
+#include "core/synth/generator.h"
 
 #include <algorithm>
 #include <cblas.h>

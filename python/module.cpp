@@ -3,10 +3,10 @@
 // capture_writer.h), so results are bit-identical to the command line. numpy arrays in and out; the GIL is
 // released while core computes; core errors become Python exceptions carrying the core's message.
 // docs/python.md documents which calls copy.
-#include "core/kernels/attention.h"
+#include "core/analysis/metrics.h"
 #include "core/io/capture.h"
 #include "core/io/capture_writer.h"
-#include "core/analysis/metrics.h"
+#include "core/kernels/attention.h"
 #include "core/methods/tsa_pipeline.h"
 #include "core/methods/tsa_selection.h"
 #include "core/param_rules.h"

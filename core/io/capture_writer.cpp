@@ -3,8 +3,8 @@
 // extra memory stays constant whatever the layer size. Cost: one pass over the data.
 #include "core/io/capture_writer.h"
 
-#include "core/synth/generator.h"
 #include "core/io/safetensors_writer.h"
+#include "core/synth/generator.h"
 
 #include <algorithm>
 #include <set>

@@ -4,8 +4,8 @@
 // Hq x n) integer reads over the memory-mapped file; no index set is kept after its layer is checked.
 #include "core/io/effect.h"
 
-#include "core/io/mapped_file.h"
 #include "core/analysis/metrics.h"
+#include "core/io/mapped_file.h"
 #include "core/io/safetensors_reader.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
-// The online-softmax row primitives (core/kernels/attention_exp.h) once per instruction set: portable C++ written
-// so the compiler vectorises it for the build's baseline (SSE2 on x86-64) and AVX2 + FMA in a target region,
-// so a baseline x86-64 build still runs the 8-wide exp2 on the CPUs that have it. Shapes: one row of n
-// floats, n at most a key tile. Cost: n compares (rowMax) or n exp2 (the others), about 12 vector ops per 8
+// The online-softmax row primitives (core/kernels/attention_exp.h) once per instruction set: portable C++
+// written so the compiler vectorises it for the build's baseline (SSE2 on x86-64) and AVX2 + FMA in a target
+// region, so a baseline x86-64 build still runs the 8-wide exp2 on the CPUs that have it. Shapes: one row of
+// n floats, n at most a key tile. Cost: n compares (rowMax) or n exp2 (the others), about 12 vector ops per 8
 // exp2.
 #include "core/kernels/attention_exp.h"
 

@@ -3,7 +3,8 @@
 // C++ elsewhere. TSA_ISA=portable|avx2|avx512 forces a path (tests run every path; a forced path the CPU
 // lacks falls back to the best one it has, with a warning, never an illegal instruction).
 // The kernels with ISA variants: the online-softmax row primitives (core/kernels/attention_exp.h) used by
-// causalAttention and the scoring step, and the AVX-512 window micro-kernel (core/kernels/attention_window.cpp).
+// causalAttention and the scoring step, and the AVX-512 window micro-kernel
+// (core/kernels/attention_window.cpp).
 #pragma once
 
 #include <optional>

@@ -3,9 +3,9 @@
 // measured CPU time (estimation included) against our dense kernel.
 #pragma once
 
+#include "core/analysis/metrics.h"
 #include "core/methods/methods.h"
 #include "core/methods/oracle.h"
-#include "core/analysis/metrics.h"
 
 #include <string>
 #include <vector>

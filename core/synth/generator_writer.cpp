@@ -1,6 +1,6 @@
 // Streams a synthetic capture to disk one layer at a time through SafetensorsWriter.
-#include "core/synth/generator.h"
 #include "core/io/safetensors_writer.h"
+#include "core/synth/generator.h"
 
 #include <nlohmann/json.hpp>
 

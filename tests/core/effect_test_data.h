@@ -8,8 +8,8 @@
 #pragma once
 
 #include "core/io/effect.h"
-#include "core/synth/generator_rng.h"
 #include "core/io/safetensors_writer.h"
+#include "core/synth/generator_rng.h"
 
 #include <algorithm>
 #include <cmath>

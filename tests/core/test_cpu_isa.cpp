@@ -1,5 +1,5 @@
-// The runtime choice of SIMD kernels (core/kernels/cpu_isa.h): names round-trip, the levels this CPU offers are
-// consistent, an override above the CPU is clamped (never an illegal instruction), and TSA_ISA, when the
+// The runtime choice of SIMD kernels (core/kernels/cpu_isa.h): names round-trip, the levels this CPU offers
+// are consistent, an override above the CPU is clamped (never an illegal instruction), and TSA_ISA, when the
 // test runs under it (the *_isa_portable CTest entries), is what the kernels use.
 #include "core/kernels/cpu_isa.h"
 

@@ -3,8 +3,8 @@
 // The Report tests print the statistics docs/generator.md quotes; they run only with
 // TSA_GENERATOR_REPORT=1 (they take minutes at 32K tokens).
 #include "core/io/capture.h"
-#include "core/synth/generator.h"
 #include "core/methods/tsa_selection.h"
+#include "core/synth/generator.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
 // Compress, attend, decompress (spec section 4) against fp64 attention restricted to each head's kept set,
 // and the properties: dense layers and tau = 0 equal dense attention, keeping every token equals dense,
 // GQA equals repeated K/V, thread count does not matter, metrics agree with a direct computation.
-#include "core/kernels/attention.h"
 #include "core/analysis/metrics.h"
+#include "core/kernels/attention.h"
 #include "core/methods/tsa_pipeline.h"
 #include "tsa_test_data.h"
 

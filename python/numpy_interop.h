@@ -35,10 +35,10 @@ InputTensor inputTensor(const py::handle& object, const char* name);
 void warnAll(const std::vector<std::string>& warnings);
 
 // numpy adopts the vector's memory: no copy.
-template <typename T>
-py::array_t<T> adopt(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
-    auto* owned = new std::vector<T>(std::move(values));
-    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+template <typename T, typename A>
+py::array_t<T> adopt(std::vector<T, A>&& values, std::vector<py::ssize_t> shape) {
+    auto* owned = new std::vector<T, A>(std::move(values));
+    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T, A>*>(p); });
     return py::array_t<T>(std::move(shape), owned->data(), owner);
 }
 

@@ -49,7 +49,7 @@ TaskOutput computeDense(const LayerRef& ref, int threads, const std::atomic<bool
     auto qkv = load(ref, out);
     if (!qkv) return out;
     auto dense = std::make_shared<DenseResult>();
-    dense->output = Tensor3(qkv->qHeads(), qkv->tokens(), qkv->headDim());
+    dense->output = Tensor3::uninitialised(qkv->qHeads(), qkv->tokens(), qkv->headDim());
     dense->lse.resize(std::size_t(qkv->qHeads() * qkv->tokens()));
     AttentionConfig c;
     c.threads = threads;

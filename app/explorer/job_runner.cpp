@@ -1,8 +1,11 @@
 #include "app/explorer/job_runner.h"
 
+#include <QElapsedTimer>
 #include <QMetaObject>
 #include <QThread>
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 
@@ -27,6 +30,25 @@ void lowerThreadPriority() {
     const int tid = int(::syscall(SYS_gettid));
     ::setpriority(PRIO_PROCESS, id_t(tid), std::max(::getpriority(PRIO_PROCESS, id_t(tid)), 10));
 #endif
+}
+
+// TSA_TRACE_JOBS=1: one stderr line per job (queue wait, compute, apply in ms), to see where the time
+// between a parameter change and a drawn result goes.
+bool traceJobs() {
+    static const bool on = [] {
+        const char* v = std::getenv("TSA_TRACE_JOBS");
+        return v && *v && *v != '0';
+    }();
+    return on;
+}
+
+QElapsedTimer& traceClock() {
+    static QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return clock;
 }
 
 } // namespace
@@ -67,8 +89,11 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
     // if the runner is gone by the time the event loop gets to it.
     JobRunner* self = this;
     auto cancelFlag = m_cancel;
-    m_pool.start([self, id, cancelFlag, run = std::move(run)]() {
+    const double queuedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
+    const QByteArray traceLabel = traceJobs() ? label.toUtf8() : QByteArray();
+    m_pool.start([self, id, cancelFlag, queuedAt, traceLabel, run = std::move(run)]() {
         lowerThreadPriority();
+        const double startedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
         auto outcome = std::make_shared<Outcome>();
         QString failure;
         try {
@@ -80,9 +105,11 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
         } catch (...) {
             failure = tr("unexpected error");
         }
+        const double computedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
         QMetaObject::invokeMethod(
             self,
-            [self, id, cancelFlag, failure, outcome]() {
+            [self, id, cancelFlag, failure, outcome, queuedAt, startedAt, computedAt, traceLabel]() {
+                const double deliveredAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
                 const bool cancelled = cancelFlag->load();
                 self->m_runningId = 0;
                 self->m_label.clear();
@@ -97,6 +124,12 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
                     if (outcome->deliver) outcome->deliver();
                     if (apply && outcome->value.has_value()) apply(std::move(outcome->value));
                 }
+                if (traceJobs())
+                    std::fprintf(
+                        stderr, "job %s: at %.1f ms, wait %.1f, compute %.1f, to GUI %.1f, apply %.1f%s\n",
+                        traceLabel.constData(), queuedAt, startedAt - queuedAt, computedAt - startedAt,
+                        deliveredAt - computedAt, double(traceClock().nsecsElapsed()) / 1e6 - deliveredAt,
+                        cancelled ? " (cancelled)" : "");
                 emit self->finished(id, cancelled || !failure.isEmpty());
             },
             Qt::QueuedConnection);

@@ -213,7 +213,7 @@ TEST(Generator, SmallHeadsShrinkTheSemanticBand) {
 TEST(Generator, RealisticMagnitudes) {
     auto g = make(smallConfig(1024));
     auto layer = g.layer(2);
-    auto stdOf = [](const std::vector<float>& x) {
+    auto stdOf = [](const tsa::FloatBuffer& x) {
         double m = 0, s = 0;
         for (float v : x)
             m += v;
@@ -706,7 +706,7 @@ TEST(GeneratorReport, AttentionStatsAt512) {
                 m.recent16 += s.recent16 / double(qkv.qHeads());
                 m.top1 += s.top1 / double(qkv.qHeads());
             }
-            auto sd = [](const std::vector<float>& x) {
+            auto sd = [](const tsa::FloatBuffer& x) {
                 double a = 0, b = 0;
                 for (float v : x)
                     a += v, b += double(v) * v;

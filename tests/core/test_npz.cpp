@@ -68,9 +68,12 @@ void expectSameAsWritten(const std::string& path, const std::vector<int>& ids, Q
     for (std::size_t i = 0; i < ids.size(); ++i) {
         auto layer = (*cap)->layer(int(i));
         ASSERT_TRUE(layer.ok()) << layer.error();
-        EXPECT_EQ((*layer)->q.data, qkvData(ids[i], 0, s));
-        EXPECT_EQ((*layer)->k.data, qkvData(ids[i], 1, s));
-        EXPECT_EQ((*layer)->v.data, qkvData(ids[i], 2, s));
+        EXPECT_EQ(std::vector<float>((*layer)->q.data.begin(), (*layer)->q.data.end()),
+                  qkvData(ids[i], 0, s));
+        EXPECT_EQ(std::vector<float>((*layer)->k.data.begin(), (*layer)->k.data.end()),
+                  qkvData(ids[i], 1, s));
+        EXPECT_EQ(std::vector<float>((*layer)->v.data.begin(), (*layer)->v.data.end()),
+                  qkvData(ids[i], 2, s));
     }
 }
 

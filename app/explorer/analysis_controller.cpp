@@ -415,7 +415,7 @@ bool AnalysisController::waitUntilReady(int needs, int timeoutMs) {
         if (timer.elapsed() > timeoutMs) return false;
         if (!m_capture && !isOpening() && (needs & ~NeedEffect)) return false;
         if ((needs & NeedEffect) && !m_effect && !isOpeningEffect()) return false;
-        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        waitForEvents(50);
         QCoreApplication::sendPostedEvents();
     }
     return true;

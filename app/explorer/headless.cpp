@@ -2,6 +2,7 @@
 
 #include "app/explorer/analysis_controller.h"
 #include "app/explorer/controls_panel.h"
+#include "app/explorer/job_runner.h"
 #include "app/explorer/main_window.h"
 #include "app/explorer/session.h"
 #include "app/explorer/tau_editor.h"
@@ -108,7 +109,7 @@ bool openForHeadless(AnalysisController& controller, const QString& file, const 
     QElapsedTimer timer;
     timer.start();
     while (!opened && failure.isEmpty() && timer.elapsed() < timeoutMs)
-        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        waitForEvents(50);
     QObject::disconnect(c1);
     QObject::disconnect(c2);
     if (!opened) {
@@ -152,7 +153,7 @@ bool openEffectForHeadless(AnalysisController& controller, const QString& file, 
     QElapsedTimer timer;
     timer.start();
     while (!opened && failure.isEmpty() && timer.elapsed() < timeoutMs)
-        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        waitForEvents(50);
     QObject::disconnect(c1);
     QObject::disconnect(c2);
     if (!opened)
@@ -288,7 +289,7 @@ int benchModel(const CommandLine& cl, MainWindow& window, const ExplorerParams& 
         return true;
     };
     while (!allEstimates() && timer.elapsed() < qint64(cl.timeoutSeconds) * 1000)
-        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        waitForEvents(50);
     int sparse = 0;
     for (int l = 0; l < controller.layerCount(); ++l)
         sparse += controller.isSparseLayer(l) ? 1 : 0;

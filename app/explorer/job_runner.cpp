@@ -1,8 +1,10 @@
 #include "app/explorer/job_runner.h"
 
+#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QMetaObject>
 #include <QThread>
+#include <QTimer>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -143,6 +145,13 @@ void JobRunner::cancel() {
 
 void JobRunner::waitForWorker() {
     m_pool.waitForDone();
+}
+
+void waitForEvents(int maxMs) {
+    QTimer wake; // its timeout is the event that ends the wait when nothing else comes
+    wake.setSingleShot(true);
+    wake.start(maxMs);
+    QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
 }
 
 } // namespace tsa::app

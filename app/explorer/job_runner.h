@@ -62,4 +62,9 @@ private:
     Apply m_apply; // of the running job started with compute/apply; stays on the owner's thread
 };
 
+// Waits until an event arrives or maxMs pass, then processes the pending events: the loop body of every
+// "wait until a job is done" on the GUI thread. Not QCoreApplication::processEvents(flags, maxTime), which
+// drops WaitForMoreEvents and polls: it kept one of two cores busy while the jobs it waited for ran.
+void waitForEvents(int maxMs);
+
 } // namespace tsa::app

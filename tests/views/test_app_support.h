@@ -2,6 +2,7 @@
 // temporary folder, and a helper that waits for a condition while the event loop runs.
 #pragma once
 
+#include "app/explorer/job_runner.h"
 #include "core/synth/generator.h"
 
 #include <QCoreApplication>
@@ -47,7 +48,7 @@ inline bool waitFor(const std::function<bool()>& condition, int timeoutMs = 6000
     timer.start();
     while (!condition()) {
         if (timer.elapsed() > timeoutMs) return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        app::waitForEvents(20); // sleeps until an event comes, leaving both cores to the jobs
     }
     return true;
 }

@@ -224,6 +224,84 @@ Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index row
     return Status::success();
 }
 
+namespace {
+
+// The dense output and logsumexp of the listed rows in one online-softmax pass over their keys (the dense
+// kernel's FlashAttention-2 step, onlineSoftmaxRow, on gathered query rows): S = Q_rows K^T, P = 2^(S - m)
+// with running max m and sum l, acc += P V; out = acc / l, lse = ln 2 * m + ln l. Two GEMMs per key tile
+// where rowLogSumExp followed by accumulateKeyColumns took three (S twice). O(rows * L/2 * 4 D) per head.
+Status denseRowsOnline(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* out,
+                       float* lse, const AttentionConfig& config) {
+    const Index H = qkv.qHeads(), D = qkv.headDim();
+    if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "cancelled");
+    if (H == 0 || rowCount == 0) return Status::success();
+    const Index group = qkv.groupSize();
+    const Index rowTiles = (rowCount + kRowTile - 1) / kRowTile;
+    const Index items = H * rowTiles;
+    const float logitScale = kLog2e / std::sqrt(float(std::max<Index>(D, 1)));
+    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
+    threads = int(std::max<Index>(1, std::min<Index>(threads, items)));
+    detail::prepareTileGemmThreads();
+    const detail::RowKernels& rk = detail::rowKernels();
+    std::atomic<bool> cancelled{false};
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<float> q(static_cast<std::size_t>(kRowTile * D)), acc(q.size()),
+            s(static_cast<std::size_t>(kRowTile * kKeyTile));
+        std::vector<float> m(static_cast<std::size_t>(kRowTile));
+        std::vector<double> l(static_cast<std::size_t>(kRowTile));
+        std::vector<std::int32_t> ids(static_cast<std::size_t>(kRowTile));
+#pragma omp for schedule(dynamic, 1)
+        for (Index item = 0; item < items; ++item) {
+            if (cancelled.load(std::memory_order_relaxed)) continue;
+            const Index h = item / rowTiles, e0 = (item % rowTiles) * kRowTile;
+            const Index n = std::min(kRowTile, rowCount - e0), kv = h / group;
+            for (Index r = 0; r < n; ++r) {
+                ids[std::size_t(r)] = std::int32_t(rows ? rows[h * rowCount + e0 + r] : e0 + r);
+                std::copy_n(qkv.q.row(h, ids[std::size_t(r)]), D, q.data() + r * D);
+                m[std::size_t(r)] = -std::numeric_limits<float>::infinity();
+                l[std::size_t(r)] = 0.0;
+            }
+            std::fill(acc.begin(), acc.begin() + n * D, 0.0f);
+            const Index keyEnd = ids[std::size_t(n - 1)] + 1;
+            for (Index k0 = 0; k0 < keyEnd; k0 += kKeyTile) {
+                if (config.cancel && config.cancel->load(std::memory_order_relaxed)) {
+                    cancelled = true;
+                    break;
+                }
+                const Index nc = std::min(kKeyTile, keyEnd - k0);
+                Index rStart = 0; // rows before it see none of this tile's keys (rows ascending)
+                while (rStart < n && ids[std::size_t(rStart)] < k0)
+                    ++rStart;
+                const Index active = n - rStart;
+                float* st = s.data() + rStart * nc;
+                detail::gemmScaledNT(active, nc, D, logitScale, q.data() + rStart * D, D, qkv.k.row(kv, k0),
+                                     D, st, nc);
+                for (Index r = rStart; r < n; ++r) {
+                    const Index valid = std::min(nc, Index(ids[std::size_t(r)]) - k0 + 1);
+                    detail::onlineSoftmaxRow(rk, s.data() + r * nc, valid, nc, acc.data() + r * D, D,
+                                             m[std::size_t(r)], l[std::size_t(r)]);
+                }
+                detail::gemmAccumulateNN(active, D, nc, st, nc, qkv.v.row(kv, k0), D, acc.data() + rStart * D,
+                                         D);
+            }
+            if (cancelled.load(std::memory_order_relaxed)) continue;
+            for (Index r = 0; r < n; ++r) {
+                const double inv = 1.0 / l[std::size_t(r)];
+                float* o = out + (h * rowCount + e0 + r) * D;
+                for (Index d = 0; d < D; ++d)
+                    o[d] = float(double(acc[std::size_t(r * D + d)]) * inv);
+                lse[h * rowCount + e0 + r] =
+                    float(0.6931471805599453 * double(m[std::size_t(r)]) + std::log(l[std::size_t(r)]));
+            }
+        }
+    }
+    if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "dense rows: cancelled");
+    return Status::success();
+}
+
+} // namespace
+
 const char* droppedSumsPathName(DroppedSumsPath path) {
     switch (path) {
     case DroppedSumsPath::None:
@@ -261,22 +339,11 @@ void DroppedSums::takeDenseRows(ConstView3 denseOut, const float* denseLse) {
 }
 
 Status DroppedSums::computeDenseRows(const LayerQkvView& qkv, const AttentionConfig& config) {
-    std::vector<float> out(static_cast<std::size_t>(m_qHeads * m_rowCount * m_dim), 0.0f);
+    std::vector<float> out(static_cast<std::size_t>(m_qHeads * m_rowCount * m_dim));
     std::vector<float> lse(static_cast<std::size_t>(m_qHeads * m_rowCount));
-    std::vector<double> mass(static_cast<std::size_t>(m_qHeads * m_rowCount), 0.0);
     const std::int32_t* rows = m_rows.empty() ? nullptr : m_rows.data();
-    if (Status s = rowLogSumExp(qkv, rows, m_rowCount, lse.data(), config); !s.ok()) return s;
-    std::vector<SignedKeys> all(static_cast<std::size_t>(m_qHeads));
-    for (SignedKeys& k : all) {
-        k.keys.resize(std::size_t(m_tokens));
-        std::iota(k.keys.begin(), k.keys.end(), 0);
-        k.signs.assign(std::size_t(m_tokens), 1.0f);
-    }
-    if (Status s =
-            accumulateKeyColumns(qkv, lse.data(), all, rows, m_rowCount, out.data(), mass.data(), config);
-        !s.ok())
-        return s;
-    m_refOut = std::move(out); // sum_j p_ij v_j with p from the row's own logsumexp: the dense output
+    if (Status s = denseRowsOnline(qkv, rows, m_rowCount, out.data(), lse.data(), config); !s.ok()) return s;
+    m_refOut = std::move(out);
     m_refLse = std::move(lse);
     return Status::success();
 }

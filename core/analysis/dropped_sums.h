@@ -66,7 +66,7 @@ public:
 
     // The dense reference of a sampled state's own rows ([Hq, R, D] and [Hq, R]), so an estimate needs no
     // dense pass over the whole layer: gathered from one, or computed for these rows alone
-    // (rowLogSumExp, then every key through accumulateKeyColumns: O(R * L/2 * D) per head).
+    // (one online-softmax pass over their keys, like the dense kernel: O(R * L/2 * 4 D) per head).
     void takeDenseRows(ConstView3 denseOut, const float* denseLse);
     Status computeDenseRows(const LayerQkvView& qkv, const AttentionConfig& config);
     bool hasDenseRows() const { return !m_refLse.empty(); }

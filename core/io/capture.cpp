@@ -578,7 +578,7 @@ Status CaptureImpl::convertQkv(const TensorLoc& t, int layerId, Tensor3* out,
     const std::size_t n = t.shape.size();
     const Index a = t.shape[n - 3], b = t.shape[n - 2], dim = t.shape[n - 1];
     const Index heads = lhd ? b : a, tokens = lhd ? a : b;
-    *out = Tensor3(heads, tokens, dim);
+    *out = Tensor3::uninitialised(heads, tokens, dim); // the stream below writes every element
     const std::size_t elem = dtypeSize(t.dtype);
     const std::size_t rowBytes = std::size_t(dim) * elem;
     const std::size_t chunk = std::max<std::size_t>(1, kChunkBytes / rowBytes) * rowBytes;

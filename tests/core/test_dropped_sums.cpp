@@ -210,30 +210,37 @@ TEST(DroppedSums, CancelledUpdateLeavesTheStateToBeRebuilt) {
 }
 
 TEST(DroppedSums, DenseRowsComputedAloneMatchTheDensePass) {
-    const Index window = 16, L = 300, H = 4, D = 16;
+    // 600 tokens and 150 rows per head: two 128-row tiles and three 256-key tiles, so the online pass
+    // rescales across tiles; every thread count must give the fp64 reference.
+    const Index window = 16, L = 600, H = 4, D = 16;
     const Fixture f = makeFixture(H, 2, L, D, 41, window);
     std::vector<std::int32_t> rows;
-    const Index R = 30;
+    const Index R = 150;
     for (Index h = 0; h < H; ++h)
         for (Index r = 0; r < R; ++r)
-            rows.push_back(std::int32_t(r * 10 + h)); // row 0 included: one key only
-    DroppedSums own(H, L, D, L - window, rows, R), gathered(H, L, D, L - window, rows, R);
-    ASSERT_TRUE(own.computeDenseRows(f.layer, {}).ok());
-    gathered.takeDenseRows(f.dense.cview(), f.lse.data());
-    for (Index h = 0; h < H; ++h)
-        for (Index r = 0; r < R; ++r) {
-            EXPECT_NEAR(own.denseLse(h, r), f.refLse[std::size_t(h * L + own.row(h, r))], 1e-4);
-            for (Index d = 0; d < D; ++d)
-                ASSERT_NEAR(own.denseRow(h, r)[d], f.refDense[std::size_t((h * L + own.row(h, r)) * D + d)],
-                            1e-4);
-        }
-    // The sums then need no dense pass of the layer.
-    const Selection sel = select(f, 0.1, 24, window);
-    ASSERT_TRUE(own.update(f.layer, {}, nullptr, sel, {}).ok());
-    ASSERT_TRUE(gathered.update(f.layer, {}, nullptr, sel, {}).ok());
-    for (Index h = 0; h < H; ++h)
-        for (Index r = 0; r < R; ++r)
-            EXPECT_NEAR(own.mass(h, r), gathered.mass(h, r), 1e-5);
+            rows.push_back(std::int32_t(r * 4 + h)); // row 0 included: one key only
+    for (int threads : {1, 2, 3}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        AttentionConfig c;
+        c.threads = threads;
+        DroppedSums own(H, L, D, L - window, rows, R), gathered(H, L, D, L - window, rows, R);
+        ASSERT_TRUE(own.computeDenseRows(f.layer, c).ok());
+        gathered.takeDenseRows(f.dense.cview(), f.lse.data());
+        for (Index h = 0; h < H; ++h)
+            for (Index r = 0; r < R; ++r) {
+                EXPECT_NEAR(own.denseLse(h, r), f.refLse[std::size_t(h * L + own.row(h, r))], 1e-4);
+                for (Index d = 0; d < D; ++d)
+                    ASSERT_NEAR(own.denseRow(h, r)[d],
+                                f.refDense[std::size_t((h * L + own.row(h, r)) * D + d)], 1e-4);
+            }
+        // The sums then need no dense pass of the layer.
+        const Selection sel = select(f, 0.1, 24, window);
+        ASSERT_TRUE(own.update(f.layer, {}, nullptr, sel, c).ok());
+        ASSERT_TRUE(gathered.update(f.layer, {}, nullptr, sel, c).ok());
+        for (Index h = 0; h < H; ++h)
+            for (Index r = 0; r < R; ++r)
+                EXPECT_NEAR(own.mass(h, r), gathered.mass(h, r), 1e-5);
+    }
 }
 
 TEST(DroppedSums, CheckpointsMatchMovingAndFp64OverTauJumps) {

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <omp.h>
 #include <string>
 #include <vector>
@@ -59,17 +60,20 @@ struct Block {
     float logitScale;
     const float* keyPanels; // the kv head's key panels (tile products), or null: OpenBLAS products
     const detail::TileProducts* tiles;
+    const float* valueSlices; // the kv head's value slices where the tile products read them, else null
+    Index sliceStride;        // 16 L: floats from one value slice to the next
 };
 
 // One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows; validOf(r) gives how many
 // leading keys row r (0-based in the block) sees; r0 is the first row seeing any. Same arithmetic as
 // attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the active instruction set
 // (core/kernels/cpu_isa.h), the ones the dense kernel uses. panels: the key panels of the segment's first key
-// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products.
+// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products. reach: the tile
+// products' causal bound (row r0 + i sees no key at or past i + reach; cols where none is masked by position).
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
-                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch,
-                   const float* panels = nullptr) {
+                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch, Index reach,
+                   const float* panels = nullptr, const float* vSlices = nullptr) {
     const Index D = blk.D;
     const Index ld = cols;
     float* s = scratch.scores.data();
@@ -79,7 +83,7 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     float* sActive = s + r0 * ld;
     if (panels)
         blk.tiles->scoresFromPanels(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, panels,
-                                    sActive, ld);
+                                    sActive, ld, reach);
     else
         detail::gemmScaledNT(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, kPtr, D, sActive,
                              ld);
@@ -89,7 +93,9 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
         detail::onlineSoftmaxRow(rk, sr, valid, cols, blk.o + r * D, D, m[r], l[r]);
     }
     if (blk.keyPanels)
-        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);
+        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vSlices ? vSlices : vPtr,
+                                           vSlices ? 16 : D, vSlices ? blk.sliceStride : 16, blk.o + r0 * D, D,
+                                           reach);
     else
         detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
@@ -112,7 +118,7 @@ bool fullBlock(const BlockSparsePattern& p, Index bi, Index keyEnd) {
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
                  Index h, Index b, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
                  const detail::RowKernels& rk, Scratch& scratch, const float* keyPanels,
-                 const detail::TileProducts* tiles) {
+                 const detail::TileProducts* tiles, const float* valueSlices) {
     const Index D = q.dim;
     const Index kvHead = h / (q.heads / k.heads);
     const Index q0 = b * p.blockRows;
@@ -121,7 +127,8 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
     // A block computing every key runs on the dense kernel's products, so a full pattern stays bit-identical
     // to causalAttention; the others use the tile path where there is one.
     const float* panels = keyPanels && !fullBlock(p, bi, q0 + rows) ? keyPanels : nullptr;
-    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles};
+    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles,
+                    panels ? valueSlices : nullptr, q.tokens * 16};
     const float* kHead = k.row(kvHead, 0);
     const float* vHead = v.row(kvHead, 0);
     float* m = scratch.rowMax.data();
@@ -135,7 +142,9 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
         const Index spanEnd = std::min<Index>(p.spans[si].end, keyEnd);
         for (Index k0 = p.spans[si].begin; k0 < spanEnd;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-            const Index k1 = std::min(spanEnd, segmentEnd(k0, q0, keyTile));
+            // The tile products cut a segment crossing the diagonal per row group (reach below), so blocks
+            // on them take keyTile-wide segments throughout; the others keep the dense kernel's cuts.
+            const Index k1 = std::min(spanEnd, panels && k0 % 16 == 0 ? k0 + keyTile : segmentEnd(k0, q0, keyTile));
             const Index cols = k1 - k0;
             const Index r0 = std::max<Index>(0, k0 - q0);
             const bool crossesDiagonal = k1 - 1 > q0 + r0;
@@ -144,7 +153,9 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
             attendSegment(
                 blk, kHead + k0 * D, vHead + k0 * D, cols, r0,
                 [&](Index r) { return crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols; }, rk,
-                scratch, onPanels ? panels + (k0 / 16) * D * 16 : nullptr);
+                scratch, crossesDiagonal ? q0 + r0 - k0 + 1 : cols,
+                onPanels ? panels + (k0 / 16) * D * 16 : nullptr,
+                blk.valueSlices ? blk.valueSlices + k0 * 16 : nullptr);
             k0 = k1;
         }
     }
@@ -164,7 +175,7 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
                 return Index(std::upper_bound(columns + c0, columns + c0 + cols, std::int32_t(q0 + r)) -
                              (columns + c0));
             },
-            rk, scratch);
+            rk, scratch, cols);
     }
 
     for (Index r = 0; r < rows; ++r) {
@@ -226,7 +237,11 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const Index groups = tiles ? k.heads : 1;
     const Index headsPerGroup = tiles ? H / k.heads : H;
     const Index panelCount = (L + 15) / 16;
-    std::vector<float> keyPanels(tiles ? static_cast<std::size_t>(panelCount * 16 * D) : 0);
+    // Left uninitialised (the packing writes every element, padding included): zeroing 2 x 8 MB at 16K was 4%
+    // of a density-0.1 call.
+    const std::unique_ptr<float[]> keyPanels(tiles ? new float[std::size_t(panelCount * 16 * D)] : nullptr);
+    const bool slices = tiles && tileProducts->packValueSlices;
+    const std::unique_ptr<float[]> valueSlices(slices ? new float[std::size_t(L * D)] : nullptr);
 
 #pragma omp parallel num_threads(threads)
     {
@@ -241,7 +256,13 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
 #pragma omp for schedule(static)
                 for (Index c = 0; c < panelCount; c += 64)
                     tileProducts->packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
-                                                keyPanels.data());
+                                                keyPanels.get());
+                if (slices) {
+#pragma omp for schedule(static)
+                    for (Index j = 0; j < L; j += 1024)
+                        tileProducts->packValueSlices(v.row(g, 0), L, D, j, std::min(L, j + 1024),
+                                                      valueSlices.get());
+                }
             }
             const Index firstHead = g * headsPerGroup;
             const Index groupItems = headsPerGroup * queryBlocks;
@@ -251,7 +272,8 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
                 const Index b = queryBlocks - 1 - item / headsPerGroup;
                 const Index h = firstHead + item % headsPerGroup;
                 if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch,
-                                 tiles ? keyPanels.data() : nullptr, tileProducts))
+                                 tiles ? keyPanels.get() : nullptr, tileProducts,
+                                 slices ? valueSlices.get() : nullptr))
                     cancelled.store(true, std::memory_order_relaxed);
             }
         }

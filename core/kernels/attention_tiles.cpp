@@ -4,21 +4,27 @@
 // OpenBLAS packs both operands of every call; with 128-row query blocks (the methods' block size) that costs
 // 1.6x the packing per flop of the dense kernel's 512-row tiles (perf: 20% of the time in sgemm_*copy vs 14%
 // for dense, docs/benchmarks.md). Here K is packed once per kv head into panels [ceil(L / 16), D, 16] that
-// every query block reuses, and V needs no packing at all (its rows are already contiguous along D).
-// Register tiles (AVX-512): up to 6 query rows x 64 keys (scores: per D step 4 panel loads, 6 broadcasts,
+// every query block reuses.
+// AVX-512: register tiles of up to 6 query rows x 64 keys (scores: per D step 4 panel loads, 6 broadcasts,
 // 24 FMAs) and 6 rows x 64 output columns (P V: per key 4 V-row loads, 6 broadcasts, 24 FMAs), 24 zmm
-// accumulators. AVX2-only CPUs keep OpenBLAS's products (see tileProducts).
-// Shapes: q [m, D], panels for n keys (n a multiple of 16), s [m, n]; p [m, n], v [n, D], o [m, D]; D a
-// multiple of 16. Cost: 2 m n D flops each, no scratch; packing one head's panels is one gather per 16 keys
-// and dimension (O(L D)). The arithmetic per element is one fp32 FMA chain over D (scores) or n (P V) in
-// index order, so results differ from OpenBLAS's only by rounding. Inside the target region no header
-// template is instantiated (plain arrays, no std::min): such a copy could be the one the linker keeps for the
-// whole program (core/kernels/simd_target.h).
+// accumulators; V rows are read in place.
+// AVX2 + FMA (16 ymm registers): 6 rows x 16 keys / 16 output columns (2 loads, 6 broadcasts, 12 FMAs, 12
+// accumulators), one panel or one 16-column slice of V at a time, so its 8 KB stay in L1 while every row
+// group streams past (the next one is prefetched meanwhile). V is packed too, once per kv head, into
+// 16-column slices [D / 16, L, 16]: read in place, the 128 rows of one slice sit 512 bytes apart and map to 8
+// of L1's 64 sets, so they kept evicting each other (P V took 1.2x the scores' time; with slices the two are
+// even). Both ISAs honour a causal reach (row r needs keys < r + reach), so a segment crossing the diagonal
+// costs only the row groups' staircase instead of whole 64-key tiles. Shapes: q [m, D], panels for n keys (n
+// a multiple of 16), s [m, n]; p [m, n], v [n, D] or its slices, o [m, D]; D a multiple of 16. Cost: 2 m n D
+// flops each (less under a reach), no scratch; packing one head's panels (and AVX2's value slices) is O(L D).
+// The arithmetic per element is one fp32 FMA chain over D (scores) or n (P V) in index order, so results
+// differ from OpenBLAS's only by rounding. Inside the target regions no header template is instantiated
+// (plain arrays, no std::min): such a copy could be the one the linker keeps for the whole program
+// (core/kernels/simd_target.h).
 #include "core/kernels/attention_tiles.h"
 
 #include "core/kernels/cpu_isa.h"
 #include "core/kernels/simd_target.h"
-#include <cstdlib>
 
 namespace tsa::detail {
 
@@ -60,8 +66,8 @@ void scoresTile(Index dim, float alpha, const float* q, Index ldq, const float* 
 }
 
 template <int R, int NC>
-void accumulateTile(Index n, const float* p, Index ldp, const float* v, Index ldv, Index sliceStride, float* o,
-                    Index ldo) {
+void accumulateTile(Index n, const float* p, Index ldp, const float* v, Index ldv, Index sliceStride,
+                    float* o, Index ldo) {
     __m512 acc[R][NC];
     for (int r = 0; r < R; ++r)
         for (int c = 0; c < NC; ++c)
@@ -205,11 +211,11 @@ constexpr ScoresFn kScores[6] = {scoresTile<1>, scoresTile<2>, scoresTile<3>,
                                  scoresTile<4>, scoresTile<5>, scoresTile<6>};
 using SliceAccumulateFn = void (*)(Index, const float*, Index, const float*, Index, float*, Index);
 constexpr SliceAccumulateFn kAccumulate[6] = {accumulateTile<1>, accumulateTile<2>, accumulateTile<3>,
-                                         accumulateTile<4>, accumulateTile<5>, accumulateTile<6>};
+                                              accumulateTile<4>, accumulateTile<5>, accumulateTile<6>};
 
 void packKeyPanels(const float* keys, Index n, Index dim, Index firstPanel, Index lastPanel, float* panels) {
-    const __m256i rowOffsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                                  _mm256_set1_epi32(int(dim)));
+    const __m256i rowOffsets =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(dim)));
     for (Index p = firstPanel; p < lastPanel; ++p) {
         float* dst = panels + p * dim * 16;
         const float* src = keys + p * 16 * dim;
@@ -290,8 +296,8 @@ void accumulateProbabilities(Index m, Index n, Index dim, const float* p, Index 
                 for (Index j = g * share; j < (g + 1) * share && j < n; ++j)
                     _mm_prefetch(reinterpret_cast<const char*>(v + (d0 / 16 + 1) * sliceStride + j * ldv),
                                  _MM_HINT_T0);
-            kAccumulate[rows - 1](keysNeeded(i, rows, reach, n), p + i * ldp, ldp, v + (d0 / 16) * sliceStride,
-                                  ldv, o + i * ldo + d0, ldo);
+            kAccumulate[rows - 1](keysNeeded(i, rows, reach, n), p + i * ldp, ldp,
+                                  v + (d0 / 16) * sliceStride, ldv, o + i * ldo + d0, ldo);
             i += rows;
         }
     }
@@ -308,11 +314,8 @@ const TileProducts* tileProducts(Index dim) {
     static const TileProducts avx2Products{avx2::packKeyPanels, avx2::scoresFromPanels, avx2::packValueSlices,
                                            avx2::accumulateProbabilities};
     if (dim <= 0 || dim % 16 != 0 || dim > 512) return nullptr;
-    // AVX2 + FMA keeps OpenBLAS's products: a 6 x 16 ymm tile (12 accumulators, 2 loads and 6 broadcasts per
-    // 12 FMAs) ran at 0.54-0.67 of ideal against OpenBLAS Haswell's 0.71-0.93 on random tiles
-    // (docs/benchmarks.md); a better AVX2 tile is still to do.
     if (activeIsa() == Isa::Avx512) return &avx512Products;
-    if (activeIsa() == Isa::Avx2 && !getenv("TSA_AVX2_BLAS")) return &avx2Products;
+    if (activeIsa() == Isa::Avx2) return &avx2Products;
     return nullptr;
 }
 

@@ -1,6 +1,6 @@
 // Tile products for the block-sparse kernel (core/kernels/block_sparse_attention.cpp), one table per
-// instruction set that has them (chosen at run time, core/kernels/cpu_isa.h: AVX-512 today), for head
-// dimensions that are multiples of 16. See the .cpp for why and the cost.
+// instruction set that has them (chosen at run time, core/kernels/cpu_isa.h: AVX-512 and AVX2 + FMA), for
+// head dimensions that are multiples of 16. See the .cpp for why and the cost.
 #pragma once
 
 #include "core/tensor.h"
@@ -31,8 +31,8 @@ struct TileProducts {
                                     Index ldv, Index sliceStride, float* o, Index ldo, Index reach);
 };
 
-// The products of activeIsa() for head dimension dim, or null where there are none (AVX2 and portable paths,
-// dim not a multiple of 16 or above 512): the caller then uses the OpenBLAS products.
+// The products of activeIsa() for head dimension dim, or null where there are none (portable path, dim not a
+// multiple of 16 or above 512): the caller then uses the OpenBLAS products.
 const TileProducts* tileProducts(Index dim);
 
 } // namespace tsa::detail

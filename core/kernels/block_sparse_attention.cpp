@@ -9,16 +9,21 @@
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
-// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels
-// once per kv head (core/kernels/attention_tiles.h) and blocks that skip keys take those products (scores
-// from the panels for segments on 16-key boundaries, P V on V rows in place): OpenBLAS would pack a 128 x 128
-// K and V tile for every 128-row block, 1.6x the packing per flop of the dense kernel's 512-row tiles. A
-// block that computes every key keeps OpenBLAS's products, so a full pattern (and any full block) is
-// bit-identical to causalAttention with queryTile = blockRows; elsewhere (AVX2, portable, other D) OpenBLAS.
-// Cost: 2 * D flops per computed pair plus the masked halves of the tiles crossing the diagonal;
-// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) with the tile products; rows
-// computing no key are written as zeros with lse -inf. Work items run under OpenMP, dynamic schedule, latest
-// query blocks first (they hold the most keys), one kv head's query heads at a time with the tile products.
+// Tile products: where the CPU has AVX-512 or AVX2 + FMA and D is a multiple of 16, K is packed into panels
+// once per kv head (core/kernels/attention_tiles.h; on AVX2 V too, into 16-column slices) and blocks that
+// skip keys take those products (scores from the panels for segments on 16-key boundaries, P V from V's rows
+// or slices): OpenBLAS would pack a 128 x 128 K and V tile for every 128-row block, 1.6x the packing per flop
+// of the dense kernel's 512-row tiles. Such blocks cut their spans into keyTile-wide segments even across
+// the diagonal, where the products skip, per 6-row group, the keys past the group's last row (instead of the
+// dense kernel's 64-wide masked tiles: a 128-row diagonal tile costs 9.5K (scores) and 8.6K (P V) pairs
+// instead of 12.3K each; 8.3K are causal). A block that computes every key keeps OpenBLAS's products and the
+// dense cuts, so a full pattern (and any full block) is bit-identical to causalAttention with queryTile =
+// blockRows; elsewhere (portable, other D) OpenBLAS.
+// Cost: 2 * D flops per computed pair plus the masked parts of the tiles crossing the diagonal;
+// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats; AVX2: twice that, the value
+// slices) with the tile products; rows computing no key are written as zeros with lse -inf. Work items run
+// under OpenMP, dynamic schedule, latest query blocks first (they hold the most keys), one kv head's query
+// heads at a time with the tile products.
 #include "core/kernels/block_sparse_attention.h"
 
 #include "core/kernels/attention_exp.h"
@@ -69,7 +74,8 @@ struct Block {
 // attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the active instruction set
 // (core/kernels/cpu_isa.h), the ones the dense kernel uses. panels: the key panels of the segment's first key
 // (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products. reach: the tile
-// products' causal bound (row r0 + i sees no key at or past i + reach; cols where none is masked by position).
+// products' causal bound (row r0 + i sees no key at or past i + reach; cols where none is masked by
+// position).
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
                    ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch, Index reach,
@@ -94,8 +100,8 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     }
     if (blk.keyPanels)
         blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vSlices ? vSlices : vPtr,
-                                           vSlices ? 16 : D, vSlices ? blk.sliceStride : 16, blk.o + r0 * D, D,
-                                           reach);
+                                           vSlices ? 16 : D, vSlices ? blk.sliceStride : 16, blk.o + r0 * D,
+                                           D, reach);
     else
         detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
@@ -127,8 +133,9 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
     // A block computing every key runs on the dense kernel's products, so a full pattern stays bit-identical
     // to causalAttention; the others use the tile path where there is one.
     const float* panels = keyPanels && !fullBlock(p, bi, q0 + rows) ? keyPanels : nullptr;
-    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles,
-                    panels ? valueSlices : nullptr, q.tokens * 16};
+    const Block blk{
+        q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles, panels ? valueSlices : nullptr,
+        q.tokens * 16};
     const float* kHead = k.row(kvHead, 0);
     const float* vHead = v.row(kvHead, 0);
     float* m = scratch.rowMax.data();
@@ -144,7 +151,8 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
             if (cancel && cancel->load(std::memory_order_relaxed)) return false;
             // The tile products cut a segment crossing the diagonal per row group (reach below), so blocks
             // on them take keyTile-wide segments throughout; the others keep the dense kernel's cuts.
-            const Index k1 = std::min(spanEnd, panels && k0 % 16 == 0 ? k0 + keyTile : segmentEnd(k0, q0, keyTile));
+            const Index k1 =
+                std::min(spanEnd, panels && k0 % 16 == 0 ? k0 + keyTile : segmentEnd(k0, q0, keyTile));
             const Index cols = k1 - k0;
             const Index r0 = std::max<Index>(0, k0 - q0);
             const bool crossesDiagonal = k1 - 1 > q0 + r0;

@@ -9,16 +9,21 @@
 //   2. columns: up to keyTile selected columns are gathered into contiguous K/V scratch and treated as
 //      one tile whose per-row valid prefix is the columns <= the row (columns are sorted).
 // Rows before the first row that sees a segment's first key are left out of that segment's GEMMs.
-// Tile products: where the CPU has AVX-512 and D is a multiple of 16, K is packed into panels
-// once per kv head (core/kernels/attention_tiles.h) and blocks that skip keys take those products (scores
-// from the panels for segments on 16-key boundaries, P V on V rows in place): OpenBLAS would pack a 128 x 128
-// K and V tile for every 128-row block, 1.6x the packing per flop of the dense kernel's 512-row tiles. A
-// block that computes every key keeps OpenBLAS's products, so a full pattern (and any full block) is
-// bit-identical to causalAttention with queryTile = blockRows; elsewhere (AVX2, portable, other D) OpenBLAS.
-// Cost: 2 * D flops per computed pair plus the masked halves of the tiles crossing the diagonal;
-// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats) with the tile products; rows
-// computing no key are written as zeros with lse -inf. Work items run under OpenMP, dynamic schedule, latest
-// query blocks first (they hold the most keys), one kv head's query heads at a time with the tile products.
+// Tile products: where the CPU has AVX-512 or AVX2 + FMA and D is a multiple of 16, K is packed into panels
+// once per kv head (core/kernels/attention_tiles.h; on AVX2 V too, into 16-column slices) and blocks that
+// skip keys take those products (scores from the panels for segments on 16-key boundaries, P V from V's rows
+// or slices): OpenBLAS would pack a 128 x 128 K and V tile for every 128-row block, 1.6x the packing per flop
+// of the dense kernel's 512-row tiles. Such blocks cut their spans into keyTile-wide segments even across
+// the diagonal, where the products skip, per 6-row group, the keys past the group's last row (instead of the
+// dense kernel's 64-wide masked tiles: a 128-row diagonal tile costs 9.5K (scores) and 8.6K (P V) pairs
+// instead of 12.3K each; 8.3K are causal). A block that computes every key keeps OpenBLAS's products and the
+// dense cuts, so a full pattern (and any full block) is bit-identical to causalAttention with queryTile =
+// blockRows; elsewhere (portable, other D) OpenBLAS.
+// Cost: 2 * D flops per computed pair plus the masked parts of the tiles crossing the diagonal;
+// O(threads * Bq * keyTile) scratch plus one kv head's panels (L * D floats; AVX2: twice that, the value
+// slices) with the tile products; rows computing no key are written as zeros with lse -inf. Work items run
+// under OpenMP, dynamic schedule, latest query blocks first (they hold the most keys), one kv head's query
+// heads at a time with the tile products.
 #include "core/kernels/block_sparse_attention.h"
 
 #include "core/kernels/attention_exp.h"
@@ -29,6 +34,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <omp.h>
 #include <string>
 #include <vector>
@@ -59,17 +65,21 @@ struct Block {
     float logitScale;
     const float* keyPanels; // the kv head's key panels (tile products), or null: OpenBLAS products
     const detail::TileProducts* tiles;
+    const float* valueSlices; // the kv head's value slices where the tile products read them, else null
+    Index sliceStride;        // 16 L: floats from one value slice to the next
 };
 
 // One segment of keys: kPtr/vPtr point at `cols` contiguous key/value rows; validOf(r) gives how many
 // leading keys row r (0-based in the block) sees; r0 is the first row seeing any. Same arithmetic as
 // attendQueryTile in core/kernels/attention.cpp; rk: the row primitives of the active instruction set
 // (core/kernels/cpu_isa.h), the ones the dense kernel uses. panels: the key panels of the segment's first key
-// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products.
+// (tile products, core/kernels/attention_tiles.h), or null for the OpenBLAS products. reach: the tile
+// products' causal bound (row r0 + i sees no key at or past i + reach; cols where none is masked by
+// position).
 template <typename ValidOf>
 void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index cols, Index r0,
-                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch,
-                   const float* panels = nullptr) {
+                   ValidOf validOf, const detail::RowKernels& rk, Scratch& scratch, Index reach,
+                   const float* panels = nullptr, const float* vSlices = nullptr) {
     const Index D = blk.D;
     const Index ld = cols;
     float* s = scratch.scores.data();
@@ -79,7 +89,7 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
     float* sActive = s + r0 * ld;
     if (panels)
         blk.tiles->scoresFromPanels(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, panels,
-                                    sActive, ld);
+                                    sActive, ld, reach);
     else
         detail::gemmScaledNT(activeRows, cols, D, blk.logitScale, blk.qTile + r0 * D, D, kPtr, D, sActive,
                              ld);
@@ -89,7 +99,9 @@ void attendSegment(const Block& blk, const float* kPtr, const float* vPtr, Index
         detail::onlineSoftmaxRow(rk, sr, valid, cols, blk.o + r * D, D, m[r], l[r]);
     }
     if (blk.keyPanels)
-        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vPtr, D, blk.o + r0 * D, D);
+        blk.tiles->accumulateProbabilities(activeRows, cols, D, sActive, ld, vSlices ? vSlices : vPtr,
+                                           vSlices ? 16 : D, vSlices ? blk.sliceStride : 16, blk.o + r0 * D,
+                                           D, reach);
     else
         detail::gemmAccumulateNN(activeRows, D, cols, sActive, ld, vPtr, D, blk.o + r0 * D, D);
 }
@@ -112,7 +124,7 @@ bool fullBlock(const BlockSparsePattern& p, Index bi, Index keyEnd) {
 bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePattern& p, View3 out, float* lse,
                  Index h, Index b, Index keyTile, float logitScale, const std::atomic<bool>* cancel,
                  const detail::RowKernels& rk, Scratch& scratch, const float* keyPanels,
-                 const detail::TileProducts* tiles) {
+                 const detail::TileProducts* tiles, const float* valueSlices) {
     const Index D = q.dim;
     const Index kvHead = h / (q.heads / k.heads);
     const Index q0 = b * p.blockRows;
@@ -121,7 +133,9 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
     // A block computing every key runs on the dense kernel's products, so a full pattern stays bit-identical
     // to causalAttention; the others use the tile path where there is one.
     const float* panels = keyPanels && !fullBlock(p, bi, q0 + rows) ? keyPanels : nullptr;
-    const Block blk{q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles};
+    const Block blk{
+        q.row(h, q0), out.row(h, q0), q0, rows, D, logitScale, panels, tiles, panels ? valueSlices : nullptr,
+        q.tokens * 16};
     const float* kHead = k.row(kvHead, 0);
     const float* vHead = v.row(kvHead, 0);
     float* m = scratch.rowMax.data();
@@ -135,7 +149,10 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
         const Index spanEnd = std::min<Index>(p.spans[si].end, keyEnd);
         for (Index k0 = p.spans[si].begin; k0 < spanEnd;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-            const Index k1 = std::min(spanEnd, segmentEnd(k0, q0, keyTile));
+            // The tile products cut a segment crossing the diagonal per row group (reach below), so blocks
+            // on them take keyTile-wide segments throughout; the others keep the dense kernel's cuts.
+            const Index k1 =
+                std::min(spanEnd, panels && k0 % 16 == 0 ? k0 + keyTile : segmentEnd(k0, q0, keyTile));
             const Index cols = k1 - k0;
             const Index r0 = std::max<Index>(0, k0 - q0);
             const bool crossesDiagonal = k1 - 1 > q0 + r0;
@@ -144,7 +161,9 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
             attendSegment(
                 blk, kHead + k0 * D, vHead + k0 * D, cols, r0,
                 [&](Index r) { return crossesDiagonal ? std::min(cols, q0 + r - k0 + 1) : cols; }, rk,
-                scratch, onPanels ? panels + (k0 / 16) * D * 16 : nullptr);
+                scratch, crossesDiagonal ? q0 + r0 - k0 + 1 : cols,
+                onPanels ? panels + (k0 / 16) * D * 16 : nullptr,
+                blk.valueSlices ? blk.valueSlices + k0 * 16 : nullptr);
             k0 = k1;
         }
     }
@@ -164,7 +183,7 @@ bool attendBlock(ConstView3 q, ConstView3 k, ConstView3 v, const BlockSparsePatt
                 return Index(std::upper_bound(columns + c0, columns + c0 + cols, std::int32_t(q0 + r)) -
                              (columns + c0));
             },
-            rk, scratch);
+            rk, scratch, cols);
     }
 
     for (Index r = 0; r < rows; ++r) {
@@ -226,7 +245,11 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const Index groups = tiles ? k.heads : 1;
     const Index headsPerGroup = tiles ? H / k.heads : H;
     const Index panelCount = (L + 15) / 16;
-    std::vector<float> keyPanels(tiles ? static_cast<std::size_t>(panelCount * 16 * D) : 0);
+    // Left uninitialised (the packing writes every element, padding included): zeroing 2 x 8 MB at 16K was 4%
+    // of a density-0.1 call.
+    const std::unique_ptr<float[]> keyPanels(tiles ? new float[std::size_t(panelCount * 16 * D)] : nullptr);
+    const bool slices = tiles && tileProducts->packValueSlices;
+    const std::unique_ptr<float[]> valueSlices(slices ? new float[std::size_t(L * D)] : nullptr);
 
 #pragma omp parallel num_threads(threads)
     {
@@ -241,7 +264,13 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
 #pragma omp for schedule(static)
                 for (Index c = 0; c < panelCount; c += 64)
                     tileProducts->packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
-                                                keyPanels.data());
+                                                keyPanels.get());
+                if (slices) {
+#pragma omp for schedule(static)
+                    for (Index j = 0; j < L; j += 1024)
+                        tileProducts->packValueSlices(v.row(g, 0), L, D, j, std::min(L, j + 1024),
+                                                      valueSlices.get());
+                }
             }
             const Index firstHead = g * headsPerGroup;
             const Index groupItems = headsPerGroup * queryBlocks;
@@ -251,7 +280,8 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
                 const Index b = queryBlocks - 1 - item / headsPerGroup;
                 const Index h = firstHead + item % headsPerGroup;
                 if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch,
-                                 tiles ? keyPanels.data() : nullptr, tileProducts))
+                                 tiles ? keyPanels.get() : nullptr, tileProducts,
+                                 slices ? valueSlices.get() : nullptr))
                     cancelled.store(true, std::memory_order_relaxed);
             }
         }

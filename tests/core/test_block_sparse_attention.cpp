@@ -138,9 +138,10 @@ TEST(BlockSparseAttention, FullPatternIsBitIdenticalToDense) {
     }
 }
 
-// Every instruction-set path (on AVX-512 CPUs the tile products of core/kernels/attention_tiles.h for
-// head dims that are multiples of 16: 16, 48 and 80 cover one, three and 4 + 1 register chunks; 20 takes the
-// OpenBLAS products), block sizes that are and are not multiples of the 6-row register tile.
+// Every instruction-set path (on AVX-512 and AVX2 CPUs the tile products of core/kernels/attention_tiles.h
+// for head dims that are multiples of 16: 16, 48 and 80 cover one, three and 4 + 1 AVX-512 chunks or 1, 3
+// and 5 AVX2 value slices; 20 takes the OpenBLAS products), block sizes that are and are not multiples of
+// the 6-row register tile, and key tiles of 64 and 128 (segments crossing the diagonal with a causal reach).
 TEST(BlockSparseAttention, BlockMasksMatchReference) {
     test::forEachIsa([](Isa) {
         for (Index dim : {16, 20, 48, 80}) {
@@ -173,7 +174,7 @@ TEST(BlockSparseAttention, SpansAndColumnsMatchReference) {
 
 // Bit-compatible with dense where the mask is full: the rows of query blocks that compute every key equal
 // the dense kernel's (same query and key tiles) bit for bit on every path, while the other blocks of the same
-// call skip tiles (and, on AVX-512, take the tile products).
+// call skip tiles (and, on AVX-512 and AVX2, take the tile products).
 TEST(BlockSparseAttention, FullBlocksOfASparsePatternAreBitIdenticalToDense) {
     test::forEachIsa([](Isa) {
         const Index H = 4, L = 700, D = 64, rows = 128, qb = (L + rows - 1) / rows;

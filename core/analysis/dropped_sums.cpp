@@ -3,8 +3,10 @@
 // Kernel: one work item is (query head h, a tile of Bq rows of its row list). For each tile of Bk of the
 // head's signed keys up to the tile's last row, K and V rows are gathered (they are scattered positions),
 //     S = (log2 e / sqrt(D)) Q_rows K_keys^T                    GEMM Bq x Bk x D
-//     P = 2^(S - lse_row * log2 e) * sign, 0 where key > row     (no max shift: p <= 1 by construction)
-//     acc += P V_keys;  mass += rowsum P (fp64)                  GEMM Bq x D x Bk
+//     P = 2^(S - lse_row * log2 e), 0 where key > row           (no max shift: p <= 1 by construction)
+//     acc += P (sign V)_keys;  mass += rowsum sign P (fp64)      GEMM Bq x D x Bk
+// (the signs are folded into the gathered value rows, and a key tile whose keys share one sign takes the mass
+// from the exponentials' own sum).
 // and acc is added to the rows' sums. Cost: 4 * D flops per (key, row <= key) pair, plus the gathers.
 #include "core/analysis/dropped_sums.h"
 
@@ -30,6 +32,7 @@ struct Scratch {
     std::vector<float> q, s, acc;
     Index head = -1;                 // whose keys headK/headV hold
     std::vector<float> headK, headV; // that head's key and value rows, gathered once per thread
+    std::vector<float> tileSign;     // per kKeyTile keys of the head: +1, -1, or 0 when mixed
     std::vector<double> mass;
     std::vector<std::int32_t> rowIds;
 };
@@ -90,13 +93,22 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
             const Index kv = h / group;
             const SignedKeys& cols = columns[std::size_t(h)];
             if (sc.head != h) {
-                // Items come head by head: each thread gathers a head's scattered key rows once.
+                // Items come head by head: each thread gathers a head's scattered key rows once. The sign
+                // goes into the value row (P (sign V) = (sign P) V), so P needs no per-element multiply.
                 const std::size_t nk = cols.keys.size();
                 sc.headK.resize(nk * std::size_t(D));
                 sc.headV.resize(nk * std::size_t(D));
+                sc.tileSign.assign((nk + kKeyTile - 1) / kKeyTile, 0.0f);
                 for (std::size_t c = 0; c < nk; ++c) {
                     std::copy_n(qkv.k.row(kv, cols.keys[c]), D, sc.headK.data() + c * std::size_t(D));
-                    std::copy_n(qkv.v.row(kv, cols.keys[c]), D, sc.headV.data() + c * std::size_t(D));
+                    const float sign = cols.signs[c];
+                    const float* v = qkv.v.row(kv, cols.keys[c]);
+                    float* dst = sc.headV.data() + c * std::size_t(D);
+                    for (Index d = 0; d < D; ++d)
+                        dst[d] = sign * v[d];
+                    // Per key tile: its common sign, or 0 when the tile mixes added and removed keys.
+                    float& t = sc.tileSign[c / std::size_t(kKeyTile)];
+                    t = c % std::size_t(kKeyTile) == 0 ? sign : (t == sign ? t : 0.0f);
                 }
                 sc.head = h;
             }
@@ -127,18 +139,21 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
                 const Index active = n - rStart;
                 float* s = sc.s.data() + rStart * nc;
                 detail::gemmScaledNT(active, nc, D, logitScale, qRows + rStart * D, D, kTile, D, s, nc);
+                // Keys k0 .. k0 + kKeyTile - 1 are one gather tile (k0 is a multiple of kKeyTile).
+                const float tileSign = sc.tileSign[std::size_t(k0 / kKeyTile)];
                 for (Index r = rStart; r < n; ++r) {
                     float* sr = sc.s.data() + r * nc;
                     const std::int32_t row = sc.rowIds[std::size_t(r)];
                     const Index valid = Index(std::upper_bound(keys, keys + nc, row) - keys);
-                    rk.exp2SubInPlace(sr, valid,
-                                      float(double(rowLse[h * rowCount + e0 + r]) * double(kLog2e)));
+                    const float sum = rk.exp2SubInPlace(
+                        sr, valid, float(double(rowLse[h * rowCount + e0 + r]) * double(kLog2e)));
                     std::fill(sr + valid, sr + nc, 0.0f);
-                    double m = 0.0;
-                    const float* sign = cols.signs.data() + k0;
-                    for (Index c = 0; c < valid; ++c) {
-                        sr[c] *= sign[c];
-                        m += double(sr[c]);
+                    double m = double(tileSign) * double(sum);
+                    if (tileSign == 0.0f) {
+                        m = 0.0;
+                        const float* sign = cols.signs.data() + k0;
+                        for (Index c = 0; c < valid; ++c)
+                            m += double(sign[c] * sr[c]);
                     }
                     sc.mass[std::size_t(r)] += m;
                 }

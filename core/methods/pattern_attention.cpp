@@ -58,7 +58,9 @@ Status runPattern(const LayerQkvView& qkv, const TokenSets& sets, const BlockSpa
                              "pattern attention: the block stage must index the " + std::to_string(kept) +
                                  " kept tokens of each head, it has " + std::to_string(blocks.tokens));
     const Index group = qkv.groupSize();
-    Tensor3 cq(1, kept, dim), ck(1, kept, dim), cv(1, kept, dim), co(1, kept, dim);
+    // Every element is written (gathered, or by the kernel) before it is read: no zeroing up front.
+    Tensor3 cq = Tensor3::uninitialised(1, kept, dim), ck = Tensor3::uninitialised(1, kept, dim),
+            cv = Tensor3::uninitialised(1, kept, dim), co = Tensor3::uninitialised(1, kept, dim);
     std::vector<float> clse(static_cast<std::size_t>(kept));
     const float nan = std::numeric_limits<float>::quiet_NaN();
     const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();

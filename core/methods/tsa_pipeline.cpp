@@ -52,7 +52,8 @@ Result<LayerRunResult> runLayer(const LayerQkvView& qkv, const LayerRunConfig& c
                                           config.sparseLayer ? reason : DenseReason::NotSparseLayer);
     }
 
-    result.output = Tensor3(hq, tokens, dim);
+    result.output =
+        Tensor3::uninitialised(hq, tokens, dim); // runPattern writes every row (zeros when dropped)
     result.lse.assign(std::size_t(hq * tokens), 0.0f);
     // The selection is TSA's pattern: its token sets, no block stage.
     Status st = runPattern(qkv, result.selection, BlockSparsePattern{}, result.output.view(),

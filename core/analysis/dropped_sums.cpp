@@ -174,77 +174,13 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
     return Status::success();
 }
 
-Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* lse,
-                    const AttentionConfig& config) {
-    const Index H = qkv.qHeads(), D = qkv.headDim();
-    if (config.cancel && config.cancel->load()) return Status::error(ErrorCode::Cancelled, "cancelled");
-    if (H == 0 || rowCount == 0) return Status::success();
-    const Index group = qkv.groupSize();
-    const Index rowTiles = (rowCount + kRowTile - 1) / kRowTile;
-    const Index items = H * rowTiles;
-    const float logitScale = kLog2e / std::sqrt(float(std::max<Index>(D, 1)));
-    int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
-    threads = int(std::max<Index>(1, std::min<Index>(threads, items)));
-    detail::prepareTileGemmThreads();
-    const detail::RowKernels& rk = detail::rowKernels();
-    std::atomic<bool> cancelled{false};
-#pragma omp parallel num_threads(threads)
-    {
-        std::vector<float> q(static_cast<std::size_t>(kRowTile * D)),
-            s(static_cast<std::size_t>(kRowTile * kKeyTile));
-        std::vector<float> m(static_cast<std::size_t>(kRowTile));
-        std::vector<double> l(static_cast<std::size_t>(kRowTile));
-        std::vector<std::int32_t> ids(static_cast<std::size_t>(kRowTile));
-#pragma omp for schedule(dynamic, 1)
-        for (Index item = 0; item < items; ++item) {
-            if (cancelled.load(std::memory_order_relaxed)) continue;
-            if (config.cancel && config.cancel->load(std::memory_order_relaxed)) {
-                cancelled = true;
-                continue;
-            }
-            const Index h = item / rowTiles, e0 = (item % rowTiles) * kRowTile;
-            const Index n = std::min(kRowTile, rowCount - e0), kv = h / group;
-            for (Index r = 0; r < n; ++r) {
-                ids[std::size_t(r)] = std::int32_t(rows ? rows[h * rowCount + e0 + r] : e0 + r);
-                std::copy_n(qkv.q.row(h, ids[std::size_t(r)]), D, q.data() + r * D);
-                m[std::size_t(r)] = -std::numeric_limits<float>::infinity();
-                l[std::size_t(r)] = 0.0;
-            }
-            const Index keyEnd = ids[std::size_t(n - 1)] + 1;
-            for (Index k0 = 0; k0 < keyEnd; k0 += kKeyTile) {
-                const Index nc = std::min(kKeyTile, keyEnd - k0);
-                Index rStart = 0;
-                while (rStart < n && ids[std::size_t(rStart)] < k0)
-                    ++rStart;
-                const Index active = n - rStart;
-                float* st = s.data() + rStart * nc;
-                detail::gemmScaledNT(active, nc, D, logitScale, q.data() + rStart * D, D, qkv.k.row(kv, k0),
-                                     D, st, nc);
-                for (Index r = rStart; r < n; ++r) {
-                    float* sr = s.data() + r * nc;
-                    const Index valid = std::min(nc, Index(ids[std::size_t(r)]) - k0 + 1);
-                    const float mNew = std::max(m[std::size_t(r)], rk.rowMax(sr, valid));
-                    l[std::size_t(r)] =
-                        l[std::size_t(r)] * double(detail::exp2Scalar(m[std::size_t(r)] - mNew)) +
-                        double(rk.exp2SubSum(sr, valid, mNew));
-                    m[std::size_t(r)] = mNew;
-                }
-            }
-            for (Index r = 0; r < n; ++r)
-                lse[h * rowCount + e0 + r] =
-                    float(0.6931471805599453 * double(m[std::size_t(r)]) + std::log(l[std::size_t(r)]));
-        }
-    }
-    if (cancelled.load()) return Status::error(ErrorCode::Cancelled, "dense rows: cancelled");
-    return Status::success();
-}
-
 namespace {
 
 // The dense output and logsumexp of the listed rows in one online-softmax pass over their keys (the dense
 // kernel's FlashAttention-2 step, onlineSoftmaxRow, on gathered query rows): S = Q_rows K^T, P = 2^(S - m)
 // with running max m and sum l, acc += P V; out = acc / l, lse = ln 2 * m + ln l. Two GEMMs per key tile
-// where rowLogSumExp followed by accumulateKeyColumns took three (S twice). O(rows * L/2 * 4 D) per head.
+// where a log-sum-exp pass followed by accumulateKeyColumns takes three (S twice). O(rows * L/2 * 4 D) per
+// head. out null: the logsumexp alone (no P V product; O(rows * L/2 * 2 D)).
 Status denseRowsOnline(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* out,
                        float* lse, const AttentionConfig& config) {
     const Index H = qkv.qHeads(), D = qkv.headDim();
@@ -297,14 +233,15 @@ Status denseRowsOnline(const LayerQkvView& qkv, const std::int32_t* rows, Index 
                     detail::onlineSoftmaxRow(rk, s.data() + r * nc, valid, nc, acc.data() + r * D, D,
                                              m[std::size_t(r)], l[std::size_t(r)]);
                 }
-                detail::gemmAccumulateNN(active, D, nc, st, nc, qkv.v.row(kv, k0), D, acc.data() + rStart * D,
-                                         D);
+                if (out)
+                    detail::gemmAccumulateNN(active, D, nc, st, nc, qkv.v.row(kv, k0), D,
+                                             acc.data() + rStart * D, D);
             }
             if (cancelled.load(std::memory_order_relaxed)) continue;
             for (Index r = 0; r < n; ++r) {
                 const double inv = 1.0 / l[std::size_t(r)];
-                float* o = out + (h * rowCount + e0 + r) * D;
-                for (Index d = 0; d < D; ++d)
+                float* o = out ? out + (h * rowCount + e0 + r) * D : nullptr;
+                for (Index d = 0; o && d < D; ++d)
                     o[d] = float(double(acc[std::size_t(r * D + d)]) * inv);
                 lse[h * rowCount + e0 + r] =
                     float(0.6931471805599453 * double(m[std::size_t(r)]) + std::log(l[std::size_t(r)]));
@@ -316,6 +253,11 @@ Status denseRowsOnline(const LayerQkvView& qkv, const std::int32_t* rows, Index 
 }
 
 } // namespace
+
+Status rowLogSumExp(const LayerQkvView& qkv, const std::int32_t* rows, Index rowCount, float* lse,
+                    const AttentionConfig& config) {
+    return denseRowsOnline(qkv, rows, rowCount, nullptr, lse, config);
+}
 
 const char* droppedSumsPathName(DroppedSumsPath path) {
     switch (path) {

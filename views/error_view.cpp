@@ -222,42 +222,44 @@ bool ErrorView::layerSparse(int layer) const {
                        [](const tsa::HeadMetrics& h) { return h.droppedRows > 0; });
 }
 
+namespace {
+
+// One home for what each metric reads from a head's metrics: the value and, in an estimate, its interval
+// (null where the value is exact even in an estimate).
+struct MetricReading {
+    double value;
+    const tsa::Interval* interval;
+};
+MetricReading readMetric(const tsa::HeadMetrics& h, ErrorMetric metric) {
+    switch (metric) {
+    case ErrorMetric::RowErrorMedian:
+        return {h.rowError.median, &h.rowErrorBounds.median};
+    case ErrorMetric::RowErrorP95:
+        return {h.rowError.p95, &h.rowErrorBounds.p95};
+    case ErrorMetric::LastWindowError: // every one of the last W rows is in the sample: exact
+        return {h.lastWindowError, nullptr};
+    case ErrorMetric::RetainedMassMedian:
+        return {h.retainedMass.median, &h.retainedMassBounds.median};
+    case ErrorMetric::DroppedRows: // from the selection: exact
+        return {double(h.droppedRows), nullptr};
+    }
+    return {NAN, nullptr};
+}
+
+} // namespace
+
 double ErrorView::value(int layer, int head) const {
     const tsa::LayerMetrics* m = metricsAt(layer);
     if (!m) return NAN;
-    const tsa::HeadMetrics& h = head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)];
-    switch (m_metric) {
-    case ErrorMetric::RowErrorMedian:
-        return h.rowError.median;
-    case ErrorMetric::RowErrorP95:
-        return h.rowError.p95;
-    case ErrorMetric::LastWindowError:
-        return h.lastWindowError;
-    case ErrorMetric::RetainedMassMedian:
-        return h.retainedMass.median;
-    case ErrorMetric::DroppedRows:
-        return double(h.droppedRows);
-    }
-    return NAN;
+    return readMetric(head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)], m_metric).value;
 }
 
 tsa::Interval ErrorView::bounds(int layer, int head) const {
     const tsa::LayerMetrics* m = metricsAt(layer);
-    const double v = value(layer, head);
-    if (!m || !m->estimate) return {v, v};
-    const tsa::HeadMetrics& h = head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)];
-    switch (m_metric) {
-    case ErrorMetric::RowErrorMedian:
-        return h.rowErrorBounds.median;
-    case ErrorMetric::RowErrorP95:
-        return h.rowErrorBounds.p95;
-    case ErrorMetric::RetainedMassMedian:
-        return h.retainedMassBounds.median;
-    case ErrorMetric::LastWindowError: // every one of the last W rows is in the sample: exact
-    case ErrorMetric::DroppedRows:     // from the selection: exact
-        break;
-    }
-    return {v, v};
+    if (!m) return {NAN, NAN};
+    const MetricReading r =
+        readMetric(head >= m_data.qHeads ? m->layer : m->heads[std::size_t(head)], m_metric);
+    return m->estimate && r.interval ? *r.interval : tsa::Interval{r.value, r.value};
 }
 
 bool ErrorView::isEstimate(int layer) const {

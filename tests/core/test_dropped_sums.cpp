@@ -105,12 +105,7 @@ void expectMatchesReference(const Fixture& f, const Selection& sel, const LayerM
 }
 
 Selection select(const Fixture& f, double tau, Index minTokens, Index window) {
-    TsaParams p;
-    p.tau = tau;
-    p.window = window;
-    p.poolKernel = 5;
-    p.minTokens = minTokens;
-    return selectTokens(f.scores, f.layer.qHeads(), f.layer.tokens(), p);
+    return testdata::selectAt(f.scores, f.layer.qHeads(), f.layer.tokens(), tau, window, minTokens);
 }
 
 } // namespace

@@ -36,12 +36,7 @@ Layer makeLayer(Index hq, Index tokens, Index dim, Index window, std::uint64_t s
 }
 
 Selection select(const Layer& l, double tau, Index window, Index minTokens) {
-    TsaParams p;
-    p.tau = tau;
-    p.window = window;
-    p.poolKernel = 5;
-    p.minTokens = minTokens;
-    return selectTokens(l.scores, l.qkv.qHeads(), l.qkv.tokens(), p);
+    return testdata::selectAt(l.scores, l.qkv.qHeads(), l.qkv.tokens(), tau, window, minTokens);
 }
 
 struct Coverage {

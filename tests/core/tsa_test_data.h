@@ -2,6 +2,7 @@
 // keys) so selections are not flat, generated from a fixed seed with a portable RNG.
 #pragma once
 
+#include "core/methods/tsa_selection.h"
 #include "core/synth/generator_rng.h"
 #include "core/tensor.h"
 
@@ -42,6 +43,17 @@ inline LayerQkv structuredLayer(Index hq, Index hkv, Index tokens, Index dim, st
             for (Index c = 0; c < dim; ++c)
                 l.q.row(h, t)[c] += (c % 2 == 0 ? 0.6f : 0.2f) + 0.1f * float(h % 3);
     return l;
+}
+
+// TSA's selection at tau with pool kernel 5, the kernel the analysis tests score with.
+inline Selection selectAt(const LayerScores& scores, Index qHeads, Index tokens, double tau, Index window,
+                          Index minTokens) {
+    TsaParams p;
+    p.tau = tau;
+    p.window = window;
+    p.poolKernel = 5;
+    p.minTokens = minTokens;
+    return selectTokens(scores, qHeads, tokens, p);
 }
 
 } // namespace tsa::testdata

@@ -432,8 +432,7 @@ int runBenchUi(const CommandLine& cl) {
                 QCoreApplication::processEvents(); // the views take the new metrics
                 if (errorWidget) errorWidget->repaint();
                 estimate.push_back(double(timer.nsecsElapsed()) / 1e6);
-                if (std::getenv("TSA_TRACE_JOBS"))
-                    std::fprintf(stderr, "estimate drawn after %.1f ms\n", estimate.back());
+                if (traceJobs()) std::fprintf(stderr, "estimate drawn after %.1f ms\n", estimate.back());
             }
         // Printed at once: the exact part below waits for a dense pass (minutes on a busy machine).
         std::printf("estimate_ms=%.1f (median of %zu jumps 0.002/0.02/0.005, until drawn; max %.1f)\n",

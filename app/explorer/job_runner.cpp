@@ -34,8 +34,19 @@ void lowerThreadPriority() {
 #endif
 }
 
-// TSA_TRACE_JOBS=1: one stderr line per job (queue wait, compute, apply in ms), to see where the time
-// between a parameter change and a drawn result goes.
+// Milliseconds on one clock for the job trace, 0 when tracing is off.
+double traceNowMs() {
+    if (!traceJobs()) return 0.0;
+    static QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return double(clock.nsecsElapsed()) / 1e6;
+}
+
+} // namespace
+
 bool traceJobs() {
     static const bool on = [] {
         const char* v = std::getenv("TSA_TRACE_JOBS");
@@ -43,17 +54,6 @@ bool traceJobs() {
     }();
     return on;
 }
-
-QElapsedTimer& traceClock() {
-    static QElapsedTimer clock = [] {
-        QElapsedTimer t;
-        t.start();
-        return t;
-    }();
-    return clock;
-}
-
-} // namespace
 
 JobRunner::JobRunner(QObject* parent) : QObject(parent) {
     m_pool.setMaxThreadCount(1);
@@ -91,11 +91,11 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
     // if the runner is gone by the time the event loop gets to it.
     JobRunner* self = this;
     auto cancelFlag = m_cancel;
-    const double queuedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
+    const double queuedAt = traceNowMs();
     const QByteArray traceLabel = traceJobs() ? label.toUtf8() : QByteArray();
     m_pool.start([self, id, cancelFlag, queuedAt, traceLabel, run = std::move(run)]() {
         lowerThreadPriority();
-        const double startedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
+        const double startedAt = traceNowMs();
         auto outcome = std::make_shared<Outcome>();
         QString failure;
         try {
@@ -107,11 +107,11 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
         } catch (...) {
             failure = tr("unexpected error");
         }
-        const double computedAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
+        const double computedAt = traceNowMs();
         QMetaObject::invokeMethod(
             self,
             [self, id, cancelFlag, failure, outcome, queuedAt, startedAt, computedAt, traceLabel]() {
-                const double deliveredAt = traceJobs() ? double(traceClock().nsecsElapsed()) / 1e6 : 0.0;
+                const double deliveredAt = traceNowMs();
                 const bool cancelled = cancelFlag->load();
                 self->m_runningId = 0;
                 self->m_label.clear();
@@ -127,11 +127,11 @@ quint64 JobRunner::launch(const QString& label, std::function<Outcome(const std:
                     if (apply && outcome->value.has_value()) apply(std::move(outcome->value));
                 }
                 if (traceJobs())
-                    std::fprintf(
-                        stderr, "job %s: at %.1f ms, wait %.1f, compute %.1f, to GUI %.1f, apply %.1f%s\n",
-                        traceLabel.constData(), queuedAt, startedAt - queuedAt, computedAt - startedAt,
-                        deliveredAt - computedAt, double(traceClock().nsecsElapsed()) / 1e6 - deliveredAt,
-                        cancelled ? " (cancelled)" : "");
+                    std::fprintf(stderr,
+                                 "job %s: at %.1f ms, wait %.1f, compute %.1f, to GUI %.1f, apply %.1f%s\n",
+                                 traceLabel.constData(), queuedAt, startedAt - queuedAt,
+                                 computedAt - startedAt, deliveredAt - computedAt, traceNowMs() - deliveredAt,
+                                 cancelled ? " (cancelled)" : "");
                 emit self->finished(id, cancelled || !failure.isEmpty());
             },
             Qt::QueuedConnection);

@@ -62,6 +62,11 @@ private:
     Apply m_apply; // of the running job started with compute/apply; stays on the owner's thread
 };
 
+// TSA_TRACE_JOBS set (and not "0"): every job prints one stderr line (queue wait, compute, hand-over to the
+// GUI, apply, in ms), and the benchmarks add their own timings, to see where the time between a parameter
+// change and a drawn result goes.
+bool traceJobs();
+
 // Waits until an event arrives or maxMs pass, then processes the pending events: the loop body of every
 // "wait until a job is done" on the GUI thread. Not QCoreApplication::processEvents(flags, maxTime), which
 // drops WaitForMoreEvents and polls: it kept one of two cores busy while the jobs it waited for ran.

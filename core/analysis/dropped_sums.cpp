@@ -148,9 +148,10 @@ Status accumulateKeyColumns(const LayerQkvView& qkv, const float* rowLse,
                     const float sum = rk.exp2SubInPlace(
                         sr, valid, float(double(rowLse[h * rowCount + e0 + r]) * double(kLog2e)));
                     std::fill(sr + valid, sr + nc, 0.0f);
-                    double m = double(tileSign) * double(sum);
-                    if (tileSign == 0.0f) {
-                        m = 0.0;
+                    double m = 0.0;
+                    if (tileSign != 0.0f) {
+                        m = double(tileSign) * double(sum);
+                    } else {
                         const float* sign = cols.signs.data() + k0;
                         for (Index c = 0; c < valid; ++c)
                             m += double(sign[c] * sr[c]);

@@ -35,6 +35,13 @@ namespace {
 using ScoresFn = void (*)(Index, float, const float*, Index, const float*, float*, Index);
 using AccumulateFn = void (*)(Index, const float*, Index, const float*, Index, Index, float*, Index);
 
+// Rows [first, first + rows) need keys < first + rows - 1 + reach: the causal bound of a row group. Plain
+// arithmetic outside the target regions, shared by both instruction sets' products.
+inline Index keysNeeded(Index first, Index rows, Index reach, Index n) {
+    const Index need = first + rows - 1 + reach;
+    return need < n ? need : n;
+}
+
 } // namespace
 
 TSA_TARGET_AVX512_BEGIN
@@ -117,8 +124,7 @@ void scoresFromPanels(Index m, Index n, Index dim, float alpha, const float* q, 
                       const float* panels, float* s, Index lds, Index reach) {
     for (Index i = 0; i < m; i += 6) {
         const Index rows = m - i < 6 ? m - i : 6;
-        const Index need = i + rows - 1 + reach < n ? i + rows - 1 + reach : n;
-        const Index keys = (need + 15) / 16 * 16; // whole panels up to the row group's causal bound
+        const Index keys = (keysNeeded(i, rows, reach, n) + 15) / 16 * 16; // whole panels to the causal bound
         for (Index j0 = 0; j0 < keys; j0 += 64) {
             const Index chunks = (keys - j0) / 16 < 4 ? (keys - j0) / 16 : 4;
             kScores[rows - 1][chunks - 1](dim, alpha, q + i * ldq, ldq, panels + (j0 / 16) * dim * 16,
@@ -131,7 +137,7 @@ void accumulateProbabilities(Index m, Index n, Index dim, const float* p, Index 
                              Index ldv, Index sliceStride, float* o, Index ldo, Index reach) {
     for (Index i = 0; i < m; i += 6) {
         const Index rows = m - i < 6 ? m - i : 6;
-        const Index need = i + rows - 1 + reach < n ? i + rows - 1 + reach : n;
+        const Index need = keysNeeded(i, rows, reach, n);
         for (Index d0 = 0; d0 < dim; d0 += 64) {
             const Index chunks = (dim - d0) / 16 < 4 ? (dim - d0) / 16 : 4;
             kAccumulate[rows - 1][chunks - 1](need, p + i * ldp, ldp, v + (d0 / 16) * sliceStride, ldv,
@@ -242,12 +248,6 @@ void packValueSlices(const float* values, Index n, Index dim, Index firstKey, In
             _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
             _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
         }
-}
-
-// Rows [first, first + rows) need keys < first + rows - 1 + reach: the causal bound of a row group.
-inline Index keysNeeded(Index first, Index rows, Index reach, Index n) {
-    const Index need = first + rows - 1 + reach;
-    return need < n ? need : n;
 }
 
 // Six-row groups, except that a remainder of 1 or 2 rows is merged with the group before it and split in

@@ -34,7 +34,6 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <omp.h>
 #include <string>
 #include <vector>
@@ -247,9 +246,9 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
     const Index panelCount = (L + 15) / 16;
     // Left uninitialised (the packing writes every element, padding included): zeroing 2 x 8 MB at 16K was 4%
     // of a density-0.1 call.
-    const std::unique_ptr<float[]> keyPanels(tiles ? new float[std::size_t(panelCount * 16 * D)] : nullptr);
+    FloatBuffer keyPanels(tiles ? static_cast<std::size_t>(panelCount * 16 * D) : 0);
     const bool slices = tiles && tileProducts->packValueSlices;
-    const std::unique_ptr<float[]> valueSlices(slices ? new float[std::size_t(L * D)] : nullptr);
+    FloatBuffer valueSlices(slices ? static_cast<std::size_t>(L * D) : 0);
 
 #pragma omp parallel num_threads(threads)
     {
@@ -264,12 +263,12 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
 #pragma omp for schedule(static)
                 for (Index c = 0; c < panelCount; c += 64)
                     tileProducts->packKeyPanels(k.row(g, 0), L, D, c, std::min(panelCount, c + 64),
-                                                keyPanels.get());
+                                                keyPanels.data());
                 if (slices) {
 #pragma omp for schedule(static)
                     for (Index j = 0; j < L; j += 1024)
                         tileProducts->packValueSlices(v.row(g, 0), L, D, j, std::min(L, j + 1024),
-                                                      valueSlices.get());
+                                                      valueSlices.data());
                 }
             }
             const Index firstHead = g * headsPerGroup;
@@ -280,8 +279,8 @@ Status blockSparseAttention(ConstView3 q, ConstView3 k, ConstView3 v, const Bloc
                 const Index b = queryBlocks - 1 - item / headsPerGroup;
                 const Index h = firstHead + item % headsPerGroup;
                 if (!attendBlock(q, k, v, pattern, out, lse, h, b, Bk, logitScale, config.cancel, rk, scratch,
-                                 tiles ? keyPanels.get() : nullptr, tileProducts,
-                                 slices ? valueSlices.get() : nullptr))
+                                 tiles ? keyPanels.data() : nullptr, tileProducts,
+                                 slices ? valueSlices.data() : nullptr))
                     cancelled.store(true, std::memory_order_relaxed);
             }
         }
